@@ -1,0 +1,56 @@
+//! One error type for the whole crate: every variant says what to fix.
+
+use std::fmt;
+
+/// Everything that can go wrong in qpik, in words a user can act on.
+#[derive(Debug)]
+pub enum Error {
+    /// A parameter or input array is out of range or inconsistent.
+    InvalidInput(String),
+    /// A file could not be read or written.
+    Io { path: String, source: std::io::Error },
+    /// A file was read but is not what qpik expects (foreign, truncated, wrong schema).
+    Format { path: String, message: String },
+    /// The HDF5 library reported an error.
+    Hdf5 { path: String, message: String },
+}
+
+/// Result with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput(message.into())
+    }
+
+    /// Shorthand for [`Error::Format`].
+    pub fn format(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Format { path: path.into(), message: message.into() }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            Error::Io { path, source } => write!(f, "{path}: {source}"),
+            Error::Format { path, message } => write!(f, "{path}: {message}"),
+            Error::Hdf5 { path, message } => write!(f, "{path}: HDF5 error: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

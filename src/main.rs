@@ -1,0 +1,3 @@
+fn main() {
+    println!("qpik {}", env!("CARGO_PKG_VERSION"));
+}
