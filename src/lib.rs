@@ -22,6 +22,7 @@
 //! - Every random draw comes from an explicit seed ([`rng::Rng`]).
 
 pub mod data;
+pub mod physics;
 pub mod error;
 pub mod rng;
 

@@ -1,0 +1,324 @@
+//! Kernel specifications: everything needed to simulate and render one kernel.
+//!
+//! The same struct describes built-in catalog entries and user kernels read from TOML:
+//!
+//! ```toml
+//! name = "my-square-lattice"
+//! symmetry = 4            # n-fold label (1 = isotropic)
+//! energy_ev = 0.05        # bias energy relative to the Fermi level
+//! broadening_ev = 0.01    # eta
+//!
+//! [model]
+//! kind = "tight-binding"
+//! a1 = [3.5, 0.0]         # Angstrom
+//! a2 = [0.0, 3.5]
+//! orbitals = [[0.0, 0.0]] # fractional positions
+//! orbital_radius_a = 1.0  # Gaussian orbital smearing (Angstrom)
+//! hoppings = [
+//!   { to = 0, from = 0, cell = [0, 0], t = 0.1 },     # on-site energy (eV)
+//!   { to = 0, from = 0, cell = [1, 0], t = -0.25 },   # Hermitian partner added
+//!   { to = 0, from = 0, cell = [0, 1], t = -0.25 },
+//! ]
+//! # superconducting = true; pairing = [{ to = 0, from = 0, cell = [1, 0], t = 0.01 }]
+//!
+//! [impurity]
+//! orbitals = [0]
+//! potential_ev = 0.5
+//!
+//! [kgrid]
+//! n = 512                 # omit for automatic choice within `tolerance`
+//!
+//! [render]
+//! size = [64, 64]
+//! pixel_size_a = 4.0
+//! ```
+//! A continuum surface state uses `[model] kind = "parabolic"`, `band_bottom_ev`,
+//! `effective_mass`, and `[impurity] phase_shift_rad`.
+
+use super::continuum::{ContinuumKernel, Scatterer};
+use super::model::{Hopping, Lattice, ParabolicBand, TightBinding};
+use super::render::{KernelField, PixelGrid};
+use super::tmatrix::{Impurity, SimContext};
+use crate::{Error, Result};
+use ndarray::Array2;
+use num_complex::Complex64 as C64;
+use serde::{Deserialize, Serialize};
+
+/// A hopping or pairing amplitude: a real number or `[re, im]`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Amplitude {
+    Real(f64),
+    Complex([f64; 2]),
+}
+
+impl Amplitude {
+    fn value(self) -> C64 {
+        match self {
+            Amplitude::Real(x) => C64::new(x, 0.0),
+            Amplitude::Complex([r, i]) => C64::new(r, i),
+        }
+    }
+    fn from_c64(z: C64) -> Self {
+        if z.im == 0.0 { Amplitude::Real(z.re) } else { Amplitude::Complex([z.re, z.im]) }
+    }
+}
+
+/// One Fourier term `M_ab(k) += t e^{-i k.(n1 a1 + n2 a2)}` (a = `to`, b = `from`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermSpec {
+    pub to: usize,
+    pub from: usize,
+    pub cell: [i32; 2],
+    pub t: Amplitude,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_orbital_radius() -> f64 {
+    1.0
+}
+
+/// The band-structure part of a spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ModelSpec {
+    TightBinding {
+        a1: [f64; 2],
+        a2: [f64; 2],
+        orbitals: Vec<[f64; 2]>,
+        #[serde(default)]
+        spinful: bool,
+        /// Gaussian radius of each orbital's charge cloud, Angstrom.
+        #[serde(default = "default_orbital_radius")]
+        orbital_radius_a: f64,
+        /// When true (default) every listed term gets its Hermitian partner (pairing: singlet partner).
+        #[serde(default = "default_true")]
+        add_partners: bool,
+        hoppings: Vec<TermSpec>,
+        #[serde(default)]
+        superconducting: bool,
+        #[serde(default)]
+        pairing: Vec<TermSpec>,
+    },
+    Parabolic {
+        band_bottom_ev: f64,
+        effective_mass: f64,
+    },
+}
+
+/// The impurity part of a spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpuritySpec {
+    #[serde(default = "default_orbitals")]
+    pub orbitals: Vec<usize>,
+    #[serde(default)]
+    pub potential_ev: f64,
+    #[serde(default)]
+    pub magnetic_ev: f64,
+    /// Continuum models only: s-wave phase shift (radians).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_shift_rad: Option<f64>,
+}
+
+fn default_orbitals() -> Vec<usize> {
+    vec![0]
+}
+
+/// k-grid choice: a fixed `n`, or automatic within a wrap-around `tolerance`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KGridSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<usize>,
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+}
+
+fn default_tolerance() -> f64 {
+    1e-3
+}
+
+impl Default for KGridSpec {
+    fn default() -> Self {
+        KGridSpec { n: None, tolerance: default_tolerance() }
+    }
+}
+
+/// Output grid of the kernel image.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderSpec {
+    #[serde(default = "default_size")]
+    pub size: [usize; 2],
+    pub pixel_size_a: f64,
+    #[serde(default)]
+    pub rotation_deg: f64,
+}
+
+fn default_size() -> [usize; 2] {
+    [64, 64]
+}
+
+/// A complete kernel description.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelSpec {
+    pub name: String,
+    #[serde(default)]
+    pub family: String,
+    /// n-fold rotation symmetry label (1 = isotropic).
+    pub symmetry: u8,
+    pub energy_ev: f64,
+    pub broadening_ev: f64,
+    pub model: ModelSpec,
+    pub impurity: ImpuritySpec,
+    #[serde(default)]
+    pub kgrid: KGridSpec,
+    pub render: RenderSpec,
+}
+
+impl KernelSpec {
+    /// Parse a TOML spec; errors name the offending key.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let spec: KernelSpec = toml::from_str(text).map_err(|e| Error::invalid(format!("kernel spec: {e}")))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The spec as TOML text (round-trips through [`KernelSpec::from_toml`]).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("kernel specs always serialise")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid("kernel spec: name is empty"));
+        }
+        if ![1, 2, 3, 4, 6].contains(&self.symmetry) {
+            return Err(Error::invalid(format!("kernel spec '{}': symmetry {} must be 1, 2, 3, 4 or 6", self.name, self.symmetry)));
+        }
+        self.grid().validate()?;
+        if let ModelSpec::TightBinding { .. } = self.model {
+            self.tight_binding()?;
+        }
+        Ok(())
+    }
+
+    /// The pixel grid of the kernel image.
+    pub fn grid(&self) -> PixelGrid {
+        PixelGrid {
+            height: self.render.size[0],
+            width: self.render.size[1],
+            pixel_size_a: self.render.pixel_size_a,
+            rotation_deg: self.render.rotation_deg,
+        }
+    }
+
+    /// The tight-binding model, if this is one.
+    pub fn tight_binding(&self) -> Result<TightBinding> {
+        let ModelSpec::TightBinding { a1, a2, orbitals, spinful, add_partners, hoppings, superconducting, pairing, .. } =
+            &self.model
+        else {
+            return Err(Error::invalid(format!("kernel '{}' is not a tight-binding model", self.name)));
+        };
+        let expand = |list: &[TermSpec], conj: bool| -> Vec<Hopping> {
+            let mut out = Vec::new();
+            for t in list {
+                let amp = t.t.value();
+                out.push(Hopping { to: t.to, from: t.from, cell: t.cell, amplitude: amp });
+                let self_partner = t.to == t.from && t.cell == [0, 0];
+                if *add_partners && !self_partner {
+                    let partner = if conj { amp.conj() } else { amp };
+                    out.push(Hopping { to: t.from, from: t.to, cell: [-t.cell[0], -t.cell[1]], amplitude: partner });
+                }
+            }
+            out
+        };
+        let model = TightBinding {
+            lattice: Lattice { a1: *a1, a2: *a2 },
+            orbitals: orbitals.clone(),
+            spinful: *spinful,
+            hoppings: expand(hoppings, true),
+            pairing: if *superconducting || !pairing.is_empty() { Some(expand(pairing, false)) } else { None },
+        };
+        model.validate().map_err(|e| Error::invalid(format!("kernel '{}': {e}", self.name)))?;
+        Ok(model)
+    }
+
+    /// Record a built tight-binding model in the spec (all terms explicit, no partners added).
+    pub fn tight_binding_model_spec(model: &TightBinding, orbital_radius_a: f64) -> ModelSpec {
+        let terms = |list: &[Hopping]| {
+            list.iter().map(|h| TermSpec { to: h.to, from: h.from, cell: h.cell, t: Amplitude::from_c64(h.amplitude) }).collect()
+        };
+        ModelSpec::TightBinding {
+            a1: model.lattice.a1,
+            a2: model.lattice.a2,
+            orbitals: model.orbitals.clone(),
+            spinful: model.spinful,
+            orbital_radius_a,
+            add_partners: false,
+            hoppings: terms(&model.hoppings),
+            superconducting: model.pairing.is_some(),
+            pairing: model.pairing.as_deref().map(terms).unwrap_or_default(),
+        }
+    }
+
+    /// Largest distance from the impurity that an extended render (twice the kernel size) reaches.
+    pub fn extended_radius_a(&self) -> f64 {
+        let g = self.grid();
+        let (h, w) = (g.height as f64, g.width as f64);
+        (h * h + w * w).sqrt() * g.pixel_size_a + 6.0 * self.orbital_radius_a()
+    }
+
+    fn orbital_radius_a(&self) -> f64 {
+        match &self.model {
+            ModelSpec::TightBinding { orbital_radius_a, .. } => orbital_radius_a.max(self.render.pixel_size_a),
+            ModelSpec::Parabolic { .. } => 0.0,
+        }
+    }
+
+    /// The k-grid size: fixed, or the smallest FFT-friendly size meeting the tolerance.
+    pub fn kgrid_size(&self, model: &TightBinding) -> Result<usize> {
+        match self.kgrid.n {
+            Some(n) => Ok(n),
+            None => super::kgrid::auto_size(model, self.broadening_ev, self.extended_radius_a(), self.kgrid.tolerance),
+        }
+    }
+
+    /// Simulate the single-impurity field (the expensive part: FFTs for lattice models).
+    pub fn simulate(&self, ctx: &mut SimContext) -> Result<KernelField> {
+        let wrap = |e: Error| Error::invalid(format!("kernel '{}': {e}", self.name));
+        match &self.model {
+            ModelSpec::Parabolic { band_bottom_ev, effective_mass } => {
+                let band = ParabolicBand { band_bottom_ev: *band_bottom_ev, effective_mass: *effective_mass };
+                let delta = self.impurity.phase_shift_rad.unwrap_or(std::f64::consts::FRAC_PI_2);
+                let core = self.render.pixel_size_a * 0.5;
+                let k = ContinuumKernel::new(band, self.energy_ev, self.broadening_ev, Scatterer::PhaseShift(delta), core)
+                    .map_err(wrap)?;
+                Ok(KernelField::Continuum(k))
+            }
+            ModelSpec::TightBinding { orbital_radius_a, .. } => {
+                let model = self.tight_binding()?;
+                let n = self.kgrid_size(&model).map_err(wrap)?;
+                let imp = Impurity {
+                    orbitals: self.impurity.orbitals.clone(),
+                    potential_ev: self.impurity.potential_ev,
+                    magnetic_ev: self.impurity.magnetic_ev,
+                };
+                let ldos = ctx.lattice_ldos(&model, &imp, self.energy_ev, self.broadening_ev, n).map_err(wrap)?;
+                Ok(KernelField::Lattice { ldos, orbital_sigma_a: *orbital_radius_a })
+            }
+        }
+    }
+
+    /// Simulate and render the kernel image at its own grid (impurity at `(H/2, W/2)`).
+    pub fn kernel_image(&self, ctx: &mut SimContext) -> Result<Array2<f64>> {
+        let field = self.simulate(ctx)?;
+        let grid = self.grid();
+        field.render(&grid, grid.centre())
+    }
+}
