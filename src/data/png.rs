@@ -301,7 +301,7 @@ impl Layout {
 
 const MAX_TITLE_LINES: usize = 3;
 /// Titles longer than this many characters widen a cell no further; they wrap instead.
-const TITLE_WIDEN_CHARS: usize = 32;
+const TITLE_WIDEN_CHARS: usize = 20;
 
 fn render_panels(panels: &[Panel], columns: usize, zoom: usize) -> Result<(Canvas, Layout)> {
     if panels.is_empty() {
@@ -400,7 +400,7 @@ fn render_panels(panels: &[Panel], columns: usize, zoom: usize) -> Result<(Canva
     Ok((canvas, layout))
 }
 
-/// Compact label: `0`, `-0.0123`, `12.3`, `1234`, `-1.2e-3`, `4.5e6`.
+/// Compact label: `0`, `-0.0123`, `12.3`, `1234`, `-1.2e-3`, `1e-3`, `4.5e6`.
 fn format_value(v: f64) -> String {
     if v == 0.0 {
         return "0".to_string();
@@ -420,7 +420,8 @@ fn format_value(v: f64) -> String {
         };
         s.to_string()
     } else {
-        format!("{v:.1e}")
+        // Two significant digits; `1.0e-3` shortens to `1e-3`.
+        format!("{v:.1e}").replace(".0e", "e")
     }
 }
 
@@ -457,7 +458,8 @@ fn wrap(text: &str, max_chars: usize, max_lines: usize) -> Vec<String> {
         lines.truncate(max_lines);
         let last = &mut lines[max_lines - 1];
         let keep = max_chars.saturating_sub(2).min(last.chars().count());
-        *last = last.chars().take(keep).collect::<String>() + "..";
+        let kept: String = last.chars().take(keep).collect();
+        *last = kept.trim_end().to_string() + "..";
     }
     lines
 }
@@ -673,7 +675,7 @@ const FONT: [[&str; GLYPH_H]; 95] = [
     [".####", "#....", "#....", ".###.", "....#", "....#", "####.", "....."], // S
     ["#####", "..#..", "..#..", "..#..", "..#..", "..#..", "..#..", "....."], // T
     ["#...#", "#...#", "#...#", "#...#", "#...#", "#...#", ".###.", "....."], // U
-    ["#...#", "#...#", "#...#", "#...#", "#...#", ".#.#.", "..#..", "....."], // V
+    ["#...#", "#...#", "#...#", ".#.#.", ".#.#.", "..#..", "..#..", "....."], // V
     ["#...#", "#...#", "#...#", "#.#.#", "#.#.#", "#.#.#", ".#.#.", "....."], // W
     ["#...#", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", "#...#", "....."], // X
     ["#...#", "#...#", ".#.#.", "..#..", "..#..", "..#..", "..#..", "....."], // Y
@@ -705,7 +707,7 @@ const FONT: [[&str; GLYPH_H]; 95] = [
     [".....", ".....", ".####", "#....", ".###.", "....#", "####.", "....."], // s
     [".#...", ".#...", "###..", ".#...", ".#...", ".#..#", "..##.", "....."], // t
     [".....", ".....", "#...#", "#...#", "#...#", "#..##", ".##.#", "....."], // u
-    [".....", ".....", "#...#", "#...#", "#...#", ".#.#.", "..#..", "....."], // v
+    [".....", ".....", "#...#", "#...#", ".#.#.", ".#.#.", "..#..", "....."], // v
     [".....", ".....", "#...#", "#...#", "#.#.#", "#.#.#", ".#.#.", "....."], // w
     [".....", ".....", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", "....."], // x
     [".....", ".....", "#...#", "#...#", "#...#", ".####", "....#", ".###."], // y
@@ -715,3 +717,469 @@ const FONT: [[&str; GLYPH_H]; 95] = [
     [".#...", "..#..", "..#..", "...#.", "..#..", "..#..", ".#...", "....."], // }
     [".....", ".....", ".#...", "#.#.#", "...#.", ".....", ".....", "....."], // ~
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, array};
+    use std::io::BufReader;
+    use std::path::PathBuf;
+
+    /// A temp path unique to this test process and `name`, removed on drop.
+    struct TempPng(PathBuf);
+    impl TempPng {
+        fn new(name: &str) -> Self {
+            let file = format!("qpik_png_test_{}_{name}.png", std::process::id());
+            TempPng(std::env::temp_dir().join(file))
+        }
+    }
+    impl Drop for TempPng {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Decoded picture: width, height, RGB bytes.
+    struct Decoded {
+        width: usize,
+        height: usize,
+        rgb: Vec<u8>,
+    }
+    impl Decoded {
+        fn at(&self, x: usize, y: usize) -> [u8; 3] {
+            assert!(
+                x < self.width && y < self.height,
+                "({x}, {y}) outside the picture"
+            );
+            let i = 3 * (y * self.width + x);
+            [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+        }
+    }
+
+    fn decode(path: &Path) -> Decoded {
+        let file = File::open(path).unwrap();
+        let mut reader = ::png::Decoder::new(BufReader::new(file))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, ::png::ColorType::Rgb);
+        assert_eq!(info.bit_depth, ::png::BitDepth::Eight);
+        buf.truncate(info.buffer_size());
+        Decoded {
+            width: info.width as usize,
+            height: info.height as usize,
+            rgb: buf,
+        }
+    }
+
+    fn luminance(c: [u8; 3]) -> f64 {
+        0.2126 * c[0] as f64 + 0.7152 * c[1] as f64 + 0.0722 * c[2] as f64
+    }
+
+    #[test]
+    fn colormap_ends_and_nan() {
+        assert_eq!(viridis(0.0), [68, 1, 84]);
+        assert_eq!(viridis(1.0), [253, 231, 37]);
+        assert_eq!(viridis(7.0), viridis(1.0));
+        assert_eq!(viridis(-1.0), viridis(0.0));
+        assert_eq!(diverging(0.5), WHITE);
+        assert!(diverging(0.0)[2] > diverging(0.0)[0], "low end is blue");
+        assert!(diverging(1.0)[0] > diverging(1.0)[2], "high end is red");
+        assert_eq!(gray(0.0), BLACK);
+        assert_eq!(gray(1.0), WHITE);
+        assert_eq!(gray(0.5), [128, 128, 128]);
+        for cmap in [Colormap::Viridis, Colormap::Diverging, Colormap::Gray] {
+            assert_eq!(cmap.rgb(f64::NAN), NAN_RGB);
+        }
+        // Halfway between two anchors is the mean of the anchors.
+        let mid = viridis(1.0 / 16.0);
+        assert_eq!(mid, [70, 23, 103]);
+    }
+
+    #[test]
+    fn viridis_brightens_and_diverging_peaks_at_white() {
+        let t = |i: usize| i as f64 / 200.0;
+        for i in 0..200 {
+            assert!(
+                luminance(viridis(t(i + 1))) > luminance(viridis(t(i))),
+                "viridis at {i}"
+            );
+            let (a, b) = (luminance(diverging(t(i))), luminance(diverging(t(i + 1))));
+            if i < 100 {
+                assert!(b > a, "diverging rises to white at {i}");
+            } else {
+                assert!(b < a, "diverging falls from white at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn write_image_minmax_viridis_size_and_orientation() {
+        let tmp = TempPng::new("minmax");
+        // Values 0..=34, row-major: minimum top-left, maximum bottom-right.
+        let image = Array2::from_shape_fn((5, 7), |(i, j)| (7 * i + j) as f32);
+        write_image(&tmp.0, image.view(), Colormap::Viridis, Scale::MinMax, 3).unwrap();
+        let png = decode(&tmp.0);
+        assert_eq!((png.width, png.height), (21, 15));
+        assert_eq!(png.at(0, 0), viridis(0.0));
+        assert_eq!(png.at(2, 2), viridis(0.0));
+        assert_eq!(png.at(6 * 3 + 2, 4 * 3 + 1), viridis(1.0));
+        // Value 17 is halfway; pixel (2, 3) occupies x 9..12, y 6..9.
+        assert_eq!(png.at(9, 6), viridis(0.5));
+        assert_eq!(png.at(11, 8), viridis(0.5));
+        // Pixel (0, 1), value 1, starts at x = 3.
+        assert_eq!(png.at(3, 0), viridis(1.0 / 34.0));
+        assert_ne!(png.at(3, 0), png.at(2, 0));
+    }
+
+    #[test]
+    fn write_image_of_a_transposed_view() {
+        let tmp = TempPng::new("transposed");
+        let image = array![[0.0f32, 1.0, 2.0], [3.0, 4.0, 5.0]];
+        write_image(&tmp.0, image.t(), Colormap::Gray, Scale::MinMax, 1).unwrap();
+        let png = decode(&tmp.0);
+        assert_eq!((png.width, png.height), (2, 3));
+        assert_eq!(png.at(0, 0), BLACK);
+        assert_eq!(png.at(1, 2), WHITE);
+        assert_eq!(png.at(1, 0), gray(3.0 / 5.0));
+    }
+
+    #[test]
+    fn symmetric_diverging_puts_zero_at_white() {
+        let tmp = TempPng::new("symmetric");
+        let image = array![[-3.0f32, 0.0], [1.0, 2.0]];
+        write_image(
+            &tmp.0,
+            image.view(),
+            Colormap::Diverging,
+            Scale::Symmetric,
+            1,
+        )
+        .unwrap();
+        let png = decode(&tmp.0);
+        assert_eq!(png.at(1, 0), WHITE);
+        assert_eq!(png.at(0, 0), diverging(0.0));
+        assert_eq!(png.at(0, 1), diverging(4.0 / 6.0));
+        assert_eq!(png.at(1, 1), diverging(5.0 / 6.0));
+    }
+
+    #[test]
+    fn nan_and_inf_pixels_are_magenta_and_do_not_scale() {
+        let tmp = TempPng::new("nan");
+        let image = array![
+            [f32::NAN, 1.0],
+            [f32::INFINITY, 0.0],
+            [f32::NEG_INFINITY, 0.5]
+        ];
+        write_image(&tmp.0, image.view(), Colormap::Gray, Scale::MinMax, 2).unwrap();
+        let png = decode(&tmp.0);
+        assert_eq!(png.at(1, 1), NAN_RGB);
+        assert_eq!(png.at(0, 2), NAN_RGB);
+        assert_eq!(png.at(0, 4), NAN_RGB);
+        assert_eq!(png.at(2, 0), WHITE);
+        assert_eq!(png.at(3, 3), BLACK);
+        assert_eq!(png.at(2, 4), gray(0.5));
+    }
+
+    #[test]
+    fn all_nan_and_constant_images_draw_without_panicking() {
+        let tmp = TempPng::new("degenerate");
+        let nan = Array2::from_elem((3, 4), f32::NAN);
+        for scale in [Scale::MinMax, Scale::Symmetric, Scale::Percentile(2.0)] {
+            write_image(&tmp.0, nan.view(), Colormap::Viridis, scale, 1).unwrap();
+            let png = decode(&tmp.0);
+            assert!(png.rgb.chunks(3).all(|c| c == NAN_RGB), "{scale:?}");
+        }
+        let constant = Array2::from_elem((3, 4), 2.5f32);
+        for scale in [Scale::MinMax, Scale::Percentile(5.0)] {
+            write_image(&tmp.0, constant.view(), Colormap::Viridis, scale, 1).unwrap();
+            let png = decode(&tmp.0);
+            assert!(png.rgb.chunks(3).all(|c| c == viridis(0.5)), "{scale:?}");
+        }
+        let zeros = Array2::<f32>::zeros((3, 4));
+        write_image(
+            &tmp.0,
+            zeros.view(),
+            Colormap::Diverging,
+            Scale::Symmetric,
+            1,
+        )
+        .unwrap();
+        assert!(decode(&tmp.0).rgb.iter().all(|&b| b == 255));
+        let panels = [
+            Panel::new(nan.view(), "all NaN"),
+            Panel::new(constant.view(), "flat"),
+        ];
+        write_panels(&tmp.0, &panels, 2, 3).unwrap();
+    }
+
+    #[test]
+    fn scale_ranges() {
+        // 0..=99 and one spike: percentiles by hand on the 101 sorted values.
+        let mut values: Vec<f32> = (0..100).map(|v| v as f32).collect();
+        values.push(1e6);
+        values.push(f32::NAN);
+        let image = Array2::from_shape_vec((1, 102), values).unwrap();
+        assert_eq!(Scale::MinMax.range(image.view()).unwrap(), (0.0, 1e6));
+        assert_eq!(Scale::Symmetric.range(image.view()).unwrap(), (-1e6, 1e6));
+        assert_eq!(
+            Scale::Percentile(1.0).range(image.view()).unwrap(),
+            (1.0, 99.0)
+        );
+        assert_eq!(
+            Scale::Percentile(0.0).range(image.view()).unwrap(),
+            (0.0, 1e6)
+        );
+        // q = 0.005: position 0.5 between 0 and 1.
+        assert_eq!(Scale::Percentile(0.5).range(image.view()).unwrap().0, 0.5);
+        let negative = array![[-4.0f32, 1.0]];
+        assert_eq!(
+            Scale::Symmetric.range(negative.view()).unwrap(),
+            (-4.0, 4.0)
+        );
+        for p in [50.0, -1.0, f64::NAN, 120.0] {
+            let err = Scale::Percentile(p).range(image.view()).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidInput(ref m) if m.contains("percentile")),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn marks_are_drawn_at_their_pixel_and_bad_ones_skipped() {
+        let tmp = TempPng::new("marks");
+        let image = Array2::<f32>::zeros((10, 12));
+        let panel = Panel {
+            colormap: Colormap::Gray,
+            marks: vec![
+                (3.0, 7.0),
+                (f32::NAN, 2.0),
+                (2.0, f32::NAN),
+                (100.0, 100.0),
+                (-9.0, 1.0),
+            ],
+            ..Panel::new(image.view(), "marks")
+        };
+        let panels = [panel];
+        write_panels(&tmp.0, &panels, 1, 4).unwrap();
+        let png = decode(&tmp.0);
+        let (_, layout) = render_panels(&panels, 1, 4).unwrap();
+        let (ix, iy) = layout.image_origin(0, 1);
+        let (core, halo) = Colormap::Gray.mark_rgb();
+        // Pixel (3, 7) covers x 28..32, y 12..16 of the image; the cross centre is (30, 14).
+        assert_eq!(png.at(ix + 30, iy + 14), core);
+        assert_eq!(png.at(ix + 30 + 8, iy + 14), core);
+        assert_eq!(png.at(ix + 30, iy + 14 - 8), core);
+        assert_eq!(png.at(ix + 31, iy + 14 + 3), halo);
+        assert_eq!(png.at(ix + 30 + 10, iy + 14), gray(0.5));
+        assert_eq!(png.at(ix + 4, iy + 36), gray(0.5));
+        // Exactly one cross of arm 8: 2 * 17 - 1 core pixels inside the image.
+        let core_pixels = (iy..iy + 40)
+            .flat_map(|y| (ix..ix + 48).map(move |x| (x, y)))
+            .filter(|&(x, y)| png.at(x, y) == core)
+            .count();
+        assert_eq!(core_pixels, 33);
+    }
+
+    #[test]
+    fn marks_are_clipped_to_the_image() {
+        let image = Array2::<f32>::zeros((4, 4));
+        let panel = Panel {
+            colormap: Colormap::Gray,
+            marks: vec![(0.0, 0.0)],
+            ..Panel::new(image.view(), "")
+        };
+        let panels = [panel];
+        let (canvas, layout) = render_panels(&panels, 1, 1).unwrap();
+        let (ix, iy) = layout.image_origin(0, 1);
+        let (core, _) = Colormap::Gray.mark_rgb();
+        let at = |x: usize, y: usize| {
+            let i = 3 * (y * canvas.width + x);
+            [canvas.rgb[i], canvas.rgb[i + 1], canvas.rgb[i + 2]]
+        };
+        assert_eq!(at(ix, iy), core);
+        assert_eq!(at(ix - 1, iy), WHITE, "nothing drawn left of the image");
+        assert_eq!(at(ix, iy - 1), WHITE, "nothing drawn above the image");
+    }
+
+    #[test]
+    fn titles_render_ink_in_the_title_band() {
+        let tmp = TempPng::new("title");
+        let image = Array2::<f32>::zeros((16, 16));
+        let panels = [
+            Panel::new(image.view(), "QPI 1"),
+            Panel::new(image.view(), ""),
+        ];
+        write_panels(&tmp.0, &panels, 2, 2).unwrap();
+        let png = decode(&tmp.0);
+        let (_, layout) = render_panels(&panels, 2, 2).unwrap();
+        assert_eq!(layout.title_h, LINE_HEIGHT);
+        let ink = |k: usize| {
+            let (cx, cy) = layout.cell_origin(k, 2);
+            let mut n = 0;
+            for y in cy..cy + layout.title_h {
+                for x in cx..cx + layout.cell_w {
+                    if png.at(x, y) != WHITE {
+                        assert_eq!(png.at(x, y), TEXT_RGB);
+                        n += 1;
+                    }
+                }
+            }
+            n
+        };
+        let expected: usize = "QPI 1"
+            .chars()
+            .map(|c| glyph(c).concat().bytes().filter(|&b| b == b'#').count())
+            .sum();
+        assert_eq!(ink(0), expected);
+        assert_eq!(ink(1), 0);
+        // Without titles there is no title band.
+        let bare = [Panel::new(image.view(), " ")];
+        assert_eq!(render_panels(&bare, 1, 1).unwrap().1.title_h, 0);
+    }
+
+    #[test]
+    fn grid_layout_and_colour_bars() {
+        let tmp = TempPng::new("grid");
+        let ramp = Array2::from_shape_fn((8, 8), |(i, j)| (i + j) as f32);
+        let mut panels: Vec<Panel> = (0..5)
+            .map(|k| Panel::new(ramp.view(), format!("{k}")))
+            .collect();
+        panels[4].colormap = Colormap::Gray;
+        panels[4].image = ramp.slice(ndarray::s![.., ..5]);
+        write_panels(&tmp.0, &panels, 2, 2).unwrap();
+        let png = decode(&tmp.0);
+        let (canvas, layout) = render_panels(&panels, 2, 2).unwrap();
+        assert_eq!(png.rgb, canvas.rgb);
+        let width = 2 * layout.margin + 2 * layout.cell_w + layout.gap_x;
+        let height = 2 * layout.margin + 3 * layout.cell_h + 2 * layout.gap_y;
+        assert_eq!((png.width, png.height), (width, height));
+        for (k, panel) in panels.iter().enumerate() {
+            let (ix, iy) = layout.image_origin(k, 2);
+            let cmap = panel.colormap;
+            let w = panel.image.ncols() * 2;
+            assert_eq!(png.at(ix, iy), cmap.rgb(0.0), "panel {k} top-left");
+            assert_eq!(
+                png.at(ix + w - 1, iy + 15),
+                cmap.rgb(1.0),
+                "panel {k} bottom-right"
+            );
+            assert_eq!(png.at(ix + w, iy), WHITE, "panel {k} right of the image");
+            // Colour bar: border, then the map from 0 at the left.
+            let bar_y = iy + 16 + layout.bar_gap();
+            assert_eq!(png.at(ix, bar_y), BAR_BORDER_RGB);
+            assert_eq!(png.at(ix + 1, bar_y + 1), cmap.rgb(0.0), "panel {k} bar");
+        }
+        // Row 1, column 0: below panel 0.
+        assert_eq!(layout.cell_origin(2, 2).0, layout.cell_origin(0, 2).0);
+        assert!(layout.cell_origin(2, 2).1 >= layout.cell_origin(0, 2).1 + layout.cell_h);
+    }
+
+    #[test]
+    fn invalid_input_is_reported() {
+        let tmp = TempPng::new("invalid");
+        let image = Array2::<f32>::zeros((4, 4));
+        let empty = Array2::<f32>::zeros((0, 4));
+        let message = |r: Result<()>| match r {
+            Err(Error::InvalidInput(m)) => m,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        };
+        let cmap = Colormap::Viridis;
+        let m = message(write_image(&tmp.0, image.view(), cmap, Scale::MinMax, 0));
+        assert!(m.contains("zoom"), "{m}");
+        let m = message(write_image(&tmp.0, empty.view(), cmap, Scale::MinMax, 1));
+        assert!(m.contains("empty"), "{m}");
+        let m = message(write_image(
+            &tmp.0,
+            image.view(),
+            cmap,
+            Scale::Percentile(70.0),
+            1,
+        ));
+        assert!(m.contains("percentile"), "{m}");
+        let panels = [Panel::new(image.view(), "a"), Panel::new(empty.view(), "b")];
+        let m = message(write_panels(&tmp.0, &panels[..1], 0, 1));
+        assert!(m.contains("columns"), "{m}");
+        let m = message(write_panels(&tmp.0, &panels[..1], 1, 0));
+        assert!(m.contains("zoom"), "{m}");
+        let m = message(write_panels(&tmp.0, &panels, 2, 1));
+        assert!(m.contains("panel 1") && m.contains("empty"), "{m}");
+        let m = message(write_panels(&tmp.0, &[], 2, 1));
+        assert!(m.contains("no panels"), "{m}");
+        let m = message(write_image(
+            &tmp.0,
+            image.view(),
+            cmap,
+            Scale::MinMax,
+            usize::MAX,
+        ));
+        assert!(m.contains("too large"), "{m}");
+        assert!(!tmp.0.exists(), "nothing written on invalid input");
+    }
+
+    #[test]
+    fn unwritable_path_is_an_io_error_naming_it() {
+        let dir = std::env::temp_dir().join(format!("qpik_png_missing_{}", std::process::id()));
+        let path = dir.join("sub").join("out.png");
+        let image = Array2::<f32>::zeros((2, 2));
+        let panels = [Panel::new(image.view(), "x")];
+        let results = [
+            write_image(&path, image.view(), Colormap::Gray, Scale::MinMax, 1),
+            write_panels(&path, &panels, 1, 1),
+        ];
+        for r in results {
+            match r {
+                Err(e @ Error::Io { .. }) => {
+                    assert!(e.to_string().contains(&path.display().to_string()), "{e}")
+                }
+                other => panic!("expected Io, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn value_labels_are_compact() {
+        let cases = [
+            (0.0, "0"),
+            (-1.2e-3, "-1.2e-3"),
+            (1e-3, "1e-3"),
+            (4.5e6, "4.5e6"),
+            (12.34, "12.3"),
+            (1234.0, "1234"),
+            (0.0123, "0.0123"),
+            (-0.5, "-0.5"),
+            (1.0, "1"),
+            (99999.0, "1e5"),
+        ];
+        for (v, s) in cases {
+            assert_eq!(format_value(v), s, "{v}");
+        }
+    }
+
+    #[test]
+    fn titles_wrap() {
+        assert_eq!(wrap("a bb ccc", 4, 3), ["a bb", "ccc"]);
+        assert_eq!(wrap("abcdefghij", 4, 3), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("aa bb cc dd ee", 5, 2), ["aa bb", "cc.."]);
+        assert!(wrap("  ", 5, 3).is_empty());
+    }
+
+    #[test]
+    fn font_is_complete_and_unambiguous() {
+        for (i, g) in FONT.iter().enumerate() {
+            let c = (i as u8 + 32) as char;
+            for row in g {
+                assert_eq!(row.len(), 5, "{c:?}");
+                assert!(row.bytes().all(|b| b == b'.' || b == b'#'), "{c:?}");
+            }
+            assert_eq!(g.concat().contains('#'), c != ' ', "{c:?} has ink");
+            for (j, h) in FONT.iter().enumerate().skip(i + 1) {
+                assert_ne!(g, h, "{c:?} and {:?} look the same", (j as u8 + 32) as char);
+            }
+        }
+        assert_eq!(glyph('\u{c5}'), glyph('?'));
+        assert_eq!(text_width("ab", 2), 22);
+    }
+}
