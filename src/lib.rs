@@ -22,8 +22,8 @@
 //! - Every random draw comes from an explicit seed ([`rng::Rng`]).
 
 pub mod data;
-pub mod physics;
 pub mod error;
+pub mod physics;
 pub mod rng;
 
 pub use error::{Error, Result};

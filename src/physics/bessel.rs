@@ -106,8 +106,17 @@ mod tests {
         for &x in &[0.3, 2.7, 11.9, 12.1, 17.0, 33.0] {
             let n = 20_000;
             let h = PI / n as f64;
-            let integral: f64 = (0..n).map(|i| (x * ((i as f64 + 0.5) * h).sin()).cos()).sum::<f64>() * h / PI;
-            assert!((j0(x) - integral).abs() < 1e-9, "x={x}: {} vs {}", j0(x), integral);
+            let integral: f64 = (0..n)
+                .map(|i| (x * ((i as f64 + 0.5) * h).sin()).cos())
+                .sum::<f64>()
+                * h
+                / PI;
+            assert!(
+                (j0(x) - integral).abs() < 1e-9,
+                "x={x}: {} vs {}",
+                j0(x),
+                integral
+            );
         }
     }
 
@@ -121,7 +130,10 @@ mod tests {
             let d2 = (f(r + h) - 2.0 * f(r) + f(r - h)) / (h * h);
             let d1 = (f(r + h) - f(r - h)) / (2.0 * h);
             let residual = d2 + d1 / r + k * k * f(r);
-            assert!(residual.norm() < 1e-5 * (k * k * f(r)).norm().max(1e-3), "r={r}: {residual}");
+            assert!(
+                residual.norm() < 1e-5 * (k * k * f(r)).norm().max(1e-3),
+                "r={r}: {residual}"
+            );
         }
     }
 
@@ -132,7 +144,10 @@ mod tests {
             let (j, y) = j0_y0_series(z);
             let a = hankel0_asymptotic(z);
             let s = j + C64::new(0.0, 1.0) * y;
-            assert!((s - a).norm() < 1e-9 * a.norm(), "phase {phase}: {s} vs {a}");
+            assert!(
+                (s - a).norm() < 1e-9 * a.norm(),
+                "phase {phase}: {s} vs {a}"
+            );
         }
     }
 }

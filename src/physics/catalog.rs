@@ -14,9 +14,12 @@
 //! - `graphene-*`: honeycomb, impurity on the A sublattice (3-fold).
 //! - `rashba-*`: Rashba-split surface band on a triangular lattice (6-fold).
 //! - `tss-*`: Fu's hexagonally warped topological surface state (PRL 103, 266801), 6-fold
-//!   for scalar impurities, 3-fold for magnetic ones (time reversal broken).
+//!   for scalar and out-of-plane magnetic impurities.
+//! - `gapped-honeycomb-*`: honeycomb with a staggered sublattice mass (hBN-like), 3-fold.
 
-use super::model::{HBAR2_OVER_2ME_EV_A2, Lattice, ParabolicBand, TightBinding, TightBindingBuilder};
+use super::model::{
+    HBAR2_OVER_2ME_EV_A2, Lattice, ParabolicBand, TightBinding, TightBindingBuilder,
+};
 use super::spec::{ImpuritySpec, KGridSpec, KernelSpec, ModelSpec, RenderSpec};
 use num_complex::Complex64 as C64;
 use std::f64::consts::PI;
@@ -32,6 +35,7 @@ pub fn catalog() -> Vec<KernelSpec> {
     kagome(&mut out);
     triangular(&mut out);
     graphene(&mut out);
+    gapped_honeycomb(&mut out);
     rashba(&mut out);
     tss(&mut out);
     out
@@ -44,7 +48,11 @@ pub fn find(name: &str) -> Option<KernelSpec> {
 
 fn energy_tag(e: f64) -> String {
     let mev = (e * 1000.0).round() as i64;
-    if mev < 0 { format!("m{}meV", -mev) } else { format!("{mev}meV") }
+    if mev < 0 {
+        format!("m{}meV", -mev)
+    } else {
+        format!("{mev}meV")
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -68,26 +76,51 @@ fn lattice_spec(
         broadening_ev,
         model: KernelSpec::tight_binding_model_spec(model, orbital_radius_a),
         impurity,
-        kgrid: KGridSpec { n: Some(n), ..KGridSpec::default() },
-        render: RenderSpec { size: [64, 64], pixel_size_a, rotation_deg: 0.0 },
+        kgrid: KGridSpec {
+            n: Some(n),
+            ..KGridSpec::default()
+        },
+        render: RenderSpec {
+            size: [64, 64],
+            pixel_size_a,
+            rotation_deg: 0.0,
+        },
     }
 }
 
 fn scalar(orbitals: Vec<usize>, v: f64) -> ImpuritySpec {
-    ImpuritySpec { orbitals, potential_ev: v, magnetic_ev: 0.0, phase_shift_rad: None }
+    ImpuritySpec {
+        orbitals,
+        potential_ev: v,
+        magnetic_ev: 0.0,
+        phase_shift_rad: None,
+    }
 }
 
 fn shockley(out: &mut Vec<KernelSpec>) {
     let metals: [(&str, f64, f64, &[f64]); 3] = [
-        ("cu111", -0.44, 0.38, &[-0.3, -0.2, -0.1, 0.0, 0.1, 0.25, 0.4]),
-        ("ag111", -0.065, 0.40, &[-0.03, 0.0, 0.05, 0.1, 0.2, 0.35, 0.5]),
+        (
+            "cu111",
+            -0.44,
+            0.38,
+            &[-0.3, -0.2, -0.1, 0.0, 0.1, 0.25, 0.4],
+        ),
+        (
+            "ag111",
+            -0.065,
+            0.40,
+            &[-0.03, 0.0, 0.05, 0.1, 0.2, 0.35, 0.5],
+        ),
         ("au111", -0.48, 0.26, &[-0.3, -0.1, 0.0, 0.2, 0.4, 0.6]),
     ];
     let shifts = [PI / 2.0, PI / 4.0, -PI / 4.0, 1.2, PI / 3.0];
     let mut i = 0;
     for (metal, e0, mass, energies) in metals {
         for &e in energies {
-            let band = ParabolicBand { band_bottom_ev: e0, effective_mass: mass };
+            let band = ParabolicBand {
+                band_bottom_ev: e0,
+                effective_mass: mass,
+            };
             let k = band.wave_vector(e, 0.0).re;
             // About six LDOS wavelengths (pi / k) across the 64-pixel window.
             let pixel = ((6.0 * PI / k / 64.0) * 20.0).round() / 20.0;
@@ -99,10 +132,22 @@ fn shockley(out: &mut Vec<KernelSpec>) {
                 symmetry: 1,
                 energy_ev: e,
                 broadening_ev: 0.01 + 0.05 * (e - e0),
-                model: ModelSpec::Parabolic { band_bottom_ev: e0, effective_mass: mass },
-                impurity: ImpuritySpec { orbitals: vec![0], potential_ev: 0.0, magnetic_ev: 0.0, phase_shift_rad: Some(delta) },
+                model: ModelSpec::Parabolic {
+                    band_bottom_ev: e0,
+                    effective_mass: mass,
+                },
+                impurity: ImpuritySpec {
+                    orbitals: vec![0],
+                    potential_ev: 0.0,
+                    magnetic_ev: 0.0,
+                    phase_shift_rad: Some(delta),
+                },
                 kgrid: KGridSpec::default(),
-                render: RenderSpec { size: [64, 64], pixel_size_a: pixel.max(0.5), rotation_deg: 0.0 },
+                render: RenderSpec {
+                    size: [64, 64],
+                    pixel_size_a: pixel.max(0.5),
+                    rotation_deg: 0.0,
+                },
             });
         }
     }
@@ -122,11 +167,29 @@ pub fn square_band(a: f64, t: f64, tp: f64, mu: f64) -> TightBinding {
 
 fn square(out: &mut Vec<KernelSpec>) {
     let (a, t) = (3.5, 0.25);
-    for (tp, energies) in [(-0.3 * t, &[-0.8, -0.6, -0.4, -0.2, 0.0, 0.2, 0.5, 0.8][..]), (0.0, &[-0.5, 0.3][..])] {
+    for (tp, energies) in [
+        (-0.3 * t, &[-0.8, -0.6, -0.4, -0.2, 0.0, 0.2, 0.5, 0.8][..]),
+        (0.0, &[-0.5, 0.3][..]),
+    ] {
         for &e in energies {
             let m = square_band(a, t, tp, 0.0);
-            let name = format!("square-tp{}-{}", (tp / t * 10.0).round() as i64, energy_tag(e));
-            out.push(lattice_spec(name, "square", 4, &m, 1.0, e, 0.02, scalar(vec![0], 0.4), 512, 2.0));
+            let name = format!(
+                "square-tp{}-{}",
+                (tp / t * 10.0).round() as i64,
+                energy_tag(e)
+            );
+            out.push(lattice_spec(
+                name,
+                "square",
+                4,
+                &m,
+                1.0,
+                e,
+                0.02,
+                scalar(vec![0], 0.4),
+                512,
+                2.0,
+            ));
         }
     }
 }
@@ -145,10 +208,15 @@ pub fn bi2212_band(delta0: Option<f64>) -> TightBinding {
     for cell in [[2, 1], [2, -1], [1, 2], [1, -2]] {
         b = b.cos_term(0, cell, t[4] / 4.0);
     }
-    b = b.cos_term(0, [2, 2], t[5] / 2.0).cos_term(0, [2, -2], t[5] / 2.0);
+    b = b
+        .cos_term(0, [2, 2], t[5] / 2.0)
+        .cos_term(0, [2, -2], t[5] / 2.0);
     if let Some(d) = delta0 {
         // Delta(k) = d/2 (cos kx - cos ky)
-        b = b.nambu().pair(0, 0, [1, 0], d / 4.0).pair(0, 0, [0, 1], -d / 4.0);
+        b = b
+            .nambu()
+            .pair(0, 0, [1, 0], d / 4.0)
+            .pair(0, 0, [0, 1], -d / 4.0);
     }
     b.build().expect("Bi2212 band is Hermitian")
 }
@@ -156,15 +224,55 @@ pub fn bi2212_band(delta0: Option<f64>) -> TightBinding {
 fn bi2212(out: &mut Vec<KernelSpec>) {
     let normal = bi2212_band(None);
     for e in [-0.2, -0.1, -0.05, 0.0, 0.05, 0.1] {
-        out.push(lattice_spec(format!("bi2212-normal-{}", energy_tag(e)), "bi2212-normal", 4, &normal, 1.0, e, 0.01, scalar(vec![0], 0.3), 512, 2.5));
+        out.push(lattice_spec(
+            format!("bi2212-normal-{}", energy_tag(e)),
+            "bi2212-normal",
+            4,
+            &normal,
+            1.0,
+            e,
+            0.01,
+            scalar(vec![0], 0.3),
+            512,
+            2.5,
+        ));
     }
     let sc = bi2212_band(Some(0.04));
-    for e in [0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, -0.01, -0.02, -0.03] {
-        out.push(lattice_spec(format!("bi2212-dwave-{}", energy_tag(e)), "bi2212-dwave", 4, &sc, 1.0, e, 0.004, scalar(vec![0], 0.3), 1024, 2.5));
+    for e in [
+        0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, -0.01, -0.02, -0.03,
+    ] {
+        out.push(lattice_spec(
+            format!("bi2212-dwave-{}", energy_tag(e)),
+            "bi2212-dwave",
+            4,
+            &sc,
+            1.0,
+            e,
+            0.004,
+            scalar(vec![0], 0.3),
+            1024,
+            2.5,
+        ));
     }
     for e in [0.008, 0.016, 0.024, -0.016] {
-        let imp = ImpuritySpec { orbitals: vec![0], potential_ev: 0.0, magnetic_ev: 0.15, phase_shift_rad: None };
-        out.push(lattice_spec(format!("bi2212-dwave-magnetic-{}", energy_tag(e)), "bi2212-dwave", 4, &sc, 1.0, e, 0.004, imp, 1024, 2.5));
+        let imp = ImpuritySpec {
+            orbitals: vec![0],
+            potential_ev: 0.0,
+            magnetic_ev: 0.15,
+            phase_shift_rad: None,
+        };
+        out.push(lattice_spec(
+            format!("bi2212-dwave-magnetic-{}", energy_tag(e)),
+            "bi2212-dwave",
+            4,
+            &sc,
+            1.0,
+            e,
+            0.004,
+            imp,
+            1024,
+            2.5,
+        ));
     }
 }
 
@@ -187,7 +295,9 @@ pub fn iron_two_orbital(eu: f64, nematic: f64, delta0: Option<f64>) -> TightBind
         .cos_term(1, [1, -1], -2.0 * t3);
     // eps_xy = -4 t4 sin kx sin ky = -2 t4 cos(kx - ky) + 2 t4 cos(kx + ky), real symmetric
     for (cell, c) in [([1, -1], -2.0 * t4), ([1, 1], 2.0 * t4)] {
-        b = b.hop_real(0, 1, cell, c / 2.0).hop_real(0, 1, [-cell[0], -cell[1]], c / 2.0);
+        b = b
+            .hop_real(0, 1, cell, c / 2.0)
+            .hop_real(0, 1, [-cell[0], -cell[1]], c / 2.0);
     }
     if let Some(d) = delta0 {
         b = b.nambu();
@@ -202,15 +312,48 @@ fn iron(out: &mut Vec<KernelSpec>) {
     let eu = 0.1;
     let normal = iron_two_orbital(eu, 0.0, None);
     for e in [-0.1, -0.05, 0.0, 0.05, 0.1] {
-        out.push(lattice_spec(format!("fe2orb-normal-{}", energy_tag(e)), "fe2orb", 4, &normal, 0.8, e, 0.01, scalar(vec![0, 1], 0.2), 512, 2.0));
+        out.push(lattice_spec(
+            format!("fe2orb-normal-{}", energy_tag(e)),
+            "fe2orb",
+            4,
+            &normal,
+            0.8,
+            e,
+            0.01,
+            scalar(vec![0, 1], 0.2),
+            512,
+            2.0,
+        ));
     }
     let spm = iron_two_orbital(eu, 0.0, Some(0.01));
     for e in [0.004, 0.008, 0.012, -0.008] {
-        out.push(lattice_spec(format!("fe2orb-spm-{}", energy_tag(e)), "fe2orb-spm", 4, &spm, 0.8, e, 0.003, scalar(vec![0, 1], 0.2), 768, 2.0));
+        out.push(lattice_spec(
+            format!("fe2orb-spm-{}", energy_tag(e)),
+            "fe2orb-spm",
+            4,
+            &spm,
+            0.8,
+            e,
+            0.003,
+            scalar(vec![0, 1], 0.2),
+            768,
+            2.0,
+        ));
     }
     let nematic = iron_two_orbital(eu, 0.04, None);
     for e in [-0.06, -0.02, 0.0, 0.03, 0.07] {
-        out.push(lattice_spec(format!("fe2orb-nematic-{}", energy_tag(e)), "fe2orb-nematic", 2, &nematic, 0.8, e, 0.01, scalar(vec![0, 1], 0.2), 512, 2.0));
+        out.push(lattice_spec(
+            format!("fe2orb-nematic-{}", energy_tag(e)),
+            "fe2orb-nematic",
+            2,
+            &nematic,
+            0.8,
+            e,
+            0.01,
+            scalar(vec![0, 1], 0.2),
+            512,
+            2.0,
+        ));
     }
 }
 
@@ -223,23 +366,48 @@ fn rectangular(out: &mut Vec<KernelSpec>) {
         .build()
         .expect("rectangular band is Hermitian");
     for e in [-0.6, -0.4, -0.2, 0.0, 0.2, 0.4] {
-        out.push(lattice_spec(format!("rect-{}", energy_tag(e)), "rect", 2, &model, 1.0, e, 0.02, scalar(vec![0], 0.4), 512, 2.0));
+        out.push(lattice_spec(
+            format!("rect-{}", energy_tag(e)),
+            "rect",
+            2,
+            &model,
+            1.0,
+            e,
+            0.02,
+            scalar(vec![0], 0.4),
+            512,
+            2.0,
+        ));
     }
 }
 
 fn kagome(out: &mut Vec<KernelSpec>) {
     let t = -0.3;
-    let model = TightBindingBuilder::new(Lattice::triangular(5.0), vec![[0.0, 0.0], [0.5, 0.0], [0.0, 0.5]])
-        .hop_real(1, 0, [0, 0], t)
-        .hop_real(1, 0, [-1, 0], t)
-        .hop_real(2, 0, [0, 0], t)
-        .hop_real(2, 0, [0, -1], t)
-        .hop_real(2, 1, [0, 0], t)
-        .hop_real(2, 1, [1, -1], t)
-        .build()
-        .expect("kagome band is Hermitian");
+    let model = TightBindingBuilder::new(
+        Lattice::triangular(5.0),
+        vec![[0.0, 0.0], [0.5, 0.0], [0.0, 0.5]],
+    )
+    .hop_real(1, 0, [0, 0], t)
+    .hop_real(1, 0, [-1, 0], t)
+    .hop_real(2, 0, [0, 0], t)
+    .hop_real(2, 0, [0, -1], t)
+    .hop_real(2, 1, [0, 0], t)
+    .hop_real(2, 1, [1, -1], t)
+    .build()
+    .expect("kagome band is Hermitian");
     for e in [-0.5, -0.2, 0.15, 0.35] {
-        out.push(lattice_spec(format!("kagome-{}", energy_tag(e)), "kagome", 2, &model, 0.8, e, 0.02, scalar(vec![0], 0.5), 512, 1.5));
+        out.push(lattice_spec(
+            format!("kagome-{}", energy_tag(e)),
+            "kagome",
+            2,
+            &model,
+            0.8,
+            e,
+            0.02,
+            scalar(vec![0], 0.5),
+            512,
+            1.5,
+        ));
     }
 }
 
@@ -256,20 +424,69 @@ fn triangular(out: &mut Vec<KernelSpec>) {
     }
     let model = b.build().expect("triangular band is Hermitian");
     for e in [-0.9, -0.6, -0.3, 0.0, 0.2, 0.4] {
-        out.push(lattice_spec(format!("triangular-{}", energy_tag(e)), "triangular", 6, &model, 1.0, e, 0.02, scalar(vec![0], 0.4), 512, 1.5));
+        out.push(lattice_spec(
+            format!("triangular-{}", energy_tag(e)),
+            "triangular",
+            6,
+            &model,
+            1.0,
+            e,
+            0.02,
+            scalar(vec![0], 0.4),
+            512,
+            1.5,
+        ));
     }
 }
 
+/// Honeycomb lattice (a = 2.46 Angstrom) with hopping `t` and sublattice mass `+-mass` on A/B.
+pub fn honeycomb(t: f64, mass: f64) -> TightBinding {
+    TightBindingBuilder::new(
+        Lattice::triangular(2.46),
+        vec![[0.0, 0.0], [1.0 / 3.0, 1.0 / 3.0]],
+    )
+    .onsite(0, mass)
+    .onsite(1, -mass)
+    .hop_real(1, 0, [0, 0], -t)
+    .hop_real(1, 0, [-1, 0], -t)
+    .hop_real(1, 0, [0, -1], -t)
+    .build()
+    .expect("honeycomb is Hermitian")
+}
+
 fn graphene(out: &mut Vec<KernelSpec>) {
-    let t = 2.7;
-    let model = TightBindingBuilder::new(Lattice::triangular(2.46), vec![[0.0, 0.0], [1.0 / 3.0, 1.0 / 3.0]])
-        .hop_real(1, 0, [0, 0], -t)
-        .hop_real(1, 0, [-1, 0], -t)
-        .hop_real(1, 0, [0, -1], -t)
-        .build()
-        .expect("graphene is Hermitian");
+    let model = honeycomb(2.7, 0.0);
     for e in [-0.9, -0.7, -0.5, -0.3, 0.3, 0.5, 0.7, 0.9] {
-        out.push(lattice_spec(format!("graphene-{}", energy_tag(e)), "graphene", 3, &model, 0.5, e, 0.05, scalar(vec![0], 2.0), 512, 0.7));
+        out.push(lattice_spec(
+            format!("graphene-{}", energy_tag(e)),
+            "graphene",
+            3,
+            &model,
+            0.5,
+            e,
+            0.05,
+            scalar(vec![0], 2.0),
+            512,
+            0.7,
+        ));
+    }
+}
+
+fn gapped_honeycomb(out: &mut Vec<KernelSpec>) {
+    let model = honeycomb(2.7, 0.4);
+    for e in [-0.9, -0.6, 0.6, 0.9] {
+        out.push(lattice_spec(
+            format!("gapped-honeycomb-{}", energy_tag(e)),
+            "gapped-honeycomb",
+            3,
+            &model,
+            0.5,
+            e,
+            0.05,
+            scalar(vec![0], 2.0),
+            512,
+            0.7,
+        ));
     }
 }
 
@@ -291,13 +508,28 @@ fn rashba(out: &mut Vec<KernelSpec>) {
     let (a, mass, e0, alpha) = (2.88, 0.26, -0.48, 0.33);
     // -2t sum_j cos(k.d_j) ~ -6t + (3/2) t a^2 k^2: match hbar^2/2m*.
     let t = HBAR2_OVER_2ME_EV_A2 / mass / (1.5 * a * a);
-    let mut b = TightBindingBuilder::spinful(Lattice::triangular(a), vec![[0.0, 0.0]]).onsite(0, e0 + 6.0 * t).onsite(1, e0 + 6.0 * t);
+    let mut b = TightBindingBuilder::spinful(Lattice::triangular(a), vec![[0.0, 0.0]])
+        .onsite(0, e0 + 6.0 * t)
+        .onsite(1, e0 + 6.0 * t);
     for cell in TRI_NN {
         b = b.hop_real(0, 0, cell, -t).hop_real(1, 1, cell, -t);
     }
-    let model = add_spin_orbit(b, a, alpha).build().expect("Rashba model is Hermitian");
+    let model = add_spin_orbit(b, a, alpha)
+        .build()
+        .expect("Rashba model is Hermitian");
     for e in [-0.3, -0.15, 0.0, 0.15, 0.3, 0.45] {
-        out.push(lattice_spec(format!("rashba-au111-{}", energy_tag(e)), "rashba", 6, &model, 1.0, e, 0.02, scalar(vec![0], 0.5), 512, 1.5));
+        out.push(lattice_spec(
+            format!("rashba-au111-{}", energy_tag(e)),
+            "rashba",
+            6,
+            &model,
+            1.0,
+            e,
+            0.02,
+            scalar(vec![0], 0.5),
+            512,
+            1.5,
+        ));
     }
 }
 
@@ -315,16 +547,45 @@ pub fn warped_surface_state(a: f64, dirac_ev: f64, v: f64, lambda: f64, b_ev: f6
             .sin_term(0, cell, -8.0 * lambda / a.powi(3))
             .sin_term(1, cell, 8.0 * lambda / a.powi(3));
     }
-    add_spin_orbit(b, a, v).build().expect("warped surface state is Hermitian")
+    add_spin_orbit(b, a, v)
+        .build()
+        .expect("warped surface state is Hermitian")
 }
 
 fn tss(out: &mut Vec<KernelSpec>) {
     let model = warped_surface_state(4.38, -0.3, 2.55, 250.0, 0.3);
     for e in [-0.1, 0.0, 0.05, 0.1, 0.15, 0.2] {
-        out.push(lattice_spec(format!("tss-bi2te3-{}", energy_tag(e)), "tss", 6, &model, 1.2, e, 0.02, scalar(vec![0], 0.5), 512, 3.0));
+        out.push(lattice_spec(
+            format!("tss-bi2te3-{}", energy_tag(e)),
+            "tss",
+            6,
+            &model,
+            1.2,
+            e,
+            0.02,
+            scalar(vec![0], 0.5),
+            512,
+            3.0,
+        ));
     }
     for e in [0.05, 0.15] {
-        let imp = ImpuritySpec { orbitals: vec![0], potential_ev: 0.1, magnetic_ev: 0.3, phase_shift_rad: None };
-        out.push(lattice_spec(format!("tss-bi2te3-magnetic-{}", energy_tag(e)), "tss-magnetic", 3, &model, 1.2, e, 0.02, imp, 512, 3.0));
+        let imp = ImpuritySpec {
+            orbitals: vec![0],
+            potential_ev: 0.1,
+            magnetic_ev: 0.3,
+            phase_shift_rad: None,
+        };
+        out.push(lattice_spec(
+            format!("tss-bi2te3-magnetic-{}", energy_tag(e)),
+            "tss-magnetic",
+            6,
+            &model,
+            1.2,
+            e,
+            0.02,
+            imp,
+            512,
+            3.0,
+        ));
     }
 }

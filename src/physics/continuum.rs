@@ -31,10 +31,18 @@ pub struct ContinuumKernel {
 }
 
 impl ContinuumKernel {
-    pub fn new(band: ParabolicBand, energy_ev: f64, eta_ev: f64, scatterer: Scatterer, core_radius_a: f64) -> Result<Self> {
+    pub fn new(
+        band: ParabolicBand,
+        energy_ev: f64,
+        eta_ev: f64,
+        scatterer: Scatterer,
+        core_radius_a: f64,
+    ) -> Result<Self> {
         band.validate()?;
         if !energy_ev.is_finite() || !(eta_ev.is_finite() && eta_ev >= 0.0) {
-            return Err(Error::invalid(format!("energy {energy_ev} eV and broadening {eta_ev} eV must be finite, eta >= 0")));
+            return Err(Error::invalid(format!(
+                "energy {energy_ev} eV and broadening {eta_ev} eV must be finite, eta >= 0"
+            )));
         }
         if !(core_radius_a.is_finite() && core_radius_a >= 0.0) {
             return Err(Error::invalid("core radius must be >= 0"));
@@ -44,7 +52,13 @@ impl ContinuumKernel {
                 return Err(Error::invalid("phase shift must be finite"));
             }
         }
-        Ok(ContinuumKernel { band, energy_ev, eta_ev, scatterer, core_radius_a })
+        Ok(ContinuumKernel {
+            band,
+            energy_ev,
+            eta_ev,
+            scatterer,
+            core_radius_a,
+        })
     }
 
     /// Wave vector (1/Angstrom), `Im k >= 0`.
@@ -56,7 +70,9 @@ impl ContinuumKernel {
     pub fn t_matrix(&self) -> C64 {
         match self.scatterer {
             Scatterer::TMatrix(t) => t,
-            Scatterer::PhaseShift(d) => -4.0 * self.band.kinetic_coefficient() * C64::from_polar(1.0, d) * d.sin(),
+            Scatterer::PhaseShift(d) => {
+                -4.0 * self.band.kinetic_coefficient() * C64::from_polar(1.0, d) * d.sin()
+            }
         }
     }
 
@@ -68,7 +84,9 @@ impl ContinuumKernel {
 
     /// LDOS change at distance `r` (Angstrom), per spin.
     pub fn delta_rho(&self, r: f64) -> f64 {
-        let r = (r * r + self.core_radius_a * self.core_radius_a).sqrt().max(1e-9);
+        let r = (r * r + self.core_radius_a * self.core_radius_a)
+            .sqrt()
+            .max(1e-9);
         let g = self.green(r);
         -(g * g * self.t_matrix()).im / PI
     }

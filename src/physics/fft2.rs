@@ -18,14 +18,21 @@ pub struct Fft2Planner {
 
 impl Default for Fft2Planner {
     fn default() -> Self {
-        Fft2Planner { planner: FftPlanner::new(), plans: HashMap::new(), transpose: Vec::new() }
+        Fft2Planner {
+            planner: FftPlanner::new(),
+            plans: HashMap::new(),
+            transpose: Vec::new(),
+        }
     }
 }
 
 impl Fft2Planner {
     fn plan(&mut self, n: usize) -> Arc<dyn Fft<f64>> {
         let planner = &mut self.planner;
-        self.plans.entry(n).or_insert_with(|| planner.plan_fft_inverse(n)).clone()
+        self.plans
+            .entry(n)
+            .or_insert_with(|| planner.plan_fft_inverse(n))
+            .clone()
     }
 
     /// Inverse 2D DFT of `data` (row-major N x N) in place, rows in parallel.
@@ -53,18 +60,20 @@ impl Fft2Planner {
 /// Blocked parallel transpose of an N x N matrix.
 fn transpose(src: &[C64], dst: &mut [C64], n: usize) {
     const B: usize = 32;
-    dst.par_chunks_mut(n * B).enumerate().for_each(|(bi, block)| {
-        let r0 = bi * B;
-        let rows = block.len() / n;
-        for c0 in (0..n).step_by(B) {
-            for r in 0..rows {
-                let out = &mut block[r * n..(r + 1) * n];
-                for c in c0..(c0 + B).min(n) {
-                    out[c] = src[c * n + r0 + r];
+    dst.par_chunks_mut(n * B)
+        .enumerate()
+        .for_each(|(bi, block)| {
+            let r0 = bi * B;
+            let rows = block.len() / n;
+            for c0 in (0..n).step_by(B) {
+                for r in 0..rows {
+                    let out = &mut block[r * n..(r + 1) * n];
+                    for c in c0..(c0 + B).min(n) {
+                        out[c] = src[c * n + r0 + r];
+                    }
                 }
             }
-        }
-    });
+        });
 }
 
 #[cfg(test)]
@@ -74,7 +83,9 @@ mod tests {
     #[test]
     fn matches_a_naive_dft() {
         let n = 12;
-        let input: Vec<C64> = (0..n * n).map(|i| C64::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos())).collect();
+        let input: Vec<C64> = (0..n * n)
+            .map(|i| C64::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos()))
+            .collect();
         let mut fast = input.clone();
         Fft2Planner::default().inverse_2d(&mut fast, n);
         for n1 in 0..n {

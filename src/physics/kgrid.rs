@@ -29,7 +29,13 @@ pub fn max_band_velocity(model: &TightBinding) -> f64 {
         let r = lat.to_cartesian([h.cell[0] as f64, h.cell[1] as f64]);
         terms.push((h.to, h.from, r, h.amplitude, 1.0));
         if model.is_nambu() {
-            terms.push((norb + h.from, norb + h.to, [-r[0], -r[1]], -h.amplitude, 1.0));
+            terms.push((
+                norb + h.from,
+                norb + h.to,
+                [-r[0], -r[1]],
+                -h.amplitude,
+                1.0,
+            ));
         }
     }
     if let Some(p) = &model.pairing {
@@ -45,7 +51,9 @@ pub fn max_band_velocity(model: &TightBinding) -> f64 {
         for j in 0..samples {
             let (f1, f2) = (i as f64 / samples as f64, j as f64 / samples as f64);
             let k = [f1 * b1[0] + f2 * b2[0], f1 * b1[1] + f2 * b2[1]];
-            gx.iter_mut().chain(gy.iter_mut()).for_each(|x| *x = C64::default());
+            gx.iter_mut()
+                .chain(gy.iter_mut())
+                .for_each(|x| *x = C64::default());
             for &(a, b, r, t, _) in &terms {
                 let e = t * C64::from_polar(1.0, -(k[0] * r[0] + k[1] * r[1]));
                 gx[a * n + b] += e * C64::new(0.0, -r[0]);
@@ -68,9 +76,16 @@ pub fn wrap_error_bound(model: &TightBinding, eta_ev: f64, n: usize, radius_a: f
 }
 
 /// Smallest even grid of the form 2^a 3^b (fast FFTs) whose wrap bound is below `tolerance`.
-pub fn auto_size(model: &TightBinding, eta_ev: f64, radius_a: f64, tolerance: f64) -> Result<usize> {
+pub fn auto_size(
+    model: &TightBinding,
+    eta_ev: f64,
+    radius_a: f64,
+    tolerance: f64,
+) -> Result<usize> {
     if !(tolerance > 0.0 && tolerance < 1.0) {
-        return Err(Error::invalid(format!("k-grid tolerance {tolerance} must be in (0, 1)")));
+        return Err(Error::invalid(format!(
+            "k-grid tolerance {tolerance} must be in (0, 1)"
+        )));
     }
     let v = max_band_velocity(model);
     let needed = radius_a + v / eta_ev * (4.0 / tolerance).ln();

@@ -21,24 +21,39 @@ pub struct Lattice {
 impl Lattice {
     /// Square lattice of constant `a`.
     pub fn square(a: f64) -> Self {
-        Lattice { a1: [a, 0.0], a2: [0.0, a] }
+        Lattice {
+            a1: [a, 0.0],
+            a2: [0.0, a],
+        }
     }
     /// Rectangular (C2) lattice.
     pub fn rectangular(ax: f64, ay: f64) -> Self {
-        Lattice { a1: [ax, 0.0], a2: [0.0, ay] }
+        Lattice {
+            a1: [ax, 0.0],
+            a2: [0.0, ay],
+        }
     }
     /// Triangular (hexagonal Bravais) lattice with a 60 degree angle between a1 and a2.
     pub fn triangular(a: f64) -> Self {
-        Lattice { a1: [a, 0.0], a2: [0.5 * a, 0.5 * 3f64.sqrt() * a] }
+        Lattice {
+            a1: [a, 0.0],
+            a2: [0.5 * a, 0.5 * 3f64.sqrt() * a],
+        }
     }
     /// Cartesian position of fractional coordinates `(f1, f2)`.
     pub fn to_cartesian(&self, f: [f64; 2]) -> [f64; 2] {
-        [f[0] * self.a1[0] + f[1] * self.a2[0], f[0] * self.a1[1] + f[1] * self.a2[1]]
+        [
+            f[0] * self.a1[0] + f[1] * self.a2[0],
+            f[0] * self.a1[1] + f[1] * self.a2[1],
+        ]
     }
     /// Fractional coordinates of a Cartesian point.
     pub fn to_fractional(&self, r: [f64; 2]) -> [f64; 2] {
         let det = self.a1[0] * self.a2[1] - self.a1[1] * self.a2[0];
-        [(r[0] * self.a2[1] - r[1] * self.a2[0]) / det, (self.a1[0] * r[1] - self.a1[1] * r[0]) / det]
+        [
+            (r[0] * self.a2[1] - r[1] * self.a2[0]) / det,
+            (self.a1[0] * r[1] - self.a1[1] * r[0]) / det,
+        ]
     }
     /// Unit-cell area in Angstrom^2.
     pub fn cell_area(&self) -> f64 {
@@ -96,7 +111,11 @@ impl TightBinding {
     }
     /// Size of the Bloch matrix (doubled for Nambu).
     pub fn matrix_size(&self) -> usize {
-        if self.pairing.is_some() { 2 * self.n_orbitals() } else { self.n_orbitals() }
+        if self.pairing.is_some() {
+            2 * self.n_orbitals()
+        } else {
+            self.n_orbitals()
+        }
     }
     pub fn is_nambu(&self) -> bool {
         self.pairing.is_some()
@@ -107,13 +126,19 @@ impl TightBinding {
         self.lattice.validate()?;
         let n = self.n_orbitals();
         if n == 0 {
-            return Err(Error::invalid("a tight-binding model needs at least one orbital"));
+            return Err(Error::invalid(
+                "a tight-binding model needs at least one orbital",
+            ));
         }
         if self.spinful && n % 2 != 0 {
-            return Err(Error::invalid("a spinful model needs orbitals in (up, down) pairs"));
+            return Err(Error::invalid(
+                "a spinful model needs orbitals in (up, down) pairs",
+            ));
         }
         if self.spinful && self.pairing.is_some() {
-            return Err(Error::invalid("spinful models with pairing are not supported; use the spin-degenerate Nambu form"));
+            return Err(Error::invalid(
+                "spinful models with pairing are not supported; use the spin-degenerate Nambu form",
+            ));
         }
         let check = |list: &[Hopping], what: &str| -> Result<()> {
             for h in list {
@@ -124,10 +149,16 @@ impl TightBinding {
                     )));
                 }
                 if !(h.amplitude.re.is_finite() && h.amplitude.im.is_finite()) {
-                    return Err(Error::invalid(format!("{what} amplitude {} is not finite", h.amplitude)));
+                    return Err(Error::invalid(format!(
+                        "{what} amplitude {} is not finite",
+                        h.amplitude
+                    )));
                 }
                 if h.cell.iter().any(|c| c.abs() > 64) {
-                    return Err(Error::invalid(format!("{what} range {:?} cells is beyond 64", h.cell)));
+                    return Err(Error::invalid(format!(
+                        "{what} range {:?} cells is beyond 64",
+                        h.cell
+                    )));
                 }
             }
             Ok(())
@@ -139,7 +170,9 @@ impl TightBinding {
         // Hermiticity of H(k): sum of t_ab(R) must equal conj of sum t_ba(-R).
         let mut sums: std::collections::HashMap<(usize, usize, i32, i32), C64> = Default::default();
         for h in &self.hoppings {
-            *sums.entry((h.to, h.from, h.cell[0], h.cell[1])).or_default() += h.amplitude;
+            *sums
+                .entry((h.to, h.from, h.cell[0], h.cell[1]))
+                .or_default() += h.amplitude;
         }
         for (&(a, b, n1, n2), &t) in &sums {
             let partner = sums.get(&(b, a, -n1, -n2)).copied().unwrap_or_default();
@@ -159,7 +192,9 @@ impl TightBinding {
         let n = self.n_orbitals();
         let mut h = vec![C64::default(); n * n];
         for t in &self.hoppings {
-            let r = self.lattice.to_cartesian([t.cell[0] as f64, t.cell[1] as f64]);
+            let r = self
+                .lattice
+                .to_cartesian([t.cell[0] as f64, t.cell[1] as f64]);
             let phase = -(k[0] * r[0] + k[1] * r[1]);
             h[t.to * n + t.from] += t.amplitude * C64::from_polar(1.0, phase);
         }
@@ -176,22 +211,53 @@ pub struct TightBindingBuilder {
 impl TightBindingBuilder {
     /// Spinless model on `lattice` with orbitals at fractional positions.
     pub fn new(lattice: Lattice, orbitals: Vec<[f64; 2]>) -> Self {
-        TightBindingBuilder { model: TightBinding { lattice, orbitals, spinful: false, hoppings: vec![], pairing: None } }
+        TightBindingBuilder {
+            model: TightBinding {
+                lattice,
+                orbitals,
+                spinful: false,
+                hoppings: vec![],
+                pairing: None,
+            },
+        }
     }
     /// Spinful model: each site gets an (up, down) orbital pair.
     pub fn spinful(lattice: Lattice, sites: Vec<[f64; 2]>) -> Self {
         let orbitals = sites.iter().flat_map(|&s| [s, s]).collect();
-        TightBindingBuilder { model: TightBinding { lattice, orbitals, spinful: true, hoppings: vec![], pairing: None } }
+        TightBindingBuilder {
+            model: TightBinding {
+                lattice,
+                orbitals,
+                spinful: true,
+                hoppings: vec![],
+                pairing: None,
+            },
+        }
     }
     /// On-site energy of orbital `a` (eV).
     pub fn onsite(mut self, a: usize, energy: f64) -> Self {
-        self.model.hoppings.push(Hopping { to: a, from: a, cell: [0, 0], amplitude: C64::new(energy, 0.0) });
+        self.model.hoppings.push(Hopping {
+            to: a,
+            from: a,
+            cell: [0, 0],
+            amplitude: C64::new(energy, 0.0),
+        });
         self
     }
     /// Hopping `t` from `(0, from)` to `(cell, to)` plus its Hermitian conjugate.
     pub fn hop(mut self, to: usize, from: usize, cell: [i32; 2], t: C64) -> Self {
-        self.model.hoppings.push(Hopping { to, from, cell, amplitude: t });
-        self.model.hoppings.push(Hopping { to: from, from: to, cell: [-cell[0], -cell[1]], amplitude: t.conj() });
+        self.model.hoppings.push(Hopping {
+            to,
+            from,
+            cell,
+            amplitude: t,
+        });
+        self.model.hoppings.push(Hopping {
+            to: from,
+            from: to,
+            cell: [-cell[0], -cell[1]],
+            amplitude: t.conj(),
+        });
         self
     }
     /// Real hopping with its conjugate.
@@ -211,19 +277,49 @@ impl TightBindingBuilder {
         // sin(x) = (e^{ix} - e^{-ix}) / 2i with e^{-ik.R} convention: R -> -c/2i, -R -> c/2i
         let i2 = C64::new(0.0, 2.0);
         let mut s = self;
-        s.model.hoppings.push(Hopping { to: a, from: b, cell, amplitude: -c / i2 });
-        s.model.hoppings.push(Hopping { to: a, from: b, cell: [-cell[0], -cell[1]], amplitude: c / i2 });
-        s.model.hoppings.push(Hopping { to: b, from: a, cell: [-cell[0], -cell[1]], amplitude: (-c / i2).conj() });
-        s.model.hoppings.push(Hopping { to: b, from: a, cell, amplitude: (c / i2).conj() });
+        s.model.hoppings.push(Hopping {
+            to: a,
+            from: b,
+            cell,
+            amplitude: -c / i2,
+        });
+        s.model.hoppings.push(Hopping {
+            to: a,
+            from: b,
+            cell: [-cell[0], -cell[1]],
+            amplitude: c / i2,
+        });
+        s.model.hoppings.push(Hopping {
+            to: b,
+            from: a,
+            cell: [-cell[0], -cell[1]],
+            amplitude: (-c / i2).conj(),
+        });
+        s.model.hoppings.push(Hopping {
+            to: b,
+            from: a,
+            cell,
+            amplitude: (c / i2).conj(),
+        });
         s
     }
     /// Singlet pairing term `Delta_ab(R)` with its partner `Delta_ba(-R)` (same value).
     pub fn pair(mut self, a: usize, b: usize, cell: [i32; 2], delta: f64) -> Self {
         let p = self.model.pairing.get_or_insert_with(Vec::new);
         let d = C64::new(delta, 0.0);
-        p.push(Hopping { to: a, from: b, cell, amplitude: d });
+        p.push(Hopping {
+            to: a,
+            from: b,
+            cell,
+            amplitude: d,
+        });
         if !(a == b && cell == [0, 0]) {
-            p.push(Hopping { to: b, from: a, cell: [-cell[0], -cell[1]], amplitude: d });
+            p.push(Hopping {
+                to: b,
+                from: a,
+                cell: [-cell[0], -cell[1]],
+                amplitude: d,
+            });
         }
         self
     }
@@ -261,7 +357,10 @@ impl ParabolicBand {
     }
     pub fn validate(&self) -> Result<()> {
         if !(self.effective_mass.is_finite() && self.effective_mass > 0.0) {
-            return Err(Error::invalid(format!("effective mass {} must be positive", self.effective_mass)));
+            return Err(Error::invalid(format!(
+                "effective mass {} must be positive",
+                self.effective_mass
+            )));
         }
         if !self.band_bottom_ev.is_finite() {
             return Err(Error::invalid("band bottom must be finite"));
@@ -276,8 +375,16 @@ mod tests {
 
     #[test]
     fn non_hermitian_hoppings_are_rejected_with_the_offending_term() {
-        let mut m = TightBindingBuilder::new(Lattice::square(1.0), vec![[0.0, 0.0]]).hop_real(0, 0, [1, 0], -1.0).build().unwrap();
-        m.hoppings.push(Hopping { to: 0, from: 0, cell: [0, 1], amplitude: C64::new(0.3, 0.0) });
+        let mut m = TightBindingBuilder::new(Lattice::square(1.0), vec![[0.0, 0.0]])
+            .hop_real(0, 0, [1, 0], -1.0)
+            .build()
+            .unwrap();
+        m.hoppings.push(Hopping {
+            to: 0,
+            from: 0,
+            cell: [0, 1],
+            amplitude: C64::new(0.3, 0.0),
+        });
         let e = m.validate().unwrap_err().to_string();
         assert!(e.contains("not Hermitian") && e.contains("(0,1)"), "{e}");
     }

@@ -30,7 +30,12 @@ pub struct PixelGrid {
 
 impl PixelGrid {
     pub fn new(height: usize, width: usize, pixel_size_a: f64) -> Self {
-        PixelGrid { height, width, pixel_size_a, rotation_deg: 0.0 }
+        PixelGrid {
+            height,
+            width,
+            pixel_size_a,
+            rotation_deg: 0.0,
+        }
     }
 
     /// Impurity pixel of a kernel image: `(H/2, W/2)`.
@@ -40,10 +45,16 @@ impl PixelGrid {
 
     pub fn validate(&self) -> Result<()> {
         if self.height == 0 || self.width == 0 || self.height > 16384 || self.width > 16384 {
-            return Err(Error::invalid(format!("image size {}x{} must be between 1 and 16384", self.height, self.width)));
+            return Err(Error::invalid(format!(
+                "image size {}x{} must be between 1 and 16384",
+                self.height, self.width
+            )));
         }
         if !(self.pixel_size_a.is_finite() && self.pixel_size_a > 0.0) {
-            return Err(Error::invalid(format!("pixel size {} Angstrom must be positive", self.pixel_size_a)));
+            return Err(Error::invalid(format!(
+                "pixel size {} Angstrom must be positive",
+                self.pixel_size_a
+            )));
         }
         if !self.rotation_deg.is_finite() {
             return Err(Error::invalid("scan rotation must be finite"));
@@ -53,7 +64,14 @@ impl PixelGrid {
 
     /// Sample-frame position (Angstrom) of pixel `(i, j)` relative to an impurity at `centre`.
     #[inline]
-    fn sample_position(&self, i: usize, j: usize, centre: [f64; 2], cos: f64, sin: f64) -> [f64; 2] {
+    fn sample_position(
+        &self,
+        i: usize,
+        j: usize,
+        centre: [f64; 2],
+        cos: f64,
+        sin: f64,
+    ) -> [f64; 2] {
         let x = (j as f64 - centre[1]) * self.pixel_size_a;
         let y = (i as f64 - centre[0]) * self.pixel_size_a;
         [x * cos - y * sin, x * sin + y * cos]
@@ -61,8 +79,12 @@ impl PixelGrid {
 
     /// Largest distance (Angstrom) from `centre` to any pixel.
     fn max_radius(&self, centre: [f64; 2]) -> f64 {
-        let dr = centre[0].abs().max((self.height as f64 - 1.0 - centre[0]).abs());
-        let dc = centre[1].abs().max((self.width as f64 - 1.0 - centre[1]).abs());
+        let dr = centre[0]
+            .abs()
+            .max((self.height as f64 - 1.0 - centre[0]).abs());
+        let dc = centre[1]
+            .abs()
+            .max((self.width as f64 - 1.0 - centre[1]).abs());
         (dr * dr + dc * dc).sqrt() * self.pixel_size_a
     }
 }
@@ -71,7 +93,10 @@ impl PixelGrid {
 #[derive(Clone, Debug)]
 pub enum KernelField {
     /// Lattice-site LDOS with Gaussian orbitals of radius `orbital_sigma_a`.
-    Lattice { ldos: LatticeLdos, orbital_sigma_a: f64 },
+    Lattice {
+        ldos: LatticeLdos,
+        orbital_sigma_a: f64,
+    },
     /// Exact continuum solution.
     Continuum(ContinuumKernel),
 }
@@ -88,15 +113,23 @@ impl KernelField {
         let w = grid.width;
         match self {
             KernelField::Continuum(k) => {
-                out.as_slice_mut().unwrap().par_chunks_mut(w).enumerate().for_each(|(i, row)| {
-                    for (j, o) in row.iter_mut().enumerate() {
-                        let p = grid.sample_position(i, j, centre, cos, sin);
-                        *o = k.delta_rho((p[0] * p[0] + p[1] * p[1]).sqrt());
-                    }
-                });
+                out.as_slice_mut()
+                    .unwrap()
+                    .par_chunks_mut(w)
+                    .enumerate()
+                    .for_each(|(i, row)| {
+                        for (j, o) in row.iter_mut().enumerate() {
+                            let p = grid.sample_position(i, j, centre, cos, sin);
+                            *o = k.delta_rho((p[0] * p[0] + p[1] * p[1]).sqrt());
+                        }
+                    });
             }
-            KernelField::Lattice { ldos, orbital_sigma_a } => {
-                let sigma2 = orbital_sigma_a * orbital_sigma_a + grid.pixel_size_a * grid.pixel_size_a / 12.0;
+            KernelField::Lattice {
+                ldos,
+                orbital_sigma_a,
+            } => {
+                let sigma2 = orbital_sigma_a * orbital_sigma_a
+                    + grid.pixel_size_a * grid.pixel_size_a / 12.0;
                 let sigma = sigma2.sqrt();
                 let cutoff = CUTOFF_SIGMAS * sigma;
                 let lat = ldos.lattice;
@@ -117,29 +150,36 @@ impl KernelField {
                 let gauss_norm = 1.0 / (2.0 * PI * sigma2);
                 let inv2s2 = 1.0 / (2.0 * sigma2);
                 let cut2 = cutoff * cutoff;
-                let site_cart: Vec<[f64; 2]> = ldos.sites.iter().map(|&f| lat.to_cartesian(f)).collect();
-                out.as_slice_mut().unwrap().par_chunks_mut(w).enumerate().for_each(|(i, row)| {
-                    for (j, o) in row.iter_mut().enumerate() {
-                        let p = grid.sample_position(i, j, centre, cos, sin);
-                        let mut acc = 0.0;
-                        for (s, tau) in site_cart.iter().enumerate() {
-                            let rel = [p[0] - tau[0], p[1] - tau[1]];
-                            let f = lat.to_fractional(rel);
-                            let (c1, c2) = (f[0].round() as i64, f[1].round() as i64);
-                            for n1 in c1 - m1..=c1 + m1 {
-                                for n2 in c2 - m2..=c2 + m2 {
-                                    let dx = rel[0] - (n1 as f64 * lat.a1[0] + n2 as f64 * lat.a2[0]);
-                                    let dy = rel[1] - (n1 as f64 * lat.a1[1] + n2 as f64 * lat.a2[1]);
-                                    let d2 = dx * dx + dy * dy;
-                                    if d2 < cut2 {
-                                        acc += (-d2 * inv2s2).exp() * ldos.at(n1, n2, s);
+                let site_cart: Vec<[f64; 2]> =
+                    ldos.sites.iter().map(|&f| lat.to_cartesian(f)).collect();
+                out.as_slice_mut()
+                    .unwrap()
+                    .par_chunks_mut(w)
+                    .enumerate()
+                    .for_each(|(i, row)| {
+                        for (j, o) in row.iter_mut().enumerate() {
+                            let p = grid.sample_position(i, j, centre, cos, sin);
+                            let mut acc = 0.0;
+                            for (s, tau) in site_cart.iter().enumerate() {
+                                let rel = [p[0] - tau[0], p[1] - tau[1]];
+                                let f = lat.to_fractional(rel);
+                                let (c1, c2) = (f[0].round() as i64, f[1].round() as i64);
+                                for n1 in c1 - m1..=c1 + m1 {
+                                    for n2 in c2 - m2..=c2 + m2 {
+                                        let dx = rel[0]
+                                            - (n1 as f64 * lat.a1[0] + n2 as f64 * lat.a2[0]);
+                                        let dy = rel[1]
+                                            - (n1 as f64 * lat.a1[1] + n2 as f64 * lat.a2[1]);
+                                        let d2 = dx * dx + dy * dy;
+                                        if d2 < cut2 {
+                                            acc += (-d2 * inv2s2).exp() * ldos.at(n1, n2, s);
+                                        }
                                     }
                                 }
                             }
+                            *o = acc * gauss_norm;
                         }
-                        *o = acc * gauss_norm;
-                    }
-                });
+                    });
             }
         }
         Ok(out)

@@ -60,7 +60,11 @@ impl Amplitude {
         }
     }
     fn from_c64(z: C64) -> Self {
-        if z.im == 0.0 { Amplitude::Real(z.re) } else { Amplitude::Complex([z.re, z.im]) }
+        if z.im == 0.0 {
+            Amplitude::Real(z.re)
+        } else {
+            Amplitude::Complex([z.re, z.im])
+        }
     }
 }
 
@@ -144,7 +148,10 @@ fn default_tolerance() -> f64 {
 
 impl Default for KGridSpec {
     fn default() -> Self {
-        KGridSpec { n: None, tolerance: default_tolerance() }
+        KGridSpec {
+            n: None,
+            tolerance: default_tolerance(),
+        }
     }
 }
 
@@ -184,7 +191,8 @@ pub struct KernelSpec {
 impl KernelSpec {
     /// Parse a TOML spec; errors name the offending key.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let spec: KernelSpec = toml::from_str(text).map_err(|e| Error::invalid(format!("kernel spec: {e}")))?;
+        let spec: KernelSpec =
+            toml::from_str(text).map_err(|e| Error::invalid(format!("kernel spec: {e}")))?;
         spec.validate()?;
         Ok(spec)
     }
@@ -199,7 +207,10 @@ impl KernelSpec {
             return Err(Error::invalid("kernel spec: name is empty"));
         }
         if ![1, 2, 3, 4, 6].contains(&self.symmetry) {
-            return Err(Error::invalid(format!("kernel spec '{}': symmetry {} must be 1, 2, 3, 4 or 6", self.name, self.symmetry)));
+            return Err(Error::invalid(format!(
+                "kernel spec '{}': symmetry {} must be 1, 2, 3, 4 or 6",
+                self.name, self.symmetry
+            )));
         }
         self.grid().validate()?;
         if let ModelSpec::TightBinding { .. } = self.model {
@@ -220,20 +231,42 @@ impl KernelSpec {
 
     /// The tight-binding model, if this is one.
     pub fn tight_binding(&self) -> Result<TightBinding> {
-        let ModelSpec::TightBinding { a1, a2, orbitals, spinful, add_partners, hoppings, superconducting, pairing, .. } =
-            &self.model
+        let ModelSpec::TightBinding {
+            a1,
+            a2,
+            orbitals,
+            spinful,
+            add_partners,
+            hoppings,
+            superconducting,
+            pairing,
+            ..
+        } = &self.model
         else {
-            return Err(Error::invalid(format!("kernel '{}' is not a tight-binding model", self.name)));
+            return Err(Error::invalid(format!(
+                "kernel '{}' is not a tight-binding model",
+                self.name
+            )));
         };
         let expand = |list: &[TermSpec], conj: bool| -> Vec<Hopping> {
             let mut out = Vec::new();
             for t in list {
                 let amp = t.t.value();
-                out.push(Hopping { to: t.to, from: t.from, cell: t.cell, amplitude: amp });
+                out.push(Hopping {
+                    to: t.to,
+                    from: t.from,
+                    cell: t.cell,
+                    amplitude: amp,
+                });
                 let self_partner = t.to == t.from && t.cell == [0, 0];
                 if *add_partners && !self_partner {
                     let partner = if conj { amp.conj() } else { amp };
-                    out.push(Hopping { to: t.from, from: t.to, cell: [-t.cell[0], -t.cell[1]], amplitude: partner });
+                    out.push(Hopping {
+                        to: t.from,
+                        from: t.to,
+                        cell: [-t.cell[0], -t.cell[1]],
+                        amplitude: partner,
+                    });
                 }
             }
             out
@@ -243,16 +276,29 @@ impl KernelSpec {
             orbitals: orbitals.clone(),
             spinful: *spinful,
             hoppings: expand(hoppings, true),
-            pairing: if *superconducting || !pairing.is_empty() { Some(expand(pairing, false)) } else { None },
+            pairing: if *superconducting || !pairing.is_empty() {
+                Some(expand(pairing, false))
+            } else {
+                None
+            },
         };
-        model.validate().map_err(|e| Error::invalid(format!("kernel '{}': {e}", self.name)))?;
+        model
+            .validate()
+            .map_err(|e| Error::invalid(format!("kernel '{}': {e}", self.name)))?;
         Ok(model)
     }
 
     /// Record a built tight-binding model in the spec (all terms explicit, no partners added).
     pub fn tight_binding_model_spec(model: &TightBinding, orbital_radius_a: f64) -> ModelSpec {
         let terms = |list: &[Hopping]| {
-            list.iter().map(|h| TermSpec { to: h.to, from: h.from, cell: h.cell, t: Amplitude::from_c64(h.amplitude) }).collect()
+            list.iter()
+                .map(|h| TermSpec {
+                    to: h.to,
+                    from: h.from,
+                    cell: h.cell,
+                    t: Amplitude::from_c64(h.amplitude),
+                })
+                .collect()
         };
         ModelSpec::TightBinding {
             a1: model.lattice.a1,
@@ -276,7 +322,9 @@ impl KernelSpec {
 
     fn orbital_radius_a(&self) -> f64 {
         match &self.model {
-            ModelSpec::TightBinding { orbital_radius_a, .. } => orbital_radius_a.max(self.render.pixel_size_a),
+            ModelSpec::TightBinding {
+                orbital_radius_a, ..
+            } => orbital_radius_a.max(self.render.pixel_size_a),
             ModelSpec::Parabolic { .. } => 0.0,
         }
     }
@@ -285,7 +333,12 @@ impl KernelSpec {
     pub fn kgrid_size(&self, model: &TightBinding) -> Result<usize> {
         match self.kgrid.n {
             Some(n) => Ok(n),
-            None => super::kgrid::auto_size(model, self.broadening_ev, self.extended_radius_a(), self.kgrid.tolerance),
+            None => super::kgrid::auto_size(
+                model,
+                self.broadening_ev,
+                self.extended_radius_a(),
+                self.kgrid.tolerance,
+            ),
         }
     }
 
@@ -293,15 +346,32 @@ impl KernelSpec {
     pub fn simulate(&self, ctx: &mut SimContext) -> Result<KernelField> {
         let wrap = |e: Error| Error::invalid(format!("kernel '{}': {e}", self.name));
         match &self.model {
-            ModelSpec::Parabolic { band_bottom_ev, effective_mass } => {
-                let band = ParabolicBand { band_bottom_ev: *band_bottom_ev, effective_mass: *effective_mass };
-                let delta = self.impurity.phase_shift_rad.unwrap_or(std::f64::consts::FRAC_PI_2);
+            ModelSpec::Parabolic {
+                band_bottom_ev,
+                effective_mass,
+            } => {
+                let band = ParabolicBand {
+                    band_bottom_ev: *band_bottom_ev,
+                    effective_mass: *effective_mass,
+                };
+                let delta = self
+                    .impurity
+                    .phase_shift_rad
+                    .unwrap_or(std::f64::consts::FRAC_PI_2);
                 let core = self.render.pixel_size_a * 0.5;
-                let k = ContinuumKernel::new(band, self.energy_ev, self.broadening_ev, Scatterer::PhaseShift(delta), core)
-                    .map_err(wrap)?;
+                let k = ContinuumKernel::new(
+                    band,
+                    self.energy_ev,
+                    self.broadening_ev,
+                    Scatterer::PhaseShift(delta),
+                    core,
+                )
+                .map_err(wrap)?;
                 Ok(KernelField::Continuum(k))
             }
-            ModelSpec::TightBinding { orbital_radius_a, .. } => {
+            ModelSpec::TightBinding {
+                orbital_radius_a, ..
+            } => {
                 let model = self.tight_binding()?;
                 let n = self.kgrid_size(&model).map_err(wrap)?;
                 let imp = Impurity {
@@ -309,8 +379,13 @@ impl KernelSpec {
                     potential_ev: self.impurity.potential_ev,
                     magnetic_ev: self.impurity.magnetic_ev,
                 };
-                let ldos = ctx.lattice_ldos(&model, &imp, self.energy_ev, self.broadening_ev, n).map_err(wrap)?;
-                Ok(KernelField::Lattice { ldos, orbital_sigma_a: *orbital_radius_a })
+                let ldos = ctx
+                    .lattice_ldos(&model, &imp, self.energy_ev, self.broadening_ev, n)
+                    .map_err(wrap)?;
+                Ok(KernelField::Lattice {
+                    ldos,
+                    orbital_sigma_a: *orbital_radius_a,
+                })
             }
         }
     }

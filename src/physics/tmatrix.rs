@@ -69,7 +69,11 @@ struct GreensSet {
 
 impl GreensSet {
     fn buffer(&self, row: usize, col: usize) -> usize {
-        self.index.iter().find(|(rc, _)| *rc == (row, col)).map(|(_, i)| *i).expect("component computed")
+        self.index
+            .iter()
+            .find(|(rc, _)| *rc == (row, col))
+            .map(|(_, i)| *i)
+            .expect("component computed")
     }
 }
 
@@ -85,26 +89,59 @@ impl BlochTable {
         let n = model.n_orbitals();
         let mut terms = Vec::new();
         for h in &model.hoppings {
-            terms.push((h.to, h.from, h.cell[0] as i64, h.cell[1] as i64, h.amplitude, false));
+            terms.push((
+                h.to,
+                h.from,
+                h.cell[0] as i64,
+                h.cell[1] as i64,
+                h.amplitude,
+                false,
+            ));
         }
         if let Some(pairing) = &model.pairing {
             for h in &model.hoppings {
                 // -H(-k)^T: entry (n+b, n+a) gets -t_ab(R) e^{+ik.R}
-                terms.push((n + h.from, n + h.to, h.cell[0] as i64, h.cell[1] as i64, -h.amplitude, true));
+                terms.push((
+                    n + h.from,
+                    n + h.to,
+                    h.cell[0] as i64,
+                    h.cell[1] as i64,
+                    -h.amplitude,
+                    true,
+                ));
             }
             for d in pairing {
                 // Delta(k) block (a, n+b) and Delta(k)^dagger block (n+b, a)
-                terms.push((d.to, n + d.from, d.cell[0] as i64, d.cell[1] as i64, d.amplitude, false));
-                terms.push((n + d.from, d.to, d.cell[0] as i64, d.cell[1] as i64, d.amplitude.conj(), true));
+                terms.push((
+                    d.to,
+                    n + d.from,
+                    d.cell[0] as i64,
+                    d.cell[1] as i64,
+                    d.amplitude,
+                    false,
+                ));
+                terms.push((
+                    n + d.from,
+                    d.to,
+                    d.cell[0] as i64,
+                    d.cell[1] as i64,
+                    d.amplitude.conj(),
+                    true,
+                ));
             }
         }
-        BlochTable { dim: model.matrix_size(), terms }
+        BlochTable {
+            dim: model.matrix_size(),
+            terms,
+        }
     }
 }
 
 /// `e^{-2 pi i j / N}` for j in 0..N.
 fn phase_table(n: usize) -> Vec<C64> {
-    (0..n).map(|j| C64::from_polar(1.0, -std::f64::consts::TAU * j as f64 / n as f64)).collect()
+    (0..n)
+        .map(|j| C64::from_polar(1.0, -std::f64::consts::TAU * j as f64 / n as f64))
+        .collect()
 }
 
 impl SimContext {
@@ -142,7 +179,8 @@ impl SimContext {
         let ns = support.len();
 
         // Row-wise views of every buffer so rows can be filled in parallel.
-        let mut rows: Vec<Vec<&mut [C64]>> = (0..n).map(|_| Vec::with_capacity(pairs.len())).collect();
+        let mut rows: Vec<Vec<&mut [C64]>> =
+            (0..n).map(|_| Vec::with_capacity(pairs.len())).collect();
         for b in bufs.iter_mut() {
             for (m1, row) in b.chunks_mut(n).enumerate() {
                 rows[m1].push(row);
@@ -158,7 +196,9 @@ impl SimContext {
                     fill_row_single_band(&table, &phases, m1, z, &mut outs[0]);
                     local[0] = outs[0].iter().sum();
                 } else {
-                    fill_row_general(&table, &phases, m1, z, pairs, support, &mut outs, &mut local);
+                    fill_row_general(
+                        &table, &phases, m1, z, pairs, support, &mut outs, &mut local,
+                    );
                 }
                 local
             })
@@ -176,7 +216,15 @@ impl SimContext {
             b.par_iter_mut().for_each(|x| *x *= norm);
         }
         let index = pairs.iter().enumerate().map(|(i, &p)| (p, i)).collect();
-        (GreensSet { n, support: support.to_vec(), local, index }, bufs)
+        (
+            GreensSet {
+                n,
+                support: support.to_vec(),
+                local,
+                index,
+            },
+            bufs,
+        )
     }
 
     /// Lattice LDOS change around one impurity at energy `energy_ev` with broadening `eta_ev`,
@@ -201,28 +249,72 @@ impl SimContext {
                 )));
             }
         }
-        let site_of = |orbital: usize| if model.spinful { orbital / 2 } else { orbital % norb };
-        let sites: Vec<[f64; 2]> = (0..n_sites).map(|s| model.orbitals[if model.spinful { 2 * s } else { s }]).collect();
+        let site_of = |orbital: usize| {
+            if model.spinful {
+                orbital / 2
+            } else {
+                orbital % norb
+            }
+        };
+        let sites: Vec<[f64; 2]> = (0..n_sites)
+            .map(|s| model.orbitals[if model.spinful { 2 * s } else { s }])
+            .collect();
         let mut values = vec![0.0; n * n * n_sites];
         let (p, m) = (impurity.potential_ev, impurity.magnetic_ev);
         let z = C64::new(energy_ev, eta_ev);
 
         if model.is_nambu() {
             // Basis (c_up, c^dagger_down): scalar -> p tau3, magnetic -> m tau0.
-            let support: Vec<usize> = impurity.orbitals.iter().flat_map(|&o| [o, o + norb]).collect();
-            let v: Vec<f64> = impurity.orbitals.iter().flat_map(|_| [p + m, -p + m]).collect();
+            let support: Vec<usize> = impurity
+                .orbitals
+                .iter()
+                .flat_map(|&o| [o, o + norb])
+                .collect();
+            let v: Vec<f64> = impurity
+                .orbitals
+                .iter()
+                .flat_map(|_| [p + m, -p + m])
+                .collect();
             let electrons: Vec<usize> = (0..norb).collect();
             let exact = m != 0.0 || self.nambu_exact_spin_sum;
             let weight = if exact { 1.0 } else { 2.0 };
-            self.accumulate(model, z, n, &support, &v, &electrons, weight, &site_of, &mut values);
+            self.accumulate(
+                model,
+                z,
+                n,
+                &support,
+                &v,
+                &electrons,
+                weight,
+                &site_of,
+                &mut values,
+            );
             if exact {
                 let holes: Vec<usize> = (norb..2 * norb).collect();
                 let z_hole = C64::new(-energy_ev, eta_ev);
-                self.accumulate(model, z_hole, n, &support, &v, &holes, 1.0, &|o| site_of(o - norb), &mut values);
+                self.accumulate(
+                    model,
+                    z_hole,
+                    n,
+                    &support,
+                    &v,
+                    &holes,
+                    1.0,
+                    &|o| site_of(o - norb),
+                    &mut values,
+                );
             }
         } else if model.spinful {
-            let support: Vec<usize> = impurity.orbitals.iter().flat_map(|&s| [2 * s, 2 * s + 1]).collect();
-            let v: Vec<f64> = impurity.orbitals.iter().flat_map(|_| [p + m, p - m]).collect();
+            let support: Vec<usize> = impurity
+                .orbitals
+                .iter()
+                .flat_map(|&s| [2 * s, 2 * s + 1])
+                .collect();
+            let v: Vec<f64> = impurity
+                .orbitals
+                .iter()
+                .flat_map(|_| [p + m, p - m])
+                .collect();
             let all: Vec<usize> = (0..norb).collect();
             self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values);
         } else {
@@ -233,7 +325,8 @@ impl SimContext {
                 self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values);
             } else {
                 // Per-spin average of the two spin species seeing p +- m.
-                let (set, bufs) = self.greens(model, z, n, &support, &component_pairs(&all, &support));
+                let (set, bufs) =
+                    self.greens(model, z, n, &support, &component_pairs(&all, &support));
                 for sign in [1.0, -1.0] {
                     let v = vec![p + sign * m; support.len()];
                     apply_tmatrix(&set, &bufs, &v, &all, 0.5, &site_of, n_sites, &mut values);
@@ -241,7 +334,12 @@ impl SimContext {
                 self.return_buffers(bufs);
             }
         }
-        Ok(LatticeLdos { n, lattice: model.lattice, sites, values })
+        Ok(LatticeLdos {
+            n,
+            lattice: model.lattice,
+            sites,
+            values,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -260,12 +358,28 @@ impl SimContext {
         let n_sites = values.len() / (n * n);
         let pairs = component_pairs(ldos_orbitals, support);
         let (set, bufs) = self.greens(model, z, n, support, &pairs);
-        apply_tmatrix(&set, &bufs, v, ldos_orbitals, weight, site_of, n_sites, values);
+        apply_tmatrix(
+            &set,
+            &bufs,
+            v,
+            ldos_orbitals,
+            weight,
+            site_of,
+            n_sites,
+            values,
+        );
         self.return_buffers(bufs);
     }
 
     /// Green's function G0(R)_{ab} of a model for checks: returns the N x N grid for one entry.
-    pub fn green_component(&mut self, model: &TightBinding, z: C64, n: usize, row: usize, col: usize) -> Vec<C64> {
+    pub fn green_component(
+        &mut self,
+        model: &TightBinding,
+        z: C64,
+        n: usize,
+        row: usize,
+        col: usize,
+    ) -> Vec<C64> {
         let (_, mut bufs) = self.greens(model, z, n, &[col], &[(row, col)]);
         let out = bufs.remove(0);
         self.return_buffers(bufs);
@@ -286,16 +400,24 @@ impl SimContext {
 
 fn validate_common(impurity: &Impurity, energy_ev: f64, eta_ev: f64, n: usize) -> Result<()> {
     if !energy_ev.is_finite() {
-        return Err(Error::invalid(format!("energy {energy_ev} eV is not finite")));
+        return Err(Error::invalid(format!(
+            "energy {energy_ev} eV is not finite"
+        )));
     }
     if !(eta_ev.is_finite() && eta_ev > 0.0) {
-        return Err(Error::invalid(format!("broadening eta = {eta_ev} eV must be positive")));
+        return Err(Error::invalid(format!(
+            "broadening eta = {eta_ev} eV must be positive"
+        )));
     }
     if !(8..=8192).contains(&n) || n % 2 != 0 {
-        return Err(Error::invalid(format!("k-grid size {n} must be even and between 8 and 8192")));
+        return Err(Error::invalid(format!(
+            "k-grid size {n} must be even and between 8 and 8192"
+        )));
     }
     if impurity.orbitals.is_empty() {
-        return Err(Error::invalid("the impurity must sit on at least one orbital"));
+        return Err(Error::invalid(
+            "the impurity must sit on at least one orbital",
+        ));
     }
     if !(impurity.potential_ev.is_finite() && impurity.magnetic_ev.is_finite()) {
         return Err(Error::invalid("impurity potentials must be finite"));
@@ -342,30 +464,33 @@ fn apply_tmatrix(
         })
         .collect();
     let scale = -weight / PI;
-    values.par_chunks_mut(n * n_sites).enumerate().for_each(|(n1, row)| {
-        let m1 = (n - n1) % n;
-        let mut gl = vec![C64::default(); ns];
-        for n2 in 0..n {
-            let m2 = (n - n2) % n;
-            let here = n1 * n + n2;
-            let there = m1 * n + m2;
-            for (site, fwd, back) in &plan {
-                for (s, &b) in fwd.iter().enumerate() {
-                    gl[s] = bufs[b][here];
-                }
-                let mut acc = C64::default();
-                for (s2, &b) in back.iter().enumerate() {
-                    let g_back = bufs[b][there];
-                    let mut tg = C64::default();
-                    for s in 0..ns {
-                        tg += gl[s] * t[s * ns + s2];
+    values
+        .par_chunks_mut(n * n_sites)
+        .enumerate()
+        .for_each(|(n1, row)| {
+            let m1 = (n - n1) % n;
+            let mut gl = vec![C64::default(); ns];
+            for n2 in 0..n {
+                let m2 = (n - n2) % n;
+                let here = n1 * n + n2;
+                let there = m1 * n + m2;
+                for (site, fwd, back) in &plan {
+                    for (s, &b) in fwd.iter().enumerate() {
+                        gl[s] = bufs[b][here];
                     }
-                    acc += tg * g_back;
+                    let mut acc = C64::default();
+                    for (s2, &b) in back.iter().enumerate() {
+                        let g_back = bufs[b][there];
+                        let mut tg = C64::default();
+                        for s in 0..ns {
+                            tg += gl[s] * t[s * ns + s2];
+                        }
+                        acc += tg * g_back;
+                    }
+                    row[n2 * n_sites + site] += scale * acc.im;
                 }
-                row[n2 * n_sites + site] += scale * acc.im;
             }
-        }
-    });
+        });
 }
 
 /// T = [1 - V G]^{-1} V for diagonal V on the support.
@@ -374,7 +499,11 @@ fn tmatrix(local: &[C64], v: &[f64]) -> Vec<C64> {
     let mut a = vec![C64::default(); ns * ns];
     for i in 0..ns {
         for j in 0..ns {
-            a[i * ns + j] = if i == j { C64::new(1.0, 0.0) } else { C64::default() } - v[i] * local[i * ns + j];
+            a[i * ns + j] = if i == j {
+                C64::new(1.0, 0.0)
+            } else {
+                C64::default()
+            } - v[i] * local[i * ns + j];
         }
     }
     let inv = invert(&a, ns).unwrap_or_else(|| vec![C64::default(); ns * ns]);
@@ -399,7 +528,13 @@ pub(crate) fn invert(a: &[C64], n: usize) -> Option<Vec<C64>> {
 
 fn invert_in_place(m: &mut [C64], inv: &mut [C64], n: usize) -> bool {
     for col in 0..n {
-        let pivot = (col..n).max_by(|&x, &y| m[x * n + col].norm_sqr().total_cmp(&m[y * n + col].norm_sqr())).unwrap();
+        let pivot = (col..n)
+            .max_by(|&x, &y| {
+                m[x * n + col]
+                    .norm_sqr()
+                    .total_cmp(&m[y * n + col].norm_sqr())
+            })
+            .unwrap();
         if m[pivot * n + col].norm_sqr() < 1e-300 {
             return false;
         }
@@ -472,7 +607,13 @@ fn fill_row_general(
     // H row for all m2: h[m2 * dim^2 + r * dim + c]
     let mut h = vec![C64::default(); n * dim * dim];
     for &(r, c, n1, n2, t, conj_phase) in &table.terms {
-        let ph = |j: usize| if conj_phase { phases[j].conj() } else { phases[j] };
+        let ph = |j: usize| {
+            if conj_phase {
+                phases[j].conj()
+            } else {
+                phases[j]
+            }
+        };
         let coeff = t * ph(((m1 as i64 * n1).rem_euclid(n as i64)) as usize);
         let step = n2.rem_euclid(n as i64) as usize;
         let mut idx = 0usize;
@@ -537,13 +678,20 @@ mod tests {
             let mut s = C64::default();
             for m1 in 0..n {
                 for m2 in 0..n {
-                    let (kx, ky) = (std::f64::consts::TAU * m1 as f64 / n as f64, std::f64::consts::TAU * m2 as f64 / n as f64);
+                    let (kx, ky) = (
+                        std::f64::consts::TAU * m1 as f64 / n as f64,
+                        std::f64::consts::TAU * m2 as f64 / n as f64,
+                    );
                     let eps = -2.0 * (kx.cos() + ky.cos()) - 0.3;
                     s += C64::from_polar(1.0, kx * n1 as f64 + ky * n2 as f64) / (z - eps);
                 }
             }
             s /= (n * n) as f64;
-            assert!((s - g[n1 * n + n2]).norm() < 1e-12, "({n1},{n2}): {s} vs {}", g[n1 * n + n2]);
+            assert!(
+                (s - g[n1 * n + n2]).norm() < 1e-12,
+                "({n1},{n2}): {s} vs {}",
+                g[n1 * n + n2]
+            );
         }
     }
 
@@ -558,7 +706,11 @@ mod tests {
             .onsite(1, 3.0)
             .build()
             .unwrap();
-        let imp = Impurity { orbitals: vec![0], potential_ev: 0.7, magnetic_ev: 0.0 };
+        let imp = Impurity {
+            orbitals: vec![0],
+            potential_ev: 0.7,
+            magnetic_ev: 0.0,
+        };
         let mut ctx = SimContext::new();
         let a = ctx.lattice_ldos(&one, &imp, 0.15, 0.05, 32).unwrap();
         let b = ctx.lattice_ldos(&two, &imp, 0.15, 0.05, 32).unwrap();
