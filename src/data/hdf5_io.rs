@@ -1002,3 +1002,510 @@ pub fn read_dataset(path: &Path) -> Result<Dataset> {
         observations,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A unique path in the temp dir, removed (with any writer leftovers) when dropped.
+    struct TempPath(PathBuf);
+
+    impl TempPath {
+        fn new(tag: &str) -> Self {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let i = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!("qpik-hdf5-{}-{i}-{tag}.h5", std::process::id());
+            TempPath(std::env::temp_dir().join(name))
+        }
+    }
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+            let _ = std::fs::remove_file(temporary_path(&self.0));
+        }
+    }
+
+    /// A dataset with NaN slots, unicode names and non-square images of `h x w`.
+    fn sample(n: usize, h: usize, w: usize, s: usize, seed: u64) -> Dataset {
+        let mut rng = Rng::new(seed);
+        let nk = 3;
+        let kernels = Array3::from_shape_fn((nk, h, w), |_| rng.normal() as f32);
+        let observations = Array3::from_shape_fn((n, h, w), |_| rng.normal() as f32 * 1e-3);
+        let mut masks = Array3::zeros((n, h, w));
+        let mut positions = Array3::from_elem((n, s, 2), f32::NAN);
+        let mut amplitudes = Array2::from_elem((n, s), f32::NAN);
+        let mut kernel_index = Vec::with_capacity(n);
+        for i in 0..n {
+            kernel_index.push((rng.next_u64() % nk as u64) as u32);
+            for d in 0..(i % (s + 1)) {
+                let (r, c) = (
+                    rng.range(0.0, h as f64 - 1.0),
+                    rng.range(0.0, w as f64 - 1.0),
+                );
+                positions[[i, d, 0]] = r as f32;
+                positions[[i, d, 1]] = c as f32;
+                amplitudes[[i, d]] = rng.range(-2.0, 2.0) as f32;
+                masks[[i, r.round() as usize, c.round() as usize]] = 1;
+            }
+        }
+        Dataset {
+            info: DatasetInfo {
+                pixel_size_m: 6.25e-10,
+                seed,
+                generator: "[lattice]\nname = \"FeSe – ü\"\nn = 64\n".into(),
+            },
+            kernels: KernelTable {
+                kernels,
+                names: vec!["square".into(), "FeSe – ü".into(), String::new()],
+                symmetry: vec![4, 2, 0],
+                split: vec![SPLIT_TRAIN, SPLIT_UNSEEN, SPLIT_TRAIN],
+                pixel_size_m: vec![6.25e-10, 6.25e-10, f64::NAN],
+            },
+            observations: ObservationTable {
+                observations,
+                masks,
+                kernel_index,
+                positions,
+                amplitudes,
+            },
+        }
+    }
+
+    fn bits32<'a>(a: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
+        a.into_iter().map(|v| v.to_bits()).collect()
+    }
+
+    fn bits64<'a>(a: impl IntoIterator<Item = &'a f64>) -> Vec<u64> {
+        a.into_iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Bit-exact equality (NaN == NaN), field by field so a failure says which.
+    fn assert_same_observations(a: &ObservationTable, b: &ObservationTable) {
+        assert_eq!(a.observations.dim(), b.observations.dim());
+        assert_eq!(
+            bits32(&a.observations),
+            bits32(&b.observations),
+            "observations"
+        );
+        assert_eq!(a.masks, b.masks, "masks");
+        assert_eq!(a.kernel_index, b.kernel_index, "kernel_index");
+        assert_eq!(a.positions.dim(), b.positions.dim());
+        assert_eq!(bits32(&a.positions), bits32(&b.positions), "positions");
+        assert_eq!(a.amplitudes.dim(), b.amplitudes.dim());
+        assert_eq!(bits32(&a.amplitudes), bits32(&b.amplitudes), "amplitudes");
+    }
+
+    fn assert_same(a: &Dataset, b: &Dataset) {
+        assert_eq!(a.info.seed, b.info.seed);
+        assert_eq!(a.info.generator, b.info.generator);
+        assert_eq!(a.info.pixel_size_m.to_bits(), b.info.pixel_size_m.to_bits());
+        let (ka, kb) = (&a.kernels, &b.kernels);
+        assert_eq!(ka.kernels.dim(), kb.kernels.dim());
+        assert_eq!(bits32(&ka.kernels), bits32(&kb.kernels), "kernels");
+        assert_eq!(ka.names, kb.names);
+        assert_eq!(ka.symmetry, kb.symmetry);
+        assert_eq!(ka.split, kb.split);
+        assert_eq!(bits64(&ka.pixel_size_m), bits64(&kb.pixel_size_m));
+        assert_same_observations(&a.observations, &b.observations);
+    }
+
+    fn rows(t: &ObservationTable, r: Range<usize>) -> ObservationTable {
+        ObservationTable {
+            observations: t.observations.slice(s![r.clone(), .., ..]).to_owned(),
+            masks: t.masks.slice(s![r.clone(), .., ..]).to_owned(),
+            kernel_index: t.kernel_index[r.clone()].to_vec(),
+            positions: t.positions.slice(s![r.clone(), .., ..]).to_owned(),
+            amplitudes: t.amplitudes.slice(s![r, ..]).to_owned(),
+        }
+    }
+
+    #[test]
+    fn round_trip_is_bit_exact() {
+        let ds = sample(70, 8, 6, 4, 1);
+        let tmp = TempPath::new("roundtrip");
+        write_dataset(&tmp.0, &ds).unwrap();
+        assert!(
+            !temporary_path(&tmp.0).exists(),
+            "temporary file left behind"
+        );
+        let back = read_dataset(&tmp.0).unwrap();
+        assert_same(&ds, &back);
+        // Guard against a vacuous comparison: the sample must have both used and unused slots.
+        assert!(ds.observations.positions.iter().any(|v| v.is_nan()));
+        assert!(ds.observations.positions.iter().any(|v| !v.is_nan()));
+    }
+
+    #[test]
+    fn file_is_readable_by_plain_libhdf5_with_the_declared_filters() {
+        let ds = sample(100, 64, 64, 3, 2);
+        let tmp = TempPath::new("filters");
+        write_dataset(&tmp.0, &ds).unwrap();
+        let file = hdf5::File::open(&tmp.0).unwrap();
+        let obs = file.dataset("observations").unwrap();
+        assert_eq!(obs.chunk(), Some(vec![32, 64, 64]));
+        let filters = obs.filters();
+        assert_eq!(
+            filters,
+            vec![
+                hdf5::filters::Filter::Shuffle,
+                hdf5::filters::Filter::Deflate(1)
+            ]
+        );
+        // Compressed: the masks are almost all zero.
+        let masks = file.dataset("masks").unwrap();
+        assert!(
+            masks.storage_size() < 100 * 64 * 64 / 20,
+            "masks {} bytes",
+            masks.storage_size()
+        );
+        let edge: Array3<f32> = obs.read_slice(s![96..100, .., ..]).unwrap();
+        let want = ds.observations.observations.slice(s![96..100, .., ..]);
+        assert_eq!(bits32(&edge), bits32(&want));
+        let attr = file
+            .attr("format")
+            .unwrap()
+            .read_scalar::<VarLenUnicode>()
+            .unwrap();
+        assert_eq!(attr.as_str(), DATASET_FORMAT);
+    }
+
+    #[test]
+    fn streaming_writer_matches_write_dataset_with_unaligned_blocks_in_any_order() {
+        // 64x64 images: 32 observations per chunk, so these blocks straddle chunk borders.
+        let ds = sample(100, 64, 64, 5, 3);
+        let whole = TempPath::new("whole");
+        write_dataset(&whole.0, &ds).unwrap();
+        let streamed = TempPath::new("streamed");
+        let obs = &ds.observations;
+        let mut writer = DatasetWriter::create(&streamed.0, &ds.info, &ds.kernels, 100, 5).unwrap();
+        for r in [40..77, 0..7, 77..100, 7..40] {
+            assert!(!streamed.0.exists(), "final name exists before finish");
+            writer.write_block(r.start, &rows(obs, r)).unwrap();
+        }
+        writer.finish().unwrap();
+        let a = read_dataset(&whole.0).unwrap();
+        let b = read_dataset(&streamed.0).unwrap();
+        assert_same(&a, &b);
+        assert_same(&ds, &b);
+    }
+
+    #[test]
+    fn blocks_with_fewer_defect_slots_are_padded_with_nan() {
+        let ds = sample(10, 8, 8, 2, 4);
+        let tmp = TempPath::new("pad");
+        let mut writer = DatasetWriter::create(&tmp.0, &ds.info, &ds.kernels, 10, 6).unwrap();
+        writer.write_block(0, &ds.observations).unwrap();
+        writer.finish().unwrap();
+        let back = read_dataset(&tmp.0).unwrap().observations;
+        assert_eq!(back.positions.dim(), (10, 6, 2));
+        let head = back.positions.slice(s![.., ..2, ..]);
+        assert_eq!(bits32(&head), bits32(&ds.observations.positions));
+        assert!(
+            back.positions
+                .slice(s![.., 2.., ..])
+                .iter()
+                .all(|v| v.is_nan())
+        );
+        assert!(
+            back.amplitudes
+                .slice(s![.., 2..])
+                .iter()
+                .all(|v| v.is_nan())
+        );
+    }
+
+    #[test]
+    fn partial_reads_return_the_requested_rows() {
+        let ds = sample(100, 64, 64, 3, 5);
+        let tmp = TempPath::new("partial");
+        write_dataset(&tmp.0, &ds).unwrap();
+        let reader = DatasetReader::open(&tmp.0).unwrap();
+        assert_eq!(reader.len(), 100);
+        assert_eq!(reader.image_shape(), (64, 64));
+        assert_eq!(reader.max_defects(), 3);
+        assert_eq!(reader.info().seed, 5);
+        assert_eq!(reader.kernels().names, ds.kernels.names);
+        for r in [0..1, 30..35, 31..97, 99..100, 50..50] {
+            let got = reader.read_observations(r.clone()).unwrap();
+            assert_same_observations(&got, &rows(&ds.observations, r));
+        }
+        let err = reader.read_observations(90..101).unwrap_err().to_string();
+        assert!(err.contains("90..101") && err.contains("100"), "{err}");
+    }
+
+    #[test]
+    fn empty_dataset_round_trips() {
+        let mut ds = sample(0, 8, 8, 0, 6);
+        ds.observations.positions = Array3::zeros((0, 0, 2));
+        ds.observations.amplitudes = Array2::zeros((0, 0));
+        let tmp = TempPath::new("empty");
+        write_dataset(&tmp.0, &ds).unwrap();
+        let back = read_dataset(&tmp.0).unwrap();
+        assert_same(&ds, &back);
+    }
+
+    #[test]
+    fn unfinished_writer_leaves_no_file() {
+        let ds = sample(40, 8, 8, 2, 7);
+        let tmp = TempPath::new("unfinished");
+        let mut writer = DatasetWriter::create(&tmp.0, &ds.info, &ds.kernels, 40, 2).unwrap();
+        writer
+            .write_block(0, &rows(&ds.observations, 0..20))
+            .unwrap();
+        let err = writer
+            .write_block(10, &rows(&ds.observations, 10..30))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("observation 10 written twice"),
+            "{err}"
+        );
+        let err = writer.finish().unwrap_err().to_string();
+        assert!(
+            err.contains("20 observations were never written (first: 20)"),
+            "{err}"
+        );
+        assert!(!tmp.0.exists());
+        assert!(!temporary_path(&tmp.0).exists());
+
+        let writer = DatasetWriter::create(&tmp.0, &ds.info, &ds.kernels, 40, 2).unwrap();
+        assert!(temporary_path(&tmp.0).exists());
+        drop(writer);
+        assert!(!temporary_path(&tmp.0).exists() && !tmp.0.exists());
+    }
+
+    #[test]
+    fn bad_blocks_are_rejected() {
+        let ds = sample(10, 8, 8, 2, 8);
+        let tmp = TempPath::new("badblock");
+        let mut writer = DatasetWriter::create(&tmp.0, &ds.info, &ds.kernels, 10, 2).unwrap();
+        let mut block = ds.observations.clone();
+        block.kernel_index[3] = 3;
+        let err = writer.write_block(0, &block).unwrap_err().to_string();
+        assert!(err.contains("observation 3 refers to kernel 3"), "{err}");
+        let err = writer
+            .write_block(5, &ds.observations)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exceeds the 10 observations"), "{err}");
+        let mut small = sample(10, 8, 6, 2, 8).observations;
+        let err = writer.write_block(0, &small).unwrap_err().to_string();
+        assert!(err.contains("expected 10x8x8"), "{err}");
+        small = sample(10, 8, 8, 3, 8).observations;
+        let err = writer.write_block(0, &small).unwrap_err().to_string();
+        assert!(err.contains("S <= 2"), "{err}");
+    }
+
+    /// Writes a valid file, lets `spoil` damage it with the hdf5 crate, returns the open error.
+    fn open_error(tag: &str, spoil: impl FnOnce(&hdf5::File)) -> (String, TempPath) {
+        let ds = sample(20, 8, 8, 2, 9);
+        let tmp = TempPath::new(tag);
+        write_dataset(&tmp.0, &ds).unwrap();
+        {
+            let file = hdf5::File::open_rw(&tmp.0).unwrap();
+            spoil(&file);
+        }
+        let err = match read_dataset(&tmp.0) {
+            Ok(_) => panic!("{tag}: damaged file was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(&tmp.0.display().to_string()),
+            "{tag}: no file name in {err}"
+        );
+        (err, tmp)
+    }
+
+    fn replace_dataset<T: hdf5::H5Type>(file: &hdf5::File, name: &str, shape: &[usize]) {
+        file.unlink(name).unwrap();
+        file.new_dataset::<T>()
+            .shape(shape.to_vec())
+            .create(name)
+            .unwrap();
+    }
+
+    #[test]
+    fn damaged_files_give_clear_errors() {
+        let string_attr = |file: &hdf5::File, name: &str, value: &str| {
+            file.delete_attr(name).unwrap();
+            let v: VarLenUnicode = value.parse().unwrap();
+            file.new_attr::<VarLenUnicode>()
+                .create(name)
+                .unwrap()
+                .write_scalar(&v)
+                .unwrap();
+        };
+        let cases: Vec<(&str, Box<dyn FnOnce(&hdf5::File)>, &str)> = vec![
+            (
+                "noformat",
+                Box::new(|f| f.delete_attr("format").unwrap()),
+                "not a qpik dataset: no 'format' attribute",
+            ),
+            (
+                "otherformat",
+                Box::new(move |f| string_attr(f, "format", "nexus")),
+                "not a qpik dataset: 'format' is \"nexus\"",
+            ),
+            (
+                "version2",
+                Box::new(|f| {
+                    f.delete_attr("version").unwrap();
+                    f.new_attr::<u32>()
+                        .create("version")
+                        .unwrap()
+                        .write_scalar(&2u32)
+                        .unwrap();
+                }),
+                "unsupported dataset version 2",
+            ),
+            (
+                "noversion",
+                Box::new(|f| f.delete_attr("version").unwrap()),
+                "missing attribute 'version'",
+            ),
+            (
+                "seedtype",
+                Box::new(|f| {
+                    f.delete_attr("seed").unwrap();
+                    f.new_attr::<f64>()
+                        .create("seed")
+                        .unwrap()
+                        .write_scalar(&1.0)
+                        .unwrap();
+                }),
+                "attribute 'seed' has type f64, expected u64",
+            ),
+            (
+                "nomasks",
+                Box::new(|f| f.unlink("masks").unwrap()),
+                "missing dataset 'masks'",
+            ),
+            (
+                "kernelsu8",
+                Box::new(|f| replace_dataset::<u8>(f, "kernels", &[3, 8, 8])),
+                "dataset 'kernels' has type u8, expected f32",
+            ),
+            (
+                "kernelsrank",
+                Box::new(|f| replace_dataset::<f32>(f, "kernels", &[3, 64])),
+                "dataset 'kernels' has 2 dimensions [3, 64], expected 3",
+            ),
+            (
+                "names",
+                Box::new(|f| {
+                    f.unlink("kernel_names").unwrap();
+                    let names: Vec<VarLenUnicode> = vec!["a".parse().unwrap(); 2];
+                    f.new_dataset_builder()
+                        .with_data(&names)
+                        .create("kernel_names")
+                        .unwrap();
+                }),
+                "dataset 'kernel_names' has 2 entries, but 'kernels' has 3 kernels",
+            ),
+            (
+                "split",
+                Box::new(|f| f.dataset("split").unwrap().write(&[0u8, 7, 1]).unwrap()),
+                "dataset 'split' row 1 has value 7",
+            ),
+            (
+                "kernelindex",
+                Box::new(|f| {
+                    let ds = f.dataset("kernel_index").unwrap();
+                    ds.write_slice(&[99u32], s![5..6]).unwrap();
+                }),
+                "dataset 'kernel_index' row 5 refers to kernel 99, but the file has 3 kernels",
+            ),
+            (
+                "imagesize",
+                Box::new(|f| replace_dataset::<f32>(f, "observations", &[20, 8, 9])),
+                "dataset 'observations' has images 8x9, but 'kernels' has 8x8",
+            ),
+            (
+                "maskshape",
+                Box::new(|f| replace_dataset::<u8>(f, "masks", &[19, 8, 8])),
+                "dataset 'masks' has shape [19, 8, 8], but 'observations' has [20, 8, 8]",
+            ),
+            (
+                "positions",
+                Box::new(|f| replace_dataset::<f32>(f, "positions", &[20, 2, 3])),
+                "dataset 'positions' has shape [20, 2, 3], expected [20, S, 2]",
+            ),
+            (
+                "amplitudes",
+                Box::new(|f| replace_dataset::<f32>(f, "amplitudes", &[20, 3])),
+                "dataset 'amplitudes' has shape [20, 3], expected [20, 2]",
+            ),
+            (
+                "indexcount",
+                Box::new(|f| replace_dataset::<u32>(f, "kernel_index", &[21])),
+                "dataset 'kernel_index' has 21 entries, but 'observations' has 20",
+            ),
+        ];
+        for (tag, spoil, want) in cases {
+            let (err, _tmp) = open_error(tag, spoil);
+            assert!(err.contains(want), "{tag}: expected {want:?} in {err:?}");
+        }
+    }
+
+    #[test]
+    fn foreign_and_missing_files_are_reported() {
+        let tmp = TempPath::new("text");
+        std::fs::write(&tmp.0, "row,col\n1,2\n").unwrap();
+        let err = read_dataset(&tmp.0).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Format { .. }), "{err:?}");
+        assert!(
+            msg.contains("not an HDF5 file") && msg.contains(&tmp.0.display().to_string()),
+            "{msg}"
+        );
+
+        let missing = TempPath::new("missing");
+        let err = DatasetReader::open(&missing.0)
+            .err()
+            .expect("missing file accepted");
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+
+        // An HDF5 file that is not a qpik dataset at all.
+        let other = TempPath::new("other");
+        hdf5::File::create(&other.0)
+            .unwrap()
+            .new_dataset::<f32>()
+            .shape([3])
+            .create("x")
+            .unwrap();
+        let msg = read_dataset(&other.0).unwrap_err().to_string();
+        assert!(msg.contains("not a qpik dataset"), "{msg}");
+    }
+
+    /// Write speed of the streaming writer at the paper's scale (run with
+    /// `cargo test --release -- --ignored --nocapture write_speed`).
+    #[test]
+    #[ignore]
+    fn write_speed_50000_observations_64x64() {
+        let (n, h, w, s, block) = (50_000, 64, 64, 20, 1000);
+        let template = sample(block, h, w, s, 10);
+        let mut times = Vec::new();
+        for run in 0..3 {
+            let tmp = TempPath::new("speed");
+            let t0 = std::time::Instant::now();
+            let mut writer =
+                DatasetWriter::create(&tmp.0, &template.info, &template.kernels, n, s).unwrap();
+            for start in (0..n).step_by(block) {
+                writer.write_block(start, &template.observations).unwrap();
+            }
+            writer.finish().unwrap();
+            let dt = t0.elapsed().as_secs_f64();
+            let size = std::fs::metadata(&tmp.0).unwrap().len();
+            println!("run {run}: {dt:.2} s, {:.0} MB", size as f64 / 1e6);
+            times.push(dt);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "median write time: {:.2} s ({} threads)",
+            times[1],
+            rayon::current_num_threads()
+        );
+    }
+}
