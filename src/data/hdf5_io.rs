@@ -537,32 +537,20 @@ fn write_header(file: &hdf5::File, path: &Path, info: &DatasetInfo, k: &KernelTa
         .iter()
         .map(|n| varlen(path, "kernel name", n))
         .collect::<Result<_>>()?;
-    let datasets: [(&str, Box<dyn Fn(&str) -> hdf5::Result<hdf5::Dataset>>); 4] = [
-        (
-            "kernel_names",
-            Box::new(|n| file.new_dataset_builder().with_data(&names).create(n)),
-        ),
-        (
-            "kernel_symmetry",
-            Box::new(|n| file.new_dataset_builder().with_data(&k.symmetry).create(n)),
-        ),
-        (
-            "split",
-            Box::new(|n| file.new_dataset_builder().with_data(&k.split).create(n)),
-        ),
-        (
-            "kernel_pixel_size_m",
-            Box::new(|n| {
-                file.new_dataset_builder()
-                    .with_data(&k.pixel_size_m)
-                    .create(n)
-            }),
-        ),
-    ];
-    for (name, create) in datasets {
-        create(name).map_err(ds_err(name))?;
-    }
+    write_1d(file, path, "kernel_names", &names)?;
+    write_1d(file, path, "kernel_symmetry", &k.symmetry)?;
+    write_1d(file, path, "split", &k.split)?;
+    write_1d(file, path, "kernel_pixel_size_m", &k.pixel_size_m)?;
     Ok(())
+}
+
+/// Writes a small, uncompressed 1-D dataset.
+fn write_1d<T: hdf5::H5Type>(file: &hdf5::File, path: &Path, name: &str, data: &[T]) -> Result<()> {
+    file.new_dataset_builder()
+        .with_data(data)
+        .create(name)
+        .map(|_| ())
+        .map_err(|e| h5_error(path, &format!("cannot write dataset '{name}'"), e))
 }
 
 /// Writes a whole in-memory dataset (through [`DatasetWriter`], so the layout is identical).
@@ -1163,7 +1151,7 @@ mod tests {
         );
         let edge: Array3<f32> = obs.read_slice(s![96..100, .., ..]).unwrap();
         let want = ds.observations.observations.slice(s![96..100, .., ..]);
-        assert_eq!(bits32(&edge), bits32(&want));
+        assert_eq!(bits32(edge.iter()), bits32(want));
         let attr = file
             .attr("format")
             .unwrap()
@@ -1202,7 +1190,7 @@ mod tests {
         let back = read_dataset(&tmp.0).unwrap().observations;
         assert_eq!(back.positions.dim(), (10, 6, 2));
         let head = back.positions.slice(s![.., ..2, ..]);
-        assert_eq!(bits32(&head), bits32(&ds.observations.positions));
+        assert_eq!(bits32(head), bits32(&ds.observations.positions));
         assert!(
             back.positions
                 .slice(s![.., 2.., ..])
@@ -1318,6 +1306,8 @@ mod tests {
         (err, tmp)
     }
 
+    type Spoil = Box<dyn FnOnce(&hdf5::File)>;
+
     fn replace_dataset<T: hdf5::H5Type>(file: &hdf5::File, name: &str, shape: &[usize]) {
         file.unlink(name).unwrap();
         file.new_dataset::<T>()
@@ -1337,7 +1327,7 @@ mod tests {
                 .write_scalar(&v)
                 .unwrap();
         };
-        let cases: Vec<(&str, Box<dyn FnOnce(&hdf5::File)>, &str)> = vec![
+        let cases: Vec<(&str, Spoil, &str)> = vec![
             (
                 "noformat",
                 Box::new(|f| f.delete_attr("format").unwrap()),
