@@ -202,16 +202,23 @@ impl<T: Element> Column<T> {
                 }
             }
         }
+        // Compress on the rayon pool while this thread hands finished chunks to libhdf5, so
+        // disk writes overlap compression.
         let chunk_elems = self.chunk_rows * self.row_len;
-        let compressed: Vec<(usize, Vec<u8>)> = ready
-            .into_par_iter()
-            .map(|(c, rows)| compress_chunk(&rows, chunk_elems).map(|bytes| (c, bytes)))
-            .collect::<std::io::Result<_>>()
-            .map_err(|e| Error::io(show(path), e))?;
-        for (c, bytes) in compressed {
-            self.write_chunk(path, c, &bytes)?;
-        }
-        Ok(())
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                ready.into_par_iter().for_each_with(tx, |tx, (c, rows)| {
+                    // A send fails only when the writer gave up after an error.
+                    let _ = tx.send(compress_chunk(&rows, chunk_elems).map(|bytes| (c, bytes)));
+                });
+            });
+            for message in rx {
+                let (c, bytes) = message.map_err(|e| Error::io(show(path), e))?;
+                self.write_chunk(path, c, &bytes)?;
+            }
+            Ok(())
+        })
     }
 
     fn write_chunk(&self, path: &Path, c: usize, bytes: &[u8]) -> Result<()> {
