@@ -8,7 +8,10 @@ pub enum Error {
     /// A parameter or input array is out of range or inconsistent.
     InvalidInput(String),
     /// A file could not be read or written.
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// A file was read but is not what qpik expects (foreign, truncated, wrong schema).
     Format { path: String, message: String },
     /// The HDF5 library reported an error.
@@ -26,12 +29,18 @@ impl Error {
 
     /// Shorthand for [`Error::Format`].
     pub fn format(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), message: message.into() }
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`Error::Io`].
     pub fn io(path: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -25,5 +25,6 @@ pub mod data;
 pub mod error;
 pub mod physics;
 pub mod rng;
+pub mod synthesis;
 
 pub use error::{Error, Result};

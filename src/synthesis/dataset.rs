@@ -1,0 +1,297 @@
+//! Paper-scale dataset generation: catalog kernels -> stamps -> observations -> HDF5.
+
+use super::{Artefacts, DefectConfig, KernelStamps, Observation, synthesize};
+use crate::data::hdf5_io::DatasetWriter;
+use crate::data::{DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
+use crate::physics::{KernelSpec, PixelGrid, SimContext, catalog::catalog};
+use crate::rng::Rng;
+use crate::{Error, Result};
+use ndarray::{Array2, Array3, s};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything that determines a generated dataset (stored as TOML in the file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Number of catalog kernels (chosen by the seed when fewer than the catalog holds).
+    pub kernels: usize,
+    /// Observations per kernel.
+    pub per_kernel: usize,
+    /// Kernel and observation size in pixels (square).
+    pub size: usize,
+    pub seed: u64,
+    /// Fraction of kernels held out as "unseen" (split = 1).
+    pub unseen_fraction: f64,
+    /// Common pixel size in Angstrom; `None` keeps each catalog kernel's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel_size_a: Option<f64>,
+    pub defects: DefectConfig,
+    pub artefacts: Artefacts,
+}
+
+impl Default for DatasetConfig {
+    /// The paper's scale: 100 kernels x 500 observations of 64 x 64, 80/20 kernel split.
+    fn default() -> Self {
+        DatasetConfig {
+            kernels: 100,
+            per_kernel: 500,
+            size: 64,
+            seed: 0,
+            unseen_fraction: 0.2,
+            pixel_size_a: None,
+            defects: DefectConfig::default(),
+            artefacts: Artefacts::default(),
+        }
+    }
+}
+
+/// Receives progress of long work (the CLI draws bars; the C ABI forwards to a callback).
+pub trait Progress: Sync {
+    /// A new stage with `total` steps.
+    fn stage(&self, _name: &str, _total: u64) {}
+    /// `n` more steps done.
+    fn advance(&self, _n: u64) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+impl DatasetConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.kernels == 0 || self.per_kernel == 0 {
+            return Err(Error::invalid(
+                "a dataset needs at least one kernel and one observation per kernel",
+            ));
+        }
+        if !(8..=1024).contains(&self.size) {
+            return Err(Error::invalid(format!(
+                "size {} must be between 8 and 1024 pixels",
+                self.size
+            )));
+        }
+        if !(0.0..1.0).contains(&self.unseen_fraction) {
+            return Err(Error::invalid(format!(
+                "unseen fraction {} must be in [0, 1)",
+                self.unseen_fraction
+            )));
+        }
+        if let Some(p) = self.pixel_size_a {
+            if !(p.is_finite() && p > 0.0) {
+                return Err(Error::invalid(format!(
+                    "pixel size {p} Angstrom must be positive"
+                )));
+            }
+        }
+        if self.defects.density_per_nm2.is_some() {
+            return Err(Error::invalid(
+                "datasets use a defect count range (count_min..count_max); density is for single large observations",
+            ));
+        }
+        self.defects.validate()?;
+        self.artefacts.validate()
+    }
+
+    /// The kernels this config uses, with their split, in file order.
+    pub fn select_kernels(&self) -> Result<Vec<(KernelSpec, u8)>> {
+        let all = catalog();
+        if self.kernels > all.len() {
+            return Err(Error::invalid(format!(
+                "asked for {} kernels but the catalog has {}; use --kernels {} or fewer",
+                self.kernels,
+                all.len(),
+                all.len()
+            )));
+        }
+        let mut rng = Rng::new(self.seed ^ 0x6B65_726E_656C_73);
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        if self.kernels < all.len() {
+            rng.shuffle(&mut order);
+            order.truncate(self.kernels);
+            order.sort_unstable();
+        }
+        let n_unseen = (self.unseen_fraction * self.kernels as f64).round() as usize;
+        let mut pick: Vec<usize> = (0..self.kernels).collect();
+        rng.shuffle(&mut pick);
+        let mut split = vec![SPLIT_TRAIN; self.kernels];
+        for &i in &pick[..n_unseen] {
+            split[i] = SPLIT_UNSEEN;
+        }
+        Ok(order
+            .into_iter()
+            .zip(split)
+            .map(|(i, s)| {
+                let mut spec = all[i].clone();
+                spec.render.size = [self.size, self.size];
+                if let Some(p) = self.pixel_size_a {
+                    spec.render.pixel_size_a = p;
+                }
+                (spec, s)
+            })
+            .collect())
+    }
+}
+
+/// A kernel ready for synthesis: its stamps and its ground-truth image.
+pub struct PreparedKernel {
+    pub spec: KernelSpec,
+    pub stamps: KernelStamps,
+    /// `size x size`, impurity at `(size/2, size/2)`.
+    pub image: Array2<f32>,
+}
+
+/// Simulate and stamp one kernel for observations of `size x size`.
+pub fn prepare_kernel(
+    ctx: &mut SimContext,
+    spec: &KernelSpec,
+    steps: usize,
+) -> Result<PreparedKernel> {
+    let field = spec.simulate(ctx)?;
+    let grid: PixelGrid = spec.grid();
+    let (h, w) = (grid.height, grid.width);
+    let radius = h.max(w);
+    let stamps = KernelStamps::new(&field, &grid, radius, steps)?;
+    // Phase (0, 0) has its impurity at (radius, radius): crop so it lands at (h/2, w/2).
+    let full = stamps.phase(0, 0);
+    let side = 2 * radius;
+    let (r0, c0) = (radius - h / 2, radius - w / 2);
+    let image = Array2::from_shape_fn((h, w), |(i, j)| full[(r0 + i) * side + c0 + j]);
+    Ok(PreparedKernel {
+        spec: spec.clone(),
+        stamps,
+        image,
+    })
+}
+
+/// What a generation run did.
+#[derive(Clone, Debug)]
+pub struct DatasetSummary {
+    pub kernels: usize,
+    pub unseen: usize,
+    pub observations: usize,
+    pub seconds_kernels: f64,
+    pub seconds_observations: f64,
+}
+
+/// Generate the dataset described by `cfg` and write it to `path` (HDF5, qpik-dataset v1).
+pub fn generate_dataset(
+    cfg: &DatasetConfig,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<DatasetSummary> {
+    cfg.validate()?;
+    let selected = cfg.select_kernels()?;
+    let t0 = std::time::Instant::now();
+    progress.stage("simulating kernels", selected.len() as u64);
+    let mut ctx = SimContext::new();
+    let mut prepared = Vec::with_capacity(selected.len());
+    for (spec, _) in &selected {
+        prepared.push(prepare_kernel(&mut ctx, spec, cfg.defects.subpixel_steps)?);
+        progress.advance(1);
+    }
+    let seconds_kernels = t0.elapsed().as_secs_f64();
+
+    let k = prepared.len();
+    let size = cfg.size;
+    let mut kernels = Array3::<f32>::zeros((k, size, size));
+    for (i, p) in prepared.iter().enumerate() {
+        kernels.slice_mut(s![i, .., ..]).assign(&p.image);
+    }
+    let pixel_sizes: Vec<f64> = prepared
+        .iter()
+        .map(|p| p.spec.render.pixel_size_a * 1e-10)
+        .collect();
+    let common = pixel_sizes.iter().all(|&p| p == pixel_sizes[0]);
+    let table = KernelTable {
+        kernels,
+        names: prepared.iter().map(|p| p.spec.name.clone()).collect(),
+        symmetry: prepared.iter().map(|p| p.spec.symmetry).collect(),
+        split: selected.iter().map(|(_, s)| *s).collect(),
+        pixel_size_m: pixel_sizes.clone(),
+    };
+    let info = DatasetInfo {
+        pixel_size_m: if common { pixel_sizes[0] } else { f64::NAN },
+        seed: cfg.seed,
+        generator: toml::to_string(cfg).expect("config serialises"),
+    };
+    let n = k * cfg.per_kernel;
+    let s_max = cfg.defects.count_max;
+    let mut writer = DatasetWriter::create(path, &info, &table, n, s_max)?;
+
+    let t1 = std::time::Instant::now();
+    progress.stage("synthesising observations", n as u64);
+    const BLOCK: usize = 2048;
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        let obs: Vec<Observation> = (start..end)
+            .into_par_iter()
+            .map(|idx| {
+                let p = &prepared[idx / cfg.per_kernel];
+                let mut rng = Rng::stream(cfg.seed, idx as u64);
+                let o = synthesize(
+                    &p.stamps,
+                    size,
+                    size,
+                    p.spec.render.pixel_size_a,
+                    &cfg.defects,
+                    &cfg.artefacts,
+                    &mut rng,
+                );
+                progress.advance(1);
+                o
+            })
+            .collect::<Result<_>>()?;
+        let block = observation_table(
+            &obs,
+            (start..end).map(|i| (i / cfg.per_kernel) as u32).collect(),
+            s_max,
+        );
+        writer.write_block(start, &block)?;
+    }
+    writer.finish()?;
+    Ok(DatasetSummary {
+        kernels: k,
+        unseen: table.split.iter().filter(|&&s| s == SPLIT_UNSEEN).count(),
+        observations: n,
+        seconds_kernels,
+        seconds_observations: t1.elapsed().as_secs_f64(),
+    })
+}
+
+/// Pack observations into the file's table layout (positions/amplitudes NaN-padded to `s_max`).
+pub fn observation_table(
+    obs: &[Observation],
+    kernel_index: Vec<u32>,
+    s_max: usize,
+) -> ObservationTable {
+    let n = obs.len();
+    let (h, w) = obs.first().map(|o| o.image.dim()).unwrap_or((0, 0));
+    let mut observations = Array3::<f32>::zeros((n, h, w));
+    let mut masks = Array3::<u8>::zeros((n, h, w));
+    let mut positions = Array3::<f32>::from_elem((n, s_max, 2), f32::NAN);
+    let mut amplitudes = Array2::<f32>::from_elem((n, s_max), f32::NAN);
+    for (i, o) in obs.iter().enumerate() {
+        observations.slice_mut(s![i, .., ..]).assign(&o.image);
+        masks.slice_mut(s![i, .., ..]).assign(&o.mask);
+        for (d, (p, a)) in o
+            .positions
+            .iter()
+            .zip(&o.amplitudes)
+            .take(s_max)
+            .enumerate()
+        {
+            positions[[i, d, 0]] = p[0];
+            positions[[i, d, 1]] = p[1];
+            amplitudes[[i, d]] = *a;
+        }
+    }
+    ObservationTable {
+        observations,
+        masks,
+        kernel_index,
+        positions,
+        amplitudes,
+    }
+}

@@ -1,0 +1,530 @@
+//! Observation synthesis: `Y = sum_i a_i K(r - r_i) + artefacts`, exactly the forward model.
+//!
+//! Artefact strengths are dimensionless, relative to the standard deviation `s` of the
+//! clean (artefact-free) map, so one setting means the same for every kernel's units.
+//! [`Artefacts::default`] switches every artefact off (the pure forward model, as the
+//! published dataset); [`Artefacts::realistic`] switches all on at moderate levels.
+
+pub mod dataset;
+pub mod stamps;
+
+use crate::rng::Rng;
+use crate::{Error, Result};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+pub use stamps::KernelStamps;
+
+/// Where defects may sit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Region {
+    /// Anywhere in the image.
+    Full,
+    /// Within the central fraction of each axis (the published dataset uses a central region).
+    Central { fraction: f64 },
+}
+
+/// How many defects, where, and how strong.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefectConfig {
+    /// Defect count drawn uniformly in `[count_min, count_max]` ...
+    pub count_min: usize,
+    pub count_max: usize,
+    /// ... unless a density (defects per nm^2) is given, for large images: Poisson count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density_per_nm2: Option<f64>,
+    pub region: Region,
+    /// Amplitude magnitudes uniform in `[amplitude_min, amplitude_max]`.
+    pub amplitude_min: f64,
+    pub amplitude_max: f64,
+    /// Probability of a negative amplitude (a defect of opposite sign).
+    pub negative_fraction: f64,
+    /// Subpixel resolution of positions: 1/steps of a pixel.
+    pub subpixel_steps: usize,
+}
+
+impl Default for DefectConfig {
+    fn default() -> Self {
+        DefectConfig {
+            count_min: 1,
+            count_max: 20,
+            density_per_nm2: None,
+            region: Region::Full,
+            amplitude_min: 0.5,
+            amplitude_max: 1.5,
+            negative_fraction: 0.0,
+            subpixel_steps: 4,
+        }
+    }
+}
+
+/// Measurement artefacts of a real STM; every strength is relative to the clean map's std.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artefacts {
+    /// White noise with `std = s / snr`; `None` = off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snr: Option<f64>,
+    /// 1/f noise in scan (raster) time, mostly along the fast axis; std relative to `s`.
+    pub flicker: f64,
+    /// Random offset per scan line, std relative to `s`.
+    pub line_offsets: f64,
+    /// Mean number of tip changes per image (Poisson): a step offset from then on.
+    pub tip_changes: f64,
+    /// Std of each tip-change step, relative to `s`.
+    pub tip_change_size: f64,
+    /// Mean number of spikes per image (Poisson).
+    pub spikes: f64,
+    /// Spike height relative to `s` (random sign, 1x..3x).
+    pub spike_size: f64,
+    /// Background plane rising by this many `s` across the image diagonal, random direction.
+    pub plane: f64,
+    /// Thermal drift: total displacement over the frame in pixels (random direction), a shear.
+    pub drift_px: f64,
+}
+
+impl Default for Artefacts {
+    fn default() -> Self {
+        Artefacts {
+            snr: None,
+            flicker: 0.0,
+            line_offsets: 0.0,
+            tip_changes: 0.0,
+            tip_change_size: 0.0,
+            spikes: 0.0,
+            spike_size: 0.0,
+            plane: 0.0,
+            drift_px: 0.0,
+        }
+    }
+}
+
+impl Artefacts {
+    /// All artefacts on at levels typical of a good low-temperature STM map.
+    pub fn realistic() -> Self {
+        Artefacts {
+            snr: Some(8.0),
+            flicker: 0.15,
+            line_offsets: 0.1,
+            tip_changes: 0.3,
+            tip_change_size: 0.5,
+            spikes: 2.0,
+            spike_size: 4.0,
+            plane: 1.0,
+            drift_px: 1.5,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let fields = [
+            ("flicker", self.flicker),
+            ("line_offsets", self.line_offsets),
+            ("tip_changes", self.tip_changes),
+            ("tip_change_size", self.tip_change_size),
+            ("spikes", self.spikes),
+            ("spike_size", self.spike_size),
+            ("plane", self.plane),
+            ("drift_px", self.drift_px),
+        ];
+        for (name, v) in fields {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(format!(
+                    "artefact '{name}' = {v} must be finite and >= 0"
+                )));
+            }
+        }
+        if let Some(s) = self.snr {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(Error::invalid(format!("snr = {s} must be positive")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DefectConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.count_min > self.count_max || self.count_max > 100_000 {
+            return Err(Error::invalid(format!(
+                "defect count range {}..{} must be increasing and at most 100000",
+                self.count_min, self.count_max
+            )));
+        }
+        if let Some(d) = self.density_per_nm2 {
+            if !(d.is_finite() && d > 0.0) {
+                return Err(Error::invalid(format!(
+                    "defect density {d} per nm^2 must be positive"
+                )));
+            }
+        }
+        if let Region::Central { fraction } = self.region {
+            if !(fraction > 0.0 && fraction <= 1.0) {
+                return Err(Error::invalid(format!(
+                    "central region fraction {fraction} must be in (0, 1]"
+                )));
+            }
+        }
+        let a = (self.amplitude_min, self.amplitude_max);
+        if !(a.0.is_finite() && a.1.is_finite() && 0.0 <= a.0 && a.0 <= a.1) {
+            return Err(Error::invalid(format!(
+                "amplitude range {}..{} must satisfy 0 <= min <= max",
+                a.0, a.1
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.negative_fraction) {
+            return Err(Error::invalid("negative_fraction must be in [0, 1]"));
+        }
+        if !(1..=16).contains(&self.subpixel_steps) {
+            return Err(Error::invalid("subpixel_steps must be in 1..=16"));
+        }
+        Ok(())
+    }
+}
+
+/// One synthesised map with everything that made it.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// The observed map (clean + artefacts).
+    pub image: Array2<f32>,
+    /// Binary defect map: 1 at the pixel nearest each defect.
+    pub mask: Array2<u8>,
+    /// Defect positions `(row, col)` in pixels (as rendered, i.e. quantised).
+    pub positions: Vec<[f32; 2]>,
+    pub amplitudes: Vec<f32>,
+}
+
+/// Synthesise one observation of size `height x width` from a kernel's stamps.
+pub fn synthesize(
+    stamps: &KernelStamps,
+    height: usize,
+    width: usize,
+    pixel_size_a: f64,
+    defects: &DefectConfig,
+    artefacts: &Artefacts,
+    rng: &mut Rng,
+) -> Result<Observation> {
+    defects.validate()?;
+    artefacts.validate()?;
+    if height == 0 || width == 0 {
+        return Err(Error::invalid("observation size must be positive"));
+    }
+    if stamps.steps != defects.subpixel_steps {
+        return Err(Error::invalid(
+            "stamps were rendered for a different subpixel step count",
+        ));
+    }
+    let count = match defects.density_per_nm2 {
+        Some(d) => {
+            let area_nm2 = height as f64 * width as f64 * (pixel_size_a / 10.0).powi(2);
+            rng.poisson(d * area_nm2).max(1)
+        }
+        None => rng.int_inclusive(defects.count_min, defects.count_max),
+    };
+    let (lo_r, hi_r, lo_c, hi_c) = match defects.region {
+        Region::Full => (0.0, height as f64 - 1.0, 0.0, width as f64 - 1.0),
+        Region::Central { fraction } => {
+            let (mr, mc) = (
+                (1.0 - fraction) * 0.5 * (height as f64 - 1.0),
+                (1.0 - fraction) * 0.5 * (width as f64 - 1.0),
+            );
+            (mr, height as f64 - 1.0 - mr, mc, width as f64 - 1.0 - mc)
+        }
+    };
+    // Drift: position seen on line i is shifted by drift * i / height.
+    let drift_dir = rng.range(0.0, std::f64::consts::TAU);
+    let drift = [
+        artefacts.drift_px * drift_dir.sin(),
+        artefacts.drift_px * drift_dir.cos(),
+    ];
+    let drift_at = move |i: usize| {
+        [
+            drift[0] * i as f64 / height as f64,
+            drift[1] * i as f64 / height as f64,
+        ]
+    };
+
+    let mut image = vec![0.0f32; height * width];
+    let mut mask = Array2::<u8>::zeros((height, width));
+    let mut positions = Vec::with_capacity(count);
+    let mut amplitudes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let p = [
+            stamps.quantise(rng.range(lo_r, hi_r)),
+            stamps.quantise(rng.range(lo_c, hi_c)),
+        ];
+        let sign = if rng.uniform() < defects.negative_fraction {
+            -1.0
+        } else {
+            1.0
+        };
+        let a = sign
+            * rng.range(
+                defects.amplitude_min,
+                defects.amplitude_max.max(defects.amplitude_min + 1e-12),
+            );
+        stamps.add(&mut image, width, p, a as f32, &drift_at);
+        let (mr, mc) = (
+            p[0].round().clamp(0.0, height as f64 - 1.0),
+            p[1].round().clamp(0.0, width as f64 - 1.0),
+        );
+        mask[[mr as usize, mc as usize]] = 1;
+        positions.push([p[0] as f32, p[1] as f32]);
+        amplitudes.push(a as f32);
+    }
+    apply_artefacts(&mut image, height, width, artefacts, rng);
+    let image = Array2::from_shape_vec((height, width), image).expect("shape");
+    Ok(Observation {
+        image,
+        mask,
+        positions,
+        amplitudes,
+    })
+}
+
+fn std_dev(x: &[f32]) -> f64 {
+    let n = x.len() as f64;
+    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
+    (x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt()
+}
+
+/// Apply every enabled artefact in place (raster order = scan time, rows = slow axis).
+pub fn apply_artefacts(
+    image: &mut [f32],
+    height: usize,
+    width: usize,
+    a: &Artefacts,
+    rng: &mut Rng,
+) {
+    let s = std_dev(image).max(f64::MIN_POSITIVE);
+    let n = image.len();
+    if a.tip_changes > 0.0 && a.tip_change_size > 0.0 {
+        for _ in 0..rng.poisson(a.tip_changes) {
+            let start = rng.int_inclusive(0, n - 1);
+            let step = (rng.normal() * a.tip_change_size * s) as f32;
+            image[start..].iter_mut().for_each(|v| *v += step);
+        }
+    }
+    if a.plane > 0.0 {
+        let theta = rng.range(0.0, std::f64::consts::TAU);
+        let diag = ((height * height + width * width) as f64).sqrt();
+        let g = a.plane * s / diag;
+        for i in 0..height {
+            for j in 0..width {
+                image[i * width + j] +=
+                    (g * (j as f64 * theta.cos() + i as f64 * theta.sin())) as f32;
+            }
+        }
+    }
+    if a.line_offsets > 0.0 {
+        for row in image.chunks_mut(width) {
+            let off = (rng.normal() * a.line_offsets * s) as f32;
+            row.iter_mut().for_each(|v| *v += off);
+        }
+    }
+    if a.flicker > 0.0 {
+        let noise = pink_noise(n, rng);
+        let scale = (a.flicker * s) as f32;
+        image
+            .iter_mut()
+            .zip(noise)
+            .for_each(|(v, x)| *v += scale * x);
+    }
+    if let Some(snr) = a.snr {
+        let sigma = s / snr;
+        image
+            .iter_mut()
+            .for_each(|v| *v += (rng.normal() * sigma) as f32);
+    }
+    if a.spikes > 0.0 && a.spike_size > 0.0 {
+        for _ in 0..rng.poisson(a.spikes) {
+            let at = rng.int_inclusive(0, n - 1);
+            let sign = if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
+            image[at] += (sign * a.spike_size * s * rng.range(1.0, 3.0)) as f32;
+        }
+    }
+}
+
+/// Unit-variance noise with a 1/f power spectrum over `n` raster samples.
+fn pink_noise(n: usize, rng: &mut Rng) -> Vec<f32> {
+    use rustfft::{FftPlanner, num_complex::Complex};
+    let fft = FftPlanner::<f64>::new().plan_fft_inverse(n);
+    let mut spec: Vec<Complex<f64>> = (0..n)
+        .map(|k| {
+            let f = k.min(n - k) as f64;
+            if f == 0.0 {
+                Complex::new(0.0, 0.0)
+            } else {
+                Complex::new(rng.normal(), rng.normal()) / f.sqrt()
+            }
+        })
+        .collect();
+    fft.process(&mut spec);
+    let re: Vec<f32> = spec.iter().map(|c| c.re as f32).collect();
+    let sd = std_dev(&re).max(f64::MIN_POSITIVE) as f32;
+    let mean = re.iter().sum::<f32>() / n as f32;
+    re.into_iter().map(|x| (x - mean) / sd).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physics::SimContext;
+    use crate::physics::catalog::find;
+
+    fn stamps(
+        name: &str,
+        steps: usize,
+    ) -> (
+        KernelStamps,
+        crate::physics::KernelField,
+        crate::physics::PixelGrid,
+    ) {
+        let spec = find(name).unwrap();
+        let field = spec.simulate(&mut SimContext::new()).unwrap();
+        let grid = crate::physics::PixelGrid {
+            height: 32,
+            width: 32,
+            ..spec.grid()
+        };
+        (
+            KernelStamps::new(&field, &grid, 32, steps).unwrap(),
+            field,
+            grid,
+        )
+    }
+
+    #[test]
+    fn observation_is_exactly_the_forward_model_of_directly_rendered_kernels() {
+        let (st, field, grid) = stamps("bi2212-normal-0meV", 4);
+        let cfg = DefectConfig {
+            count_min: 5,
+            count_max: 5,
+            negative_fraction: 0.3,
+            ..DefectConfig::default()
+        };
+        let obs = synthesize(
+            &st,
+            32,
+            32,
+            grid.pixel_size_a,
+            &cfg,
+            &Artefacts::default(),
+            &mut Rng::new(3),
+        )
+        .unwrap();
+        let mut expected = Array2::<f64>::zeros((32, 32));
+        for (p, &a) in obs.positions.iter().zip(&obs.amplitudes) {
+            expected =
+                expected + field.render(&grid, [p[0] as f64, p[1] as f64]).unwrap() * a as f64;
+        }
+        let scale = expected.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let err = obs
+            .image
+            .iter()
+            .zip(expected.iter())
+            .map(|(&x, &y)| (x as f64 - y).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err < 1e-5 * scale,
+            "forward model mismatch {err:e} (scale {scale:e})"
+        );
+        assert_eq!(
+            obs.mask.iter().map(|&m| m as usize).sum::<usize>() <= 5,
+            true
+        );
+        for p in &obs.positions {
+            assert_eq!(obs.mask[[p[0].round() as usize, p[1].round() as usize]], 1);
+            assert_eq!((p[0] * 4.0).fract(), 0.0, "positions are quarter-pixel");
+        }
+        assert!(
+            obs.amplitudes.iter().any(|&a| a < 0.0),
+            "some negative defects expected at 30 %"
+        );
+    }
+
+    #[test]
+    fn seeds_reproduce_and_artefacts_add_what_they_say() {
+        let (st, _, grid) = stamps("shockley-ag111-50meV", 2);
+        let cfg = DefectConfig {
+            subpixel_steps: 2,
+            region: Region::Central { fraction: 0.5 },
+            ..DefectConfig::default()
+        };
+        let clean = synthesize(
+            &st,
+            32,
+            32,
+            grid.pixel_size_a,
+            &cfg,
+            &Artefacts::default(),
+            &mut Rng::new(9),
+        )
+        .unwrap();
+        let again = synthesize(
+            &st,
+            32,
+            32,
+            grid.pixel_size_a,
+            &cfg,
+            &Artefacts::default(),
+            &mut Rng::new(9),
+        )
+        .unwrap();
+        assert_eq!(clean.image, again.image);
+        for p in &clean.positions {
+            assert!(
+                (7.75..=23.25).contains(&p[0]) && (7.75..=23.25).contains(&p[1]),
+                "central region: {p:?}"
+            );
+        }
+        // White noise at SNR 4: residual std is a quarter of the clean std.
+        let noisy_cfg = Artefacts {
+            snr: Some(4.0),
+            ..Artefacts::default()
+        };
+        let mut r1 = Rng::new(9);
+        let noisy = synthesize(&st, 32, 32, grid.pixel_size_a, &cfg, &noisy_cfg, &mut r1).unwrap();
+        let diff: Vec<f32> = noisy
+            .image
+            .iter()
+            .zip(clean.image.iter())
+            .map(|(a, b)| a - b)
+            .collect();
+        let ratio = std_dev(clean.image.as_slice().unwrap()) / std_dev(&diff);
+        assert!((ratio - 4.0).abs() < 0.5, "snr ratio {ratio}");
+        // Line offsets are constant along each row.
+        let mut img = vec![0.0f32; 64];
+        img[0] = 1.0;
+        let lines = Artefacts {
+            line_offsets: 1.0,
+            ..Artefacts::default()
+        };
+        let before = img.clone();
+        apply_artefacts(&mut img, 8, 8, &lines, &mut Rng::new(1));
+        for row in 0..8 {
+            let d: Vec<f32> = (0..8)
+                .map(|j| img[row * 8 + j] - before[row * 8 + j])
+                .collect();
+            assert!(d.iter().all(|&x| (x - d[0]).abs() < 1e-6));
+        }
+        assert!(
+            Artefacts {
+                snr: Some(-1.0),
+                ..Artefacts::default()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn pink_noise_has_more_power_at_low_frequency() {
+        let x = pink_noise(4096, &mut Rng::new(5));
+        let lag1: f64 = x.windows(2).map(|w| (w[0] * w[1]) as f64).sum::<f64>() / 4095.0;
+        assert!(
+            lag1 > 0.5,
+            "1/f noise is strongly correlated at lag 1, got {lag1}"
+        );
+    }
+}
