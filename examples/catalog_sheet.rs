@@ -19,7 +19,7 @@ fn main() {
             image: im.view(),
             title: s.name.clone(),
             colormap: Colormap::Diverging,
-            scale: Scale::Symmetric,
+            scale: Scale::SymmetricPercentile(0.5),
             marks: vec![],
         })
         .collect();

@@ -1,3 +1,3 @@
 fn main() {
-    println!("qpik {}", env!("CARGO_PKG_VERSION"));
+    std::process::exit(qpik::cli::main());
 }

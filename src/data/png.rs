@@ -120,6 +120,9 @@ pub enum Scale {
     Symmetric,
     /// Clip to the `[p, 100 - p]` percentiles (`p` in percent, `0 <= p < 50`): robust to spikes.
     Percentile(f64),
+    /// Like [`Scale::Symmetric`] but `m` is the `(100 - p)`-th percentile of `|x|`: a clipped
+    /// scale that shows weak interference tails next to a strong impurity centre.
+    SymmetricPercentile(f64),
 }
 
 impl Scale {
@@ -138,6 +141,20 @@ impl Scale {
             }
             Scale::Symmetric => {
                 let m = finite.fold(0.0f64, |m, v| m.max(v.abs()));
+                Ok((-m, m))
+            }
+            Scale::SymmetricPercentile(p) => {
+                if !(0.0..50.0).contains(&p) {
+                    return Err(Error::invalid(format!(
+                        "Scale::SymmetricPercentile({p}): the percentile must be in [0, 50)"
+                    )));
+                }
+                let mut values: Vec<f64> = finite.map(f64::abs).collect();
+                if values.is_empty() {
+                    return Ok((0.0, 0.0));
+                }
+                values.sort_unstable_by(f64::total_cmp);
+                let m = quantile(&values, 1.0 - p / 100.0);
                 Ok((-m, m))
             }
             Scale::Percentile(p) => {
@@ -923,6 +940,11 @@ mod tests {
         let image = Array2::from_shape_vec((1, 102), values).unwrap();
         assert_eq!(Scale::MinMax.range(image.view()).unwrap(), (0.0, 1e6));
         assert_eq!(Scale::Symmetric.range(image.view()).unwrap(), (-1e6, 1e6));
+        let (lo, hi) = Scale::SymmetricPercentile(1.0).range(image.view()).unwrap();
+        assert!(
+            lo == -hi && hi < 1e6,
+            "clipped symmetric scale ignores the outlier: {hi}"
+        );
         assert_eq!(
             Scale::Percentile(1.0).range(image.view()).unwrap(),
             (1.0, 99.0)

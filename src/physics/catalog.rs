@@ -1,6 +1,8 @@
 //! The built-in kernel catalog: over 100 named, physically distinct, deterministic kernels
 //! covering isotropic (1), 2-, 3-, 4- and 6-fold symmetry.
 //!
+//! Orbital (Wannier and tip) smearing radii are 0.6 of the nearest-neighbour distance.
+//!
 //! Families (parameters in eV and Angstrom):
 //! - `shockley-*`: Cu/Ag/Au(111) surface states, exact continuum (Hankel) solution, isotropic.
 //! - `square-*`: one-band square lattice with t, t' (4-fold).
@@ -61,7 +63,6 @@ fn lattice_spec(
     family: &str,
     symmetry: u8,
     model: &TightBinding,
-    orbital_radius_a: f64,
     energy_ev: f64,
     broadening_ev: f64,
     impurity: ImpuritySpec,
@@ -74,7 +75,7 @@ fn lattice_spec(
         symmetry,
         energy_ev,
         broadening_ev,
-        model: KernelSpec::tight_binding_model_spec(model, orbital_radius_a),
+        model: KernelSpec::tight_binding_model_spec(model, 0.6 * nearest_neighbour_distance(model)),
         impurity,
         kgrid: KGridSpec {
             n: Some(n),
@@ -86,6 +87,26 @@ fn lattice_spec(
             rotation_deg: 0.0,
         },
     }
+}
+
+/// Shortest distance between two distinct sites of a lattice model (Angstrom).
+pub fn nearest_neighbour_distance(model: &TightBinding) -> f64 {
+    let lat = model.lattice;
+    let mut best = f64::INFINITY;
+    for a in &model.orbitals {
+        for b in &model.orbitals {
+            for n1 in -2..=2 {
+                for n2 in -2..=2 {
+                    let d = lat.to_cartesian([b[0] - a[0] + n1 as f64, b[1] - a[1] + n2 as f64]);
+                    let r = d[0].hypot(d[1]);
+                    if r > 1e-9 {
+                        best = best.min(r);
+                    }
+                }
+            }
+        }
+    }
+    best
 }
 
 fn scalar(orbitals: Vec<usize>, v: f64) -> ImpuritySpec {
@@ -183,7 +204,6 @@ fn square(out: &mut Vec<KernelSpec>) {
                 "square",
                 4,
                 &m,
-                1.0,
                 e,
                 0.02,
                 scalar(vec![0], 0.4),
@@ -229,7 +249,6 @@ fn bi2212(out: &mut Vec<KernelSpec>) {
             "bi2212-normal",
             4,
             &normal,
-            1.0,
             e,
             0.01,
             scalar(vec![0], 0.3),
@@ -246,7 +265,6 @@ fn bi2212(out: &mut Vec<KernelSpec>) {
             "bi2212-dwave",
             4,
             &sc,
-            1.0,
             e,
             0.004,
             scalar(vec![0], 0.3),
@@ -266,7 +284,6 @@ fn bi2212(out: &mut Vec<KernelSpec>) {
             "bi2212-dwave",
             4,
             &sc,
-            1.0,
             e,
             0.004,
             imp,
@@ -317,7 +334,6 @@ fn iron(out: &mut Vec<KernelSpec>) {
             "fe2orb",
             4,
             &normal,
-            0.8,
             e,
             0.01,
             scalar(vec![0, 1], 0.2),
@@ -332,7 +348,6 @@ fn iron(out: &mut Vec<KernelSpec>) {
             "fe2orb-spm",
             4,
             &spm,
-            0.8,
             e,
             0.003,
             scalar(vec![0, 1], 0.2),
@@ -347,7 +362,6 @@ fn iron(out: &mut Vec<KernelSpec>) {
             "fe2orb-nematic",
             2,
             &nematic,
-            0.8,
             e,
             0.01,
             scalar(vec![0, 1], 0.2),
@@ -371,7 +385,6 @@ fn rectangular(out: &mut Vec<KernelSpec>) {
             "rect",
             2,
             &model,
-            1.0,
             e,
             0.02,
             scalar(vec![0], 0.4),
@@ -401,7 +414,6 @@ fn kagome(out: &mut Vec<KernelSpec>) {
             "kagome",
             2,
             &model,
-            0.8,
             e,
             0.02,
             scalar(vec![0], 0.5),
@@ -429,7 +441,6 @@ fn triangular(out: &mut Vec<KernelSpec>) {
             "triangular",
             6,
             &model,
-            1.0,
             e,
             0.02,
             scalar(vec![0], 0.4),
@@ -462,7 +473,6 @@ fn graphene(out: &mut Vec<KernelSpec>) {
             "graphene",
             3,
             &model,
-            0.5,
             e,
             0.05,
             scalar(vec![0], 2.0),
@@ -480,7 +490,6 @@ fn gapped_honeycomb(out: &mut Vec<KernelSpec>) {
             "gapped-honeycomb",
             3,
             &model,
-            0.5,
             e,
             0.05,
             scalar(vec![0], 2.0),
@@ -523,7 +532,6 @@ fn rashba(out: &mut Vec<KernelSpec>) {
             "rashba",
             6,
             &model,
-            1.0,
             e,
             0.02,
             scalar(vec![0], 0.5),
@@ -560,7 +568,6 @@ fn tss(out: &mut Vec<KernelSpec>) {
             "tss",
             6,
             &model,
-            1.2,
             e,
             0.02,
             scalar(vec![0], 0.5),
@@ -580,7 +587,6 @@ fn tss(out: &mut Vec<KernelSpec>) {
             "tss-magnetic",
             6,
             &model,
-            1.2,
             e,
             0.02,
             imp,

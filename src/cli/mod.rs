@@ -1,0 +1,183 @@
+//! The `qpik` command line: thin wrappers over the library, with progress bars and pictures.
+
+mod commands;
+mod progress;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Quasiparticle-interference kernels for STM: simulate, synthesise, inspect.
+#[derive(Parser, Debug)]
+#[command(name = "qpik", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The main job on the embedded default: simulate a realistic multi-defect map, write pictures and HDF5.
+    Demo {
+        /// Output folder.
+        #[arg(short, long, default_value = "qpik-demo")]
+        out: PathBuf,
+        /// Catalog kernel to use.
+        #[arg(long, default_value = "bi2212-normal-m50meV")]
+        kernel: String,
+        /// Image size in pixels (square).
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// List the built-in kernel catalog, or print one kernel's TOML spec.
+    Catalog {
+        /// Print the TOML spec of this kernel (a template for your own).
+        #[arg(long)]
+        spec: Option<String>,
+        /// Only kernels with this n-fold symmetry label.
+        #[arg(long)]
+        symmetry: Option<u8>,
+    },
+    /// Simulate kernels, single observations, or whole datasets.
+    #[command(subcommand)]
+    Simulate(Simulate),
+    /// Draw a dataset file's kernels and observations (with defect marks) into a PNG.
+    Show {
+        /// A qpik HDF5 dataset.
+        file: PathBuf,
+        /// Output PNG (default: FILE with .png).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// How many kernels and observations to draw.
+        #[arg(long, default_value_t = 6)]
+        count: usize,
+    },
+    /// Import the published 100-kernel dataset's CSV files into a qpik HDF5 dataset.
+    ImportCsv {
+        /// One CSV file per kernel.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(short, long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0.2)]
+        unseen_fraction: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Simulate {
+    /// One kernel (catalog name or TOML spec) to HDF5 and PNG.
+    Kernel {
+        /// Catalog name (see `qpik catalog`).
+        name: Option<String>,
+        /// A TOML kernel spec instead of a catalog name.
+        #[arg(long, conflicts_with = "name")]
+        spec: Option<PathBuf>,
+        #[arg(short, long, default_value = "kernel.h5")]
+        out: PathBuf,
+        /// PNG picture (default: OUT with .png).
+        #[arg(long)]
+        png: Option<PathBuf>,
+        #[command(flatten)]
+        render: RenderArgs,
+    },
+    /// One multi-defect observation of a kernel, with its mask, to HDF5 and PNG.
+    Observation {
+        /// Catalog name.
+        #[arg(long, default_value = "bi2212-normal-m50meV")]
+        kernel: String,
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Defects per nm^2 (Poisson); otherwise --min-defects..--max-defects.
+        #[arg(long)]
+        density: Option<f64>,
+        #[arg(long, default_value_t = 1)]
+        min_defects: usize,
+        #[arg(long, default_value_t = 20)]
+        max_defects: usize,
+        #[arg(long, value_enum, default_value_t = Preset::Realistic)]
+        preset: Preset,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(short, long, default_value = "observation.h5")]
+        out: PathBuf,
+        #[arg(long)]
+        png: Option<PathBuf>,
+        /// Override the kernel's pixel size (Angstrom).
+        #[arg(long)]
+        pixel_size: Option<f64>,
+    },
+    /// A training dataset (default: the paper's scale, 100 kernels x 500 observations of 64 x 64).
+    Dataset(DatasetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// Image size in pixels (square); default from the spec.
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Pixel size in Angstrom; default from the spec.
+    #[arg(long)]
+    pub pixel_size: Option<f64>,
+    /// Scan rotation in degrees.
+    #[arg(long)]
+    pub rotation: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct DatasetArgs {
+    #[arg(long, default_value_t = 100)]
+    pub kernels: usize,
+    #[arg(long, default_value_t = 500)]
+    pub per_kernel: usize,
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0.2)]
+    pub unseen_fraction: f64,
+    #[arg(long, default_value_t = 1)]
+    pub min_defects: usize,
+    #[arg(long, default_value_t = 20)]
+    pub max_defects: usize,
+    /// Restrict defects to the central fraction of each axis (published dataset style).
+    #[arg(long)]
+    pub central: Option<f64>,
+    /// Probability that a defect has negative amplitude.
+    #[arg(long, default_value_t = 0.0)]
+    pub negative_fraction: f64,
+    /// Common pixel size (Angstrom) instead of each kernel's own.
+    #[arg(long)]
+    pub pixel_size: Option<f64>,
+    #[arg(long, value_enum, default_value_t = Preset::Clean)]
+    pub preset: Preset,
+    /// White-noise SNR (overrides the preset's).
+    #[arg(long)]
+    pub snr: Option<f64>,
+    #[arg(short, long, default_value = "data.h5")]
+    pub out: PathBuf,
+}
+
+/// Artefact presets.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum Preset {
+    /// Pure forward model, no artefacts.
+    Clean,
+    /// White and 1/f noise, line offsets, tip changes, spikes, plane, drift.
+    Realistic,
+}
+
+/// Run the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

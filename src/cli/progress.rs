@@ -1,0 +1,42 @@
+//! Terminal progress bars (indicatif) behind the library's [`Progress`] trait.
+
+use crate::synthesis::dataset::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Mutex;
+
+/// One bar per stage; hidden automatically when stderr is not a terminal.
+#[derive(Default)]
+pub struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn stage(&self, name: &str, total: u64) {
+        let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = slot.take() {
+            old.finish();
+        }
+        let bar = ProgressBar::new(total);
+        let style =
+            ProgressStyle::with_template("{msg:28} [{bar:40}] {pos}/{len} ({elapsed}, eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(name.to_string());
+        *slot = Some(bar);
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b.inc(n);
+        }
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish();
+        }
+    }
+}
