@@ -27,7 +27,8 @@ impl Default for Fft2Planner {
 }
 
 impl Fft2Planner {
-    fn plan(&mut self, n: usize) -> Arc<dyn Fft<f64>> {
+    /// The 1D inverse plan of length `n` (cached).
+    pub fn plan(&mut self, n: usize) -> Arc<dyn Fft<f64>> {
         let planner = &mut self.planner;
         self.plans
             .entry(n)
@@ -57,6 +58,49 @@ impl Fft2Planner {
     }
 }
 
+impl Fft2Planner {
+    /// Second half of a 2D inverse DFT whose rows were already transformed: transforms the
+    /// columns and leaves the result *transposed*, `data[n2][n1]` (saves a transpose).
+    /// With `only = Some(cols)` just those output rows `n2` are computed (a pruned FFT: the
+    /// T-matrix needs G(R) only near the impurity); the other rows hold stale values.
+    pub fn columns_transposed(&mut self, data: &mut Vec<C64>, n: usize, only: Option<&[usize]>) {
+        assert_eq!(data.len(), n * n, "fft2: buffer is not N x N");
+        let fft = self.plan(n);
+        if self.transpose.len() != n * n {
+            self.transpose = vec![C64::default(); n * n];
+        }
+        let scratch_len = fft.get_inplace_scratch_len();
+        match only {
+            None => {
+                transpose(data, &mut self.transpose, n);
+                self.transpose.par_chunks_mut(n * 16).for_each_init(
+                    || vec![C64::default(); scratch_len],
+                    |scratch, chunk| fft.process_with_scratch(chunk, scratch),
+                );
+            }
+            Some(cols) => {
+                let mut wanted = vec![false; n];
+                cols.iter().for_each(|&c| wanted[c] = true);
+                let src: &[C64] = data;
+                self.transpose
+                    .par_chunks_mut(n)
+                    .enumerate()
+                    .filter(|(c, _)| wanted[*c])
+                    .for_each_init(
+                        || vec![C64::default(); scratch_len],
+                        |scratch, (c, row)| {
+                            for (m1, x) in row.iter_mut().enumerate() {
+                                *x = src[m1 * n + c];
+                            }
+                            fft.process_with_scratch(row, scratch);
+                        },
+                    );
+            }
+        }
+        std::mem::swap(data, &mut self.transpose);
+    }
+}
+
 /// Blocked parallel transpose of an N x N matrix.
 fn transpose(src: &[C64], dst: &mut [C64], n: usize) {
     const B: usize = 32;
@@ -79,6 +123,41 @@ fn transpose(src: &[C64], dst: &mut [C64], n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_then_transposed_column_pass_equals_the_full_transform() {
+        let n = 16;
+        let input: Vec<C64> = (0..n * n)
+            .map(|i| C64::new((i as f64).cos(), (i as f64 * 0.3).sin()))
+            .collect();
+        let mut planner = Fft2Planner::default();
+        let mut full = input.clone();
+        planner.inverse_2d(&mut full, n);
+        let mut split = input;
+        let plan = planner.plan(n);
+        for row in split.chunks_mut(n) {
+            plan.process(row);
+        }
+        planner.columns_transposed(&mut split, n, None);
+        for a in 0..n {
+            for b in 0..n {
+                assert!((full[a * n + b] - split[b * n + a]).norm() < 1e-10);
+            }
+        }
+        // Pruned: only the requested output rows, and they are exact.
+        let mut pruned: Vec<C64> = (0..n * n)
+            .map(|i| C64::new((i as f64).cos(), (i as f64 * 0.3).sin()))
+            .collect();
+        for row in pruned.chunks_mut(n) {
+            plan.process(row);
+        }
+        planner.columns_transposed(&mut pruned, n, Some(&[0, 1, 15]));
+        for b in [0usize, 1, 15] {
+            for a in 0..n {
+                assert!((full[a * n + b] - pruned[b * n + a]).norm() < 1e-10);
+            }
+        }
+    }
 
     #[test]
     fn matches_a_naive_dft() {

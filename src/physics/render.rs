@@ -139,12 +139,14 @@ impl KernelField {
                 let m2 = (cutoff * norm_len(lat.a1) / area).ceil() as i64;
                 let reach = grid.max_radius(centre) + cutoff;
                 let f_reach = reach * norm_len(lat.a1).max(norm_len(lat.a2)) / area;
-                if f_reach + 1.0 >= ldos.n as f64 / 2.0 {
+                let needed = f_reach.ceil() as usize + m1.max(m2) as usize + 1;
+                if needed > ldos.reach {
+                    let cells = ldos.reach as f64 * area / norm_len(lat.a1).max(norm_len(lat.a2));
                     return Err(Error::invalid(format!(
-                        "the render window reaches {reach:.0} Angstrom from the impurity but the {n}x{n} k-grid \
-                         only resolves {half:.0} Angstrom without wrap-around; use a larger k-grid or a smaller window",
-                        n = ldos.n,
-                        half = ldos.n as f64 / 2.0 * area / norm_len(lat.a1).max(norm_len(lat.a2))
+                        "the render window reaches {reach:.0} Angstrom from the impurity but the LDOS was \
+                         computed only within {cells:.0} Angstrom ({n}x{n} k-grid); use a larger k-grid or \
+                         a smaller window",
+                        n = ldos.n
                     )));
                 }
                 let gauss_norm = 1.0 / (2.0 * PI * sigma2);
@@ -152,11 +154,35 @@ impl KernelField {
                 let cut2 = cutoff * cutoff;
                 let site_cart: Vec<[f64; 2]> =
                     ldos.sites.iter().map(|&f| lat.to_cartesian(f)).collect();
+                // exp(-|d - i a1 - j a2|^2 / 2s^2) = e(d) u_i(d) v_j(d) F^(ij): only the row and
+                // column factors depend on the pixel, F = exp(-a1.a2 / s^2) is a constant table.
+                let dot = |u: [f64; 2], v: [f64; 2]| u[0] * v[0] + u[1] * v[1];
+                let (l11, l22, l12) = (
+                    dot(lat.a1, lat.a1),
+                    dot(lat.a2, lat.a2),
+                    dot(lat.a1, lat.a2),
+                );
+                let (w1, w2) = (2 * m1 as usize + 1, 2 * m2 as usize + 1);
+                let cross: Vec<f64> = (0..w1 * w2)
+                    .map(|k| {
+                        let (j, i) = ((k / w1) as i64 - m2, (k % w1) as i64 - m1);
+                        (-2.0 * (i * j) as f64 * l12 * inv2s2).exp()
+                    })
+                    .collect();
+                // e^{-(2i+1) l c} for i = -m..m: the recurrence steps of the axis factors.
+                let steps1: Vec<f64> = (0..w1)
+                    .map(|k| (-(2.0 * (k as f64 - m1 as f64) + 1.0) * l11 * inv2s2).exp())
+                    .collect();
+                let steps2: Vec<f64> = (0..w2)
+                    .map(|k| (-(2.0 * (k as f64 - m2 as f64) + 1.0) * l22 * inv2s2).exp())
+                    .collect();
                 out.as_slice_mut()
                     .unwrap()
                     .par_chunks_mut(w)
                     .enumerate()
                     .for_each(|(i, row)| {
+                        let mut u = vec![0.0; w1];
+                        let mut v = vec![0.0; w2];
                         for (j, o) in row.iter_mut().enumerate() {
                             let p = grid.sample_position(i, j, centre, cos, sin);
                             let mut acc = 0.0;
@@ -164,18 +190,56 @@ impl KernelField {
                                 let rel = [p[0] - tau[0], p[1] - tau[1]];
                                 let f = lat.to_fractional(rel);
                                 let (c1, c2) = (f[0].round() as i64, f[1].round() as i64);
-                                for n1 in c1 - m1..=c1 + m1 {
-                                    for n2 in c2 - m2..=c2 + m2 {
-                                        let dx = rel[0]
-                                            - (n1 as f64 * lat.a1[0] + n2 as f64 * lat.a2[0]);
-                                        let dy = rel[1]
-                                            - (n1 as f64 * lat.a1[1] + n2 as f64 * lat.a2[1]);
-                                        let d2 = dx * dx + dy * dy;
-                                        if d2 < cut2 {
-                                            acc += (-d2 * inv2s2).exp() * ldos.at(n1, n2, s);
-                                        }
-                                    }
+                                let d = [
+                                    rel[0] - (c1 as f64 * lat.a1[0] + c2 as f64 * lat.a2[0]),
+                                    rel[1] - (c1 as f64 * lat.a1[1] + c2 as f64 * lat.a2[1]),
+                                ];
+                                let (d1, d2) = (dot(d, lat.a1), dot(d, lat.a2));
+                                // u_i = exp((2 i d1 - i^2 l11) c) by the recurrence
+                                // u_{i+1} = u_i e^{2 d1 c} e^{-(2i+1) l11 c}: two exps per axis.
+                                let (g1, g2) =
+                                    ((2.0 * d1 * inv2s2).exp(), (2.0 * d2 * inv2s2).exp());
+                                let mut x = ((-2.0 * m1 as f64 * d1 - (m1 * m1) as f64 * l11)
+                                    * inv2s2)
+                                    .exp();
+                                for (k, uk) in u.iter_mut().enumerate() {
+                                    *uk = x;
+                                    x *= g1 * steps1[k];
                                 }
+                                let mut x = ((-2.0 * m2 as f64 * d2 - (m2 * m2) as f64 * l22)
+                                    * inv2s2)
+                                    .exp();
+                                for (k, vk) in v.iter_mut().enumerate() {
+                                    *vk = x;
+                                    x *= g2 * steps2[k];
+                                }
+                                let dd = dot(d, d);
+                                // Sum along a1 innermost: consecutive i1 are adjacent in memory.
+                                let mut sum = 0.0;
+                                let stride = ldos.sites.len();
+                                let side = ldos.side();
+                                let r = ldos.reach as i64;
+                                let i1_start = (c1 - m1 + r) as usize;
+                                for (b, vb) in v.iter().enumerate() {
+                                    let i2 = (c2 + b as i64 - m2 + r) as usize;
+                                    let line = &ldos.values[(i2 * side + i1_start) * stride
+                                        ..(i2 * side + i1_start + w1) * stride];
+                                    let fc = &cross[b * w1..(b + 1) * w1];
+                                    let jb = (b as i64 - m2) as f64;
+                                    // |d - i a1 - j a2|^2 = base_j + i (q_j + i l11): cut at the same
+                                    // radius in every direction, so rotations see the same terms.
+                                    let base_j = dd - 2.0 * jb * d2 + jb * jb * l22;
+                                    let q_j = -2.0 * d1 + 2.0 * jb * l12;
+                                    let mut inner = 0.0;
+                                    for (a, (ua, fab)) in u.iter().zip(fc).enumerate() {
+                                        let ia = (a as i64 - m1) as f64;
+                                        let r2 = base_j + ia * (q_j + ia * l11);
+                                        let w = if r2 < cut2 { ua * fab } else { 0.0 };
+                                        inner += w * line[a * stride + s];
+                                    }
+                                    sum += vb * inner;
+                                }
+                                acc += (-dd * inv2s2).exp() * sum;
                             }
                             *o = acc * gauss_norm;
                         }

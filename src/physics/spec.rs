@@ -379,8 +379,13 @@ impl KernelSpec {
                     potential_ev: self.impurity.potential_ev,
                     magnetic_ev: self.impurity.magnetic_ev,
                 };
+                let lat = model.lattice;
+                let longest = lat.a1[0].hypot(lat.a1[1]).max(lat.a2[0].hypot(lat.a2[1]));
+                // Cells an extended (stamp) render can touch, with the Gaussian cut-off.
+                let reach =
+                    (self.extended_radius_a() * longest / lat.cell_area()).ceil() as usize + 8;
                 let ldos = ctx
-                    .lattice_ldos(&model, &imp, self.energy_ev, self.broadening_ev, n)
+                    .lattice_ldos_within(&model, &imp, self.energy_ev, self.broadening_ev, n, reach)
                     .map_err(wrap)?;
                 Ok(KernelField::Lattice {
                     ldos,

@@ -25,25 +25,35 @@ pub struct Impurity {
     pub magnetic_ev: f64,
 }
 
-/// LDOS change on every lattice site of the N x N supercell (periodic).
+/// LDOS change on the lattice sites within `reach` cells of the impurity
+/// (`|n1|, |n2| <= reach`), computed on an N x N periodic supercell.
 #[derive(Clone, Debug)]
 pub struct LatticeLdos {
+    /// k-grid (supercell) size.
     pub n: usize,
+    /// Half-width of the stored box of cells.
+    pub reach: usize,
     pub lattice: Lattice,
     /// Fractional positions of the spatial sites (one entry per site, spin summed).
     pub sites: Vec<[f64; 2]>,
-    /// `values[(n1 * N + n2) * sites + s]`, cell indices taken modulo N (so -1 is N-1).
+    /// `values[((n2 + reach) * (2 reach + 1) + n1 + reach) * sites + s]`; use [`LatticeLdos::at`].
     pub values: Vec<f64>,
 }
 
 impl LatticeLdos {
-    /// LDOS change (states/eV per site) at cell `(n1, n2)` (any integers, wrapped), site `s`.
+    /// Side of the stored box, `2 reach + 1`.
+    pub fn side(&self) -> usize {
+        2 * self.reach + 1
+    }
+
+    /// LDOS change (states/eV per site) at cell `(n1, n2)`, site `s`; NaN outside the stored box.
     #[inline]
     pub fn at(&self, n1: i64, n2: i64, s: usize) -> f64 {
-        let n = self.n as i64;
-        let i1 = n1.rem_euclid(n) as usize;
-        let i2 = n2.rem_euclid(n) as usize;
-        self.values[(i1 * self.n + i2) * self.sites.len() + s]
+        let r = self.reach as i64;
+        if n1.abs() > r || n2.abs() > r {
+            return f64::NAN;
+        }
+        self.values[(((n2 + r) as usize) * self.side() + (n1 + r) as usize) * self.sites.len() + s]
     }
 }
 
@@ -77,62 +87,118 @@ impl GreensSet {
     }
 }
 
-/// Hopping terms grouped for row-wise evaluation of Bloch matrices on the k-grid.
+/// Bloch-matrix terms grouped for fast row-wise evaluation on the N x N k-grid.
+///
+/// `M_rc(m1, m2) = sum_terms t e^{-2 pi i (m1 n1 + m2 n2) / N}`: per row m1 the terms that
+/// share an `n2` collapse into one coefficient, so each k point costs one complex
+/// multiply-add per distinct `n2` and matrix entry, with contiguous phase rows.
 struct BlochTable {
     dim: usize,
-    /// (entry row, entry col, n1, n2, amplitude); row/col in the full (Nambu) basis, sign folded in.
-    terms: Vec<(usize, usize, i64, i64, C64, bool)>,
+    /// Distinct n2 values (already reduced mod N) and their phase rows, split re/im.
+    n2s: Vec<usize>,
+    rows_re: Vec<Vec<f64>>,
+    rows_im: Vec<Vec<f64>>,
+    /// Per matrix entry (row, col): its terms as (n1, slot of n2, amplitude).
+    entries: Vec<(usize, usize, Vec<(i64, usize, C64)>)>,
 }
 
 impl BlochTable {
-    fn new(model: &TightBinding) -> Self {
-        let n = model.n_orbitals();
-        let mut terms = Vec::new();
+    fn new(model: &TightBinding, n: usize) -> Self {
+        let norb = model.n_orbitals();
+        // (row, col, n1, n2, amplitude) in the full (Nambu) basis.
+        let mut raw: Vec<(usize, usize, i64, i64, C64)> = Vec::new();
         for h in &model.hoppings {
-            terms.push((
+            raw.push((
                 h.to,
                 h.from,
                 h.cell[0] as i64,
                 h.cell[1] as i64,
                 h.amplitude,
-                false,
             ));
         }
         if let Some(pairing) = &model.pairing {
             for h in &model.hoppings {
-                // -H(-k)^T: entry (n+b, n+a) gets -t_ab(R) e^{+ik.R}
-                terms.push((
-                    n + h.from,
-                    n + h.to,
-                    h.cell[0] as i64,
-                    h.cell[1] as i64,
+                // -H(-k)^T: entry (n+b, n+a) gets -t_ab(R) e^{+ik.R}, i.e. cell -R.
+                raw.push((
+                    norb + h.from,
+                    norb + h.to,
+                    -h.cell[0] as i64,
+                    -h.cell[1] as i64,
                     -h.amplitude,
-                    true,
                 ));
             }
             for d in pairing {
-                // Delta(k) block (a, n+b) and Delta(k)^dagger block (n+b, a)
-                terms.push((
+                // Delta(k) block (a, n+b); Delta(k)^dagger block (n+b, a) with cell -R.
+                raw.push((
                     d.to,
-                    n + d.from,
+                    norb + d.from,
                     d.cell[0] as i64,
                     d.cell[1] as i64,
                     d.amplitude,
-                    false,
                 ));
-                terms.push((
-                    n + d.from,
+                raw.push((
+                    norb + d.from,
                     d.to,
-                    d.cell[0] as i64,
-                    d.cell[1] as i64,
+                    -d.cell[0] as i64,
+                    -d.cell[1] as i64,
                     d.amplitude.conj(),
-                    true,
                 ));
             }
         }
+        let dim = model.matrix_size();
+        if dim == 1 {
+            // Only Re(eps) matters for one real band: fold each term onto n2 >= 0 by conjugation.
+            for t in raw.iter_mut() {
+                if t.3 < 0 || (t.3 == 0 && t.2 < 0) {
+                    *t = (t.0, t.1, -t.2, -t.3, t.4.conj());
+                }
+            }
+        }
+        let mut n2s: Vec<usize> = Vec::new();
+        let mut entries: Vec<(usize, usize, Vec<(i64, usize, C64)>)> = Vec::new();
+        for (r, c, n1, n2, t) in raw {
+            let m = n2.rem_euclid(n as i64) as usize;
+            let slot = n2s.iter().position(|&x| x == m).unwrap_or_else(|| {
+                n2s.push(m);
+                n2s.len() - 1
+            });
+            match entries.iter_mut().find(|e| e.0 == r && e.1 == c) {
+                Some(e) => e.2.push((n1, slot, t)),
+                None => entries.push((r, c, vec![(n1, slot, t)])),
+            }
+        }
+        let tau = std::f64::consts::TAU;
+        let rows_re = n2s
+            .iter()
+            .map(|&m| {
+                (0..n)
+                    .map(|j| (-tau * ((j * m) % n) as f64 / n as f64).cos())
+                    .collect()
+            })
+            .collect();
+        let rows_im = n2s
+            .iter()
+            .map(|&m| {
+                (0..n)
+                    .map(|j| (-tau * ((j * m) % n) as f64 / n as f64).sin())
+                    .collect()
+            })
+            .collect();
         BlochTable {
-            dim: model.matrix_size(),
-            terms,
+            dim,
+            n2s,
+            rows_re,
+            rows_im,
+            entries,
+        }
+    }
+
+    /// Per-slot coefficients of entry `e` on row `m1`.
+    fn coefficients(&self, e: usize, m1: usize, phases: &[C64], out: &mut [C64]) {
+        let n = phases.len() as i64;
+        out.iter_mut().for_each(|c| *c = C64::default());
+        for &(n1, slot, t) in &self.entries[e].2 {
+            out[slot] += t * phases[(m1 as i64 * n1).rem_euclid(n) as usize];
         }
     }
 }
@@ -171,8 +237,9 @@ impl SimContext {
         n: usize,
         support: &[usize],
         pairs: &[(usize, usize)],
+        reach: usize,
     ) -> (GreensSet, Vec<Vec<C64>>) {
-        let table = BlochTable::new(model);
+        let table = BlochTable::new(model, n);
         let dim = table.dim;
         let phases = phase_table(n);
         let mut bufs = self.take_buffers(pairs.len(), n * n);
@@ -187,21 +254,31 @@ impl SimContext {
             }
         }
         let single_band = dim == 1;
+        let norm = 1.0 / (n * n) as f64;
+        let plan = self.fft.plan(n);
+        let scratch_len = plan.get_inplace_scratch_len();
+        // Fill each k-grid row, normalise, and transform it while it is still in cache.
         let local: Vec<C64> = rows
             .into_par_iter()
             .enumerate()
-            .map(|(m1, mut outs)| {
-                let mut local = vec![C64::default(); ns * ns];
-                if single_band {
-                    fill_row_single_band(&table, &phases, m1, z, &mut outs[0]);
-                    local[0] = outs[0].iter().sum();
-                } else {
-                    fill_row_general(
-                        &table, &phases, m1, z, pairs, support, &mut outs, &mut local,
-                    );
-                }
-                local
-            })
+            .map_init(
+                || vec![C64::default(); scratch_len],
+                |scratch, (m1, mut outs)| {
+                    let mut local = vec![C64::default(); ns * ns];
+                    if single_band {
+                        fill_row_single_band(&table, &phases, m1, z, norm, &mut outs[0]);
+                        local[0] = outs[0].iter().sum();
+                    } else {
+                        fill_row_general(
+                            &table, &phases, m1, z, norm, pairs, support, &mut outs, &mut local,
+                        );
+                    }
+                    for row in outs.iter_mut() {
+                        plan.process_with_scratch(row, scratch);
+                    }
+                    local
+                },
+            )
             .reduce(
                 || vec![C64::default(); ns * ns],
                 |mut a, b| {
@@ -209,11 +286,12 @@ impl SimContext {
                     a
                 },
             );
-        let norm = 1.0 / (n * n) as f64;
-        let local = local.into_iter().map(|x| x * norm).collect();
+        // Only cells within `reach` are needed: prune the column pass to those n2 (and -n2).
+        let only: Option<Vec<usize>> =
+            (reach < n / 2 - 1).then(|| (0..=2 * reach).map(|b| (b + n - reach) % n).collect());
+        // Buffers end up transposed: G(R = (n1, n2)) at [n2 * N + n1].
         for b in bufs.iter_mut() {
-            self.fft.inverse_2d(b, n);
-            b.par_iter_mut().for_each(|x| *x *= norm);
+            self.fft.columns_transposed(b, n, only.as_deref());
         }
         let index = pairs.iter().enumerate().map(|(i, &p)| (p, i)).collect();
         (
@@ -228,7 +306,7 @@ impl SimContext {
     }
 
     /// Lattice LDOS change around one impurity at energy `energy_ev` with broadening `eta_ev`,
-    /// on an `n x n` supercell (n even, >= 8).
+    /// on an `n x n` supercell (n even, >= 8), for every cell of the supercell.
     pub fn lattice_ldos(
         &mut self,
         model: &TightBinding,
@@ -236,6 +314,20 @@ impl SimContext {
         energy_ev: f64,
         eta_ev: f64,
         n: usize,
+    ) -> Result<LatticeLdos> {
+        self.lattice_ldos_within(model, impurity, energy_ev, eta_ev, n, n / 2)
+    }
+
+    /// As [`SimContext::lattice_ldos`] but only for cells within `reach` of the impurity
+    /// (clamped to `n/2 - 1`): the FFTs are the same, the T-matrix pass is smaller.
+    pub fn lattice_ldos_within(
+        &mut self,
+        model: &TightBinding,
+        impurity: &Impurity,
+        energy_ev: f64,
+        eta_ev: f64,
+        n: usize,
+        reach: usize,
     ) -> Result<LatticeLdos> {
         model.validate()?;
         validate_common(impurity, energy_ev, eta_ev, n)?;
@@ -259,7 +351,9 @@ impl SimContext {
         let sites: Vec<[f64; 2]> = (0..n_sites)
             .map(|s| model.orbitals[if model.spinful { 2 * s } else { s }])
             .collect();
-        let mut values = vec![0.0; n * n * n_sites];
+        let reach = reach.min(n / 2 - 1);
+        let side = 2 * reach + 1;
+        let mut values = vec![0.0; side * side * n_sites];
         let (p, m) = (impurity.potential_ev, impurity.magnetic_ev);
         let z = C64::new(energy_ev, eta_ev);
 
@@ -325,8 +419,14 @@ impl SimContext {
                 self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values);
             } else {
                 // Per-spin average of the two spin species seeing p +- m.
-                let (set, bufs) =
-                    self.greens(model, z, n, &support, &component_pairs(&all, &support));
+                let (set, bufs) = self.greens(
+                    model,
+                    z,
+                    n,
+                    &support,
+                    &component_pairs(&all, &support),
+                    reach,
+                );
                 for sign in [1.0, -1.0] {
                     let v = vec![p + sign * m; support.len()];
                     apply_tmatrix(&set, &bufs, &v, &all, 0.5, &site_of, n_sites, &mut values);
@@ -336,6 +436,7 @@ impl SimContext {
         }
         Ok(LatticeLdos {
             n,
+            reach,
             lattice: model.lattice,
             sites,
             values,
@@ -355,9 +456,10 @@ impl SimContext {
         site_of: &(dyn Fn(usize) -> usize + Sync),
         values: &mut [f64],
     ) {
-        let n_sites = values.len() / (n * n);
+        let n_sites = n_sites_of(model);
+        let reach = ((values.len() / n_sites) as f64).sqrt().round() as usize / 2;
         let pairs = component_pairs(ldos_orbitals, support);
-        let (set, bufs) = self.greens(model, z, n, support, &pairs);
+        let (set, bufs) = self.greens(model, z, n, support, &pairs, reach);
         apply_tmatrix(
             &set,
             &bufs,
@@ -380,8 +482,9 @@ impl SimContext {
         row: usize,
         col: usize,
     ) -> Vec<C64> {
-        let (_, mut bufs) = self.greens(model, z, n, &[col], &[(row, col)]);
-        let out = bufs.remove(0);
+        let (_, mut bufs) = self.greens(model, z, n, &[col], &[(row, col)], n / 2);
+        let t = bufs.remove(0);
+        let out = (0..n * n).map(|i| t[(i % n) * n + i / n]).collect();
         self.return_buffers(bufs);
         out
     }
@@ -395,6 +498,14 @@ impl SimContext {
             b.par_iter_mut().for_each(|x| *x *= norm);
         }
         self.return_buffers(bufs);
+    }
+}
+
+fn n_sites_of(model: &TightBinding) -> usize {
+    if model.spinful {
+        model.n_orbitals() / 2
+    } else {
+        model.n_orbitals()
     }
 }
 
@@ -464,16 +575,37 @@ fn apply_tmatrix(
         })
         .collect();
     let scale = -weight / PI;
+    let side = ((values.len() / n_sites) as f64).sqrt().round() as usize;
+    let reach = side / 2;
+    // Storage index of box coordinate b (cell b - reach) along one axis, and of its negative;
+    // tabulated once: integer division is slow in the inner loops.
+    let pos: Vec<usize> = (0..side).map(|b| (b + n - reach) % n).collect();
+    let neg: Vec<usize> = pos.iter().map(|&i| (n - i) % n).collect();
+    if ns == 1 && plan.len() == 1 {
+        // One band: drho(R) = -(w/pi) Im[T G(R) G(-R)], one pass over the box.
+        let (site, fwd, back) = (plan[0].0, plan[0].1[0], plan[0].2[0]);
+        let (gf, gb, t0) = (&bufs[fwd], &bufs[back], t[0]);
+        values
+            .par_chunks_mut(side * n_sites)
+            .enumerate()
+            .for_each(|(b2, row)| {
+                let here = &gf[pos[b2] * n..(pos[b2] + 1) * n];
+                let there = &gb[neg[b2] * n..(neg[b2] + 1) * n];
+                for b1 in 0..side {
+                    let g2 = here[pos[b1]] * there[neg[b1]];
+                    row[b1 * n_sites + site] += scale * (t0 * g2).im;
+                }
+            });
+        return;
+    }
     values
-        .par_chunks_mut(n * n_sites)
+        .par_chunks_mut(side * n_sites)
         .enumerate()
-        .for_each(|(n1, row)| {
-            let m1 = (n - n1) % n;
+        .for_each(|(b2, row)| {
             let mut gl = vec![C64::default(); ns];
-            for n2 in 0..n {
-                let m2 = (n - n2) % n;
-                let here = n1 * n + n2;
-                let there = m1 * n + m2;
+            for b1 in 0..side {
+                let here = pos[b2] * n + pos[b1];
+                let there = neg[b2] * n + neg[b1];
                 for (site, fwd, back) in &plan {
                     for (s, &b) in fwd.iter().enumerate() {
                         gl[s] = bufs[b][here];
@@ -487,7 +619,7 @@ fn apply_tmatrix(
                         }
                         acc += tg * g_back;
                     }
-                    row[n2 * n_sites + site] += scale * acc.im;
+                    row[b1 * n_sites + site] += scale * acc.im;
                 }
             }
         });
@@ -566,26 +698,33 @@ fn invert_in_place(m: &mut [C64], inv: &mut [C64], n: usize) -> bool {
 }
 
 /// Single-band normal state: G(k) = 1 / (z - eps(k)) with eps real; one row of the k-grid.
-fn fill_row_single_band(table: &BlochTable, phases: &[C64], m1: usize, z: C64, out: &mut [C64]) {
+/// Values are multiplied by `norm` (the FFT's 1/N^2) on the way out.
+fn fill_row_single_band(
+    table: &BlochTable,
+    phases: &[C64],
+    m1: usize,
+    z: C64,
+    norm: f64,
+    out: &mut [C64],
+) {
     let n = out.len();
+    let mut coef = vec![C64::default(); table.n2s.len()];
+    table.coefficients(0, m1, phases, &mut coef);
     let mut eps = vec![0.0f64; n];
-    for &(_, _, n1, n2, t, _) in &table.terms {
-        let c = t * phases[((m1 as i64 * n1).rem_euclid(n as i64)) as usize];
-        let step = n2.rem_euclid(n as i64) as usize;
-        let mut idx = 0usize;
-        for e in eps.iter_mut() {
-            let p = phases[idx];
-            *e += c.re * p.re - c.im * p.im;
-            idx += step;
-            if idx >= n {
-                idx -= n;
-            }
+    for (slot, c) in coef.iter().enumerate() {
+        if table.n2s[slot] == 0 {
+            eps.iter_mut().for_each(|e| *e += c.re);
+            continue;
+        }
+        let (pr, pi) = (&table.rows_re[slot], &table.rows_im[slot]);
+        for ((e, &a), &b) in eps.iter_mut().zip(pr).zip(pi) {
+            *e += c.re * a - c.im * b;
         }
     }
     let (zr, zi) = (z.re, z.im);
     for (o, &e) in out.iter_mut().zip(&eps) {
         let x = zr - e;
-        let d = 1.0 / (x * x + zi * zi);
+        let d = norm / (x * x + zi * zi);
         *o = C64::new(x * d, -zi * d);
     }
 }
@@ -597,6 +736,7 @@ fn fill_row_general(
     phases: &[C64],
     m1: usize,
     z: C64,
+    norm: f64,
     pairs: &[(usize, usize)],
     support: &[usize],
     outs: &mut [&mut [C64]],
@@ -606,23 +746,17 @@ fn fill_row_general(
     let dim = table.dim;
     // H row for all m2: h[m2 * dim^2 + r * dim + c]
     let mut h = vec![C64::default(); n * dim * dim];
-    for &(r, c, n1, n2, t, conj_phase) in &table.terms {
-        let ph = |j: usize| {
-            if conj_phase {
-                phases[j].conj()
-            } else {
-                phases[j]
-            }
-        };
-        let coeff = t * ph(((m1 as i64 * n1).rem_euclid(n as i64)) as usize);
-        let step = n2.rem_euclid(n as i64) as usize;
-        let mut idx = 0usize;
+    let mut coef = vec![C64::default(); table.n2s.len()];
+    for (e, (r, c, _)) in table.entries.iter().enumerate() {
+        table.coefficients(e, m1, phases, &mut coef);
         let entry = r * dim + c;
-        for m2 in 0..n {
-            h[m2 * dim * dim + entry] += coeff * ph(idx);
-            idx += step;
-            if idx >= n {
-                idx -= n;
+        for (slot, cf) in coef.iter().enumerate() {
+            if *cf == C64::default() {
+                continue;
+            }
+            let (pr, pi) = (&table.rows_re[slot], &table.rows_im[slot]);
+            for m2 in 0..n {
+                h[m2 * dim * dim + entry] += cf * C64::new(pr[m2], pi[m2]);
             }
         }
     }
@@ -644,11 +778,11 @@ fn fill_row_general(
             continue;
         }
         for (p, &(r, c)) in pairs.iter().enumerate() {
-            outs[p][m2] = inv[r * dim + c];
+            outs[p][m2] = inv[r * dim + c] * norm;
         }
         for (i, &si) in support.iter().enumerate() {
             for (j, &sj) in support.iter().enumerate() {
-                local[i * ns + j] += inv[si * dim + sj];
+                local[i * ns + j] += inv[si * dim + sj] * norm;
             }
         }
     }
