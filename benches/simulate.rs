@@ -75,7 +75,11 @@ fn main() {
     let catalog = time(reps, || {
         std::hint::black_box(spec.kernel_image(&mut ctx).unwrap());
     });
-    println!("catalog_square_n512: {:.2} ms, ratio to FFT alone {:.2}", catalog * 1e3, catalog / fft);
+    println!(
+        "catalog_square_n512: {:.2} ms, ratio to FFT alone {:.2}",
+        catalog * 1e3,
+        catalog / fft
+    );
 
     if std::env::var("QPIK_BENCH_DATASET").as_deref() == Ok("1") {
         let path = std::env::temp_dir().join(format!("qpik-bench-{}.h5", std::process::id()));

@@ -4,7 +4,7 @@ use super::progress::Bars;
 use super::{Cli, Command, DatasetArgs, Preset, RenderArgs, Simulate};
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
 use crate::data::png::{Colormap, Panel, Scale, write_panels};
-use crate::data::{Dataset, DatasetInfo, KernelTable, SPLIT_TRAIN, SPLIT_UNSEEN};
+use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
 use crate::physics::catalog::{catalog, find};
 use crate::physics::{KernelSpec, SimContext};
 use crate::rng::Rng;
@@ -161,7 +161,13 @@ fn kernel_only_dataset(spec: &KernelSpec, image: Array2<f32>, generator: String)
             generator,
         },
         kernels,
-        observations: observation_table(&[], vec![], 0),
+        observations: ObservationTable {
+            observations: Array3::zeros((0, h, w)),
+            masks: Array3::zeros((0, h, w)),
+            kernel_index: vec![],
+            positions: Array3::zeros((0, 0, 2)),
+            amplitudes: Array2::zeros((0, 0)),
+        },
     }
 }
 
@@ -434,11 +440,14 @@ fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
     Ok(())
 }
 
+/// An image to draw: pixels, title, signed (diverging colours) or not, defect marks.
+type ShownImage = (Array2<f32>, String, bool, Vec<(f32, f32)>);
+
 fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
     let reader = DatasetReader::open(file)?;
     let kt = reader.kernels();
     let k = kt.names.len().min(count);
-    let mut owned: Vec<(Array2<f32>, String, bool, Vec<(f32, f32)>)> = Vec::new();
+    let mut owned: Vec<ShownImage> = Vec::new();
     for i in 0..k {
         let split = match kt.split[i] {
             SPLIT_UNSEEN => "unseen",

@@ -296,7 +296,7 @@ fn bi2212(out: &mut Vec<KernelSpec>) {
 /// Raghu's two-orbital (xz, yz) iron model with energy unit `eu` = |t1| in eV; `nematic` splits
 /// xz and yz on-site energies; `delta0` adds an s+- gap `delta0 cos kx cos ky`.
 pub fn iron_two_orbital(eu: f64, nematic: f64, delta0: Option<f64>) -> TightBinding {
-    let (t1, t2, t3, t4, mu) = (-1.0 * eu, 1.3 * eu, -0.85 * eu, -0.85 * eu, 1.45 * eu);
+    let (t1, t2, t3, t4, mu) = (-eu, 1.3 * eu, -0.85 * eu, -0.85 * eu, 1.45 * eu);
     let mut b = TightBindingBuilder::new(Lattice::square(2.8), vec![[0.0, 0.0], [0.0, 0.0]])
         .onsite(0, -mu + nematic / 2.0)
         .onsite(1, -mu - nematic / 2.0)

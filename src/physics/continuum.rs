@@ -39,7 +39,7 @@ impl ContinuumKernel {
         core_radius_a: f64,
     ) -> Result<Self> {
         band.validate()?;
-        if !energy_ev.is_finite() || !(eta_ev.is_finite() && eta_ev >= 0.0) {
+        if !(energy_ev.is_finite() && eta_ev.is_finite() && eta_ev >= 0.0) {
             return Err(Error::invalid(format!(
                 "energy {energy_ev} eV and broadening {eta_ev} eV must be finite, eta >= 0"
             )));

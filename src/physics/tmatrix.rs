@@ -87,6 +87,9 @@ impl GreensSet {
     }
 }
 
+/// One matrix entry (row, col) and its terms as (n1, slot of n2, amplitude).
+type EntryTerms = (usize, usize, Vec<(i64, usize, C64)>);
+
 /// Bloch-matrix terms grouped for fast row-wise evaluation on the N x N k-grid.
 ///
 /// `M_rc(m1, m2) = sum_terms t e^{-2 pi i (m1 n1 + m2 n2) / N}`: per row m1 the terms that
@@ -99,7 +102,7 @@ struct BlochTable {
     rows_re: Vec<Vec<f64>>,
     rows_im: Vec<Vec<f64>>,
     /// Per matrix entry (row, col): its terms as (n1, slot of n2, amplitude).
-    entries: Vec<(usize, usize, Vec<(i64, usize, C64)>)>,
+    entries: Vec<EntryTerms>,
 }
 
 impl BlochTable {
@@ -155,7 +158,7 @@ impl BlochTable {
             }
         }
         let mut n2s: Vec<usize> = Vec::new();
-        let mut entries: Vec<(usize, usize, Vec<(i64, usize, C64)>)> = Vec::new();
+        let mut entries: Vec<EntryTerms> = Vec::new();
         for (r, c, n1, n2, t) in raw {
             let m = n2.rem_euclid(n as i64) as usize;
             let slot = n2s.iter().position(|&x| x == m).unwrap_or_else(|| {
@@ -266,7 +269,7 @@ impl SimContext {
                 |scratch, (m1, mut outs)| {
                     let mut local = vec![C64::default(); ns * ns];
                     if single_band {
-                        fill_row_single_band(&table, &phases, m1, z, norm, &mut outs[0]);
+                        fill_row_single_band(&table, &phases, m1, z, norm, outs[0]);
                         local[0] = outs[0].iter().sum();
                     } else {
                         fill_row_general(

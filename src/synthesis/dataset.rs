@@ -105,7 +105,7 @@ impl DatasetConfig {
                 all.len()
             )));
         }
-        let mut rng = Rng::new(self.seed ^ 0x6B65_726E_656C_73);
+        let mut rng = Rng::new(self.seed ^ 0x006B_6572_6E65_6C73);
         let mut order: Vec<usize> = (0..all.len()).collect();
         if self.kernels < all.len() {
             rng.shuffle(&mut order);

@@ -429,10 +429,7 @@ mod tests {
             err < 1e-5 * scale,
             "forward model mismatch {err:e} (scale {scale:e})"
         );
-        assert_eq!(
-            obs.mask.iter().map(|&m| m as usize).sum::<usize>() <= 5,
-            true
-        );
+        assert!(obs.mask.iter().map(|&m| m as usize).sum::<usize>() <= 5);
         for p in &obs.positions {
             assert_eq!(obs.mask[[p[0].round() as usize, p[1].round() as usize]], 1);
             assert_eq!((p[0] * 4.0).fract(), 0.0, "positions are quarter-pixel");

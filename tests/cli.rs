@@ -1,0 +1,265 @@
+//! The `qpik` binary end to end: outputs exist and read back, seeds reproduce, errors are clear.
+
+use qpik::data::hdf5_io::{DatasetReader, read_dataset};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn qpik(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qpik"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("qpik runs")
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("qpik-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let reader = decoder.read_info().unwrap();
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+#[test]
+fn version_and_catalog() {
+    let d = tempdir("version");
+    assert!(ok(&qpik(&["--version"], &d)).contains(env!("CARGO_PKG_VERSION")));
+    let list = ok(&qpik(&["catalog", "--symmetry", "3"], &d));
+    assert!(list.contains("graphene-500meV") && !list.contains("bi2212"));
+    let spec = ok(&qpik(&["catalog", "--spec", "graphene-500meV"], &d));
+    assert!(spec.contains("kind = \"tight-binding\""), "{spec}");
+}
+
+#[test]
+fn demo_writes_a_readable_dataset_and_a_picture() {
+    let d = tempdir("demo");
+    let text = ok(&qpik(&["demo", "-o", "out"], &d));
+    assert!(
+        text.contains("defects") && text.contains("demo.h5"),
+        "{text}"
+    );
+    let ds = read_dataset(&d.join("out/demo.h5")).unwrap();
+    assert_eq!(ds.kernels.names.len(), 1);
+    assert_eq!(ds.observations.observations.dim(), (1, 128, 128));
+    let defects = ds
+        .observations
+        .positions
+        .iter()
+        .filter(|x| x.is_finite())
+        .count()
+        / 2;
+    assert!((10..=16).contains(&defects));
+    assert!(
+        ds.observations
+            .masks
+            .iter()
+            .map(|&m| m as usize)
+            .sum::<usize>()
+            <= defects
+    );
+    assert!(png_size(&d.join("out/demo.png")).0 > 256);
+}
+
+#[test]
+fn simulate_kernel_by_name_and_by_spec_file() {
+    let d = tempdir("kernel");
+    ok(&qpik(
+        &[
+            "simulate",
+            "kernel",
+            "shockley-cu111-0meV",
+            "--size",
+            "48",
+            "-o",
+            "k.h5",
+        ],
+        &d,
+    ));
+    let ds = read_dataset(&d.join("k.h5")).unwrap();
+    assert_eq!(ds.kernels.kernels.dim(), (1, 48, 48));
+    assert_eq!(ds.kernels.names[0], "shockley-cu111-0meV");
+    assert!(d.join("k.png").exists());
+    // The catalog spec, edited, as a user file.
+    let spec = ok(&qpik(&["catalog", "--spec", "square-tp0-300meV"], &d))
+        .replace("name = \"square-tp0-300meV\"", "name = \"mine\"");
+    std::fs::write(d.join("mine.toml"), spec).unwrap();
+    ok(&qpik(
+        &[
+            "simulate",
+            "kernel",
+            "--spec",
+            "mine.toml",
+            "-o",
+            "mine.h5",
+            "--rotation",
+            "30",
+        ],
+        &d,
+    ));
+    assert_eq!(
+        read_dataset(&d.join("mine.h5")).unwrap().kernels.names[0],
+        "mine"
+    );
+    // A broken spec names the problem and the file.
+    std::fs::write(d.join("bad.toml"), "name = \"x\"\nsymmetry = 4\n").unwrap();
+    let out = qpik(&["simulate", "kernel", "--spec", "bad.toml"], &d);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("missing field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn small_dataset_is_reproducible_and_shows() {
+    let d = tempdir("dataset");
+    let args = [
+        "simulate",
+        "dataset",
+        "--kernels",
+        "6",
+        "--per-kernel",
+        "4",
+        "--size",
+        "32",
+        "--seed",
+        "5",
+    ];
+    ok(&qpik(&[&args[..], &["-o", "a.h5"]].concat(), &d));
+    ok(&qpik(&[&args[..], &["-o", "b.h5"]].concat(), &d));
+    ok(&qpik(
+        &[
+            "simulate",
+            "dataset",
+            "--kernels",
+            "6",
+            "--per-kernel",
+            "4",
+            "--size",
+            "32",
+            "--seed",
+            "6",
+            "-o",
+            "c.h5",
+        ],
+        &d,
+    ));
+    let a = read_dataset(&d.join("a.h5")).unwrap();
+    let b = read_dataset(&d.join("b.h5")).unwrap();
+    let c = read_dataset(&d.join("c.h5")).unwrap();
+    // Bit for bit (NaN marks unused defect slots, and NaN != NaN).
+    let bits = |x: &qpik::data::Dataset| {
+        let o = &x.observations;
+        (
+            x.kernels
+                .kernels
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            o.observations
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            o.positions
+                .iter()
+                .chain(o.amplitudes.iter())
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            o.masks.clone(),
+            o.kernel_index.clone(),
+        )
+    };
+    assert!(bits(&a) == bits(&b), "same seed, same file");
+    assert_ne!(a.observations.observations, c.observations.observations);
+    assert_eq!(a.observations.kernel_index.len(), 24);
+    assert_eq!(a.kernels.split.iter().filter(|&&s| s == 1).count(), 1);
+    let reader = DatasetReader::open(&d.join("a.h5")).unwrap();
+    assert!(reader.info().generator.contains("per_kernel = 4"));
+    let text = ok(&qpik(&["show", "a.h5", "--count", "3"], &d));
+    assert!(text.contains("drew 3 kernels and 3 observations"), "{text}");
+    assert!(d.join("a.png").exists());
+}
+
+#[test]
+fn bad_requests_fail_with_a_message_and_no_output() {
+    let d = tempdir("errors");
+    let out = qpik(
+        &["simulate", "kernel", "bi2212-normal-7meV", "-o", "x.h5"],
+        &d,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no catalog kernel named 'bi2212-normal-7meV'") && err.contains("similar"),
+        "{err}"
+    );
+    assert!(!d.join("x.h5").exists());
+    let out = qpik(
+        &["simulate", "dataset", "--kernels", "500", "-o", "y.h5"],
+        &d,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the catalog has"));
+    assert!(!d.join("y.h5").exists());
+    std::fs::write(d.join("text.h5"), "not hdf5").unwrap();
+    let out = qpik(&["show", "text.h5"], &d);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("text.h5"));
+    let out = qpik(&["simulate", "observation", "--size", "4"], &d);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("size 4"));
+}
+
+#[test]
+fn import_csv_through_the_cli() {
+    use ndarray::{Array2, Array3};
+    let d = tempdir("csv");
+    let n = 8;
+    let axis: Vec<f64> = (0..n)
+        .map(|i| -200.0 + 400.0 * i as f64 / (n - 1) as f64)
+        .collect();
+    let kernel = Array2::from_shape_fn((n, n), |(i, j)| (i * n + j) as f32);
+    let obs = Array3::from_shape_fn((2, n, n), |(k, i, j)| (k + i + j) as f32);
+    let mut defects = Array3::from_elem((2, 3, 2), f64::NAN);
+    defects[[0, 0, 0]] = 0.0;
+    defects[[0, 0, 1]] = 0.0;
+    defects[[1, 1, 0]] = -200.0;
+    defects[[1, 1, 1]] = 200.0;
+    qpik::data::csv_import::write_csv(
+        &d.join("k1.csv"),
+        "symmetry=4",
+        &axis,
+        kernel.view(),
+        obs.view(),
+        defects.view(),
+    )
+    .unwrap();
+    ok(&qpik(&["import-csv", "k1.csv", "-o", "p.h5"], &d));
+    let ds = read_dataset(&d.join("p.h5")).unwrap();
+    assert_eq!(ds.kernels.names, vec!["k1".to_string()]);
+    assert_eq!(ds.kernels.symmetry, vec![4]);
+    assert_eq!(ds.observations.observations, obs);
+    // (x, y) = (-200, 200) Angstrom is column 0, row 7.
+    assert_eq!(
+        (
+            ds.observations.positions[[1, 1, 0]],
+            ds.observations.positions[[1, 1, 1]]
+        ),
+        (7.0, 0.0)
+    );
+}
