@@ -24,6 +24,8 @@
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod extract;
+pub mod model;
 pub mod physics;
 pub mod rng;
 pub mod synthesis;

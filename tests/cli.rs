@@ -263,3 +263,148 @@ fn import_csv_through_the_cli() {
         (7.0, 0.0)
     );
 }
+
+fn write_npy_f32(path: &Path, rows: usize, cols: usize, data: &[f32]) {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn train_eval_and_extract_end_to_end_on_a_tiny_network() {
+    let d = tempdir("train");
+    ok(&qpik(
+        &[
+            "simulate",
+            "dataset",
+            "--kernels",
+            "6",
+            "--per-kernel",
+            "6",
+            "--size",
+            "64",
+            "--seed",
+            "2",
+            "-o",
+            "d.h5",
+        ],
+        &d,
+    ));
+    let tiny = [
+        "--channels",
+        "4,4,8",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+    ];
+    ok(&qpik(
+        &[
+            &["train", "vae", "--data", "d.h5", "-o", "vae.st"][..],
+            &tiny,
+        ]
+        .concat(),
+        &d,
+    ));
+    // Resume continues from the stored epoch count.
+    let resumed = ok(&qpik(
+        &[
+            &["train", "vae", "--data", "d.h5", "-o", "vae.st", "--resume"][..],
+            &[
+                "--channels",
+                "4,4,8",
+                "--batch-size",
+                "4",
+                "--epochs",
+                "3",
+                "--steps-per-epoch",
+                "2",
+            ],
+        ]
+        .concat(),
+        &d,
+    ));
+    assert!(resumed.contains("for 3 epochs"), "{resumed}");
+    ok(&qpik(
+        &[
+            &[
+                "train", "align", "--data", "d.h5", "--vae", "vae.st", "-o", "two.st",
+            ][..],
+            &tiny,
+        ]
+        .concat(),
+        &d,
+    ));
+    ok(&qpik(
+        &[
+            &["train", "one-step", "--data", "d.h5", "-o", "one.st"][..],
+            &tiny,
+        ]
+        .concat(),
+        &d,
+    ));
+    let json = ok(&qpik(
+        &["eval", "--data", "d.h5", "--model", "two.st", "--json"],
+        &d,
+    ));
+    assert!(
+        json.trim_start().starts_with('{') && json.contains("\"unseen\":{\"count\":"),
+        "{json}"
+    );
+    let text = ok(&qpik(
+        &[
+            "extract", "d.h5", "--index", "3", "--model", "one.st", "-o", "k.h5",
+        ],
+        &d,
+    ));
+    assert!(text.contains("against the true kernel"), "{text}");
+    assert_eq!(
+        read_dataset(&d.join("k.h5")).unwrap().kernels.kernels.dim(),
+        (1, 64, 64)
+    );
+    // .npy input with its mask.
+    let obs: Vec<f32> = (0..64 * 64).map(|i| (i as f32 * 0.01).sin()).collect();
+    let mut mask = vec![0.0f32; 64 * 64];
+    mask[32 * 64 + 10] = 1.0;
+    write_npy_f32(&d.join("o.npy"), 64, 64, &obs);
+    write_npy_f32(&d.join("m.npy"), 64, 64, &mask);
+    ok(&qpik(
+        &[
+            "extract", "o.npy", "--mask", "m.npy", "--model", "two.st", "-o", "n.h5",
+        ],
+        &d,
+    ));
+    // Errors: a VAE cannot extract; .npy without a mask; wrong image size.
+    let e = qpik(
+        &["extract", "o.npy", "--mask", "m.npy", "--model", "vae.st"],
+        &d,
+    );
+    assert!(String::from_utf8_lossy(&e.stderr).contains("VAE file cannot extract"));
+    let e = qpik(&["extract", "o.npy", "--model", "two.st"], &d);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("--mask"));
+    write_npy_f32(&d.join("small.npy"), 8, 8, &[0.0; 64]);
+    let e = qpik(
+        &[
+            "extract",
+            "small.npy",
+            "--mask",
+            "small.npy",
+            "--model",
+            "two.st",
+        ],
+        &d,
+    );
+    assert!(String::from_utf8_lossy(&e.stderr).contains("64x64"));
+    let e = qpik(&["train", "align", "--data", "d.h5", "-o", "x.st"], &d);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("--vae"));
+}

@@ -53,6 +53,52 @@ pub enum Command {
         #[arg(long, default_value_t = 6)]
         count: usize,
     },
+    /// Train a model: the kernel VAE, the aligned observation encoder, or the one-step baseline.
+    Train {
+        #[arg(value_enum)]
+        what: TrainWhat,
+        #[command(flatten)]
+        args: TrainArgs,
+    },
+    /// Evaluate a model on a dataset's seen-test and unseen observations.
+    Eval {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value_t = MethodArg::TwoStep)]
+        method: MethodArg,
+        /// Model file (default: the embedded model of the method).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Observations per group (seen, unseen) at most.
+        #[arg(long, default_value_t = 5000)]
+        limit: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        cuda: bool,
+    },
+    /// Extract the kernel of one observation (HDF5 dataset or .npy + mask .npy).
+    Extract {
+        /// A qpik dataset (.h5) or a float32/float64 .npy image.
+        input: PathBuf,
+        /// Defect mask .npy (required with .npy input; HDF5 inputs carry their masks).
+        #[arg(long)]
+        mask: Option<PathBuf>,
+        /// Which observation of an HDF5 input.
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        #[arg(long, value_enum, default_value_t = MethodArg::TwoStep)]
+        method: MethodArg,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(short, long, default_value = "extracted.h5")]
+        out: PathBuf,
+        #[arg(long)]
+        png: Option<PathBuf>,
+        #[arg(long)]
+        cuda: bool,
+    },
     /// Import the published 100-kernel dataset's CSV files into a qpik HDF5 dataset.
     ImportCsv {
         /// One CSV file per kernel.
@@ -137,6 +183,9 @@ pub struct DatasetArgs {
     pub size: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Seed of the kernel choice and train/unseen split (keep it when drawing test sets).
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
     #[arg(long, default_value_t = 0.2)]
     pub unseen_fraction: f64,
     #[arg(long, default_value_t = 1)]
@@ -159,6 +208,56 @@ pub struct DatasetArgs {
     pub snr: Option<f64>,
     #[arg(short, long, default_value = "data.h5")]
     pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum TrainWhat {
+    /// Step 1: the kernel VAE.
+    Vae,
+    /// Step 2: align an observation encoder to a trained VAE (--vae FILE).
+    Align,
+    /// The one-step baseline.
+    OneStep,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum MethodArg {
+    TwoStep,
+    OneStep,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// The trained VAE (for `align`).
+    #[arg(long)]
+    pub vae: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long)]
+    pub steps_per_epoch: Option<usize>,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub max_per_kernel: Option<usize>,
+    /// No noise augmentation.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Continue from the checkpoint at --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Network channels of the three stages (e.g. 8,16,32).
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<usize>>,
+    #[arg(long)]
+    pub cuda: bool,
 }
 
 /// Artefact presets.

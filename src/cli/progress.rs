@@ -26,9 +26,21 @@ impl Progress for Bars {
         *slot = Some(bar);
     }
 
+    fn message(&self, text: &str) {
+        self.set(text);
+    }
+
     fn advance(&self, n: u64) {
         if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             b.inc(n);
+        }
+    }
+}
+
+impl Bars {
+    fn set(&self, text: &str) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b.set_message(text.to_string());
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct DatasetConfig {
     /// Kernel and observation size in pixels (square).
     pub size: usize,
     pub seed: u64,
+    /// Seed of the kernel choice and the train/unseen split, kept apart from `seed` so test
+    /// sets drawn with other seeds share the training set's split.
+    #[serde(default)]
+    pub split_seed: u64,
     /// Fraction of kernels held out as "unseen" (split = 1).
     pub unseen_fraction: f64,
     /// Common pixel size in Angstrom; `None` keeps each catalog kernel's own.
@@ -39,6 +43,7 @@ impl Default for DatasetConfig {
             per_kernel: 500,
             size: 64,
             seed: 0,
+            split_seed: 0,
             unseen_fraction: 0.2,
             pixel_size_a: None,
             defects: DefectConfig::default(),
@@ -53,6 +58,8 @@ pub trait Progress: Sync {
     fn stage(&self, _name: &str, _total: u64) {}
     /// `n` more steps done.
     fn advance(&self, _n: u64) {}
+    /// A short status line (losses during training).
+    fn message(&self, _text: &str) {}
 }
 
 /// Progress that goes nowhere.
@@ -105,7 +112,7 @@ impl DatasetConfig {
                 all.len()
             )));
         }
-        let mut rng = Rng::new(self.seed ^ 0x006B_6572_6E65_6C73);
+        let mut rng = Rng::new(self.split_seed ^ 0x006B_6572_6E65_6C73);
         let mut order: Vec<usize> = (0..all.len()).collect();
         if self.kernels < all.len() {
             rng.shuffle(&mut order);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds qpik with Candle's CUDA backend, using NVIDIA's CUDA 13.0 compiler wheels from PyPI
+# (no system CUDA toolkit needed to build; running needs an NVIDIA driver and GPU).
+# Compute capability 90 (H100/H200) by default: CUDA_COMPUTE_CAP=80 etc. to change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+tk=${QPIK_CUDA_TOOLKIT:-.cuda-toolkit}
+if [ ! -x "$tk/nvidia/cu13/bin/nvcc" ] && [ ! -x "$tk/nvidia/cuda_nvcc/bin/nvcc" ]; then
+    echo "qpik: installing the CUDA 13.0 compiler wheels into $tk"
+    python3 -m pip install --quiet --target "$tk" \
+        "nvidia-cuda-nvcc==13.0.*" "nvidia-cuda-crt==13.0.*" "nvidia-nvvm==13.0.*" \
+        "nvidia-cuda-runtime==13.0.*" "nvidia-cuda-cccl==13.0.*"
+fi
+root=$(dirname "$(dirname "$(find "$tk" -name nvcc -type f | head -n 1)")")
+export CUDA_ROOT="$root" CUDA_PATH="$root" PATH="$root/bin:$PATH"
+export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
+export LIBRARY_PATH="$root/lib:$root/lib/stubs:${LIBRARY_PATH:-}"
+cargo build --release --features cuda "$@"
+echo "qpik: built target/release/qpik with CUDA (compute capability $CUDA_COMPUTE_CAP); run with --cuda"

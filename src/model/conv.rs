@@ -1,0 +1,372 @@
+//! A fast 3x3 (any k x k) convolution for the CPU: im2col + `gemm`, forward and backward.
+//!
+//! Candle's generic CPU convolution runs at a few GFLOP/s on our small images; this op packs
+//! patches once and hands the work to the same `gemm` kernels Candle's matmul uses, images in
+//! parallel across cores. Other devices (CUDA) use Candle's own `conv2d`.
+
+use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Module, Result, Shape, Tensor};
+use candle_nn::{Conv2dConfig, VarBuilder};
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    b: usize,
+    ci: usize,
+    h: usize,
+    w: usize,
+    co: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+}
+
+impl Geometry {
+    fn ho(&self) -> usize {
+        (self.h + 2 * self.pad - self.k) / self.stride + 1
+    }
+    fn wo(&self) -> usize {
+        (self.w + 2 * self.pad - self.k) / self.stride + 1
+    }
+    fn patch(&self) -> usize {
+        self.ci * self.k * self.k
+    }
+    fn hw_out(&self) -> usize {
+        self.ho() * self.wo()
+    }
+}
+
+/// Patches of one image: `cols[(c k k + ky k + kx) * HWo + oy Wo + ox]`.
+fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
+    let (ho, wo, k, s, p) = (g.ho(), g.wo(), g.k, g.stride, g.pad as isize);
+    for c in 0..g.ci {
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &mut cols[((c * k + ky) * k + kx) * ho * wo..][..ho * wo];
+                for oy in 0..ho {
+                    let iy = (oy * s + ky) as isize - p;
+                    let out = &mut row[oy * wo..(oy + 1) * wo];
+                    if iy < 0 || iy >= g.h as isize {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let src = &x[(c * g.h + iy as usize) * g.w..][..g.w];
+                    for (ox, o) in out.iter_mut().enumerate() {
+                        let ix = (ox * s + kx) as isize - p;
+                        *o = if ix >= 0 && (ix as usize) < g.w {
+                            src[ix as usize]
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adjoint of [`im2col`]: accumulate patch gradients back onto the image.
+fn col2im(g: &Geometry, cols: &[f32], x: &mut [f32]) {
+    let (ho, wo, k, s, p) = (g.ho(), g.wo(), g.k, g.stride, g.pad as isize);
+    for c in 0..g.ci {
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &cols[((c * k + ky) * k + kx) * ho * wo..][..ho * wo];
+                for oy in 0..ho {
+                    let iy = (oy * s + ky) as isize - p;
+                    if iy < 0 || iy >= g.h as isize {
+                        continue;
+                    }
+                    let dst = &mut x[(c * g.h + iy as usize) * g.w..][..g.w];
+                    for (ox, &v) in row[oy * wo..(oy + 1) * wo].iter().enumerate() {
+                        let ix = (ox * s + kx) as isize - p;
+                        if ix >= 0 && (ix as usize) < g.w {
+                            dst[ix as usize] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Row-major `dst (m x n) = a (m x k) * b (k x n)`, with optional transposes given by strides.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    a: &[f32],
+    a_rs: isize,
+    a_cs: isize,
+    b: &[f32],
+    b_rs: isize,
+    b_cs: isize,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    // SAFETY: the slices hold at least the addressed elements (checked by the callers' shapes).
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+fn parallelism(batch: usize) -> Parallelism {
+    let threads = rayon::current_num_threads();
+    if batch >= threads {
+        Parallelism::None
+    } else {
+        Parallelism::Rayon(threads)
+    }
+}
+
+fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("fast conv2d: {what} must be contiguous"),
+    }
+}
+
+struct ConvOp {
+    stride: usize,
+    pad: usize,
+}
+
+impl ConvOp {
+    fn geometry(&self, xs: &Shape, ws: &Shape) -> Result<Geometry> {
+        let (b, ci, h, w) = xs.dims4()?;
+        let (co, wci, k, k2) = ws.dims4()?;
+        if wci != ci || k != k2 || h + 2 * self.pad < k || w + 2 * self.pad < k {
+            candle_core::bail!("fast conv2d: input {xs:?} does not fit weight {ws:?}");
+        }
+        Ok(Geometry {
+            b,
+            ci,
+            h,
+            w,
+            co,
+            k,
+            stride: self.stride,
+            pad: self.pad,
+        })
+    }
+}
+
+impl CustomOp2 for ConvOp {
+    fn name(&self) -> &'static str {
+        "qpik-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = self.geometry(l1.shape(), l2.shape())?;
+        let (x, wt) = (slice(s1, l1, "input")?, slice(s2, l2, "weight")?);
+        let (hw, kk) = (g.hw_out(), g.patch());
+        let mut out = vec![0.0f32; g.b * g.co * hw];
+        let par = parallelism(g.b);
+        out.par_chunks_mut(g.co * hw).enumerate().for_each_init(
+            || vec![0.0f32; kk * hw],
+            |cols, (i, o)| {
+                im2col(&g, &x[i * g.ci * g.h * g.w..][..g.ci * g.h * g.w], cols);
+                matmul(
+                    g.co,
+                    hw,
+                    kk,
+                    o,
+                    wt,
+                    kk as isize,
+                    1,
+                    cols,
+                    hw as isize,
+                    1,
+                    false,
+                    par,
+                );
+            },
+        );
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((g.b, g.co, g.ho(), g.wo())),
+        ))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = self.geometry(x.shape(), w.shape())?;
+        let xv = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let wv = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let gv = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let (hw, kk, img) = (g.hw_out(), g.patch(), g.ci * g.h * g.w);
+        let par = parallelism(g.b);
+        let mut gx = vec![0.0f32; g.b * img];
+        // Per image: d cols = W^T dY -> col2im; dW += dY cols^T (partial sums reduced after).
+        let gw = gx
+            .par_chunks_mut(img)
+            .enumerate()
+            .fold(
+                || {
+                    (
+                        vec![0.0f32; g.co * kk],
+                        vec![0.0f32; kk * hw],
+                        vec![0.0f32; kk * hw],
+                    )
+                },
+                |(mut gw, mut cols, mut dcols), (i, gxi)| {
+                    let gy = &gv[i * g.co * hw..][..g.co * hw];
+                    im2col(&g, &xv[i * img..][..img], &mut cols);
+                    matmul(
+                        g.co,
+                        kk,
+                        hw,
+                        &mut gw,
+                        gy,
+                        hw as isize,
+                        1,
+                        &cols,
+                        1,
+                        hw as isize,
+                        true,
+                        par,
+                    );
+                    matmul(
+                        kk,
+                        hw,
+                        g.co,
+                        &mut dcols,
+                        &wv,
+                        1,
+                        kk as isize,
+                        gy,
+                        hw as isize,
+                        1,
+                        false,
+                        par,
+                    );
+                    col2im(&g, &dcols, gxi);
+                    (gw, cols, dcols)
+                },
+            )
+            .map(|(gw, _, _)| gw)
+            .reduce(
+                || vec![0.0f32; g.co * kk],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            );
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(gx, x.shape(), dev)?),
+            Some(Tensor::from_vec(gw, w.shape(), dev)?),
+        ))
+    }
+}
+
+/// A k x k convolution with bias; same weight names as `candle_nn::conv2d` (`weight`, `bias`).
+#[derive(Debug, Clone)]
+pub struct Conv {
+    weight: Tensor,
+    bias: Tensor,
+    stride: usize,
+    pad: usize,
+}
+
+impl Conv {
+    pub fn new(cin: usize, cout: usize, k: usize, stride: usize, vb: VarBuilder) -> Result<Self> {
+        let cfg = Conv2dConfig {
+            padding: k / 2,
+            stride,
+            ..Default::default()
+        };
+        let c = candle_nn::conv2d(cin, cout, k, cfg, vb)?;
+        Ok(Conv {
+            weight: c.weight().clone(),
+            bias: c.bias().expect("conv2d has a bias").clone(),
+            stride,
+            pad: k / 2,
+        })
+    }
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = if matches!(x.device(), Device::Cpu) && x.dtype() == DType::F32 {
+            x.contiguous()?.apply_op2(
+                &self.weight,
+                ConvOp {
+                    stride: self.stride,
+                    pad: self.pad,
+                },
+            )?
+        } else {
+            x.conv2d(&self.weight, self.pad, self.stride, 1, 1)?
+        };
+        y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Var;
+
+    #[test]
+    fn forward_and_gradients_match_candles_own_convolution() -> Result<()> {
+        let dev = Device::Cpu;
+        for (stride, b) in [(1usize, 3usize), (2, 1), (2, 4)] {
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, 5, 9, 7), &dev)?)?;
+            let w = Var::from_tensor(&Tensor::randn(0f32, 0.3, (6, 5, 3, 3), &dev)?)?;
+            let fast = x
+                .as_tensor()
+                .apply_op2(w.as_tensor(), ConvOp { stride, pad: 1 })?;
+            let slow = x.as_tensor().conv2d(w.as_tensor(), 1, stride, 1, 1)?;
+            let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "forward differs by {diff}");
+            // A non-uniform upstream gradient via a fixed random projection.
+            let proj = Tensor::randn(0f32, 1.0, fast.shape(), &dev)?;
+            let gf = (fast * &proj)?.sum_all()?.backward()?;
+            let gs = (slow * &proj)?.sum_all()?.backward()?;
+            for v in [&x, &w] {
+                let (a, b) = (
+                    gf.get(v.as_tensor()).unwrap(),
+                    gs.get(v.as_tensor()).unwrap(),
+                );
+                let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                assert!(d < 1e-3, "gradient differs by {d} (stride {stride})");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! Candle models for kernel extraction (arXiv 2506.05325, compact re-design):
+//! a kernel VAE, an observation encoder aligned to its latent space, and a one-step baseline.
+//!
+//! Conventions: inputs and outputs are 64 x 64 images min-max scaled to [0, 1] each
+//! ([`minmax`]); the observation encoder takes 2 channels (observation, defect mask);
+//! latents are `[zc, 8, 8]` maps; kernels have their impurity at pixel (32, 32).
+
+pub mod blocks;
+pub mod conv;
+pub mod data;
+pub mod file;
+pub mod networks;
+pub mod symmetry;
+pub mod train;
+
+use serde::{Deserialize, Serialize};
+
+/// Network sizes (stored in every model file).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    /// Image size (square, divisible by 8).
+    pub size: usize,
+    /// Channels of the three resolution stages.
+    pub channels: [usize; 3],
+    /// Latent channels at size/8.
+    pub latent_channels: usize,
+    /// GroupNorm groups.
+    pub groups: usize,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            size: 64,
+            channels: [8, 16, 32],
+            latent_channels: 4,
+            groups: 4,
+        }
+    }
+}
+
+/// Min-max scale an image to [0, 1] (a constant image becomes zeros).
+pub fn minmax(x: &[f32]) -> Vec<f32> {
+    let (lo, hi) = x
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if hi <= lo {
+        return vec![0.0; x.len()];
+    }
+    let s = 1.0 / (hi - lo);
+    x.iter()
+        .map(|&v| if v.is_finite() { (v - lo) * s } else { 0.0 })
+        .collect()
+}
