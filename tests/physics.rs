@@ -382,3 +382,16 @@ fn render_refuses_windows_that_would_wrap_around() {
     let e = field.render(&grid, grid.centre()).unwrap_err().to_string();
     assert!(e.contains("k-grid"), "{e}");
 }
+
+#[test]
+fn specs_grow_a_too_small_k_grid_to_cover_their_window() {
+    let mut spec = qpik::physics::catalog::find("square-tp0-300meV").unwrap();
+    spec.kgrid.n = Some(32);
+    spec.render.size = [48, 48];
+    let small = spec.kernel_image(&mut SimContext::new()).unwrap();
+    // The same as asking for the grown size directly.
+    let reach_cells = (spec.extended_radius_a() / 3.5).ceil() as usize + 8;
+    spec.kgrid.n = Some(qpik::physics::kgrid::fft_size_at_least(2 * reach_cells + 4).unwrap());
+    let direct = spec.kernel_image(&mut SimContext::new()).unwrap();
+    assert!(max_abs(&(&small - &direct)) <= 1e-12 * max_abs(&direct));
+}

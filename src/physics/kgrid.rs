@@ -90,21 +90,27 @@ pub fn auto_size(
     let v = max_band_velocity(model);
     let needed = radius_a + v / eta_ev * (4.0 / tolerance).ln();
     let n_min = (needed / model.lattice.min_length()).ceil() as usize;
-    let mut candidates: Vec<usize> = Vec::new();
-    let mut p2 = 2usize;
-    while p2 <= 8192 {
-        let mut c = p2;
-        while c <= 8192 {
-            candidates.push(c);
-            c *= 3;
-        }
-        p2 *= 2;
-    }
-    candidates.sort_unstable();
-    candidates.into_iter().find(|&c| c >= n_min.max(16)).ok_or_else(|| {
+    fft_size_at_least(n_min.max(16)).map_err(|_| {
         Error::invalid(format!(
             "broadening eta = {eta_ev} eV needs a k-grid of {n_min} > 8192 to keep wrap-around below {tolerance}; \
              raise the broadening or the tolerance"
         ))
     })
+}
+
+/// Smallest even size of the form 2^a 3^b (a >= 1, fast FFTs) that is at least `n`, up to 8192.
+pub fn fft_size_at_least(n: usize) -> Result<usize> {
+    let mut best: Option<usize> = None;
+    let mut p2 = 2usize;
+    while p2 <= 8192 {
+        let mut c = p2;
+        while c <= 8192 {
+            if c >= n && best.is_none_or(|b| c < b) {
+                best = Some(c);
+            }
+            c *= 3;
+        }
+        p2 *= 2;
+    }
+    best.ok_or_else(|| Error::invalid(format!("a k-grid of {n} exceeds the maximum of 8192")))
 }

@@ -373,17 +373,23 @@ impl KernelSpec {
                 orbital_radius_a, ..
             } => {
                 let model = self.tight_binding()?;
-                let n = self.kgrid_size(&model).map_err(wrap)?;
-                let imp = Impurity {
-                    orbitals: self.impurity.orbitals.clone(),
-                    potential_ev: self.impurity.potential_ev,
-                    magnetic_ev: self.impurity.magnetic_ev,
-                };
                 let lat = model.lattice;
                 let longest = lat.a1[0].hypot(lat.a1[1]).max(lat.a2[0].hypot(lat.a2[1]));
                 // Cells an extended (stamp) render can touch, with the Gaussian cut-off.
                 let reach =
                     (self.extended_radius_a() * longest / lat.cell_area()).ceil() as usize + 8;
+                // A window larger than the spec's supercell grows the k-grid (never wraps).
+                let n = self.kgrid_size(&model).map_err(wrap)?;
+                let n = if reach + 1 < n / 2 {
+                    n
+                } else {
+                    super::kgrid::fft_size_at_least(2 * reach + 4).map_err(wrap)?
+                };
+                let imp = Impurity {
+                    orbitals: self.impurity.orbitals.clone(),
+                    potential_ev: self.impurity.potential_ev,
+                    magnetic_ev: self.impurity.magnetic_ev,
+                };
                 let ldos = ctx
                     .lattice_ldos_within(&model, &imp, self.energy_ev, self.broadening_ev, n, reach)
                     .map_err(wrap)?;
