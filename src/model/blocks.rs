@@ -4,8 +4,9 @@
 
 use super::NetConfig;
 use super::conv::Conv;
+use super::norm::NormSilu;
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{GroupNorm, VarBuilder, group_norm};
+use candle_nn::VarBuilder;
 
 type Conv2d = Conv;
 
@@ -13,16 +14,17 @@ fn conv3(cin: usize, cout: usize, stride: usize, vb: VarBuilder) -> Result<Conv>
     Conv::new(cin, cout, 3, stride, vb)
 }
 
-fn norm(groups: usize, channels: usize, vb: VarBuilder) -> Result<GroupNorm> {
-    group_norm(groups.min(channels), channels, 1e-5, vb)
+/// GroupNorm then SiLU (fused on the CPU).
+fn norm(groups: usize, channels: usize, vb: VarBuilder) -> Result<NormSilu> {
+    NormSilu::new(groups, channels, vb)
 }
 
 /// `x + conv(silu(norm(conv(silu(norm(x))))))`.
 #[derive(Debug, Clone)]
 pub struct ResBlock {
-    norm1: GroupNorm,
+    norm1: NormSilu,
     conv1: Conv2d,
-    norm2: GroupNorm,
+    norm2: NormSilu,
     conv2: Conv2d,
 }
 
@@ -39,8 +41,8 @@ impl ResBlock {
 
 impl Module for ResBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.conv1.forward(&self.norm1.forward(x)?.silu()?)?;
-        let h = self.conv2.forward(&self.norm2.forward(&h)?.silu()?)?;
+        let h = self.conv1.forward(&self.norm1.forward(x)?)?;
+        let h = self.conv2.forward(&self.norm2.forward(&h)?)?;
         x + h
     }
 }
@@ -50,7 +52,7 @@ impl Module for ResBlock {
 pub struct Encoder {
     conv_in: Conv2d,
     stages: Vec<(Conv2d, ResBlock)>,
-    norm_out: GroupNorm,
+    norm_out: NormSilu,
     conv_out: Conv2d,
 }
 
@@ -87,7 +89,7 @@ impl Module for Encoder {
         for (down, res) in &self.stages {
             h = res.forward(&down.forward(&h)?)?;
         }
-        self.conv_out.forward(&self.norm_out.forward(&h)?.silu()?)
+        self.conv_out.forward(&self.norm_out.forward(&h)?)
     }
 }
 
@@ -97,7 +99,7 @@ pub struct Decoder {
     conv_in: Conv2d,
     res_in: ResBlock,
     stages: Vec<(Conv2d, ResBlock)>,
-    norm_out: GroupNorm,
+    norm_out: NormSilu,
     conv_out: Conv2d,
 }
 
@@ -132,6 +134,6 @@ impl Module for Decoder {
             let (_, _, hh, ww) = h.dims4()?;
             h = res.forward(&conv.forward(&h.upsample_nearest2d(2 * hh, 2 * ww)?)?)?;
         }
-        self.conv_out.forward(&self.norm_out.forward(&h)?.silu()?)
+        self.conv_out.forward(&self.norm_out.forward(&h)?)
     }
 }

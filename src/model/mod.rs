@@ -10,6 +10,7 @@ pub mod conv;
 pub mod data;
 pub mod file;
 pub mod networks;
+pub mod norm;
 pub mod symmetry;
 pub mod train;
 
