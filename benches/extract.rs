@@ -10,25 +10,10 @@ use ndarray::Array2;
 use qpik::extract::{Extractor, Method};
 use qpik::model::NetConfig;
 use qpik::model::networks::{KernelVae, ObservationEncoder, OneStep};
-use std::time::Instant;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn time<F: FnMut()>(reps: usize, mut f: F) -> f64 {
-    f();
-    median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::time;
 
 fn main() -> candle_core::Result<()> {
     let dev = Device::Cpu;

@@ -11,23 +11,9 @@ use qpik::physics::{Impurity, KernelField, PixelGrid, SimContext};
 use qpik::synthesis::dataset::{DatasetConfig, NoProgress, generate_dataset};
 use std::time::Instant;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn time<F: FnMut()>(reps: usize, mut f: F) -> f64 {
-    f(); // warm-up: plans, buffers, page faults
-    median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{median, time};
 
 fn main() {
     let threads = rayon::current_num_threads();

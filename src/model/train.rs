@@ -76,6 +76,30 @@ pub struct TrainingRecord {
     pub vae: Option<String>,
 }
 
+/// What one epoch measured.
+struct EpochStats {
+    loss: f64,
+    validation: f64,
+    /// Seconds recorded before this run (resume).
+    prev_seconds: f64,
+    t0: std::time::Instant,
+    samples: usize,
+}
+
+impl TrainingRecord {
+    /// Record a finished epoch (the same bookkeeping for every network).
+    fn close_epoch(&mut self, epoch: usize, kind: ModelKind, cfg: &TrainConfig, s: EpochStats) {
+        let elapsed = s.t0.elapsed().as_secs_f64();
+        self.epochs_done = epoch + 1;
+        self.final_train_loss = s.loss;
+        self.validation.push(s.validation);
+        self.seconds = s.prev_seconds + elapsed;
+        self.samples_per_second = s.samples as f64 / elapsed;
+        self.kind = kind.as_str().into();
+        self.config = Some(cfg.clone());
+    }
+}
+
 fn ce(e: candle_core::Error) -> Error {
     Error::invalid(format!("training: {e}"))
 }
@@ -279,13 +303,14 @@ pub fn train_vae(
                 .to_scalar::<f32>()
         })()
         .map_err(ce)?;
-        record.epochs_done = epoch + 1;
-        record.final_train_loss = loss_sum / steps as f64;
-        record.validation.push(val as f64);
-        record.seconds = prev_seconds + t0.elapsed().as_secs_f64();
-        record.samples_per_second = samples as f64 / t0.elapsed().as_secs_f64();
-        record.kind = "vae".into();
-        record.config = Some(cfg.clone());
+        let stats = EpochStats {
+            loss: loss_sum / steps as f64,
+            validation: val as f64,
+            prev_seconds,
+            t0,
+            samples,
+        };
+        record.close_epoch(epoch, ModelKind::Vae, cfg, stats);
         save(&varmap, &["vae."], ModelKind::Vae, cfg, &record, out)?;
         progress.message(&format!(
             "epoch {} train {:.5} val {:.5}",
@@ -526,13 +551,14 @@ impl ObservationRun<'_> {
                 progress.message(&format!("loss {:.5}", loss_sum / (st + 1) as f64));
             }
             let val = validate(data, self.device, predict)?;
-            record.epochs_done = epoch + 1;
-            record.final_train_loss = loss_sum / steps as f64;
-            record.validation.push(val);
-            record.seconds = prev_seconds + t0.elapsed().as_secs_f64();
-            record.samples_per_second = samples as f64 / t0.elapsed().as_secs_f64();
-            record.kind = self.kind.as_str().into();
-            record.config = Some(cfg.clone());
+            let stats = EpochStats {
+                loss: loss_sum / steps as f64,
+                validation: val,
+                prev_seconds,
+                t0,
+                samples,
+            };
+            record.close_epoch(epoch, self.kind, cfg, stats);
             save(self.varmap, self.prefixes, self.kind, cfg, record, self.out)?;
         }
         Ok(())

@@ -345,11 +345,7 @@ impl SimContext {
             }
         }
         let site_of = |orbital: usize| {
-            if model.spinful {
-                orbital / 2
-            } else {
-                orbital % norb
-            }
+            if model.spinful { orbital / 2 } else { orbital }
         };
         let sites: Vec<[f64; 2]> = (0..n_sites)
             .map(|s| model.orbitals[if model.spinful { 2 * s } else { s }])
