@@ -30,6 +30,14 @@ impl Progress for Bars {
         self.set(text);
     }
 
+    /// Kept lines go above the bar, or to stderr as plain lines when no bar is drawn (logs).
+    fn note(&self, text: &str) {
+        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(b) if !b.is_hidden() => b.println(text),
+            _ => eprintln!("{text}"),
+        }
+    }
+
     fn advance(&self, n: u64) {
         if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             b.inc(n);

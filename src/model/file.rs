@@ -90,6 +90,9 @@ impl ModelFile {
             .ok_or_else(|| Error::format(what, format!("unknown model kind '{kind_s}'")))?;
         let config: NetConfig = toml::from_str(&get("qpik.config")?)
             .map_err(|e| Error::format(what, format!("bad 'qpik.config': {e}")))?;
+        config
+            .validate()
+            .map_err(|e| Error::format(what, e.to_string()))?;
         let training = meta.get("qpik.training").cloned().unwrap_or_default();
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {

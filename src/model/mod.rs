@@ -41,6 +41,37 @@ impl Default for NetConfig {
     }
 }
 
+impl NetConfig {
+    /// Check the sizes before any network is built (model files come from outside).
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::Error::invalid(format!("network config: {m}")));
+        if self.size < 8 || self.size > 1024 || self.size % 8 != 0 {
+            return bad(format!(
+                "size {} must be a multiple of 8 in 8..=1024",
+                self.size
+            ));
+        }
+        if self.groups == 0 || self.groups > 256 {
+            return bad(format!("groups {} must be in 1..=256", self.groups));
+        }
+        for &c in &self.channels {
+            if c == 0 || c > 1024 || c % self.groups != 0 {
+                return bad(format!(
+                    "channels {:?} must be in 1..=1024 and divisible by groups {}",
+                    self.channels, self.groups
+                ));
+            }
+        }
+        if self.latent_channels == 0 || self.latent_channels > 256 {
+            return bad(format!(
+                "latent channels {} must be in 1..=256",
+                self.latent_channels
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Min-max scale an image to [0, 1] (a constant image becomes zeros).
 pub fn minmax(x: &[f32]) -> Vec<f32> {
     let (lo, hi) = x

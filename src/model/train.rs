@@ -11,7 +11,7 @@ use super::file::{ModelFile, ModelKind, load_into, to_bytes, write_atomic};
 use super::networks::{KernelVae, ObservationEncoder, OneStep};
 use super::symmetry::Rotations;
 use crate::rng::Rng;
-use crate::synthesis::dataset::Progress;
+use crate::synthesis::dataset::{Progress, check_cancelled};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -252,6 +252,7 @@ pub fn train_vae(
         );
         let mut loss_sum = 0.0;
         for s in 0..steps {
+            check_cancelled(progress)?;
             let global = epoch * steps + s;
             opt.set_learning_rate(lr_at(cfg, global, total));
             let mut rng = Rng::stream(cfg.seed, global as u64);
@@ -312,9 +313,10 @@ pub fn train_vae(
         };
         record.close_epoch(epoch, ModelKind::Vae, cfg, stats);
         save(&varmap, &["vae."], ModelKind::Vae, cfg, &record, out)?;
-        progress.message(&format!(
-            "epoch {} train {:.5} val {:.5}",
+        progress.note(&format!(
+            "vae epoch {}/{}: train loss {:.5}, validation MSE {:.5}",
             epoch + 1,
+            cfg.epochs,
             record.final_train_loss,
             val
         ));
@@ -532,6 +534,7 @@ impl ObservationRun<'_> {
             let order = shuffled(&data.train, cfg.seed, epoch);
             let mut loss_sum = 0.0;
             for st in 0..steps {
+                check_cancelled(progress)?;
                 let global = epoch * steps + st;
                 opt.set_learning_rate(lr_at(cfg, global, total));
                 let items: Vec<usize> = (0..cfg.batch_size)
@@ -560,6 +563,14 @@ impl ObservationRun<'_> {
             };
             record.close_epoch(epoch, self.kind, cfg, stats);
             save(self.varmap, self.prefixes, self.kind, cfg, record, self.out)?;
+            progress.note(&format!(
+                "{} epoch {}/{}: train loss {:.5}, validation RMSE {:.5} (held-out observations)",
+                self.kind.as_str(),
+                epoch + 1,
+                cfg.epochs,
+                record.final_train_loss,
+                val
+            ));
         }
         Ok(())
     }

@@ -58,8 +58,26 @@ pub trait Progress: Sync {
     fn stage(&self, _name: &str, _total: u64) {}
     /// `n` more steps done.
     fn advance(&self, _n: u64) {}
-    /// A short status line (losses during training).
+    /// A short status line (losses during training), replaced by the next one.
     fn message(&self, _text: &str) {}
+    /// A line worth keeping (an epoch's summary); by default shown like [`Progress::message`].
+    fn note(&self, text: &str) {
+        self.message(text)
+    }
+    /// Polled between steps: `true` stops the work with [`Error::Cancelled`]
+    /// (files being written are left as they were or removed, never half-valid).
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// [`Error::Cancelled`] when the receiver asks to stop.
+pub fn check_cancelled(progress: &dyn Progress) -> Result<()> {
+    if progress.cancelled() {
+        Err(Error::Cancelled)
+    } else {
+        Ok(())
+    }
 }
 
 /// Progress that goes nowhere.
@@ -195,6 +213,7 @@ pub fn generate_dataset(
     let mut ctx = SimContext::new();
     let mut prepared = Vec::with_capacity(selected.len());
     for (spec, _) in &selected {
+        check_cancelled(progress)?;
         prepared.push(prepare_kernel(&mut ctx, spec, cfg.defects.subpixel_steps)?);
         progress.advance(1);
     }
@@ -231,13 +250,17 @@ pub fn generate_dataset(
     progress.stage("synthesising observations", n as u64);
     const BLOCK: usize = 2048;
     for start in (0..n).step_by(BLOCK) {
+        if progress.cancelled() {
+            drop(writer); // removes the temporary file; an existing file at `path` is untouched
+            return Err(Error::Cancelled);
+        }
         let end = (start + BLOCK).min(n);
         let obs: Vec<Observation> = (start..end)
             .into_par_iter()
             .map(|idx| {
                 let p = &prepared[idx / cfg.per_kernel];
                 let mut rng = Rng::stream(cfg.seed, idx as u64);
-                let o = synthesize(
+                synthesize(
                     &p.stamps,
                     size,
                     size,
@@ -245,11 +268,11 @@ pub fn generate_dataset(
                     &cfg.defects,
                     &cfg.artefacts,
                     &mut rng,
-                );
-                progress.advance(1);
-                o
+                )
             })
             .collect::<Result<_>>()?;
+        // Reported from the calling thread only (C callbacks must not run on workers).
+        progress.advance((end - start) as u64);
         let block = observation_table(
             &obs,
             (start..end).map(|i| (i / cfg.per_kernel) as u32).collect(),

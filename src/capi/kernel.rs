@@ -1,0 +1,337 @@
+//! Catalog, kernel simulation and observation synthesis.
+
+use super::{
+    ArrayRef, CError, CResult, c_str, c_str_opt, guard, handle, options_or_default, put_handle,
+    qpik_array, qpik_dtype, qpik_options, qpik_status, write_sized, write_string,
+};
+use crate::physics::catalog::{catalog, find};
+use crate::physics::{KernelField, KernelSpec, PixelGrid, SimContext};
+use crate::rng::Rng;
+use crate::synthesis::{KernelStamps, Observation, synthesize};
+use std::ffi::c_char;
+
+const F: &[qpik_dtype] = &[qpik_dtype::QPIK_F32, qpik_dtype::QPIK_F64];
+const FM: &[qpik_dtype] = &[
+    qpik_dtype::QPIK_F32,
+    qpik_dtype::QPIK_F64,
+    qpik_dtype::QPIK_U8,
+];
+
+/// A simulated single-impurity kernel (the C type `qpik_kernel`). Immutable: thread-safe.
+pub struct qpik_kernel {
+    spec: KernelSpec,
+    field: KernelField,
+    image: Vec<f64>,
+}
+
+/// What a kernel is. The caller sets `struct_size = sizeof(qpik_kernel_info)` first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct qpik_kernel_info {
+    pub struct_size: u32,
+    /// n-fold rotation symmetry label (1 = isotropic).
+    pub symmetry: u32,
+    /// Image size in pixels.
+    pub rows: i64,
+    pub cols: i64,
+    /// Pixel size in metres.
+    pub pixel_size_m: f64,
+    /// Scan rotation in degrees.
+    pub rotation_deg: f64,
+    /// Bias energy in eV.
+    pub energy_ev: f64,
+    /// Impurity position in pixels: (rows/2, cols/2), integer division.
+    pub centre_row: f64,
+    pub centre_col: f64,
+}
+
+/// A synthesised observation (the C type `qpik_observation`). Immutable: thread-safe.
+pub struct qpik_observation {
+    obs: Observation,
+}
+
+/// Number of kernels in the built-in catalog into `*count`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_catalog_count(count: *mut usize) -> qpik_status {
+    guard("qpik_catalog_count", || {
+        if count.is_null() {
+            return Err(CError::null("count"));
+        }
+        unsafe { *count = catalog().len() };
+        Ok(())
+    })
+}
+
+/// Name of catalog kernel `index` (0-based, < `qpik_catalog_count`), with the
+/// `buf, buf_len, needed` convention: `*needed` (if not NULL) receives the size including
+/// the NUL; a `buf_len` too small gives `QPIK_ERR_BUFFER_TOO_SMALL` and writes nothing.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_catalog_name(
+    index: usize,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+) -> qpik_status {
+    guard("qpik_catalog_name", || {
+        let all = catalog();
+        let k = all.get(index).ok_or_else(|| {
+            CError::new(
+                qpik_status::QPIK_ERR_NOT_FOUND,
+                format!("index {index} is past the catalog's {} kernels", all.len()),
+            )
+        })?;
+        unsafe { write_string(&k.name, buf, buf_len, needed) }
+    })
+}
+
+fn lookup(name: &str) -> CResult<KernelSpec> {
+    find(name).ok_or_else(|| {
+        CError::new(
+            qpik_status::QPIK_ERR_NOT_FOUND,
+            format!("no catalog kernel is named '{name}' (qpik_catalog_name lists them)"),
+        )
+    })
+}
+
+/// The TOML spec of catalog kernel `name` (edit it and pass it to `qpik_kernel_new`), with
+/// the `buf, buf_len, needed` convention. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_catalog_spec(
+    name: *const c_char,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+) -> qpik_status {
+    guard("qpik_catalog_spec", || {
+        let spec = lookup(unsafe { c_str(name, "name") }?)?;
+        unsafe { write_string(&spec.to_toml(), buf, buf_len, needed) }
+    })
+}
+
+/// Simulate a kernel: a catalog kernel by `name`, or a TOML spec in `spec_toml` (exactly one
+/// of them non-NULL). Options (NULL = defaults): `size`, `pixel_size_a`, `rotation_deg`
+/// override the spec's image grid. Units: the image is the LDOS change in states/eV per
+/// Angstrom^2 (per spin for spinless models), impurity at pixel (rows/2, cols/2).
+/// On success `*out` receives a handle to free with `qpik_kernel_free`. Thread-safe.
+/// Takes milliseconds to a second (lattice models at fine energy resolution).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_kernel_new(
+    name: *const c_char,
+    spec_toml: *const c_char,
+    opts: *const qpik_options,
+    out: *mut *mut qpik_kernel,
+) -> qpik_status {
+    guard("qpik_kernel_new", || {
+        if out.is_null() {
+            return Err(CError::null("out"));
+        }
+        let name = unsafe { c_str_opt(name, "name") }?;
+        let toml = unsafe { c_str_opt(spec_toml, "spec_toml") }?;
+        let opts = unsafe { options_or_default(opts) };
+        let mut spec = match (name, toml) {
+            (Some(n), None) => lookup(n)?,
+            (None, Some(t)) => KernelSpec::from_toml(t)?,
+            _ => {
+                return Err(CError::invalid(
+                    "pass exactly one of name (a catalog kernel) and spec_toml (a TOML spec)",
+                ));
+            }
+        };
+        if let Some((r, c)) = opts.size() {
+            spec.render.size = [r, c];
+        }
+        if let Some(p) = opts.pixel_size_a() {
+            spec.render.pixel_size_a = p;
+        }
+        if let Some(r) = opts.rotation_deg() {
+            spec.render.rotation_deg = r;
+        }
+        spec.validate()?;
+        let mut ctx = SimContext::new();
+        let field = spec.simulate(&mut ctx)?;
+        let grid = spec.grid();
+        let image = field.render(&grid, grid.centre())?;
+        let kernel = qpik_kernel {
+            image: image.iter().copied().collect(),
+            spec,
+            field,
+        };
+        unsafe { put_handle(out, kernel) };
+        Ok(())
+    })
+}
+
+/// Free a kernel; NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_kernel_free(kernel: *mut qpik_kernel) {
+    if !kernel.is_null() {
+        drop(unsafe { Box::from_raw(kernel) });
+    }
+}
+
+/// Describe a kernel into `*info` (set `info->struct_size = sizeof(*info)` first).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_kernel_get_info(
+    kernel: *const qpik_kernel,
+    info: *mut qpik_kernel_info,
+) -> qpik_status {
+    guard("qpik_kernel_get_info", || {
+        let k = unsafe { handle(kernel, "kernel") }?;
+        let g = k.spec.grid();
+        let c = g.centre();
+        let v = qpik_kernel_info {
+            struct_size: 0,
+            symmetry: k.spec.symmetry as u32,
+            rows: g.height as i64,
+            cols: g.width as i64,
+            pixel_size_m: g.pixel_size_a * 1e-10,
+            rotation_deg: g.rotation_deg,
+            energy_ev: k.spec.energy_ev,
+            centre_row: c[0],
+            centre_col: c[1],
+        };
+        unsafe { write_sized(info, v, "info") }
+    })
+}
+
+/// Copy the kernel image into `image` (2-D, rows x cols of `qpik_kernel_get_info`,
+/// QPIK_F32 or QPIK_F64, any layout). Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_kernel_image(
+    kernel: *const qpik_kernel,
+    image: *const qpik_array,
+) -> qpik_status {
+    guard("qpik_kernel_image", || {
+        let k = unsafe { handle(kernel, "kernel") }?;
+        let a = unsafe { ArrayRef::new(image, "image", &[2], F) }?;
+        a.expect_shape(&[k.spec.render.size[0], k.spec.render.size[1]])?;
+        a.write_f64(&k.image)
+    })
+}
+
+/// Synthesise a `rows x cols` observation of `kernel` at random defects: the sum of the
+/// kernel shifted to each defect, times its amplitude, plus the artefacts asked for.
+/// Options (NULL = defaults): `seed`, `defects.*`, `artefacts`, `artefacts.*`; the pixel
+/// size is the kernel's. `*out` receives a handle to free with `qpik_observation_free`.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_observation_new(
+    kernel: *const qpik_kernel,
+    rows: i64,
+    cols: i64,
+    opts: *const qpik_options,
+    out: *mut *mut qpik_observation,
+) -> qpik_status {
+    guard("qpik_observation_new", || {
+        let k = unsafe { handle(kernel, "kernel") }?;
+        if out.is_null() {
+            return Err(CError::null("out"));
+        }
+        if !(1..=8192).contains(&rows) || !(1..=8192).contains(&cols) {
+            return Err(CError::new(
+                qpik_status::QPIK_ERR_SHAPE,
+                format!("observation size {rows} x {cols} must be within 1..=8192 pixels"),
+            ));
+        }
+        let opts = unsafe { options_or_default(opts) };
+        let defects = opts.defects()?;
+        let artefacts = opts.artefacts()?;
+        let grid: PixelGrid = k.spec.grid();
+        let radius = grid.height.max(grid.width);
+        let stamps = KernelStamps::new(&k.field, &grid, radius, defects.subpixel_steps)?;
+        let mut rng = Rng::new(opts.seed());
+        let obs = synthesize(
+            &stamps,
+            rows as usize,
+            cols as usize,
+            grid.pixel_size_a,
+            &defects,
+            &artefacts,
+            &mut rng,
+        )?;
+        unsafe { put_handle(out, qpik_observation { obs }) };
+        Ok(())
+    })
+}
+
+/// Free an observation; NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_observation_free(observation: *mut qpik_observation) {
+    if !observation.is_null() {
+        drop(unsafe { Box::from_raw(observation) });
+    }
+}
+
+/// Copy the observed map into `image` (2-D rows x cols, QPIK_F32 or QPIK_F64) and, if
+/// `mask` is not NULL, the defect mask (1 at the pixel nearest each defect) into `mask`
+/// (same shape; QPIK_U8, QPIK_F32 or QPIK_F64). Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_observation_image(
+    observation: *const qpik_observation,
+    image: *const qpik_array,
+    mask: *const qpik_array,
+) -> qpik_status {
+    guard("qpik_observation_image", || {
+        let o = &unsafe { handle(observation, "observation") }?.obs;
+        let (h, w) = o.image.dim();
+        let a = unsafe { ArrayRef::new(image, "image", &[2], F) }?;
+        a.expect_shape(&[h, w])?;
+        let m = if mask.is_null() {
+            None
+        } else {
+            let m = unsafe { ArrayRef::new(mask, "mask", &[2], FM) }?;
+            m.expect_shape(&[h, w])?;
+            Some(m)
+        };
+        a.write_f32(&o.image.iter().copied().collect::<Vec<_>>())?;
+        if let Some(m) = m {
+            let v: Vec<f32> = o.mask.iter().map(|&x| x as f32).collect();
+            m.write_f32(&v)?;
+        }
+        Ok(())
+    })
+}
+
+/// Number of defects of an observation into `*count`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_observation_defect_count(
+    observation: *const qpik_observation,
+    count: *mut usize,
+) -> qpik_status {
+    guard("qpik_observation_defect_count", || {
+        let o = &unsafe { handle(observation, "observation") }?.obs;
+        if count.is_null() {
+            return Err(CError::null("count"));
+        }
+        unsafe { *count = o.positions.len() };
+        Ok(())
+    })
+}
+
+/// The defects into `defects` (2-D, count x 3, QPIK_F32 or QPIK_F64): row and column in
+/// pixels (subpixel, as rendered) and amplitude. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_observation_defects(
+    observation: *const qpik_observation,
+    defects: *const qpik_array,
+) -> qpik_status {
+    guard("qpik_observation_defects", || {
+        let o = &unsafe { handle(observation, "observation") }?.obs;
+        let n = o.positions.len();
+        if n == 0 {
+            return Err(CError::invalid(
+                "the observation has no defects; check qpik_observation_defect_count first",
+            ));
+        }
+        let a = unsafe { ArrayRef::new(defects, "defects", &[2], F) }?;
+        a.expect_shape(&[n, 3])?;
+        let v: Vec<f32> = o
+            .positions
+            .iter()
+            .zip(&o.amplitudes)
+            .flat_map(|(p, &amp)| [p[0], p[1], amp])
+            .collect();
+        a.write_f32(&v)
+    })
+}
