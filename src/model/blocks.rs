@@ -131,8 +131,7 @@ impl Module for Decoder {
     fn forward(&self, z: &Tensor) -> Result<Tensor> {
         let mut h = self.res_in.forward(&self.conv_in.forward(z)?)?;
         for (conv, res) in &self.stages {
-            let (_, _, hh, ww) = h.dims4()?;
-            h = res.forward(&conv.forward(&h.upsample_nearest2d(2 * hh, 2 * ww)?)?)?;
+            h = res.forward(&conv.forward_upsampled(&h)?)?;
         }
         self.conv_out.forward(&self.norm_out.forward(&h)?)
     }

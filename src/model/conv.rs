@@ -294,6 +294,132 @@ impl CustomOp2 for ConvOp {
     }
 }
 
+/// Taps of a 3 x 3 kernel that fall on input offset `t` (0 or 1) for output phase `a`, when the
+/// kernel runs over a 2x nearest-neighbour upsampled image (see [`UpConvOp`]).
+fn phase_taps(a: usize, t: usize) -> &'static [usize] {
+    match (a, t) {
+        (0, 0) => &[0],
+        (0, _) => &[1, 2],
+        (_, 0) => &[0, 1],
+        _ => &[2],
+    }
+}
+
+/// `conv3x3(upsample_nearest_2x(x))` without building the upsampled image (inference only).
+///
+/// Output pixel `(2i + a, 2j + b)` sees input rows `i + a + t - 1`, `t` in {0, 1}, so each of
+/// the four output phases is a 2 x 2 convolution of `x` with summed taps: 2.25x fewer
+/// multiply-adds and a quarter of the patch memory. Exact (same sums, regrouped).
+struct UpConvOp;
+
+impl CustomOp2 for UpConvOp {
+    fn name(&self) -> &'static str {
+        "qpik-upsample2-conv3"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, ci, h, w) = l1.shape().dims4()?;
+        let (co, wci, k, k2) = l2.shape().dims4()?;
+        if wci != ci || k != 3 || k2 != 3 {
+            candle_core::bail!(
+                "upsample conv: weight {:?} is not 3x3 over {ci} channels",
+                l2.shape()
+            );
+        }
+        let (x, wt) = (slice(s1, l1, "input")?, slice(s2, l2, "weight")?);
+        let kk = ci * 4;
+        // Phase weights: pw[phase][co][ci][ty][tx].
+        let mut pw = vec![0.0f32; 4 * co * kk];
+        for a in 0..2 {
+            for bb in 0..2 {
+                for o in 0..co {
+                    for c in 0..ci {
+                        for ty in 0..2 {
+                            for tx in 0..2 {
+                                let mut sum = 0.0;
+                                for &ky in phase_taps(a, ty) {
+                                    for &kx in phase_taps(bb, tx) {
+                                        sum += wt[((o * ci + c) * 3 + ky) * 3 + kx];
+                                    }
+                                }
+                                pw[(((a * 2 + bb) * co + o) * ci + c) * 4 + ty * 2 + tx] = sum;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let hw = h * w;
+        let par = parallelism(b);
+        let mut out = vec![0.0f32; b * co * 4 * hw];
+        out.par_chunks_mut(co * 4 * hw).enumerate().for_each_init(
+            || (vec![0.0f32; kk * hw], vec![0.0f32; co * hw]),
+            |(cols, tmp), (i, o)| {
+                let xi = &x[i * ci * hw..][..ci * hw];
+                for a in 0..2 {
+                    for bb in 0..2 {
+                        for c in 0..ci {
+                            for ty in 0..2 {
+                                for tx in 0..2 {
+                                    let row = &mut cols[(c * 4 + ty * 2 + tx) * hw..][..hw];
+                                    for y in 0..h {
+                                        let iy = (y + a + ty) as isize - 1;
+                                        let dst = &mut row[y * w..(y + 1) * w];
+                                        if iy < 0 || iy >= h as isize {
+                                            dst.fill(0.0);
+                                            continue;
+                                        }
+                                        let src = &xi[(c * h + iy as usize) * w..][..w];
+                                        for (xx, d) in dst.iter_mut().enumerate() {
+                                            let ix = (xx + bb + tx) as isize - 1;
+                                            *d = if ix >= 0 && (ix as usize) < w {
+                                                src[ix as usize]
+                                            } else {
+                                                0.0
+                                            };
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        let pwp = &pw[(a * 2 + bb) * co * kk..][..co * kk];
+                        matmul(
+                            co,
+                            hw,
+                            kk,
+                            tmp,
+                            pwp,
+                            kk as isize,
+                            1,
+                            cols,
+                            hw as isize,
+                            1,
+                            false,
+                            par,
+                        );
+                        for oc in 0..co {
+                            for y in 0..h {
+                                let dst = &mut o[(oc * 2 * h + 2 * y + a) * 2 * w..][..2 * w];
+                                let src = &tmp[oc * hw + y * w..][..w];
+                                for (xx, &v) in src.iter().enumerate() {
+                                    dst[2 * xx + bb] = v;
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        Ok((CpuStorage::F32(out), Shape::from((b, co, 2 * h, 2 * w))))
+    }
+}
+
 /// A k x k convolution with bias; same weight names as `candle_nn::conv2d` (`weight`, `bias`).
 #[derive(Debug, Clone)]
 pub struct Conv {
@@ -337,10 +463,55 @@ impl Module for Conv {
     }
 }
 
+impl Conv {
+    /// `self.forward(upsample_nearest_2x(x))`. Without gradients to track (inference) and on
+    /// the CPU, a fused op skips the upsampled image and 55 % of the multiply-adds.
+    pub fn forward_upsampled(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let plain = !x.track_op() && !self.weight.track_op() && !self.bias.track_op();
+        if plain
+            && self.stride == 1
+            && self.weight.dims4()?.2 == 3
+            && matches!(x.device(), Device::Cpu)
+            && x.dtype() == DType::F32
+        {
+            let y = x.contiguous()?.apply_op2(&self.weight, UpConvOp)?;
+            y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+        } else {
+            self.forward(&x.upsample_nearest2d(2 * h, 2 * w)?)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::Var;
+
+    #[test]
+    fn fused_upsample_convolution_equals_upsample_then_convolution() -> Result<()> {
+        let dev = Device::Cpu;
+        for (b, ci, co, h, w) in [(1usize, 3usize, 4usize, 5usize, 6usize), (3, 8, 2, 8, 8)] {
+            let x = Tensor::randn(0f32, 1.0, (b, ci, h, w), &dev)?;
+            let vm = candle_nn::VarMap::new();
+            let conv = Conv::new(ci, co, 3, 1, VarBuilder::from_varmap(&vm, DType::F32, &dev))?;
+            // Plain (untracked) copies of the weights take the fused path.
+            let plain = Conv {
+                weight: conv.weight.detach(),
+                bias: (conv.bias.detach() + 0.25)?,
+                stride: 1,
+                pad: 1,
+            };
+            let fused = plain.forward_upsampled(&x)?;
+            let slow = plain.forward(&x.upsample_nearest2d(2 * h, 2 * w)?)?;
+            assert_eq!(fused.dims(), slow.dims());
+            let diff = (&fused - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "fused differs by {diff}");
+            // Tracked weights (training) take the differentiable path.
+            assert!(conv.weight.track_op());
+        }
+        Ok(())
+    }
 
     #[test]
     fn forward_and_gradients_match_candles_own_convolution() -> Result<()> {
