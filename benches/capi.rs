@@ -15,6 +15,7 @@ use std::ffi::CString;
 use std::time::Instant;
 
 #[path = "common/timing.rs"]
+#[allow(dead_code)]
 mod timing;
 use timing::median;
 

@@ -530,7 +530,9 @@ enum qpik_status qpik_observation_defect_count(const struct qpik_observation *ob
 
 /**
  * The defects into `defects` (2-D, count x 3, QPIK_F32 or QPIK_F64): row and column in
- * pixels (subpixel, as rendered) and amplitude. Thread-safe.
+ * pixels (subpixel, as rendered) and amplitude. An observation without defects (possible
+ * with a density or count_min = 0) gives `QPIK_ERR_INVALID_ARGUMENT`: check
+ * `qpik_observation_defect_count` first. Thread-safe.
  */
 enum qpik_status qpik_observation_defects(const struct qpik_observation *observation,
                                           const struct qpik_array *defects);
@@ -588,7 +590,8 @@ enum qpik_status qpik_estimate_mask(const struct qpik_array *observation,
  * QPIK_F32 or QPIK_F64, finite, any units (each image is min-max scaled). `mask`: the
  * binary defect mask(s) of the same shape (QPIK_U8, QPIK_F32 or QPIK_F64, values 0 or 1),
  * or NULL to estimate each with `qpik_estimate_mask`. `kernel`: output of the same shape
- * (QPIK_F32 or QPIK_F64), the kernel min-max scaled to [0, 1], impurity at pixel
+ * (QPIK_F32 or QPIK_F64), the predicted kernel on the scale of the min-max scaled training
+ * kernels (0 = the kernel's minimum, 1 = its maximum; not clamped), impurity at pixel
  * (size/2, size/2), same pixel size as the observation. `info` (optional, NULL to skip)
  * says what was done. size is `qpik_model_info.size` (64 for the default models).
  * Nothing is written to `kernel` unless the call succeeds.

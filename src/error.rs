@@ -16,6 +16,8 @@ pub enum Error {
     Format { path: String, message: String },
     /// The HDF5 library reported an error.
     Hdf5 { path: String, message: String },
+    /// Something this build or machine lacks (an embedded model).
+    Unavailable(String),
     /// Long work was stopped on request (a progress receiver asked to cancel).
     Cancelled,
 }
@@ -53,6 +55,7 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Format { path, message } => write!(f, "{path}: {message}"),
             Error::Hdf5 { path, message } => write!(f, "{path}: HDF5 error: {message}"),
+            Error::Unavailable(m) => write!(f, "{m}"),
             Error::Cancelled => write!(f, "cancelled on request"),
         }
     }

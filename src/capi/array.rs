@@ -274,7 +274,16 @@ impl ArrayRef {
                 }
                 qpik_dtype::QPIK_F64 => {
                     let p = self.data as *const f64;
-                    v.extend(self.offsets().map(|o| p.add(o).read_unaligned() as f32));
+                    for (i, o) in self.offsets().enumerate() {
+                        let x = p.add(o).read_unaligned();
+                        if finite && x.is_finite() && x.abs() > f32::MAX as f64 {
+                            return Err(CError::invalid(format!(
+                                "{} holds {x:e} at flat index {i}, beyond the float32 range qpik computes in; rescale the data",
+                                self.name
+                            )));
+                        }
+                        v.push(x as f32);
+                    }
                 }
                 qpik_dtype::QPIK_U8 => {
                     let p = self.data as *const u8;

@@ -90,10 +90,15 @@ pub unsafe extern "C" fn qpik_dataset_open(
             return Err(CError::null("out"));
         }
         let p = Path::new(path);
-        if !p.exists() {
+        if !p.is_file() {
+            let why = if p.exists() {
+                "not a regular file"
+            } else {
+                "no such file"
+            };
             return Err(CError::new(
                 qpik_status::QPIK_ERR_IO,
-                format!("{path}: no such file"),
+                format!("{path}: {why}"),
             ));
         }
         let reader = DatasetReader::open(p)?;

@@ -310,7 +310,9 @@ pub unsafe extern "C" fn qpik_observation_defect_count(
 }
 
 /// The defects into `defects` (2-D, count x 3, QPIK_F32 or QPIK_F64): row and column in
-/// pixels (subpixel, as rendered) and amplitude. Thread-safe.
+/// pixels (subpixel, as rendered) and amplitude. An observation without defects (possible
+/// with a density or count_min = 0) gives `QPIK_ERR_INVALID_ARGUMENT`: check
+/// `qpik_observation_defect_count` first. Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_observation_defects(
     observation: *const qpik_observation,

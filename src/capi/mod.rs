@@ -116,6 +116,7 @@ impl From<Error> for CError {
             Error::Io { .. } => qpik_status::QPIK_ERR_IO,
             Error::Format { .. } | Error::Hdf5 { .. } => qpik_status::QPIK_ERR_FORMAT,
             Error::Cancelled => qpik_status::QPIK_ERR_CANCELLED,
+            Error::Unavailable(_) => qpik_status::QPIK_ERR_UNAVAILABLE,
         };
         CError::new(status, e.to_string())
     }

@@ -89,13 +89,7 @@ pub unsafe extern "C" fn qpik_model_new_default(
         } else {
             Method::TwoStep
         };
-        finish(out, &opts, |d| Extractor::embedded(method, d)).map_err(|e| {
-            if e.message.contains("embeds no default model") {
-                CError::new(qpik_status::QPIK_ERR_UNAVAILABLE, e.message)
-            } else {
-                e
-            }
-        })
+        finish(out, &opts, |d| Extractor::embedded(method, d))
     })
 }
 
@@ -201,7 +195,8 @@ pub unsafe extern "C" fn qpik_estimate_mask(
 /// QPIK_F32 or QPIK_F64, finite, any units (each image is min-max scaled). `mask`: the
 /// binary defect mask(s) of the same shape (QPIK_U8, QPIK_F32 or QPIK_F64, values 0 or 1),
 /// or NULL to estimate each with `qpik_estimate_mask`. `kernel`: output of the same shape
-/// (QPIK_F32 or QPIK_F64), the kernel min-max scaled to [0, 1], impurity at pixel
+/// (QPIK_F32 or QPIK_F64), the predicted kernel on the scale of the min-max scaled training
+/// kernels (0 = the kernel's minimum, 1 = its maximum; not clamped), impurity at pixel
 /// (size/2, size/2), same pixel size as the observation. `info` (optional, NULL to skip)
 /// says what was done. size is `qpik_model_info.size` (64 for the default models).
 /// Nothing is written to `kernel` unless the call succeeds.

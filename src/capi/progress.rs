@@ -56,8 +56,13 @@ impl CallbackProgress {
         if std::thread::current().id() != self.owner {
             return;
         }
-        let stage = self.stage.lock().unwrap_or_else(|e| e.into_inner());
-        let message = self.message.lock().unwrap_or_else(|e| e.into_inner());
+        // Copies, so no lock is held while the (possibly slow) callback runs.
+        let stage = self.stage.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let message = self
+            .message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let done = self.done.load(Ordering::Relaxed);
         // SAFETY: the caller gave us this function and pointer for the duration of the call.
         let r = unsafe {

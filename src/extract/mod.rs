@@ -1,7 +1,9 @@
 //! Kernel extraction from an observation and its defect mask, and evaluation metrics.
 //!
 //! Input: a `size x size` observation (any units) and a binary defect mask of the same shape.
-//! Output: the kernel min-max scaled to [0, 1], impurity at pixel (size/2, size/2).
+//! Output: the kernel on the scale of the min-max scaled training kernels (0 = the kernel's
+//! minimum, 1 = its maximum; the network's prediction, not clamped or rescaled), impurity at
+//! pixel (size/2, size/2).
 //! Two-step models decode the aligned encoder's latent mean with the VAE decoder (deterministic).
 
 use crate::model::file::{ModelFile, ModelKind};
@@ -101,8 +103,8 @@ impl Extractor {
             Method::OneStep => DEFAULT_ONE_STEP,
         };
         if bytes.is_empty() {
-            return Err(Error::invalid(
-                "this build embeds no default model (models/*.safetensors were absent at build time; see docs/model-card.md); pass --model FILE",
+            return Err(Error::Unavailable(
+                "this build embeds no default model (models/*.safetensors were absent at build time; see docs/model-card.md); load a model file instead (qpik --model FILE, qpik_model_new_from_file)".into(),
             ));
         }
         Self::from_file(
