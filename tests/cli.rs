@@ -264,6 +264,54 @@ fn import_csv_through_the_cli() {
     );
 }
 
+#[test]
+fn a_dataset_imported_from_the_published_csv_layout_trains_without_change() {
+    use ndarray::{Array2, Array3};
+    let d = tempdir("csvtrain");
+    let n = 64;
+    let axis: Vec<f64> = (0..n)
+        .map(|i| -100.0 + 200.0 * i as f64 / (n - 1) as f64)
+        .collect();
+    for (k, name) in ["ka", "kb"].iter().enumerate() {
+        let kernel = Array2::from_shape_fn((n, n), |(i, j)| {
+            let r = ((i as f32 - 32.0).powi(2) + (j as f32 - 32.0).powi(2)).sqrt();
+            (r * (0.4 + 0.2 * k as f32)).cos() / (1.0 + r)
+        });
+        let obs = Array3::from_shape_fn((3, n, n), |(o, i, j)| kernel[[(i + o) % n, j]]);
+        let mut defects = Array3::from_elem((3, 2, 2), f64::NAN);
+        for o in 0..3 {
+            defects[[o, 0, 0]] = 0.0;
+            defects[[o, 0, 1]] = 0.0;
+        }
+        qpik::data::csv_import::write_csv(
+            &d.join(format!("{name}.csv")),
+            "symmetry=1",
+            &axis,
+            kernel.view(),
+            obs.view(),
+            defects.view(),
+        )
+        .unwrap();
+    }
+    ok(&qpik(&["import-csv", "ka.csv", "kb.csv", "-o", "p.h5"], &d));
+    let tiny = [
+        "--channels",
+        "4,4,8",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+    ];
+    for what in ["vae", "one-step"] {
+        ok(&qpik(
+            &[&["train", what, "--data", "p.h5", "-o", "m.st"][..], &tiny].concat(),
+            &d,
+        ));
+    }
+}
+
 fn write_npy_f32(path: &Path, rows: usize, cols: usize, data: &[f32]) {
     let mut header =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
