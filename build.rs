@@ -8,4 +8,10 @@ fn main() {
     {
         println!("cargo::rustc-cfg=qpik_embedded_models");
     }
+    // ELF platforms: the shared library's SONAME, so programs link to the ABI major version
+    // (installed as libqpik.so.0.1.0 with links libqpik.so.0 and libqpik.so; see CMakeLists.txt).
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if !matches!(os.as_str(), "macos" | "ios" | "windows") {
+        println!("cargo::rustc-cdylib-link-arg=-Wl,-soname,libqpik.so.0");
+    }
 }

@@ -10,5 +10,5 @@ for t in options model_bytes dataset_file; do
     mkdir -p "fuzz/corpus/$t"
     echo "== fuzz $t for ${secs}s"
     cargo +nightly fuzz run --release "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-        -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 2>&1 | tail -n 15
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 2>&1 | tail -n 15
 done
