@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole qpik test suite: formatting, lints, unit, physics, file-format and CLI tests.
+# The whole qpik test suite: formatting, lints, the generated C header, unit, physics,
+# file-format, model and CLI tests, then the C/C++ tests (ctest, valgrind, an outside
+# consumer of the installed library) and the Python binding tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -7,5 +9,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --release --quiet -- -D warnings
+echo "== include/qpik.h up to date (cbindgen)"
+bash scripts/check-header.sh
 echo "== cargo test"
 cargo test --release
+echo "== C and C++ (CMake, ctest, valgrind)"
+bash scripts/test-c.sh
+echo "== Python bindings (pytest)"
+bash scripts/test-python.sh
+echo "== all tests passed"
