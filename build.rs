@@ -8,7 +8,7 @@ fn main() {
     {
         println!("cargo::rustc-cfg=qpik_embedded_models");
     }
-    // ELF platforms: the shared library's SONAME, so programs link to the ABI major version
+    // ELF platforms: the shared library's SONAME, so programs record the major version they need
     // (installed as libqpik.so.0.1.0 with links libqpik.so.0 and libqpik.so; see CMakeLists.txt).
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if !matches!(os.as_str(), "macos" | "ios" | "windows") {

@@ -166,7 +166,9 @@ typedef struct qpik_options qpik_options;
  *
  * Element `(i0, i1, ...)` lives at `data + (i0*strides[0] + i1*strides[1] + ...)` elements.
  * Images are indexed `(row, column)`; stacks of images `(image, row, column)`. Strides are
- * in elements (not bytes), at least 1, and must not make two indices share an element.
+ * in elements (not bytes), at least 1, and must step over each other: sorted by size, each
+ * stride exceeds the span of the smaller ones (true of every dense, transposed or sliced
+ * layout; interleaved exotic layouts are refused even where they do not overlap).
  * `len` is the number of elements the buffer holds from `data` on: qpik checks every
  * strided access against it. Unused `shape`/`strides` entries are ignored.
  */

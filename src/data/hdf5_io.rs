@@ -286,6 +286,8 @@ impl DatasetWriter {
         validate_kernels(kernels)?;
         let (_, h, w) = kernels.kernels.dim();
         let tmp_path = temporary_path(path);
+        // An unwritable place is an I/O error (missing directory, permissions), said as such.
+        std::fs::File::create(&tmp_path).map_err(|e| Error::io(show(path), e))?;
         let file = hdf5::File::create(&tmp_path)
             .map_err(|e| h5_error(path, "cannot create the file", e))?;
         let mut writer = DatasetWriter {

@@ -188,7 +188,7 @@ pub fn to_bytes(
 /// Write atomically (temporary name, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(tmp.display().to_string(), e))?;
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(path.display().to_string(), e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display().to_string(), e))
 }
 

@@ -321,6 +321,8 @@ pub fn train_vae(
             val
         ));
     }
+    // A cancel on the last report: the checkpoint stays, the call says it was cancelled.
+    check_cancelled(progress)?;
     Ok(record)
 }
 
@@ -572,6 +574,6 @@ impl ObservationRun<'_> {
                 val
             ));
         }
-        Ok(())
+        check_cancelled(progress)
     }
 }

@@ -280,6 +280,10 @@ pub fn generate_dataset(
         );
         writer.write_block(start, &block)?;
     }
+    if progress.cancelled() {
+        drop(writer); // a cancel on the last report still leaves no file
+        return Err(Error::Cancelled);
+    }
     writer.finish()?;
     Ok(DatasetSummary {
         kernels: k,
