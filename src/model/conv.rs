@@ -38,14 +38,20 @@ impl Geometry {
 
 /// Patches of one image: `cols[(c k k + ky k + kx) * HWo + oy Wo + ox]`.
 fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
-    let (ho, wo, k, s, p) = (g.ho(), g.wo(), g.k, g.stride, g.pad as isize);
+    im2col_rows(g, x, cols, 0, g.ho());
+}
+
+/// Patches of output rows `oy0..oy1` only (`n = (oy1 - oy0) Wo` columns).
+fn im2col_rows(g: &Geometry, x: &[f32], cols: &mut [f32], oy0: usize, oy1: usize) {
+    let (wo, k, s, p) = (g.wo(), g.k, g.stride, g.pad as isize);
+    let n = (oy1 - oy0) * wo;
     for c in 0..g.ci {
         for ky in 0..k {
             for kx in 0..k {
-                let row = &mut cols[((c * k + ky) * k + kx) * ho * wo..][..ho * wo];
-                for oy in 0..ho {
+                let row = &mut cols[((c * k + ky) * k + kx) * n..][..n];
+                for oy in oy0..oy1 {
                     let iy = (oy * s + ky) as isize - p;
-                    let out = &mut row[oy * wo..(oy + 1) * wo];
+                    let out = &mut row[(oy - oy0) * wo..(oy - oy0 + 1) * wo];
                     if iy < 0 || iy >= g.h as isize {
                         out.fill(0.0);
                         continue;
@@ -190,6 +196,53 @@ impl CustomOp2 for ConvOp {
         let (x, wt) = (slice(s1, l1, "input")?, slice(s2, l2, "weight")?);
         let (hw, kk) = (g.hw_out(), g.patch());
         let mut out = vec![0.0f32; g.b * g.co * hw];
+        let threads = rayon::current_num_threads();
+        if g.b < threads && g.ho() >= 2 * threads {
+            // Few images (single-observation inference): split each image's output rows
+            // across the cores instead, one single-threaded gemm per band.
+            let ho = g.ho();
+            let bands: Vec<(usize, usize)> = (0..threads)
+                .map(|t| (t * ho / threads, (t + 1) * ho / threads))
+                .collect();
+            for i in 0..g.b {
+                let xi = &x[i * g.ci * g.h * g.w..][..g.ci * g.h * g.w];
+                let parts: Vec<Vec<f32>> = bands
+                    .par_iter()
+                    .map(|&(r0, r1)| {
+                        let n = (r1 - r0) * g.wo();
+                        let mut cols = vec![0.0f32; kk * n];
+                        im2col_rows(&g, xi, &mut cols, r0, r1);
+                        let mut part = vec![0.0f32; g.co * n];
+                        matmul(
+                            g.co,
+                            n,
+                            kk,
+                            &mut part,
+                            wt,
+                            kk as isize,
+                            1,
+                            &cols,
+                            n as isize,
+                            1,
+                            false,
+                            Parallelism::None,
+                        );
+                        part
+                    })
+                    .collect();
+                let oi = &mut out[i * g.co * hw..][..g.co * hw];
+                for (&(r0, r1), part) in bands.iter().zip(&parts) {
+                    let n = (r1 - r0) * g.wo();
+                    for o in 0..g.co {
+                        oi[o * hw + r0 * g.wo()..][..n].copy_from_slice(&part[o * n..][..n]);
+                    }
+                }
+            }
+            return Ok((
+                CpuStorage::F32(out),
+                Shape::from((g.b, g.co, g.ho(), g.wo())),
+            ));
+        }
         let par = parallelism(g.b);
         out.par_chunks_mut(g.co * hw).enumerate().for_each_init(
             || vec![0.0f32; kk * hw],
@@ -356,21 +409,36 @@ impl CustomOp2 for UpConvOp {
             }
         }
         let hw = h * w;
-        let par = parallelism(b);
         let mut out = vec![0.0f32; b * co * 4 * hw];
-        out.par_chunks_mut(co * 4 * hw).enumerate().for_each_init(
-            || (vec![0.0f32; kk * hw], vec![0.0f32; co * hw]),
-            |(cols, tmp), (i, o)| {
+        let threads = rayon::current_num_threads();
+        // Bands of input rows: one per core for single images, whole images otherwise.
+        let bands: Vec<(usize, usize)> = if b < threads && h >= 2 * threads {
+            (0..threads)
+                .map(|t| (t * h / threads, (t + 1) * h / threads))
+                .collect()
+        } else {
+            vec![(0, h)]
+        };
+        let jobs: Vec<(usize, usize, usize)> = (0..b)
+            .flat_map(|i| bands.iter().map(move |&(y0, y1)| (i, y0, y1)))
+            .collect();
+        // Each job: the four phase outputs of its rows, [phase][co][rows * w].
+        let parts: Vec<Vec<f32>> = jobs
+            .par_iter()
+            .map(|&(i, y0, y1)| {
                 let xi = &x[i * ci * hw..][..ci * hw];
+                let n = (y1 - y0) * w;
+                let mut cols = vec![0.0f32; kk * n];
+                let mut res = vec![0.0f32; 4 * co * n];
                 for a in 0..2 {
                     for bb in 0..2 {
                         for c in 0..ci {
                             for ty in 0..2 {
                                 for tx in 0..2 {
-                                    let row = &mut cols[(c * 4 + ty * 2 + tx) * hw..][..hw];
-                                    for y in 0..h {
+                                    let row = &mut cols[(c * 4 + ty * 2 + tx) * n..][..n];
+                                    for y in y0..y1 {
                                         let iy = (y + a + ty) as isize - 1;
-                                        let dst = &mut row[y * w..(y + 1) * w];
+                                        let dst = &mut row[(y - y0) * w..(y - y0 + 1) * w];
                                         if iy < 0 || iy >= h as isize {
                                             dst.fill(0.0);
                                             continue;
@@ -388,34 +456,50 @@ impl CustomOp2 for UpConvOp {
                                 }
                             }
                         }
-                        let pwp = &pw[(a * 2 + bb) * co * kk..][..co * kk];
+                        let phase = a * 2 + bb;
+                        let pwp = &pw[phase * co * kk..][..co * kk];
+                        let dst = &mut res[phase * co * n..][..co * n];
                         matmul(
                             co,
-                            hw,
+                            n,
                             kk,
-                            tmp,
+                            dst,
                             pwp,
                             kk as isize,
                             1,
-                            cols,
-                            hw as isize,
+                            &cols,
+                            n as isize,
                             1,
                             false,
-                            par,
+                            Parallelism::None,
                         );
-                        for oc in 0..co {
-                            for y in 0..h {
-                                let dst = &mut o[(oc * 2 * h + 2 * y + a) * 2 * w..][..2 * w];
-                                let src = &tmp[oc * hw + y * w..][..w];
-                                for (xx, &v) in src.iter().enumerate() {
-                                    dst[2 * xx + bb] = v;
+                    }
+                }
+                res
+            })
+            .collect();
+        let nb = bands.len();
+        out.par_chunks_mut(co * 4 * hw)
+            .enumerate()
+            .for_each(|(i, o)| {
+                for (&(_, y0, y1), res) in jobs[i * nb..(i + 1) * nb].iter().zip(&parts[i * nb..]) {
+                    let n = (y1 - y0) * w;
+                    for a in 0..2 {
+                        for bb in 0..2 {
+                            let phase = a * 2 + bb;
+                            for oc in 0..co {
+                                for y in y0..y1 {
+                                    let dst = &mut o[(oc * 2 * h + 2 * y + a) * 2 * w..][..2 * w];
+                                    let src = &res[(phase * co + oc) * n + (y - y0) * w..][..w];
+                                    for (xx, &v) in src.iter().enumerate() {
+                                        dst[2 * xx + bb] = v;
+                                    }
                                 }
                             }
                         }
                     }
                 }
-            },
-        );
+            });
         Ok((CpuStorage::F32(out), Shape::from((b, co, 2 * h, 2 * w))))
     }
 }
