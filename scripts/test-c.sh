@@ -22,20 +22,7 @@ done
 
 c_packages=(cmake make pkg-config g++)
 ((valgrind)) && c_packages+=(valgrind)
-missing=()
-for p in "${c_packages[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    echo "qpik: installing system packages: ${missing[*]}"
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || { echo "qpik: run as root or install sudo to install ${missing[*]}" >&2; exit 1; }
-        sudo=sudo
-    fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+qpik_apt_install "${c_packages[@]}"
 
 build=target/cmake
 jobs=$(nproc)

@@ -16,25 +16,12 @@ python=${PYTHON:-/usr/bin/python3}
 [ -x "$python" ] || python=$(command -v python3)
 
 py_packages=(python3-venv python3-pip python3-setuptools python3-wheel python3-numpy python3-pytest)
-missing=()
-for p in "${py_packages[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    echo "qpik: installing system packages: ${missing[*]}"
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || { echo "qpik: run as root or install sudo to install ${missing[*]}" >&2; exit 1; }
-        sudo=sudo
-    fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/setup.sh
+qpik_apt_install "${py_packages[@]}"
 
 if [ -z "${QPIK_LIBRARY:-}" ]; then
     export QPIK_LIBRARY="$root/target/release/libqpik.so"
     if [ ! -f "$QPIK_LIBRARY" ]; then
-        source scripts/setup.sh
         echo "== cargo build --release --lib (libqpik.so)"
         cargo build --release --lib --quiet
     fi
