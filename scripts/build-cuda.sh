@@ -16,5 +16,7 @@ root=$(dirname "$(dirname "$(find "$tk" -name nvcc -type f | head -n 1)")")
 export CUDA_ROOT="$root" CUDA_PATH="$root" PATH="$root/bin:$PATH"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export LIBRARY_PATH="$root/lib:$root/lib/stubs:${LIBRARY_PATH:-}"
+# A separate target directory, so the CPU build in target/release stays as it is.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/cuda}
 cargo build --release --features cuda "$@"
-echo "qpik: built target/release/qpik with CUDA (compute capability $CUDA_COMPUTE_CAP); run with --cuda"
+echo "qpik: built $CARGO_TARGET_DIR/release/qpik with CUDA (compute capability $CUDA_COMPUTE_CAP); run with --cuda"
