@@ -12,7 +12,8 @@ if [ ! -x "$tk/nvidia/cu13/bin/nvcc" ] && [ ! -x "$tk/nvidia/cuda_nvcc/bin/nvcc"
         "nvidia-cuda-nvcc==13.0.*" "nvidia-cuda-crt==13.0.*" "nvidia-nvvm==13.0.*" \
         "nvidia-cuda-runtime==13.0.*" "nvidia-cuda-cccl==13.0.*"
 fi
-root=$(dirname "$(dirname "$(find "$tk" -name nvcc -type f | head -n 1)")")
+# Absolute: cargo runs build scripts in other directories.
+root=$(cd "$(dirname "$(find "$tk" -name nvcc -type f | head -n 1)")/.." && pwd)
 export CUDA_ROOT="$root" CUDA_PATH="$root" PATH="$root/bin:$PATH"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export LIBRARY_PATH="$root/lib:$root/lib/stubs:${LIBRARY_PATH:-}"

@@ -240,8 +240,9 @@ def test_ctrl_c_cancels_cleanly(tmp_path):
 import os, signal, threading, qpik
 threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
-    qpik.generate_dataset({str(tmp_path / "g.h5")!r}, size=64, dataset__kernels=20,
-                          dataset__per_kernel=200)
+    # 100 catalog kernels take seconds to simulate: the signal lands in that stage.
+    qpik.generate_dataset({str(tmp_path / "g.h5")!r}, size=64, dataset__kernels=100,
+                          dataset__per_kernel=20)
     print("finished")
 except KeyboardInterrupt:
     print("interrupted", os.listdir({str(tmp_path)!r}))
