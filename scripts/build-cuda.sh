@@ -2,6 +2,9 @@
 # Builds qpik with Candle's CUDA backend, using NVIDIA's CUDA 13.0 compiler wheels from PyPI
 # (no system CUDA toolkit needed to build; running needs an NVIDIA driver and GPU).
 # Compute capability 90 (H100/H200) by default: CUDA_COMPUTE_CAP=80 etc. to change.
+# KNOWN GAP: compiling works; the final link fails on a machine without the CUDA libraries
+# (Candle links libcuda, cublas, cublasLt, curand, nvrtc, cudart dynamically; libcuda needs a
+# stub where no driver is installed). See docs/model-card.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
