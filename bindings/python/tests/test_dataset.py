@@ -235,22 +235,31 @@ def test_generate_option_errors(tmp_path):
 
 def test_ctrl_c_cancels_cleanly(tmp_path):
     """SIGINT while qpik works (no Python callback given): the work is cancelled, no file
-    is left, and KeyboardInterrupt is raised when the call returns (not lost in ctypes)."""
-    code = f"""
+    is left, and KeyboardInterrupt is raised when the call returns (not lost in ctypes).
+    The signal is timed from outside, so a run may finish first on a fast or idle machine:
+    up to three tries with earlier signals; at least one must be interrupted."""
+    env = dict(os.environ, PYTHONPATH=str(Path(qpik.__file__).resolve().parents[1]))
+    outputs = []
+    for delay in (0.3, 0.1, 0.02):
+        out = tmp_path / f"g{len(outputs)}"
+        out.mkdir()
+        code = f"""
 import os, signal, threading, qpik
-threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+qpik.version()  # load the library first, so the signal lands in the work
+threading.Timer({delay}, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
-    # 100 catalog kernels take seconds to simulate: the signal lands in that stage.
-    qpik.generate_dataset({str(tmp_path / "g.h5")!r}, size=64, dataset__kernels=100,
-                          dataset__per_kernel=20)
+    qpik.generate_dataset({str(out / "g.h5")!r}, size=64, dataset__kernels=100,
+                          dataset__per_kernel=50)
     print("finished")
 except KeyboardInterrupt:
-    print("interrupted", os.listdir({str(tmp_path)!r}))
+    print("interrupted", os.listdir({str(out)!r}))
 """
-    env = dict(os.environ, PYTHONPATH=str(Path(qpik.__file__).resolve().parents[1]))
-    r = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "interrupted []"
+        r = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert r.returncode == 0, r.stderr
+        outputs.append(r.stdout.strip())
+        if outputs[-1] != "finished":
+            break
+    assert outputs[-1] == "interrupted []", outputs
     assert "Exception ignored" not in r.stderr
