@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import operator
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _arrays, _errors, _lib
+from ._handle import Handle
 from ._errors import Status
 from ._options import Options, fetch_string, path_arg
 from ._progress import Progress
@@ -48,7 +48,7 @@ class DatasetKernelInfo:
     pixel_size_m: float
 
 
-class Dataset:
+class Dataset(Handle):
     """An open dataset file for reading; a context manager (``with qpik.Dataset(p) as d``).
 
     ``len(d)`` is the number of observations. Arrays come back as float32 (as stored),
@@ -57,12 +57,13 @@ class Dataset:
     cannot be opened and FormatError (QPIK_ERR_FORMAT) for one that is not a qpik dataset.
     """
 
+    _what = "dataset"
+
     def __init__(self, path):
         lib = _lib.lib()
         h = ctypes.c_void_p()
         _errors.check(lib.qpik_dataset_open(path_arg(path), ctypes.byref(h)))
-        self._handle = h
-        self._free = weakref.finalize(self, lib.qpik_dataset_free, h)
+        self._own(h, lib.qpik_dataset_free)
         self.path = path
         i = _lib.sized(_lib.qpik_dataset_info)
         _errors.check(lib.qpik_dataset_get_info(h, ctypes.byref(i)))
@@ -74,11 +75,6 @@ class Dataset:
             pixel_size_m=i.pixel_size_m,
             max_defects=i.max_defects,
         )
-
-    def _live(self):
-        if not self._free.alive:
-            raise ValueError("the dataset is closed")
-        return self._handle
 
     def _kernel_index(self, i):
         i = operator.index(i)
@@ -148,16 +144,6 @@ class Dataset:
 
     def __len__(self):
         return self.info.observations
-
-    def close(self):
-        """Close the file now (later use raises ValueError)."""
-        self._free()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         i = self.info

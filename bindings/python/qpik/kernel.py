@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ctypes
-import weakref
 from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _arrays, _errors, _lib
+from ._handle import Handle
 from ._errors import Status
 from ._options import Options, cstr, fetch_string
 
@@ -61,7 +61,7 @@ class KernelInfo:
         return self.pixel_size_m * 1e10
 
 
-class Kernel:
+class Kernel(Handle):
     """A simulated single-impurity QPI kernel.
 
     ``Kernel(name)`` simulates catalog kernel ``name`` (see :func:`catalog`);
@@ -73,6 +73,8 @@ class Kernel:
     array with the impurity at pixel (rows // 2, cols // 2). The object is immutable and
     may be shared between threads; ``close()`` (or ``with``) frees it early.
     """
+
+    _what = "kernel"
 
     def __init__(self, name=None, spec=None, **options):
         lib = _lib.lib()
@@ -91,8 +93,7 @@ class Kernel:
                     ctypes.byref(handle),
                 )
             )
-        self._handle = handle
-        self._free = weakref.finalize(self, lib.qpik_kernel_free, handle)
+        self._own(handle, lib.qpik_kernel_free)
         self.name = name
         info = _lib.sized(_lib.qpik_kernel_info)
         _errors.check(lib.qpik_kernel_get_info(handle, ctypes.byref(info)))
@@ -107,11 +108,6 @@ class Kernel:
             centre_col=info.centre_col,
         )
 
-    def _live(self):
-        if not self._free.alive:
-            raise ValueError("the kernel is closed")
-        return self._handle
-
     @property
     def image(self):
         """The kernel image: a new float64 array (rows, cols), impurity at (rows//2, cols//2)."""
@@ -123,16 +119,6 @@ class Kernel:
     def shape(self):
         """(rows, cols) of the image."""
         return self.info.shape
-
-    def close(self):
-        """Free the simulation now (later use raises ValueError)."""
-        self._free()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         what = repr(self.name) if self.name is not None else "spec"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _arrays, _errors, _lib
+from ._handle import Handle
 from ._options import Options, path_arg
 
 _METHODS = {0: "two-step", 1: "one-step"}
@@ -42,7 +42,7 @@ class ExtractInfo:
     defects: int
 
 
-class Model:
+class Model(Handle):
     """A loaded extraction model. Create with :meth:`default`, :meth:`from_file` or
     :meth:`from_bytes`; extract with :meth:`extract`.
 
@@ -50,12 +50,13 @@ class Model:
     released during the computation). ``close()`` (or ``with``) frees it early.
     """
 
+    _what = "model"
+
     def __init__(self, _handle):
         if not isinstance(_handle, ctypes.c_void_p) or not _handle:
             raise TypeError("use Model.default(), Model.from_file() or Model.from_bytes()")
         lib = _lib.lib()
-        self._handle = _handle
-        self._free = weakref.finalize(self, lib.qpik_model_free, _handle)
+        self._own(_handle, lib.qpik_model_free)
         info = _lib.sized(_lib.qpik_model_info)
         _errors.check(lib.qpik_model_get_info(_handle, ctypes.byref(info)))
         self.info = ModelInfo(
@@ -103,11 +104,6 @@ class Model:
         del keep
         return cls(h)
 
-    def _live(self):
-        if not self._free.alive:
-            raise ValueError("the model is closed")
-        return self._handle
-
     def extract(self, observation, mask=None, *, return_info=False):
         """Extract the kernel(s) of one observation or a stack.
 
@@ -139,16 +135,6 @@ class Model:
         if return_info:
             return out, ExtractInfo(bool(info.mask_estimated), int(info.items), int(info.defects))
         return out
-
-    def close(self):
-        """Free the model now (later use raises ValueError)."""
-        self._free()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         i = self.info
