@@ -23,6 +23,15 @@ pub enum qpik_order {
     QPIK_COL_MAJOR = 1,
 }
 
+/// Element types of images (data).
+pub(crate) const FLOATS: &[qpik_dtype] = &[qpik_dtype::QPIK_F32, qpik_dtype::QPIK_F64];
+/// Element types of masks and outputs that may be masks.
+pub(crate) const FLOATS_OR_U8: &[qpik_dtype] = &[
+    qpik_dtype::QPIK_F32,
+    qpik_dtype::QPIK_F64,
+    qpik_dtype::QPIK_U8,
+];
+
 /// Most dimensions a [`qpik_array`] can have.
 pub const QPIK_MAX_DIMS: usize = 4;
 

@@ -1,8 +1,9 @@
 //! Dataset files (HDF5, qpik-dataset v1): generate, read, write.
 
 use super::{
-    ArrayRef, CError, CallbackProgress, c_str, guard, handle, options_or_default, put_handle,
-    qpik_array, qpik_dtype, qpik_options, qpik_progress_fn, qpik_status, write_sized, write_string,
+    ArrayRef, CError, CallbackProgress, FLOATS, FLOATS_OR_U8, c_str, free_handle, guard, handle,
+    options_or_default, put_handle, qpik_array, qpik_options, qpik_progress_fn, qpik_status,
+    write_sized, write_string,
 };
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
 use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN};
@@ -10,13 +11,6 @@ use crate::synthesis::dataset::generate_dataset;
 use ndarray::{Array2, Array3};
 use std::ffi::{c_char, c_void};
 use std::path::Path;
-
-const F: &[qpik_dtype] = &[qpik_dtype::QPIK_F32, qpik_dtype::QPIK_F64];
-const FM: &[qpik_dtype] = &[
-    qpik_dtype::QPIK_F32,
-    qpik_dtype::QPIK_F64,
-    qpik_dtype::QPIK_U8,
-];
 
 /// An open dataset file (the C type `qpik_dataset`). Reads are serialised by the HDF5
 /// library's lock, so one handle may be read from several threads.
@@ -110,9 +104,7 @@ pub unsafe extern "C" fn qpik_dataset_open(
 /// Close a dataset; NULL is a no-op.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_dataset_free(dataset: *mut qpik_dataset) {
-    if !dataset.is_null() {
-        drop(unsafe { Box::from_raw(dataset) });
-    }
+    unsafe { free_handle(dataset) }
 }
 
 /// Describe a dataset into `*info` (set `info->struct_size = sizeof(*info)` first).
@@ -163,7 +155,7 @@ pub unsafe extern "C" fn qpik_dataset_kernel(
         let k = kernel_row(d, index)?;
         let t = d.kernels();
         if !image.is_null() {
-            let a = unsafe { ArrayRef::new(image, "image", &[2], F) }?;
+            let a = unsafe { ArrayRef::new(image, "image", &[2], FLOATS) }?;
             let (_, h, w) = t.kernels.dim();
             a.expect_shape(&[h, w])?;
             let v: Vec<f32> = t
@@ -217,7 +209,7 @@ pub unsafe extern "C" fn qpik_dataset_read(
 ) -> qpik_status {
     guard("qpik_dataset_read", || {
         let d = &unsafe { handle(dataset, "dataset") }?.reader;
-        let o = unsafe { ArrayRef::new(observations, "observations", &[3], F) }?;
+        let o = unsafe { ArrayRef::new(observations, "observations", &[3], FLOATS) }?;
         let (h, w) = d.image_shape();
         let n = o.shape[0];
         o.expect_shape(&[n, h, w])?;
@@ -233,7 +225,7 @@ pub unsafe extern "C" fn qpik_dataset_read(
         let m = if masks.is_null() {
             None
         } else {
-            let m = unsafe { ArrayRef::new(masks, "masks", &[3], FM) }?;
+            let m = unsafe { ArrayRef::new(masks, "masks", &[3], FLOATS_OR_U8) }?;
             m.expect_shape(&[n, h, w])?;
             Some(m)
         };
@@ -281,9 +273,9 @@ pub unsafe extern "C" fn qpik_dataset_write(
                 "pixel_size_a must be positive",
             ));
         }
-        let ka = unsafe { ArrayRef::new(kernels, "kernels", &[3], F) }?;
-        let oa = unsafe { ArrayRef::new(observations, "observations", &[3], F) }?;
-        let ma = unsafe { ArrayRef::new(masks, "masks", &[3], FM) }?;
+        let ka = unsafe { ArrayRef::new(kernels, "kernels", &[3], FLOATS) }?;
+        let oa = unsafe { ArrayRef::new(observations, "observations", &[3], FLOATS) }?;
+        let ma = unsafe { ArrayRef::new(masks, "masks", &[3], FLOATS_OR_U8) }?;
         let (k, h, w) = (ka.shape[0], ka.shape[1], ka.shape[2]);
         let n = oa.shape[0];
         oa.expect_shape(&[n, h, w])?;

@@ -1,21 +1,15 @@
 //! Catalog, kernel simulation and observation synthesis.
 
 use super::{
-    ArrayRef, CError, CResult, c_str, c_str_opt, guard, handle, options_or_default, put_handle,
-    qpik_array, qpik_dtype, qpik_options, qpik_status, write_sized, write_string,
+    ArrayRef, CError, CResult, FLOATS, FLOATS_OR_U8, c_str, c_str_opt, free_handle, guard, handle,
+    options_or_default, put_handle, qpik_array, qpik_options, qpik_status, write_sized,
+    write_string,
 };
 use crate::physics::catalog::{catalog, find};
 use crate::physics::{KernelField, KernelSpec, PixelGrid, SimContext};
 use crate::rng::Rng;
 use crate::synthesis::{KernelStamps, Observation, synthesize};
 use std::ffi::c_char;
-
-const F: &[qpik_dtype] = &[qpik_dtype::QPIK_F32, qpik_dtype::QPIK_F64];
-const FM: &[qpik_dtype] = &[
-    qpik_dtype::QPIK_F32,
-    qpik_dtype::QPIK_F64,
-    qpik_dtype::QPIK_U8,
-];
 
 /// A simulated single-impurity kernel (the C type `qpik_kernel`). Immutable: thread-safe.
 pub struct qpik_kernel {
@@ -165,9 +159,7 @@ pub unsafe extern "C" fn qpik_kernel_new(
 /// Free a kernel; NULL is a no-op.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_kernel_free(kernel: *mut qpik_kernel) {
-    if !kernel.is_null() {
-        drop(unsafe { Box::from_raw(kernel) });
-    }
+    unsafe { free_handle(kernel) }
 }
 
 /// Describe a kernel into `*info` (set `info->struct_size = sizeof(*info)` first).
@@ -204,7 +196,7 @@ pub unsafe extern "C" fn qpik_kernel_image(
 ) -> qpik_status {
     guard("qpik_kernel_image", || {
         let k = unsafe { handle(kernel, "kernel") }?;
-        let a = unsafe { ArrayRef::new(image, "image", &[2], F) }?;
+        let a = unsafe { ArrayRef::new(image, "image", &[2], FLOATS) }?;
         a.expect_shape(&[k.spec.render.size[0], k.spec.render.size[1]])?;
         a.write_f64(&k.image)
     })
@@ -258,9 +250,7 @@ pub unsafe extern "C" fn qpik_observation_new(
 /// Free an observation; NULL is a no-op.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_observation_free(observation: *mut qpik_observation) {
-    if !observation.is_null() {
-        drop(unsafe { Box::from_raw(observation) });
-    }
+    unsafe { free_handle(observation) }
 }
 
 /// Copy the observed map into `image` (2-D rows x cols, QPIK_F32 or QPIK_F64) and, if
@@ -275,12 +265,12 @@ pub unsafe extern "C" fn qpik_observation_image(
     guard("qpik_observation_image", || {
         let o = &unsafe { handle(observation, "observation") }?.obs;
         let (h, w) = o.image.dim();
-        let a = unsafe { ArrayRef::new(image, "image", &[2], F) }?;
+        let a = unsafe { ArrayRef::new(image, "image", &[2], FLOATS) }?;
         a.expect_shape(&[h, w])?;
         let m = if mask.is_null() {
             None
         } else {
-            let m = unsafe { ArrayRef::new(mask, "mask", &[2], FM) }?;
+            let m = unsafe { ArrayRef::new(mask, "mask", &[2], FLOATS_OR_U8) }?;
             m.expect_shape(&[h, w])?;
             Some(m)
         };
@@ -326,7 +316,7 @@ pub unsafe extern "C" fn qpik_observation_defects(
                 "the observation has no defects; check qpik_observation_defect_count first",
             ));
         }
-        let a = unsafe { ArrayRef::new(defects, "defects", &[2], F) }?;
+        let a = unsafe { ArrayRef::new(defects, "defects", &[2], FLOATS) }?;
         a.expect_shape(&[n, 3])?;
         let v: Vec<f32> = o
             .positions

@@ -223,6 +223,13 @@ pub(crate) unsafe fn put_handle<T>(out: *mut *mut T, value: T) {
     unsafe { *out = Box::into_raw(Box::new(value)) };
 }
 
+/// The body of every `qpik_<thing>_free`: NULL is a no-op.
+pub(crate) unsafe fn free_handle<T>(p: *mut T) {
+    if !p.is_null() {
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
 /// Borrow a handle argument.
 pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &str) -> CResult<&'a T> {
     if p.is_null() {

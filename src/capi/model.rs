@@ -1,20 +1,13 @@
 //! Models and extraction.
 
 use super::{
-    ArrayRef, CError, c_str, check_sized, guard, handle, options_or_default, put_handle,
-    qpik_array, qpik_dtype, qpik_options, qpik_status, write_sized,
+    ArrayRef, CError, FLOATS, FLOATS_OR_U8, c_str, check_sized, free_handle, guard, handle,
+    options_or_default, put_handle, qpik_array, qpik_options, qpik_status, write_sized,
 };
 use crate::extract::{Extractor, Method, estimate_mask, select_device};
 use crate::model::file::ModelFile;
 use ndarray::ArrayView2;
 use std::ffi::{c_char, c_void};
-
-const F: &[qpik_dtype] = &[qpik_dtype::QPIK_F32, qpik_dtype::QPIK_F64];
-const FM: &[qpik_dtype] = &[
-    qpik_dtype::QPIK_F32,
-    qpik_dtype::QPIK_F64,
-    qpik_dtype::QPIK_U8,
-];
 
 /// A loaded extraction model (the C type `qpik_model`). Immutable after creation: one model
 /// may be used by `qpik_extract` from any number of threads at once.
@@ -137,9 +130,7 @@ pub unsafe extern "C" fn qpik_model_new_from_memory(
 /// Free a model; NULL is a no-op. No other call may be using it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_model_free(model: *mut qpik_model) {
-    if !model.is_null() {
-        drop(unsafe { Box::from_raw(model) });
-    }
+    unsafe { free_handle(model) }
 }
 
 /// Describe a model into `*info` (set `info->struct_size = sizeof(*info)` first).
@@ -176,8 +167,8 @@ pub unsafe extern "C" fn qpik_estimate_mask(
     count: *mut usize,
 ) -> qpik_status {
     guard("qpik_estimate_mask", || {
-        let o = unsafe { ArrayRef::new(observation, "observation", &[2], F) }?;
-        let m = unsafe { ArrayRef::new(mask, "mask", &[2], FM) }?;
+        let o = unsafe { ArrayRef::new(observation, "observation", &[2], FLOATS) }?;
+        let m = unsafe { ArrayRef::new(mask, "mask", &[2], FLOATS_OR_U8) }?;
         m.expect_shape(&o.shape)?;
         let v = o.read_f32(true)?;
         let est =
@@ -212,7 +203,7 @@ pub unsafe extern "C" fn qpik_extract(
     guard("qpik_extract", || {
         let m = unsafe { handle(model, "model") }?;
         let s = m.ex.config.size;
-        let o = unsafe { ArrayRef::new(observation, "observation", &[2, 3], F) }?;
+        let o = unsafe { ArrayRef::new(observation, "observation", &[2, 3], FLOATS) }?;
         let (n, want) = if o.shape.len() == 2 {
             (1, vec![s, s])
         } else {
@@ -227,12 +218,12 @@ pub unsafe extern "C" fn qpik_extract(
                 ),
             ));
         }
-        let k = unsafe { ArrayRef::new(kernel, "kernel", &[2, 3], F) }?;
+        let k = unsafe { ArrayRef::new(kernel, "kernel", &[2, 3], FLOATS) }?;
         k.expect_shape(&o.shape)?;
         let maskref = if mask.is_null() {
             None
         } else {
-            let r = unsafe { ArrayRef::new(mask, "mask", &[2, 3], FM) }?;
+            let r = unsafe { ArrayRef::new(mask, "mask", &[2, 3], FLOATS_OR_U8) }?;
             r.expect_shape(&o.shape).map_err(|e| {
                 CError::new(
                     e.status,

@@ -1,6 +1,8 @@
 //! Options: key/value strings, checked when set, so new settings never change the ABI.
 
-use super::{CError, CResult, c_str, guard, handle, put_handle, qpik_status, write_string};
+use super::{
+    CError, CResult, c_str, free_handle, guard, handle, put_handle, qpik_status, write_string,
+};
 use crate::model::NetConfig;
 use crate::model::train::TrainConfig;
 use crate::synthesis::dataset::DatasetConfig;
@@ -692,9 +694,7 @@ pub unsafe extern "C" fn qpik_options_new(out: *mut *mut qpik_options) -> qpik_s
 /// Free an options object; NULL is a no-op. The object must not be in use by another call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_options_free(opts: *mut qpik_options) {
-    if !opts.is_null() {
-        drop(unsafe { Box::from_raw(opts) });
-    }
+    unsafe { free_handle(opts) }
 }
 
 /// Set option `key` to `value` (both NUL-terminated UTF-8). The key and the value are
