@@ -255,11 +255,7 @@ pub unsafe extern "C" fn qpik_extract(
             })
             .collect();
         let out = m.ex.extract_batch(&items)?;
-        let flat: Vec<f32> = if n == 1 {
-            out[0].as_slice().map(<[f32]>::to_vec).unwrap_or_default()
-        } else {
-            out.iter().flat_map(|a| a.iter().copied()).collect()
-        };
+        let flat: Vec<f32> = out.iter().flat_map(|a| a.iter().copied()).collect();
         k.write_f32(&flat)?;
         if !info.is_null() {
             let v = qpik_extract_info {
