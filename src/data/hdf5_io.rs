@@ -716,12 +716,51 @@ const U32: TypeDescriptor = TypeDescriptor::Unsigned(IntSize::U4);
 const U64: TypeDescriptor = TypeDescriptor::Unsigned(IntSize::U8);
 
 /// Reads a qpik dataset file in parts: the kernel table at once, observations by range.
+///
+/// By default ([`DatasetReader::open`]) libhdf5 never runs on the file in the calling
+/// process: a forked child reads each part and streams it back ([`super::isolate`]), so a
+/// damaged file that crashes or hangs libhdf5 gives an [`Error::Hdf5`] instead of taking the
+/// calling program down. `QPIK_DATASET_CHECK=off` (or [`DatasetReader::open_in_process`])
+/// reads in the calling process; `QPIK_DATASET_CHECK_TIMEOUT_S` sets the time allowed per
+/// read (default 10 s plus 1 s per 10 MB of uncompressed data).
 pub struct DatasetReader {
     path: PathBuf,
     info: DatasetInfo,
     kernels: KernelTable,
     n: usize,
     max_defects: usize,
+    source: Source,
+}
+
+/// Where [`DatasetReader`] runs libhdf5.
+enum Source {
+    /// Here: open handles.
+    InProcess(Handles),
+    /// In a forked child per read.
+    Child(ChildOptions),
+}
+
+/// How [`DatasetReader::open_in_child_with`] reads.
+#[derive(Clone, Debug)]
+pub struct ChildOptions {
+    /// Time allowed for each child; `None`: `QPIK_DATASET_CHECK_TIMEOUT_S` seconds if set,
+    /// else 10 s plus 1 s per 10 MB read.
+    pub time_limit: Option<std::time::Duration>,
+    /// Uncompressed bytes the child reads per block while the previous block is sent.
+    pub block_bytes: usize,
+}
+
+impl Default for ChildOptions {
+    fn default() -> Self {
+        ChildOptions {
+            time_limit: None,
+            block_bytes: 16 << 20,
+        }
+    }
+}
+
+/// Open per-observation datasets of a file read in this process.
+struct Handles {
     observations: hdf5::Dataset,
     masks: hdf5::Dataset,
     kernel_index: hdf5::Dataset,
@@ -732,8 +771,19 @@ pub struct DatasetReader {
 }
 
 impl DatasetReader {
-    /// Opens and validates `path` (attributes, dataset types and shapes, the kernel table).
+    /// Opens and validates `path` (attributes, dataset types and shapes, the kernel table),
+    /// reading it in a child process unless `QPIK_DATASET_CHECK=off` (see [`DatasetReader`]).
     pub fn open(path: &Path) -> Result<Self> {
+        if isolation_enabled() {
+            Self::open_in_child(path)
+        } else {
+            Self::open_in_process(path)
+        }
+    }
+
+    /// Opens and validates `path` with libhdf5 in this process: for files this program wrote
+    /// itself, or where a crash inside libhdf5 is acceptable (fuzzing libhdf5).
+    pub fn open_in_process(path: &Path) -> Result<Self> {
         let file = open_file(path)?;
         let fmt_err = |m: String| Error::format(show(path), m);
         match read_string_attr(&file, path, "format")? {
@@ -801,12 +851,43 @@ impl DatasetReader {
             kernels,
             n,
             max_defects,
-            observations,
-            masks,
-            kernel_index,
-            positions,
-            amplitudes,
-            _file: file,
+            source: Source::InProcess(Handles {
+                observations,
+                masks,
+                kernel_index,
+                positions,
+                amplitudes,
+                _file: file,
+            }),
+        })
+    }
+
+    /// [`DatasetReader::open_in_process`] run in a child, which sends back the attributes
+    /// and the kernel table.
+    pub fn open_in_child(path: &Path) -> Result<Self> {
+        Self::open_in_child_with(path, &ChildOptions::default())
+    }
+
+    /// [`DatasetReader::open_in_child`] with explicit [`ChildOptions`].
+    pub fn open_in_child_with(path: &Path, options: &ChildOptions) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(show(path), e))?;
+        // Only the header and the kernel table are read: allow for a fifth of the file.
+        let limit = time_limit(options.time_limit, meta.len() / 5);
+        let mut child = spawn_reader(path, limit, |tx| {
+            let reader = Self::open_in_process(path)?;
+            tx.send(&encode_header(&reader))
+        })?;
+        let header = child.recv(usize::MAX).map_err(|e| ended(path, e))?;
+        child.finish().map_err(|e| ended(path, e))?;
+        let (info, kernels, n, max_defects) = decode_header(&header)
+            .ok_or_else(|| ended(path, Ended::Protocol("garbled dataset header".into())))?;
+        Ok(DatasetReader {
+            path: path.to_path_buf(),
+            info,
+            kernels,
+            n,
+            max_defects,
+            source: Source::Child(options.clone()),
         })
     }
 
@@ -851,27 +932,41 @@ impl DatasetReader {
                 self.n
             )));
         }
+        match &self.source {
+            Source::InProcess(handles) => self.read_here(handles, range),
+            Source::Child(options) => self.read_in_child(range, options),
+        }
+    }
+
+    /// Bytes of one observation row across the five per-observation datasets.
+    fn row_bytes(&self) -> usize {
+        let (h, w) = self.image_shape();
+        h * w * 5 + self.max_defects * 12 + 4
+    }
+
+    fn read_here(&self, handles: &Handles, range: Range<usize>) -> Result<ObservationTable> {
+        let path = self.path.as_path();
         let err = |name: &'static str| {
             move |e| h5_error(path, &format!("cannot read dataset '{name}'"), e)
         };
         let r = range.clone();
-        let observations = self
+        let observations = handles
             .observations
             .read_slice::<f32, _, Ix3>(s![r.clone(), .., ..])
             .map_err(err("observations"))?;
-        let masks = self
+        let masks = handles
             .masks
             .read_slice::<u8, _, Ix3>(s![r.clone(), .., ..])
             .map_err(err("masks"))?;
-        let kernel_index: Array1<u32> = self
+        let kernel_index: Array1<u32> = handles
             .kernel_index
             .read_slice::<u32, _, Ix1>(s![r.clone()])
             .map_err(err("kernel_index"))?;
-        let positions = self
+        let positions = handles
             .positions
             .read_slice::<f32, _, Ix3>(s![r.clone(), .., ..])
             .map_err(err("positions"))?;
-        let amplitudes = self
+        let amplitudes = handles
             .amplitudes
             .read_slice::<f32, _, Ix2>(s![r, ..])
             .map_err(err("amplitudes"))?;
@@ -897,6 +992,275 @@ impl DatasetReader {
             amplitudes,
         })
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading in a child process
+// ---------------------------------------------------------------------------------------------
+
+use super::isolate::{Child, Ended, Sender, bytes_of, bytes_of_mut, signal_name};
+
+/// Whether [`DatasetReader::open`] reads in a child process (`QPIK_DATASET_CHECK`, default
+/// on; `off`, `0`, `no` or `false` turn it off). Only where `fork` exists.
+fn isolation_enabled() -> bool {
+    cfg!(unix)
+        && !matches!(
+            std::env::var("QPIK_DATASET_CHECK")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref(),
+            Ok("off" | "0" | "no" | "false")
+        )
+}
+
+/// Time allowed for a child that reads `bytes`: 10 s plus 1 s per 10 MB, or
+/// `QPIK_DATASET_CHECK_TIMEOUT_S` seconds.
+fn time_limit(given: Option<std::time::Duration>, bytes: u64) -> std::time::Duration {
+    if let Some(limit) = given {
+        return limit;
+    }
+    let set = std::env::var("QPIK_DATASET_CHECK_TIMEOUT_S")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0);
+    match set {
+        Some(s) => std::time::Duration::from_secs_f64(s.min(1e6)),
+        None => std::time::Duration::from_secs(10 + bytes / 10_000_000),
+    }
+}
+
+/// Forks a child that runs `work` on `path`, allowing `limit`. The fork happens under
+/// hdf5-metno's lock, so no other thread is inside libhdf5 at that moment and the child never
+/// inherits a half-updated library. The child closes the descriptors it inherits except this
+/// file's.
+fn spawn_reader(
+    path: &Path,
+    limit: std::time::Duration,
+    work: impl FnOnce(&mut Sender) -> Result<()>,
+) -> Result<Child> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(show(path), e))?;
+    // The child keeps the descriptors of this very file: libhdf5 reuses a file it has open.
+    #[cfg(unix)]
+    let keep = |fork: &mut dyn FnMut(&[i32]) -> i64| fork(&super::isolate::descriptors_of(&meta));
+    #[cfg(not(unix))]
+    let keep = |fork: &mut dyn FnMut(&[i32]) -> i64| fork(&[]);
+    Child::spawn(limit, |fork| hdf5::sync::sync(|| keep(fork)), work).map_err(|e| ended(path, e))
+}
+
+/// The error for a child reading `path` that did not deliver.
+fn ended(path: &Path, why: Ended) -> Error {
+    let damaged = |how: String| Error::Hdf5 {
+        path: show(path),
+        message: format!(
+            "libhdf5 {how} while reading this file, so the file is damaged or not a valid HDF5 \
+             file (qpik reads dataset files in a separate process, so nothing else is affected)"
+        ),
+    };
+    match why {
+        Ended::Work(e) => e,
+        Ended::Died {
+            signal: Some(s), ..
+        } => damaged(format!("crashed with {}", signal_name(s))),
+        Ended::Died { code, .. } => damaged(format!(
+            "ended its process (exit status {})",
+            code.map_or("unknown".into(), |c| c.to_string())
+        )),
+        Ended::Protocol(m) => damaged(format!("garbled the reply ({m})")),
+        Ended::TimedOut(limit) => Error::Hdf5 {
+            path: show(path),
+            message: format!(
+                "libhdf5 did not finish reading this file within {:.0} s, so the file is \
+                 probably damaged (on a slow disk, allow longer with \
+                 QPIK_DATASET_CHECK_TIMEOUT_S=<seconds>)",
+                limit.as_secs_f64()
+            ),
+        },
+        Ended::System(e) => Error::io(
+            show(path),
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot start the process that reads dataset files ({e}); \
+                     QPIK_DATASET_CHECK=off reads them in this process instead"
+                ),
+            ),
+        ),
+    }
+}
+
+impl DatasetReader {
+    /// [`DatasetReader::read_here`] run in a child, block by block, each array of a block
+    /// streamed straight into the arrays returned.
+    fn read_in_child(
+        &self,
+        range: Range<usize>,
+        options: &ChildOptions,
+    ) -> Result<ObservationTable> {
+        let path = self.path.as_path();
+        let rows = range.len();
+        let (h, w) = self.image_shape();
+        let s = self.max_defects;
+        let mut out = ObservationTable {
+            observations: Array3::zeros((rows, h, w)),
+            masks: Array3::zeros((rows, h, w)),
+            kernel_index: vec![0; rows],
+            positions: Array3::zeros((rows, s, 2)),
+            amplitudes: Array2::zeros((rows, s)),
+        };
+        if rows == 0 {
+            return Ok(out);
+        }
+        let block = (options.block_bytes / self.row_bytes()).max(1);
+        let expected = (self.n, h, w, s, self.kernels.names.len());
+        let limit = time_limit(options.time_limit, (rows * self.row_bytes()) as u64);
+        let mut child = spawn_reader(path, limit, |tx| {
+            let reader = Self::open_in_process(path)?;
+            let found = (
+                reader.n,
+                h,
+                w,
+                reader.max_defects,
+                reader.kernels.names.len(),
+            );
+            if found != expected || reader.image_shape() != (h, w) {
+                return Err(Error::format(
+                    show(path),
+                    "the file changed since it was opened; open it again",
+                ));
+            }
+            let Source::InProcess(handles) = &reader.source else {
+                unreachable!("opened in process")
+            };
+            // A writer thread sends block k while this thread reads block k + 1, so the copy
+            // through the pipe overlaps libhdf5's decompression.
+            std::thread::scope(|scope| {
+                let (blocks, queue) = std::sync::mpsc::sync_channel::<ObservationTable>(1);
+                let writer = scope.spawn(move || -> Result<()> {
+                    for t in queue {
+                        tx.send(bytes_of(t.observations.as_slice().expect("standard")))?;
+                        tx.send(bytes_of(t.masks.as_slice().expect("standard")))?;
+                        tx.send(bytes_of(&t.kernel_index))?;
+                        tx.send(bytes_of(t.positions.as_slice().expect("standard")))?;
+                        tx.send(bytes_of(t.amplitudes.as_slice().expect("standard")))?;
+                    }
+                    Ok(())
+                });
+                for b in (range.start..range.end).step_by(block) {
+                    let t = reader.read_here(handles, b..(b + block).min(range.end))?;
+                    if blocks.send(t).is_err() {
+                        break; // the writer stopped; its error is returned below
+                    }
+                }
+                drop(blocks);
+                writer
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::invalid("pipe writer panicked")))
+            })
+        })?;
+        let received = (|| {
+            let obs = out.observations.as_slice_mut().expect("standard layout");
+            let masks = out.masks.as_slice_mut().expect("standard layout");
+            let pos = out.positions.as_slice_mut().expect("standard layout");
+            let amp = out.amplitudes.as_slice_mut().expect("standard layout");
+            for b in (0..rows).step_by(block) {
+                let e = (b + block).min(rows);
+                child.recv_into(bytes_of_mut(&mut obs[b * h * w..e * h * w]))?;
+                child.recv_into(bytes_of_mut(&mut masks[b * h * w..e * h * w]))?;
+                child.recv_into(bytes_of_mut(&mut out.kernel_index[b..e]))?;
+                child.recv_into(bytes_of_mut(&mut pos[b * s * 2..e * s * 2]))?;
+                child.recv_into(bytes_of_mut(&mut amp[b * s..e * s]))?;
+            }
+            Ok(())
+        })();
+        received
+            .and_then(|()| child.finish())
+            .map_err(|e| ended(path, e))?;
+        Ok(out)
+    }
+}
+
+/// The attributes, kernel table and sizes of an opened file, as bytes for the pipe.
+fn encode_header(r: &DatasetReader) -> Vec<u8> {
+    let k = &r.kernels;
+    let (nk, h, w) = k.kernels.dim();
+    let mut out = Vec::new();
+    let u64s = |out: &mut Vec<u8>, v: &[u64]| v.iter().for_each(|x| out.extend(x.to_le_bytes()));
+    let text = |out: &mut Vec<u8>, t: &str| {
+        out.extend((t.len() as u64).to_le_bytes());
+        out.extend(t.as_bytes());
+    };
+    u64s(
+        &mut out,
+        &[
+            r.info.pixel_size_m.to_bits(),
+            r.info.seed,
+            r.n as u64,
+            r.max_defects as u64,
+            nk as u64,
+            h as u64,
+            w as u64,
+        ],
+    );
+    text(&mut out, &r.info.generator);
+    for name in &k.names {
+        text(&mut out, name);
+    }
+    out.extend(bytes_of(k.kernels.as_standard_layout().as_slice().unwrap()));
+    out.extend(&k.symmetry);
+    out.extend(&k.split);
+    out.extend(bytes_of(&k.pixel_size_m));
+    out
+}
+
+/// Inverse of [`encode_header`]; `None` when the bytes do not add up.
+fn decode_header(bytes: &[u8]) -> Option<(DatasetInfo, KernelTable, usize, usize)> {
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let end = at.checked_add(n)?;
+        let part = bytes.get(at..end)?;
+        at = end;
+        Some(part)
+    };
+    let mut head = [0u64; 7];
+    for v in &mut head {
+        *v = u64::from_le_bytes(take(8)?.try_into().ok()?);
+    }
+    let [px, seed, n, s, nk, h, w] = head;
+    let [n, s, nk, h, w] = [n, s, nk, h, w].map(|v| usize::try_from(v).ok());
+    let (n, s, nk, h, w) = (n?, s?, nk?, h?, w?);
+    // Sizes come from the child: check them against the bytes before allocating.
+    if nk.checked_mul(h)?.checked_mul(w)?.checked_mul(4)? > bytes.len() {
+        return None;
+    }
+    let mut text = || -> Option<String> {
+        let len = u64::from_le_bytes(take(8)?.try_into().ok()?) as usize;
+        String::from_utf8(take(len)?.to_vec()).ok()
+    };
+    let generator = text()?;
+    let names = (0..nk).map(|_| text()).collect::<Option<Vec<_>>>()?;
+    let mut kernels = Array3::<f32>::zeros((nk, h, w));
+    let mut pixel_size_m = vec![0f64; nk];
+    let kbytes = bytes_of_mut(kernels.as_slice_mut()?);
+    kbytes.copy_from_slice(take(kbytes.len())?);
+    let symmetry = take(nk)?.to_vec();
+    let split = take(nk)?.to_vec();
+    let pbytes = bytes_of_mut(&mut pixel_size_m);
+    pbytes.copy_from_slice(take(pbytes.len())?);
+    if take(1).is_some() {
+        return None;
+    }
+    let info = DatasetInfo {
+        pixel_size_m: f64::from_bits(px),
+        seed,
+        generator,
+    };
+    let table = KernelTable {
+        kernels,
+        names,
+        symmetry,
+        split,
+        pixel_size_m,
+    };
+    Some((info, table, n, s))
 }
 
 /// `version` as any unsigned or signed integer (h5py writes Python ints as i64).
@@ -1231,6 +1595,141 @@ mod tests {
         }
         let err = reader.read_observations(90..101).unwrap_err().to_string();
         assert!(err.contains("90..101") && err.contains("100"), "{err}");
+    }
+
+    /// Both readers, for tests that must hold for each.
+    fn both_readers(path: &Path, options: &ChildOptions) -> [DatasetReader; 2] {
+        [
+            DatasetReader::open_in_process(path).unwrap(),
+            DatasetReader::open_in_child_with(path, options).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn reading_in_a_child_matches_reading_here_block_by_block() {
+        let ds = sample(57, 16, 12, 4, 21);
+        let tmp = TempPath::new("child");
+        write_dataset(&tmp.0, &ds).unwrap();
+        // Blocks of 1 and 5 rows exercise the streaming across many frames.
+        for rows_per_block in [1, 5, 1000] {
+            let options = ChildOptions {
+                block_bytes: rows_per_block * (16 * 12 * 5 + 4 * 12 + 4),
+                ..ChildOptions::default()
+            };
+            let [here, child] = both_readers(&tmp.0, &options);
+            assert!(matches!(child.source, Source::Child(_)));
+            assert_eq!(child.len(), here.len());
+            assert_eq!(child.max_defects(), here.max_defects());
+            assert_eq!(child.info(), here.info());
+            assert_eq!(
+                bits64(
+                    &child
+                        .info()
+                        .pixel_size_m
+                        .to_bits()
+                        .to_ne_bytes()
+                        .map(f64::from)
+                ),
+                bits64(
+                    &here
+                        .info()
+                        .pixel_size_m
+                        .to_bits()
+                        .to_ne_bytes()
+                        .map(f64::from)
+                )
+            );
+            let (a, b) = (child.kernels(), here.kernels());
+            assert_eq!(bits32(&a.kernels), bits32(&b.kernels));
+            assert_eq!(
+                (&a.names, &a.symmetry, &a.split),
+                (&b.names, &b.symmetry, &b.split)
+            );
+            assert_eq!(bits64(&a.pixel_size_m), bits64(&b.pixel_size_m));
+            for r in [0..57, 3..4, 10..33, 57..57] {
+                let want = rows(&ds.observations, r.clone());
+                assert_same_observations(&here.read_observations(r.clone()).unwrap(), &want);
+                assert_same_observations(&child.read_observations(r).unwrap(), &want);
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_changed_after_opening_is_reported() {
+        let tmp = TempPath::new("changed");
+        write_dataset(&tmp.0, &sample(20, 8, 8, 2, 3)).unwrap();
+        let reader = DatasetReader::open_in_child(&tmp.0).unwrap();
+        write_dataset(&tmp.0, &sample(30, 8, 8, 2, 3)).unwrap();
+        let err = reader.read_observations(0..5).unwrap_err().to_string();
+        assert!(err.contains("changed since it was opened"), "{err}");
+    }
+
+    #[test]
+    fn header_bytes_round_trip_and_garbage_is_refused() {
+        let tmp = TempPath::new("header");
+        write_dataset(&tmp.0, &sample(5, 8, 6, 2, 4)).unwrap();
+        let here = DatasetReader::open_in_process(&tmp.0).unwrap();
+        let bytes = encode_header(&here);
+        let (info, kernels, n, s) = decode_header(&bytes).unwrap();
+        assert_eq!((n, s), (5, 2));
+        assert_eq!(info.generator, here.info().generator);
+        assert_eq!(kernels.names, here.kernels().names);
+        for cut in [0, 8, 55, bytes.len() - 1] {
+            assert!(decode_header(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_header(&longer).is_none());
+        // A kernel count far beyond the bytes is refused before anything is allocated.
+        let mut huge = bytes;
+        huge[32..40].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        assert!(decode_header(&huge).is_none());
+    }
+
+    /// Inputs on which Debian 12's libhdf5 1.10.8 crashes or hangs (found by fuzzing).
+    fn libhdf5_findings() -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/findings");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "h5"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 2, "reproducers in {}", dir.display());
+        files
+    }
+
+    #[test]
+    fn files_that_crash_or_hang_libhdf5_give_errors_in_a_child() {
+        let options = ChildOptions {
+            time_limit: Some(std::time::Duration::from_secs(3)),
+            ..ChildOptions::default()
+        };
+        for path in libhdf5_findings() {
+            let start = std::time::Instant::now();
+            let err = match DatasetReader::open_in_child_with(&path, &options) {
+                Ok(r) => r.read_observations(0..r.len()).map(|_| ()),
+                Err(e) => Err(e),
+            };
+            let err = err.expect_err("a damaged file was accepted");
+            let text = err.to_string();
+            assert!(matches!(err, Error::Hdf5 { .. }), "{text}");
+            assert!(text.contains(&path.display().to_string()), "{text}");
+            assert!(
+                text.contains("crashed") || text.contains("did not finish"),
+                "{text}"
+            );
+            assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        }
+    }
+
+    #[test]
+    fn readers_open_in_a_child_by_default() {
+        let tmp = TempPath::new("default");
+        write_dataset(&tmp.0, &sample(3, 8, 8, 1, 2)).unwrap();
+        let reader = DatasetReader::open(&tmp.0).unwrap();
+        // The test environment does not set QPIK_DATASET_CHECK.
+        assert!(matches!(reader.source, Source::Child(_)));
     }
 
     #[test]

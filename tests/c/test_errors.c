@@ -5,6 +5,8 @@
 #include "harness.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <time.h>
 
 #define CHEAP "shockley-cu111-m100meV"
 
@@ -624,6 +626,31 @@ TEST(corrupt_dataset_files) {
     qt_rmdir(dir);
 }
 
+/*
+ * Files on which Debian 12's libhdf5 1.10.8 crashes (SIGSEGV) or loops forever, found by
+ * fuzzing (fuzz/findings). qpik reads dataset files in a child process, so this process gets
+ * a status and a message, and goes on.
+ */
+TEST(files_that_crash_or_hang_libhdf5) {
+    qpik_dataset *ds = NULL;
+    const char *crash = qt_data("../../fuzz/findings/hdf5-global-heap-memcpy-overlap.h5");
+    const char *hang = qt_data("../../fuzz/findings/hdf5-vlen-attribute-hang.h5");
+    time_t start;
+    CHECK_STATUS(QPIK_ERR_FORMAT, "libhdf5 crashed with SIGSEGV", qpik_dataset_open(crash, &ds));
+    CHECK_CONTAINS(qpik_last_error(), "hdf5-global-heap-memcpy-overlap.h5");
+    CHECK(ds == NULL);
+    REQUIRE(setenv("QPIK_DATASET_CHECK_TIMEOUT_S", "2", 1) == 0);
+    start = time(NULL);
+    CHECK_STATUS(QPIK_ERR_FORMAT, "did not finish reading this file within 2 s",
+                 qpik_dataset_open(hang, &ds));
+    CHECK_MSG(time(NULL) - start < 30, "took %ld s", (long)(time(NULL) - start));
+    REQUIRE(unsetenv("QPIK_DATASET_CHECK_TIMEOUT_S") == 0);
+    CHECK(ds == NULL);
+    /* Still alive and working. */
+    REQUIRE_OK(qpik_dataset_open(qt_data("tiny-dataset.h5"), &ds));
+    qpik_dataset_free(ds);
+}
+
 TEST(dataset_bad_reads_and_writes) {
     qpik_dataset *ds = NULL;
     static float obs[2 * 64 * 64];
@@ -733,4 +760,5 @@ QT_MAIN(QT_CASE(null_pointers_everywhere), QT_CASE(free_functions_accept_null),
         QT_CASE(options_unknown_keys_and_bad_values),
         QT_CASE(kernels_and_observations_bad_requests), QT_CASE(corrupt_model_bytes),
         QT_CASE(corrupt_model_files), QT_CASE(corrupt_dataset_files),
+        QT_CASE(files_that_crash_or_hang_libhdf5),
         QT_CASE(dataset_bad_reads_and_writes), QT_CASE(files_in_a_missing_directory))

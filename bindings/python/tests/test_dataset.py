@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 import qpik
 
-from conftest import DATASET, TINY_DATA, TWO_STEP
+from conftest import DATA, DATASET, TINY_DATA, TWO_STEP
 
 
 def test_fixture_contents():
@@ -109,6 +110,27 @@ def test_bad_dataset_files(tmp_path, name, message):
         qpik.Dataset(path)
     assert e.value.status is qpik.Status.QPIK_ERR_FORMAT
     assert path.name in e.value.message
+
+
+FINDINGS = DATA.parent.parent / "fuzz" / "findings"
+
+
+def test_a_file_that_crashes_libhdf5_is_an_error():
+    # libhdf5 1.10.8 segfaults on this file; qpik reads it in a child process.
+    path = FINDINGS / "hdf5-global-heap-memcpy-overlap.h5"
+    with pytest.raises(qpik.FormatError, match="libhdf5 crashed with SIGSEGV") as e:
+        qpik.Dataset(path)
+    assert path.name in e.value.message
+    with qpik.Dataset(DATASET) as d:  # this process goes on
+        assert len(d) == 30
+
+
+def test_a_file_that_hangs_libhdf5_times_out(monkeypatch):
+    monkeypatch.setenv("QPIK_DATASET_CHECK_TIMEOUT_S", "2")
+    start = time.monotonic()
+    with pytest.raises(qpik.FormatError, match="did not finish reading this file within 2 s"):
+        qpik.Dataset(FINDINGS / "hdf5-vlen-attribute-hang.h5")
+    assert time.monotonic() - start < 30
 
 
 def test_write_read_round_trip(tmp_path):
