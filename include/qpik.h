@@ -387,6 +387,15 @@ enum qpik_status qpik_dataset_generate(const char *path,
  * Open a dataset file for reading (validates its layout). `*out` receives a handle to free
  * with `qpik_dataset_free`. `QPIK_ERR_IO` if it cannot be opened, `QPIK_ERR_FORMAT` if it
  * is not a valid qpik dataset. Thread-safe.
+ *
+ * libhdf5 never parses the file in the calling process: this call and every
+ * `qpik_dataset_read` fork a short-lived child (POSIX) that reads the file and streams the
+ * data back, so a damaged file that would crash or hang libhdf5 gives `QPIK_ERR_FORMAT`
+ * ("libhdf5 crashed ...", "did not finish ... within N s") and the host goes on. The child
+ * runs no host code: it closes inherited descriptors, restores default crash signals and
+ * leaves with `_exit`. Environment: `QPIK_DATASET_CHECK_TIMEOUT_S` sets the time allowed
+ * per call (default 10 s plus 1 s per 10 MB read); `QPIK_DATASET_CHECK=off` reads in the
+ * calling process instead (no protection).
  */
 enum qpik_status qpik_dataset_open(const char *path, struct qpik_dataset **out);
 
@@ -423,7 +432,9 @@ enum qpik_status qpik_dataset_kernel_name(const struct qpik_dataset *dataset,
 /**
  * Read observations `start .. start+n` where n is `observations->shape[0]` (3-D, n x rows
  * x cols, QPIK_F32 or QPIK_F64), with their masks into `masks` (same shape, NULL to skip)
- * and their kernel rows into `kernel_index` (n values, NULL to skip). Thread-safe.
+ * and their kernel rows into `kernel_index` (n values, NULL to skip). Thread-safe. Reads
+ * in a child process, as `qpik_dataset_open` explains; a file changed since it was opened
+ * gives `QPIK_ERR_FORMAT`.
  */
 enum qpik_status qpik_dataset_read(const struct qpik_dataset *dataset,
                                    size_t start,

@@ -55,6 +55,10 @@ class Dataset(Handle):
     masks as bool, kernel indices as uint32. Images are (row, col), kernels have their
     impurity at (rows // 2, cols // 2). Raises QpikIOError (QPIK_ERR_IO) for a file that
     cannot be opened and FormatError (QPIK_ERR_FORMAT) for one that is not a qpik dataset.
+
+    libhdf5 reads the file in a short-lived child process, so a damaged file that crashes or
+    hangs libhdf5 raises FormatError and this interpreter goes on (see ``qpik_dataset_open``
+    for the environment variables ``QPIK_DATASET_CHECK_TIMEOUT_S`` and ``QPIK_DATASET_CHECK``).
     """
 
     _what = "dataset"
