@@ -1655,6 +1655,26 @@ mod tests {
     }
 
     #[test]
+    fn many_threads_read_through_children_at_once() {
+        let ds = sample(40, 16, 16, 2, 8);
+        let tmp = TempPath::new("threads");
+        write_dataset(&tmp.0, &ds).unwrap();
+        let reader = DatasetReader::open_in_child(&tmp.0).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let (reader, ds) = (&reader, &ds);
+                scope.spawn(move || {
+                    for i in 0..5 {
+                        let r = (t * 5 + i) % 40..40;
+                        let got = reader.read_observations(r.clone()).unwrap();
+                        assert_same_observations(&got, &rows(&ds.observations, r));
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
     fn a_file_changed_after_opening_is_reported() {
         let tmp = TempPath::new("changed");
         write_dataset(&tmp.0, &sample(20, 8, 8, 2, 3)).unwrap();
