@@ -227,34 +227,31 @@ pub fn train_vae(
         TrainingRecord::default()
     };
     let rot = Rotations::new(data.size, device).map_err(ce)?;
-    let vars = varmap.all_vars();
-    let mut opt = AdamW::new(
-        vars.clone(),
-        ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: cfg.weight_decay,
-            ..Default::default()
-        },
-    )
-    .map_err(ce)?;
-    let steps = cfg
-        .steps_per_epoch
-        .unwrap_or((kernels.len() * 8).div_ceil(cfg.batch_size));
-    let total = steps * cfg.epochs;
     let px = data.size * data.size;
-    let t0 = std::time::Instant::now();
-    let prev_seconds = record.seconds;
-    let mut samples = 0usize;
-    for epoch in record.epochs_done..cfg.epochs {
-        progress.stage(
-            &format!("vae epoch {}/{}", epoch + 1, cfg.epochs),
-            steps as u64,
-        );
-        let mut loss_sum = 0.0;
-        for s in 0..steps {
-            check_cancelled(progress)?;
-            let global = epoch * steps + s;
-            opt.set_learning_rate(lr_at(cfg, global, total));
+    // Validation: reconstruction MSE (latent mean) of the unseen kernels, else all kernels.
+    let val_kernels: Vec<usize> = (0..data.kernels.len())
+        .filter(|k| !kernels.contains(k))
+        .collect();
+    let val_set = if val_kernels.is_empty() {
+        kernels.clone()
+    } else {
+        val_kernels
+    };
+    let run = EpochLoop {
+        cfg,
+        varmap: &varmap,
+        vars: varmap.all_vars(),
+        kind: ModelKind::Vae,
+        prefixes: &["vae."],
+        out,
+        steps: cfg
+            .steps_per_epoch
+            .unwrap_or((kernels.len() * 8).div_ceil(cfg.batch_size)),
+        validation: ("validation MSE", ""),
+    };
+    run.epochs(
+        &mut record,
+        &mut |_, _, global| {
             let mut rng = Rng::stream(cfg.seed, global as u64);
             let mut batch = Vec::with_capacity(cfg.batch_size * px);
             let mut sym = Vec::with_capacity(cfg.batch_size);
@@ -267,62 +264,27 @@ pub fn train_vae(
                 ));
                 sym.push(data.symmetry[k]);
             }
-            let x = Tensor::from_vec(batch, (cfg.batch_size, 1, data.size, data.size), device)
-                .map_err(ce)?;
-            let loss = (|| -> candle_core::Result<Tensor> {
-                let post = vae.encode(&x)?;
-                let recon = vae.decode(&post.sample(&mut rng)?)?;
-                let mse = (&recon - &x)?.sqr()?.mean_all()?;
-                let lsym = rot.loss(&recon, &x, &sym)?;
-                mse + lsym.affine(cfg.alpha_sym, 0.0)? + post.kl()?.affine(cfg.beta_kl, 0.0)?
-            })()
-            .map_err(ce)?;
-            loss_sum += step(&mut opt, &vars, &loss, cfg.grad_clip)?;
-            samples += cfg.batch_size;
-            progress.advance(1);
-            progress.message(&format!("loss {:.5}", loss_sum / (s + 1) as f64));
-        }
-        // Validation: reconstruction MSE (latent mean) of the unseen kernels, else all kernels.
-        let val_kernels: Vec<usize> = (0..data.kernels.len())
-            .filter(|k| !kernels.contains(k))
-            .collect();
-        let val_set = if val_kernels.is_empty() {
-            kernels.clone()
-        } else {
-            val_kernels
-        };
-        let xs: Vec<f32> = val_set
-            .iter()
-            .flat_map(|&k| data.kernels[k].clone())
-            .collect();
-        let x =
-            Tensor::from_vec(xs, (val_set.len(), 1, data.size, data.size), device).map_err(ce)?;
-        let val = (|| -> candle_core::Result<f32> {
-            (vae.decode(&vae.encode(&x)?.mean)? - &x)?
+            let x = Tensor::from_vec(batch, (cfg.batch_size, 1, data.size, data.size), device)?;
+            let post = vae.encode(&x)?;
+            let recon = vae.decode(&post.sample(&mut rng)?)?;
+            let mse = (&recon - &x)?.sqr()?.mean_all()?;
+            let lsym = rot.loss(&recon, &x, &sym)?;
+            mse + lsym.affine(cfg.alpha_sym, 0.0)? + post.kl()?.affine(cfg.beta_kl, 0.0)?
+        },
+        &|| {
+            let xs: Vec<f32> = val_set
+                .iter()
+                .flat_map(|&k| data.kernels[k].clone())
+                .collect();
+            let x = Tensor::from_vec(xs, (val_set.len(), 1, data.size, data.size), device)?;
+            let mse = (vae.decode(&vae.encode(&x)?.mean)? - &x)?
                 .sqr()?
                 .mean_all()?
-                .to_scalar::<f32>()
-        })()
-        .map_err(ce)?;
-        let stats = EpochStats {
-            loss: loss_sum / steps as f64,
-            validation: val as f64,
-            prev_seconds,
-            t0,
-            samples,
-        };
-        record.close_epoch(epoch, ModelKind::Vae, cfg, stats);
-        save(&varmap, &["vae."], ModelKind::Vae, cfg, &record, out)?;
-        progress.note(&format!(
-            "vae epoch {}/{}: train loss {:.5}, validation MSE {:.5}",
-            epoch + 1,
-            cfg.epochs,
-            record.final_train_loss,
-            val
-        ));
-    }
-    // A cancel on the last report: the checkpoint stays, the call says it was cancelled.
-    check_cancelled(progress)?;
+                .to_scalar::<f32>()?;
+            Ok(f64::from(mse))
+        },
+        progress,
+    )?;
     Ok(record)
 }
 
@@ -346,24 +308,15 @@ fn shuffled(items: &[usize], seed: u64, epoch: usize) -> Vec<usize> {
 }
 
 /// Validation: extraction RMSE (on [0, 1]) over up to 256 seen-test observations.
-fn validate(
-    data: &TrainingData,
-    device: &Device,
-    predict: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
-) -> Result<f64> {
+fn validate(data: &TrainingData, device: &Device, predict: &PredictFn) -> candle_core::Result<f64> {
     let items: Vec<usize> = data.seen_test.iter().copied().take(256).collect();
     if items.is_empty() {
         return Ok(f64::NAN);
     }
     let mut se = 0.0;
     for chunk in items.chunks(64) {
-        let (x, y) = data.batch(chunk, None, device).map_err(ce)?;
-        let p = predict(&x).map_err(ce)?;
-        se += (p - y)
-            .and_then(|d| d.sqr())
-            .and_then(|d| d.sum_all())
-            .and_then(|d| d.to_scalar::<f32>())
-            .map_err(ce)? as f64;
+        let (x, y) = data.batch(chunk, None, device)?;
+        se += f64::from((predict(&x)? - y)?.sqr()?.sum_all()?.to_scalar::<f32>()?);
     }
     Ok((se / (items.len() * data.size * data.size) as f64).sqrt())
 }
@@ -488,8 +441,90 @@ fn vars_with_prefix(varmap: &VarMap, prefix: &str) -> Result<Vec<Var>> {
     Ok(named.into_iter().map(|(_, v)| v.clone()).collect())
 }
 
-/// The epoch loop shared by alignment and the one-step baseline: shuffled observation
-/// batches (augmented), optimiser steps, validation, a checkpoint per epoch.
+/// The epoch loop every training run shares: optimiser steps on the learning-rate schedule,
+/// progress and cancellation, validation, a checkpoint and a log line per epoch.
+struct EpochLoop<'a> {
+    cfg: &'a TrainConfig,
+    varmap: &'a VarMap,
+    /// The variables trained (the rest of `varmap` is frozen).
+    vars: Vec<Var>,
+    kind: ModelKind,
+    /// Weights saved in each checkpoint.
+    prefixes: &'a [&'a str],
+    out: &'a Path,
+    steps: usize,
+    /// The validation figure's name in log lines, and a note after the value.
+    validation: (&'a str, &'a str),
+}
+
+/// Loss of the batch at (epoch, step in the epoch, global step).
+type BatchLoss<'a> = dyn FnMut(usize, usize, usize) -> candle_core::Result<Tensor> + 'a;
+type Validation<'a> = dyn Fn() -> candle_core::Result<f64> + 'a;
+
+impl EpochLoop<'_> {
+    fn epochs(
+        &self,
+        record: &mut TrainingRecord,
+        batch_loss: &mut BatchLoss,
+        validate: &Validation,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let cfg = self.cfg;
+        let params = ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
+        let mut opt = AdamW::new(self.vars.clone(), params).map_err(ce)?;
+        let steps = self.steps;
+        let total = steps * cfg.epochs;
+        let t0 = std::time::Instant::now();
+        let prev_seconds = record.seconds;
+        let mut samples = 0usize;
+        for epoch in record.epochs_done..cfg.epochs {
+            progress.stage(
+                &format!("{} epoch {}/{}", self.kind.as_str(), epoch + 1, cfg.epochs),
+                steps as u64,
+            );
+            let mut loss_sum = 0.0;
+            for st in 0..steps {
+                check_cancelled(progress)?;
+                let global = epoch * steps + st;
+                opt.set_learning_rate(lr_at(cfg, global, total));
+                let l = batch_loss(epoch, st, global).map_err(ce)?;
+                loss_sum += step(&mut opt, &self.vars, &l, cfg.grad_clip)?;
+                samples += cfg.batch_size;
+                progress.advance(1);
+                progress.message(&format!("loss {:.5}", loss_sum / (st + 1) as f64));
+            }
+            let val = validate().map_err(ce)?;
+            let stats = EpochStats {
+                loss: loss_sum / steps as f64,
+                validation: val,
+                prev_seconds,
+                t0,
+                samples,
+            };
+            record.close_epoch(epoch, self.kind, cfg, stats);
+            save(self.varmap, self.prefixes, self.kind, cfg, record, self.out)?;
+            progress.note(&format!(
+                "{} epoch {}/{}: train loss {:.5}, {} {:.5}{}",
+                self.kind.as_str(),
+                epoch + 1,
+                cfg.epochs,
+                record.final_train_loss,
+                self.validation.0,
+                val,
+                self.validation.1
+            ));
+        }
+        // A cancel on the last report: the checkpoint stays, the call says it was cancelled.
+        check_cancelled(progress)
+    }
+}
+
+/// Alignment and the one-step baseline: [`EpochLoop`] over shuffled, augmented observation
+/// batches, validated by extraction RMSE on held-out observations.
 struct ObservationRun<'a> {
     cfg: &'a TrainConfig,
     data: &'a TrainingData,
@@ -507,73 +542,46 @@ type PredictFn<'a> = dyn Fn(&Tensor) -> candle_core::Result<Tensor> + 'a;
 
 impl ObservationRun<'_> {
     fn epochs(
-        &self,
+        self,
         record: &mut TrainingRecord,
         loss: &LossFn,
         predict: &PredictFn,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let (cfg, data) = (self.cfg, self.data);
-        let params = ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: cfg.weight_decay,
-            ..Default::default()
+        let (cfg, data, device) = (self.cfg, self.data, self.device);
+        let run = EpochLoop {
+            cfg,
+            varmap: self.varmap,
+            vars: self.vars,
+            kind: self.kind,
+            prefixes: self.prefixes,
+            out: self.out,
+            steps: cfg
+                .steps_per_epoch
+                .unwrap_or(data.train.len() / cfg.batch_size)
+                .max(1),
+            validation: ("validation RMSE", " (held-out observations)"),
         };
-        let mut opt = AdamW::new(self.vars.clone(), params).map_err(ce)?;
-        let steps = cfg
-            .steps_per_epoch
-            .unwrap_or(data.train.len() / cfg.batch_size)
-            .max(1);
-        let total = steps * cfg.epochs;
-        let t0 = std::time::Instant::now();
-        let prev_seconds = record.seconds;
-        let mut samples = 0usize;
-        for epoch in record.epochs_done..cfg.epochs {
-            progress.stage(
-                &format!("{} epoch {}/{}", self.kind.as_str(), epoch + 1, cfg.epochs),
-                steps as u64,
-            );
-            let order = shuffled(&data.train, cfg.seed, epoch);
-            let mut loss_sum = 0.0;
-            for st in 0..steps {
-                check_cancelled(progress)?;
-                let global = epoch * steps + st;
-                opt.set_learning_rate(lr_at(cfg, global, total));
+        // The epoch's shuffled order, made at its first step.
+        let mut order: (usize, Vec<usize>) = (usize::MAX, Vec::new());
+        run.epochs(
+            record,
+            &mut |epoch, st, global| {
+                if order.0 != epoch {
+                    order = (epoch, shuffled(&data.train, cfg.seed, epoch));
+                }
                 let items: Vec<usize> = (0..cfg.batch_size)
-                    .map(|j| order[(st * cfg.batch_size + j) % order.len()])
+                    .map(|j| order.1[(st * cfg.batch_size + j) % order.1.len()])
                     .collect();
-                let (x, y) = data
-                    .batch(
-                        &items,
-                        cfg.augment.then_some((cfg.seed, global as u64)),
-                        self.device,
-                    )
-                    .map_err(ce)?;
-                let l = loss(&x, &y, &items).map_err(ce)?;
-                loss_sum += step(&mut opt, &self.vars, &l, cfg.grad_clip)?;
-                samples += cfg.batch_size;
-                progress.advance(1);
-                progress.message(&format!("loss {:.5}", loss_sum / (st + 1) as f64));
-            }
-            let val = validate(data, self.device, predict)?;
-            let stats = EpochStats {
-                loss: loss_sum / steps as f64,
-                validation: val,
-                prev_seconds,
-                t0,
-                samples,
-            };
-            record.close_epoch(epoch, self.kind, cfg, stats);
-            save(self.varmap, self.prefixes, self.kind, cfg, record, self.out)?;
-            progress.note(&format!(
-                "{} epoch {}/{}: train loss {:.5}, validation RMSE {:.5} (held-out observations)",
-                self.kind.as_str(),
-                epoch + 1,
-                cfg.epochs,
-                record.final_train_loss,
-                val
-            ));
-        }
-        check_cancelled(progress)
+                let (x, y) = data.batch(
+                    &items,
+                    cfg.augment.then_some((cfg.seed, global as u64)),
+                    device,
+                )?;
+                loss(&x, &y, &items)
+            },
+            &|| validate(data, device, predict),
+            progress,
+        )
     }
 }
