@@ -267,6 +267,9 @@ def test_ctrl_c_cancels_cleanly(tmp_path):
         out.mkdir()
         code = f"""
 import os, signal, threading, qpik
+# Python's own Ctrl-C handler, as in a terminal: a shell starting this suite in the
+# background (nohup, &, some CI runners) passes SIGINT on as ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 qpik.version()  # load the library first, so the signal lands in the work
 threading.Timer({delay}, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
