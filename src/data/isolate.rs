@@ -207,6 +207,9 @@ pub struct Child {
     pid: libc::pid_t,
     #[cfg(unix)]
     fd: libc::c_int,
+    /// Where the child's crash handler writes the signal number.
+    #[cfg(unix)]
+    death_fd: libc::c_int,
     #[cfg(not(unix))]
     frames: std::collections::VecDeque<Vec<u8>>,
     #[cfg(not(unix))]
@@ -232,12 +235,24 @@ impl Child {
         around_fork: impl FnOnce(&mut dyn FnMut(&[i32]) -> i64) -> i64,
         work: impl FnOnce(&mut Sender) -> Result<()>,
     ) -> std::result::Result<Child, Ended> {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: `fds` has room for the two descriptors.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(Ended::System(std::io::Error::last_os_error()));
+        // The reply pipe, and a pipe on which the child's crash handler names the signal
+        // (for hosts that ignore SIGCHLD, where waitpid cannot tell).
+        let mut fds = [0 as libc::c_int; 4];
+        // SAFETY: `fds` has room for both pairs of descriptors.
+        let made = unsafe { libc::pipe(fds.as_mut_ptr()) == 0 };
+        // SAFETY: as above.
+        if !made || unsafe { libc::pipe(fds[2..].as_mut_ptr()) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if made {
+                // SAFETY: the first pair is ours and open.
+                unsafe {
+                    libc::close(fds[0]);
+                    libc::close(fds[1]);
+                }
+            }
+            return Err(Ended::System(e));
         }
-        let [read_fd, write_fd] = fds;
+        let [read_fd, write_fd, death_read, death_write] = fds;
         for fd in fds {
             // Close-on-exec: a host that forks and execs meanwhile must not keep the pipe open.
             // SAFETY: `fd` is a descriptor this function owns.
@@ -258,24 +273,27 @@ impl Child {
             if pid == 0 {
                 let work = work.take().expect("forked once");
                 // SAFETY: in the child; never returns.
-                unsafe { child_main(read_fd, write_fd, keep, work) }
+                unsafe { child_main([read_fd, death_read], [write_fd, death_write], keep, work) }
             }
             i64::from(pid)
         }) as libc::pid_t;
         if pid < 0 {
             let e = std::io::Error::last_os_error();
-            // SAFETY: both descriptors are ours and open.
-            unsafe {
-                libc::close(read_fd);
-                libc::close(write_fd);
+            for fd in fds {
+                // SAFETY: all four are ours and open.
+                unsafe { libc::close(fd) };
             }
             return Err(Ended::System(e));
         }
-        // SAFETY: the write end belongs to the child now.
-        unsafe { libc::close(write_fd) };
+        // SAFETY: the write ends belong to the child now.
+        unsafe {
+            libc::close(write_fd);
+            libc::close(death_write);
+        }
         Ok(Child {
             pid,
             fd: read_fd,
+            death_fd: death_read,
             deadline: Instant::now() + limit,
             limit,
             reaped: false,
@@ -422,13 +440,30 @@ impl Child {
     fn death(&mut self) -> Ended {
         self.reap();
         let st = self.status;
+        let signal = st
+            .filter(|&s| libc::WIFSIGNALED(s))
+            .map(|s| libc::WTERMSIG(s));
+        let code = st
+            .filter(|&s| libc::WIFEXITED(s))
+            .map(|s| libc::WEXITSTATUS(s));
+        if st.is_some() {
+            return Ended::Died { signal, code };
+        }
+        // No status (SIGCHLD ignored): the signal the crash handler wrote, if any.
+        let mut pfd = libc::pollfd {
+            fd: self.death_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut sig = 0u8;
+        // SAFETY: one valid pollfd, zero timeout; `sig` is writable for one byte.
+        let got = unsafe {
+            libc::poll(&mut pfd, 1, 0) > 0
+                && libc::read(self.death_fd, (&mut sig as *mut u8).cast(), 1) == 1
+        };
         Ended::Died {
-            signal: st
-                .filter(|&s| libc::WIFSIGNALED(s))
-                .map(|s| libc::WTERMSIG(s)),
-            code: st
-                .filter(|&s| libc::WIFEXITED(s))
-                .map(|s| libc::WEXITSTATUS(s)),
+            signal: got.then_some(i32::from(sig)),
+            code: None,
         }
     }
 
@@ -468,26 +503,56 @@ impl Drop for Child {
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
             self.reap();
         }
-        // SAFETY: our descriptor, closed once.
-        unsafe { libc::close(self.fd) };
+        // SAFETY: our descriptors, closed once.
+        unsafe {
+            libc::close(self.fd);
+            libc::close(self.death_fd);
+        }
+    }
+}
+
+/// The child's end of the death pipe, for [`on_fatal_signal`].
+#[cfg(unix)]
+static DEATH_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// The child's crash handler: names the signal on the death pipe, then raises it again; the
+/// default action (restored on entry by `SA_RESETHAND`) ends the process as the first signal
+/// would have, as soon as the handler returns.
+#[cfg(unix)]
+extern "C" fn on_fatal_signal(sig: libc::c_int) {
+    let fd = DEATH_FD.load(std::sync::atomic::Ordering::Relaxed);
+    let byte = sig as u8;
+    // SAFETY: write(2) and raise(3) are async-signal-safe; `byte` is readable for one byte.
+    unsafe {
+        libc::write(fd, (&byte as *const u8).cast(), 1);
+        libc::raise(sig);
     }
 }
 
 /// The child's side: never returns.
 ///
 /// # Safety
-/// Call only in a freshly forked child, with the pipe's two descriptors.
+/// Call only in a freshly forked child, with the parent's ends (`[reply, death]` read ends)
+/// and the child's (`[reply, death]` write ends) of the two pipes.
 #[cfg(unix)]
 unsafe fn child_main(
-    read_fd: libc::c_int,
-    write_fd: libc::c_int,
+    parent_ends: [libc::c_int; 2],
+    [write_fd, death_fd]: [libc::c_int; 2],
     keep: &[libc::c_int],
     work: impl FnOnce(&mut Sender) -> Result<()>,
 ) -> ! {
+    DEATH_FD.store(death_fd, std::sync::atomic::Ordering::Relaxed);
     // SAFETY: plain system calls on this process's own state.
     unsafe {
-        libc::close(read_fd);
-        close_inherited(write_fd, keep);
+        for fd in parent_ends {
+            libc::close(fd);
+        }
+        close_inherited(&[write_fd, death_fd], keep);
+        // A host's crash handler must not run here: ours names the signal and dies of it.
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_fatal_signal as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = libc::SA_RESETHAND;
+        libc::sigemptyset(&mut action.sa_mask);
         for sig in [
             libc::SIGSEGV,
             libc::SIGBUS,
@@ -497,7 +562,7 @@ unsafe fn child_main(
             libc::SIGTRAP,
             libc::SIGSYS,
         ] {
-            libc::signal(sig, libc::SIG_DFL);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
         }
         let no_core = libc::rlimit {
             rlim_cur: 0,
@@ -539,18 +604,19 @@ pub fn descriptors_of(meta: &std::fs::Metadata) -> Vec<i32> {
         .collect()
 }
 
-/// Closes every descriptor above stderr except `pipe` and `keep`. The child's copies of the
+/// Closes every descriptor above stderr except `pipes` and `keep`. The child's copies of the
 /// host's files would otherwise hold the host's file locks (`flock`, as libhdf5 takes) and
 /// pipes open for as long as the child lives.
 ///
 /// # Safety
 /// Only in the child, before the work opens anything.
 #[cfg(unix)]
-unsafe fn close_inherited(pipe: libc::c_int, keep: &[libc::c_int]) {
-    let mut kept = [pipe; 64];
-    let n = keep.len().min(63);
-    kept[1..=n].copy_from_slice(&keep[..n]);
-    let kept = &mut kept[..=n];
+unsafe fn close_inherited(pipes: &[libc::c_int; 2], keep: &[libc::c_int]) {
+    let mut kept = [pipes[0]; 64];
+    kept[1] = pipes[1];
+    let n = keep.len().min(62);
+    kept[2..2 + n].copy_from_slice(&keep[..n]);
+    let kept = &mut kept[..2 + n];
     kept.sort_unstable();
     // Close the gaps between the kept descriptors: [3, k0), (k0, k1), ..., (k_last, max].
     let mut first: libc::c_uint = 3;

@@ -133,6 +133,36 @@ def test_a_file_that_hangs_libhdf5_times_out(monkeypatch):
     assert time.monotonic() - start < 30
 
 
+def test_damaged_files_in_a_host_that_ignores_sigchld():
+    # Some hosts set SIGCHLD to SIG_IGN: children are reaped by the kernel and waitpid
+    # cannot say how the child died. The child's crash handler still names the signal.
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(Path(qpik.__file__).resolve().parents[1]),
+        QPIK_DATASET_CHECK_TIMEOUT_S="2",
+    )
+    code = f"""
+import signal, qpik
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+for name in ["hdf5-global-heap-memcpy-overlap.h5", "hdf5-vlen-attribute-hang.h5"]:
+    try:
+        qpik.Dataset({str(FINDINGS)!r} + "/" + name)
+        print("opened")
+    except qpik.FormatError as e:
+        print(e.message.split("HDF5 error: ", 1)[-1][:60])
+with qpik.Dataset({str(DATASET)!r}) as d:
+    print(len(d))
+"""
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("libhdf5 crashed with SIGSEGV"), lines
+    assert lines[1].startswith("libhdf5 did not finish reading this file within 2 s"), lines
+    assert lines[2] == "30", lines
+
+
 def test_write_read_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     kernels = rng.normal(size=(2, 32, 32))  # float64 in, float32 stored
