@@ -456,3 +456,31 @@ fn train_eval_and_extract_end_to_end_on_a_tiny_network() {
     let e = qpik(&["train", "align", "--data", "d.h5", "-o", "x.st"], &d);
     assert!(String::from_utf8_lossy(&e.stderr).contains("--vae"));
 }
+
+#[test]
+fn show_draws_every_channel_of_a_real_nanonis_scan() {
+    let d = tempdir("sxm");
+    let scan = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/FeSe_topography.sxm");
+    let text = ok(&qpik(
+        &["show", scan.to_str().unwrap(), "-o", "fese.png"],
+        &d,
+    ));
+    assert!(
+        text.contains("224 x 224 pixels over 20.0 x 20.0 nm")
+            && text.contains("rotated 45 degrees")
+            && text.contains("8 images"),
+        "{text}"
+    );
+    // 2 columns of 224-pixel images, 4 rows with titles and colour bars.
+    let (w, h) = png_size(&d.join("fese.png"));
+    assert!(w >= 2 * 224 && h >= 4 * 224, "{w} x {h}");
+    // A damaged scan is an error naming the file, not a dataset-file message.
+    let cut = d.join("cut.sxm");
+    std::fs::write(&cut, &std::fs::read(&scan).unwrap()[..5000]).unwrap();
+    let out = qpik(&["show", "cut.sxm"], &d);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cut.sxm") && err.contains("truncated"),
+        "{err}"
+    );
+}

@@ -511,6 +511,13 @@ fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
 type ShownImage = (Array2<f32>, String, bool, Vec<(f32, f32)>);
 
 fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
+    let mut head = [0u8; 17];
+    let is_sxm = std::fs::File::open(file)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|_| crate::data::sxm::looks_like_sxm(&head));
+    if is_sxm {
+        return show_sxm(file, out);
+    }
     let reader = DatasetReader::open(file)?;
     let kt = reader.kernels();
     let k = kt.names.len().min(count);
@@ -580,6 +587,61 @@ fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
         n,
         k,
         m,
+        out.display()
+    );
+    Ok(())
+}
+
+/// Draws every image of a Nanonis scan, topography line-levelled (each row minus its mean).
+fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
+    let scan = crate::data::sxm::read_sxm(file)?;
+    let mut owned: Vec<(Array2<f32>, String)> = Vec::new();
+    for im in &scan.images {
+        let mut data = im.data.clone();
+        let mut title = format!("{} {} ({})", im.name, im.direction.as_str(), im.unit);
+        if im.unit == "m" {
+            for mut row in data.rows_mut() {
+                let finite: Vec<f32> = row.iter().copied().filter(|v| v.is_finite()).collect();
+                if !finite.is_empty() {
+                    let mean = finite.iter().sum::<f32>() / finite.len() as f32;
+                    row -= mean;
+                }
+            }
+            title.push_str(", line-levelled");
+        }
+        owned.push((data, title));
+    }
+    let panels: Vec<Panel> = owned
+        .iter()
+        .map(|(img, title)| Panel {
+            image: img.view(),
+            title: title.clone(),
+            colormap: Colormap::Viridis,
+            scale: Scale::Percentile(0.5),
+            marks: vec![],
+        })
+        .collect();
+    let out = out.unwrap_or_else(|| file.with_extension("png"));
+    let zoom = if scan.shape.0.max(scan.shape.1) <= 128 {
+        2
+    } else {
+        1
+    };
+    write_panels(&out, &panels, 2, zoom)?;
+    let (px, py) = scan.pixel_size_m();
+    println!(
+        "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
+         rotated {} degrees, bias {}; {} images drawn to {}",
+        file.display(),
+        scan.shape.0,
+        scan.shape.1,
+        scan.range_m.0 * 1e9,
+        scan.range_m.1 * 1e9,
+        px * 1e10,
+        py * 1e10,
+        scan.angle_deg,
+        scan.bias_v.map_or("not given".into(), |b| format!("{b} V")),
+        scan.images.len(),
         out.display()
     );
     Ok(())

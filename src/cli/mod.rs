@@ -42,9 +42,10 @@ pub enum Command {
     /// Simulate kernels, single observations, or whole datasets.
     #[command(subcommand)]
     Simulate(Simulate),
-    /// Draw a dataset file's kernels and observations (with defect marks) into a PNG.
+    /// Draw a dataset file's kernels and observations (with defect marks), or every channel
+    /// of a Nanonis .sxm scan, into a PNG.
     Show {
-        /// A qpik HDF5 dataset.
+        /// A qpik HDF5 dataset or a Nanonis .sxm scan.
         file: PathBuf,
         /// Output PNG (default: FILE with .png).
         #[arg(short, long)]

@@ -1733,12 +1733,19 @@ mod tests {
             };
             let err = err.expect_err("a damaged file was accepted");
             let text = err.to_string();
-            assert!(matches!(err, Error::Hdf5 { .. }), "{text}");
             assert!(text.contains(&path.display().to_string()), "{text}");
-            assert!(
-                text.contains("crashed") || text.contains("did not finish"),
-                "{text}"
-            );
+            // The global-heap ones read stale memory: whether libhdf5 crashes on them depends
+            // on the heap left by the tests running beside; either way it is an error here.
+            let name = path.file_name().unwrap().to_string_lossy();
+            let want = match name.as_ref() {
+                "hdf5-vlen-attribute-hang.h5" => Some("did not finish reading this file"),
+                "hdf5-chunk-dims-divide-by-zero.h5" => Some("libhdf5 crashed with SIGFPE"),
+                _ => None,
+            };
+            if let Some(want) = want {
+                assert!(matches!(err, Error::Hdf5 { .. }), "{text}");
+                assert!(text.contains(want), "{text}");
+            }
             assert!(start.elapsed() < std::time::Duration::from_secs(20));
         }
     }

@@ -1,4 +1,5 @@
-//! Data in and out: the qpik HDF5 dataset file, the published CSV layout, PNG pictures.
+//! Data in and out: the qpik HDF5 dataset file, the published CSV layout, Nanonis .sxm scans,
+//! PNG pictures.
 //!
 //! Conventions (also stated in the crate docs):
 //! - images are row-major `[row, col]`, row 0 at the top of a picture;
@@ -12,6 +13,7 @@ pub mod hdf5_io;
 pub mod isolate;
 pub mod npy;
 pub mod png;
+pub mod sxm;
 
 /// `format` root attribute of every qpik dataset file.
 pub const DATASET_FORMAT: &str = "qpik-dataset";
