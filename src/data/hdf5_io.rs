@@ -880,6 +880,11 @@ impl DatasetReader {
         let header = child.recv(usize::MAX).map_err(|e| ended(path, e))?;
         child.finish().map_err(|e| ended(path, e))?;
         let (info, kernels, n, max_defects) = decode_header(&header)
+            .filter(|(_, k, _, _)| {
+                k.split
+                    .iter()
+                    .all(|&v| v == SPLIT_TRAIN || v == SPLIT_UNSEEN)
+            })
             .ok_or_else(|| ended(path, Ended::Protocol("garbled dataset header".into())))?;
         Ok(DatasetReader {
             path: path.to_path_buf(),
@@ -941,7 +946,10 @@ impl DatasetReader {
     /// Bytes of one observation row across the five per-observation datasets.
     fn row_bytes(&self) -> usize {
         let (h, w) = self.image_shape();
-        h * w * 5 + self.max_defects * 12 + 4
+        h.saturating_mul(w)
+            .saturating_mul(5)
+            .saturating_add(self.max_defects.saturating_mul(12))
+            .saturating_add(4)
     }
 
     fn read_here(&self, handles: &Handles, range: Range<usize>) -> Result<ObservationTable> {
@@ -1099,12 +1107,29 @@ impl DatasetReader {
         let rows = range.len();
         let (h, w) = self.image_shape();
         let s = self.max_defects;
+        // Sizes come from the file: refuse what this machine cannot hold instead of aborting.
+        let too_big = || {
+            Error::format(
+                show(path),
+                format!(
+                    "observations {range:?} of {h}x{w} pixels with {s} defect slots need more \
+                     memory than this machine can give; read fewer at a time"
+                ),
+            )
+        };
+        let image = rows.checked_mul(h).and_then(|v| v.checked_mul(w));
+        let slots = rows.checked_mul(s);
+        let (image, slots) = (image.ok_or_else(too_big)?, slots.ok_or_else(too_big)?);
         let mut out = ObservationTable {
-            observations: Array3::zeros((rows, h, w)),
-            masks: Array3::zeros((rows, h, w)),
-            kernel_index: vec![0; rows],
-            positions: Array3::zeros((rows, s, 2)),
-            amplitudes: Array2::zeros((rows, s)),
+            observations: Array3::from_shape_vec((rows, h, w), zeros(image).ok_or_else(too_big)?)
+                .expect("shape"),
+            masks: Array3::from_shape_vec((rows, h, w), zeros(image).ok_or_else(too_big)?)
+                .expect("shape"),
+            kernel_index: zeros(rows).ok_or_else(too_big)?,
+            positions: Array3::from_shape_vec((rows, s, 2), zeros(slots * 2).ok_or_else(too_big)?)
+                .expect("shape"),
+            amplitudes: Array2::from_shape_vec((rows, s), zeros(slots).ok_or_else(too_big)?)
+                .expect("shape"),
         };
         if rows == 0 {
             return Ok(out);
@@ -1174,8 +1199,25 @@ impl DatasetReader {
         received
             .and_then(|()| child.finish())
             .map_err(|e| ended(path, e))?;
+        // The child checked these; a child whose memory libhdf5 corrupted might not have.
+        let nk = self.kernels.names.len();
+        if let Some(k) = out.kernel_index.iter().find(|&&k| k as usize >= nk) {
+            return Err(ended(
+                path,
+                Ended::Protocol(format!("kernel index {k} of {nk} kernels")),
+            ));
+        }
         Ok(out)
     }
+}
+
+/// `n` zeros, or `None` when the memory cannot be had (allocated lazily by the system, so
+/// that pages are only touched as the child's data arrive).
+fn zeros<T: Clone + Default>(n: usize) -> Option<Vec<T>> {
+    let mut probe: Vec<T> = Vec::new();
+    probe.try_reserve_exact(n).ok()?;
+    drop(probe);
+    Some(vec![T::default(); n])
 }
 
 /// The attributes, kernel table and sizes of an opened file, as bytes for the pipe.
@@ -1849,6 +1891,40 @@ mod tests {
             .shape(shape.to_vec())
             .create(name)
             .unwrap();
+    }
+
+    #[test]
+    fn absurd_declared_sizes_are_an_error_not_an_abort() {
+        // A few kB that declare 2^40 defect slots per observation (chunked, never written:
+        // libhdf5 would hand out fill values). Reading must not try to allocate terabytes.
+        let tmp = TempPath::new("absurd");
+        write_dataset(&tmp.0, &sample(2, 8, 8, 1, 4)).unwrap();
+        {
+            let file = hdf5::File::open_rw(&tmp.0).unwrap();
+            let slots = 1usize << 40;
+            for (name, shape) in [
+                ("positions", vec![2, slots, 2]),
+                ("amplitudes", vec![2, slots]),
+            ] {
+                file.unlink(name).unwrap();
+                let mut chunk = shape.clone();
+                chunk[1] = 1024;
+                file.new_dataset::<f32>()
+                    .chunk(chunk)
+                    .shape(shape)
+                    .create(name)
+                    .unwrap();
+            }
+        }
+        assert!(std::fs::metadata(&tmp.0).unwrap().len() < 1 << 20);
+        let reader = DatasetReader::open_in_child(&tmp.0).unwrap();
+        assert_eq!(reader.max_defects(), 1 << 40);
+        let err = reader.read_observations(0..2).unwrap_err().to_string();
+        assert!(
+            err.contains("more memory than this machine can give") || err.contains("libhdf5"),
+            "{err}"
+        );
+        assert!(err.contains(&tmp.0.display().to_string()), "{err}");
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub fn bytes_of_mut<T: Plain>(values: &mut [T]) -> &mut [u8] {
 
 const FRAME_DATA: u8 = 1;
 const FRAME_END: u8 = 0;
+/// Largest result message the parent accepts (the child truncates its texts well below).
+const MAX_END_MESSAGE: usize = 1 << 20;
 
 // Kind bytes of the final result message.
 const KIND_OK: u8 = 0;
@@ -109,6 +111,15 @@ fn encode(result: &std::thread::Result<Result<()>>) -> Vec<u8> {
             (KIND_PANIC, 0, "", text)
         }
     };
+    // Bounded, so that a damaged file cannot make the reply (and the parent's copy) huge.
+    let cut = |t: &str, max: usize| {
+        let mut end = t.len().min(max);
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        t[..end].to_string()
+    };
+    let (path, text) = (cut(path, 16 << 10), cut(&text, 64 << 10));
     let mut out = Vec::with_capacity(9 + path.len() + text.len());
     out.push(k);
     out.extend_from_slice(&os.to_le_bytes());
@@ -239,9 +250,9 @@ impl Child {
         // (for hosts that ignore SIGCHLD, where waitpid cannot tell).
         let mut fds = [0 as libc::c_int; 4];
         // SAFETY: `fds` has room for both pairs of descriptors.
-        let made = unsafe { libc::pipe(fds.as_mut_ptr()) == 0 };
+        let made = unsafe { make_pipe(fds.as_mut_ptr()) == 0 };
         // SAFETY: as above.
-        if !made || unsafe { libc::pipe(fds[2..].as_mut_ptr()) } != 0 {
+        if !made || unsafe { make_pipe(fds[2..].as_mut_ptr()) } != 0 {
             let e = std::io::Error::last_os_error();
             if made {
                 // SAFETY: the first pair is ours and open.
@@ -253,11 +264,6 @@ impl Child {
             return Err(Ended::System(e));
         }
         let [read_fd, write_fd, death_read, death_write] = fds;
-        for fd in fds {
-            // Close-on-exec: a host that forks and execs meanwhile must not keep the pipe open.
-            // SAFETY: `fd` is a descriptor this function owns.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
         // Bigger pipe buffer, fewer switches between the processes (Linux; best effort).
         #[cfg(target_os = "linux")]
         // SAFETY: plain fcntl on our descriptor.
@@ -267,18 +273,25 @@ impl Child {
         // The child runs `work` inside `around_fork`, still holding whatever lock it took: a
         // lock released in the child could have waiters recorded for threads the child lacks.
         let mut work = Some(work);
+        let mut fork_error = None;
+        // SAFETY: no preconditions.
+        let parent = unsafe { libc::getpid() };
         let pid = around_fork(&mut |keep: &[i32]| {
             // SAFETY: the child only runs `work` and `_exit`s.
             let pid = unsafe { libc::fork() };
             if pid == 0 {
                 let work = work.take().expect("forked once");
+                let ends = ([read_fd, death_read], [write_fd, death_write]);
                 // SAFETY: in the child; never returns.
-                unsafe { child_main([read_fd, death_read], [write_fd, death_write], keep, work) }
+                unsafe { child_main(parent, ends.0, ends.1, keep, work) }
+            }
+            if pid < 0 {
+                fork_error = Some(std::io::Error::last_os_error());
             }
             i64::from(pid)
         }) as libc::pid_t;
         if pid < 0 {
-            let e = std::io::Error::last_os_error();
+            let e = fork_error.unwrap_or_else(|| std::io::Error::other("fork failed"));
             for fd in fds {
                 // SAFETY: all four are ours and open.
                 unsafe { libc::close(fd) };
@@ -321,7 +334,13 @@ impl Child {
                 "a frame of {len} bytes, more than the {max} allowed"
             ))));
         }
-        let mut buf = vec![0u8; len as usize];
+        let mut buf = Vec::new();
+        if buf.try_reserve_exact(len as usize).is_err() {
+            return Err(self.fail(Ended::Protocol(format!(
+                "a frame of {len} bytes, more than this machine can hold"
+            ))));
+        }
+        buf.resize(len as usize, 0);
         self.read_full(&mut buf)?;
         Ok(buf)
     }
@@ -359,22 +378,22 @@ impl Child {
         }
     }
 
-    /// Reads the result message up to end of file and reaps the child.
+    /// Reads the result message (u32 length, then the message) and reaps the child.
     fn end_message(&mut self) -> std::result::Result<Result<()>, Ended> {
-        let mut msg = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.read_some(&mut buf)? {
-                0 => break,
-                n => msg.extend_from_slice(&buf[..n]),
-            }
+        let mut len = [0u8; 4];
+        self.read_full(&mut len)?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_END_MESSAGE {
+            return Err(self.fail(Ended::Protocol(format!("a result message of {len} bytes"))));
         }
+        let mut msg = vec![0u8; len];
+        self.read_full(&mut msg)?;
         match decode(&msg) {
             Some(result) => {
                 self.reap();
                 Ok(result)
             }
-            None => Err(self.death()),
+            None => Err(self.fail(Ended::Protocol("a garbled result message".into()))),
         }
     }
 
@@ -401,6 +420,8 @@ impl Child {
                 events: libc::POLLIN,
                 revents: 0,
             };
+            // Once the child is gone only what is buffered remains: look without waiting.
+            let wait_ms = if self.reaped { 0 } else { wait_ms };
             // SAFETY: one valid pollfd.
             let ready = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
             if ready > 0 {
@@ -415,10 +436,13 @@ impl Child {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(self.fail(Ended::System(e)));
                 }
-            } else if self.exited_quietly() {
-                // Gone without closing our copy of its pipe: a process the host forked
-                // meanwhile holds it. Nothing more will come.
+            } else if self.reaped {
+                // Gone, and nothing buffered: a process the host forked meanwhile may hold a
+                // copy of the pipe, so no end of file would come. Nothing more will.
                 return Ok(0);
+            } else {
+                // Exited? Then the next round drains what it wrote before leaving.
+                self.exited_quietly();
             }
         }
     }
@@ -438,6 +462,12 @@ impl Child {
 
     /// What became of a child that closed the pipe without a complete reply.
     fn death(&mut self) -> Ended {
+        // It closed the pipe, so it is leaving; if memory corruption closed it instead, it
+        // could run on: the kill bounds the wait (and does not change how a dead child died).
+        if !self.reaped {
+            // SAFETY: `pid` is our child, not yet reaped.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        }
         self.reap();
         let st = self.status;
         let signal = st
@@ -511,6 +541,31 @@ impl Drop for Child {
     }
 }
 
+/// A pipe whose two ends close on exec (a host that forks and execs must not keep them).
+///
+/// # Safety
+/// `fds` must have room for two descriptors.
+#[cfg(unix)]
+unsafe fn make_pipe(fds: *mut libc::c_int) -> libc::c_int {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: as the caller promises; atomically close-on-exec.
+        unsafe { libc::pipe2(fds, libc::O_CLOEXEC) }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // SAFETY: as the caller promises.
+        let r = unsafe { libc::pipe(fds) };
+        if r == 0 {
+            for i in 0..2 {
+                // SAFETY: both descriptors were just made.
+                unsafe { libc::fcntl(*fds.add(i), libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+        r
+    }
+}
+
 /// The child's end of the death pipe, for [`on_fatal_signal`].
 #[cfg(unix)]
 static DEATH_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
@@ -536,6 +591,7 @@ extern "C" fn on_fatal_signal(sig: libc::c_int) {
 /// and the child's (`[reply, death]` write ends) of the two pipes.
 #[cfg(unix)]
 unsafe fn child_main(
+    parent: libc::pid_t,
     parent_ends: [libc::c_int; 2],
     [write_fd, death_fd]: [libc::c_int; 2],
     keep: &[libc::c_int],
@@ -571,11 +627,17 @@ unsafe fn child_main(
         libc::setrlimit(libc::RLIMIT_CORE, &no_core);
         #[cfg(target_os = "linux")]
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != parent {
+            // The parent died before the death signal was armed: nobody waits for us.
+            libc::_exit(1);
+        }
     }
     let mut tx = Sender { fd: write_fd };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut tx)));
+    let body = encode(&result);
     let mut msg = vec![FRAME_END];
-    msg.extend_from_slice(&encode(&result));
+    msg.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    msg.extend_from_slice(&body);
     let _ = write_all(write_fd, &msg);
     // SAFETY: leaves without running the host's exit handlers.
     unsafe { libc::_exit(0) }
@@ -802,7 +864,8 @@ mod tests {
         match child.recv(10) {
             Err(Ended::Work(Error::Format { path, message })) => {
                 assert_eq!(path, "f.h5");
-                assert_eq!(message.len(), 100_000);
+                // Texts are cut to 64 KiB, so a damaged file cannot make the reply huge.
+                assert_eq!(message.len(), 64 << 10);
             }
             other => panic!("{other:?}"),
         }
