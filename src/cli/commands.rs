@@ -592,7 +592,7 @@ fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
     Ok(())
 }
 
-/// Draws every image of a Nanonis scan, topography line-levelled (each row minus its mean).
+/// Draws every image of a Nanonis scan, topography line-levelled.
 fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
     let scan = crate::data::sxm::read_sxm(file)?;
     let mut owned: Vec<(Array2<f32>, String)> = Vec::new();
@@ -600,13 +600,7 @@ fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
         let mut data = im.data.clone();
         let mut title = format!("{} {} ({})", im.name, im.direction.as_str(), im.unit);
         if im.unit == "m" {
-            for mut row in data.rows_mut() {
-                let finite: Vec<f32> = row.iter().copied().filter(|v| v.is_finite()).collect();
-                if !finite.is_empty() {
-                    let mean = finite.iter().sum::<f32>() / finite.len() as f32;
-                    row -= mean;
-                }
-            }
+            crate::data::sxm::level_lines(&mut data);
             title.push_str(", line-levelled");
         }
         owned.push((data, title));

@@ -97,6 +97,20 @@ impl SxmFile {
     }
 }
 
+/// Line levelling, as STM software does: each row minus the mean of its finite pixels (takes
+/// out the slow drift of the tip height from line to line).
+pub fn level_lines(image: &mut Array2<f32>) {
+    for mut row in image.rows_mut() {
+        let (sum, n) = row
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((0.0f64, 0usize), |(s, n), &v| (s + f64::from(v), n + 1));
+        if n > 0 {
+            row -= (sum / n as f64) as f32;
+        }
+    }
+}
+
 /// Reads a `.sxm` file.
 pub fn read_sxm(path: &Path) -> Result<SxmFile> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
@@ -304,26 +318,11 @@ mod tests {
         (bytes, f)
     }
 
-    /// Pearson correlation over pixels finite in both.
+    /// Pearson correlation of two images (pixel by pixel).
     fn pearson(a: &Array2<f32>, b: &Array2<f32>) -> f64 {
-        let pairs: Vec<(f64, f64)> = a
-            .iter()
-            .zip(b.iter())
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|(&x, &y)| (x as f64, y as f64))
-            .collect();
-        let n = pairs.len() as f64;
-        let (ma, mb) = (
-            pairs.iter().map(|p| p.0).sum::<f64>() / n,
-            pairs.iter().map(|p| p.1).sum::<f64>() / n,
-        );
-        let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-        for (x, y) in pairs {
-            sab += (x - ma) * (y - mb);
-            saa += (x - ma).powi(2);
-            sbb += (y - mb).powi(2);
-        }
-        sab / (saa * sbb).sqrt()
+        let (a, b): (Vec<f32>, Vec<f32>) =
+            (a.iter().copied().collect(), b.iter().copied().collect());
+        crate::extract::sample_metrics(&a, &b).pearson
     }
 
     #[test]
@@ -375,14 +374,10 @@ mod tests {
         // left mirrored they would not.
         let (_, f) = fese();
         for name in ["Z", "LIY_1_omega"] {
-            // Line levelling (each row minus its mean), as STM software does: the slow drift
-            // along the frame would otherwise dominate the correlation.
+            // Levelled: the slow drift along the frame would otherwise dominate the correlation.
             let level = |a: &Array2<f32>| {
                 let mut a = a.clone();
-                for mut row in a.rows_mut() {
-                    let m = row.mean().unwrap();
-                    row -= m;
-                }
+                level_lines(&mut a);
                 a
             };
             let fw = &level(&f.image(name, Direction::Forward).unwrap().data);
