@@ -8,7 +8,8 @@
 
 use qpik::physics::catalog::square_band;
 use qpik::physics::{Impurity, KernelField, PixelGrid, SimContext};
-use qpik::synthesis::dataset::{DatasetConfig, NoProgress, generate_dataset};
+use qpik::progress::NoProgress;
+use qpik::synthesis::dataset::{DatasetConfig, generate_dataset};
 use std::time::Instant;
 
 #[path = "common/timing.rs"]

@@ -6,7 +6,8 @@ use qpik::extract::{Extractor, Method};
 use qpik::model::NetConfig;
 use qpik::model::file::{ModelFile, ModelKind, to_bytes};
 use qpik::model::networks::{KernelVae, ObservationEncoder, OneStep};
-use qpik::synthesis::dataset::{DatasetConfig, NoProgress, generate_dataset};
+use qpik::progress::NoProgress;
+use qpik::synthesis::dataset::{DatasetConfig, generate_dataset};
 
 fn tiny() -> NetConfig {
     NetConfig {

@@ -1,6 +1,6 @@
 //! Progress callbacks with cancellation, always invoked on the calling thread.
 
-use crate::synthesis::dataset::Progress;
+use crate::progress::Progress;
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

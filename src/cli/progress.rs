@@ -1,6 +1,6 @@
 //! Terminal progress bars (indicatif) behind the library's [`Progress`] trait.
 
-use crate::synthesis::dataset::Progress;
+use crate::progress::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Mutex;
 

@@ -4,6 +4,7 @@ use super::{Artefacts, DefectConfig, KernelStamps, Observation, synthesize};
 use crate::data::hdf5_io::DatasetWriter;
 use crate::data::{DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
 use crate::physics::{KernelSpec, PixelGrid, SimContext, catalog::catalog};
+use crate::progress::{Progress, check_cancelled};
 use crate::rng::Rng;
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, s};
@@ -51,38 +52,6 @@ impl Default for DatasetConfig {
         }
     }
 }
-
-/// Receives progress of long work (the CLI draws bars; the C ABI forwards to a callback).
-pub trait Progress: Sync {
-    /// A new stage with `total` steps.
-    fn stage(&self, _name: &str, _total: u64) {}
-    /// `n` more steps done.
-    fn advance(&self, _n: u64) {}
-    /// A short status line (losses during training), replaced by the next one.
-    fn message(&self, _text: &str) {}
-    /// A line worth keeping (an epoch's summary); by default shown like [`Progress::message`].
-    fn note(&self, text: &str) {
-        self.message(text)
-    }
-    /// Polled between steps: `true` stops the work with [`Error::Cancelled`]
-    /// (files being written are left as they were or removed, never half-valid).
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
-/// [`Error::Cancelled`] when the receiver asks to stop.
-pub fn check_cancelled(progress: &dyn Progress) -> Result<()> {
-    if progress.cancelled() {
-        Err(Error::Cancelled)
-    } else {
-        Ok(())
-    }
-}
-
-/// Progress that goes nowhere.
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 impl DatasetConfig {
     pub fn validate(&self) -> Result<()> {
