@@ -11,6 +11,7 @@ use ndarray::{Array2, Array3};
 pub mod csv_import;
 pub mod hdf5_io;
 pub mod isolate;
+pub mod map_data;
 pub mod npy;
 pub mod png;
 pub mod sxm;

@@ -2,6 +2,7 @@
 //! from a map ([`mask`]), error metrics ([`metrics`]) and evaluation on datasets ([`evaluate`]).
 
 pub mod evaluate;
+pub mod map;
 pub mod mask;
 pub mod metrics;
 pub mod network;

@@ -1,0 +1,148 @@
+//! Settings of the map engine, with defaults and range checks.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Which background the fit carries beside the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Background {
+    /// One constant.
+    Constant,
+    /// A plane `b0 + b1 x + b2 y`.
+    Plane,
+    /// A plane and one offset per scan line (row), as left by a drifting tip height.
+    PlaneAndLines,
+}
+
+/// How strongly the kernel is smoothed (a penalty on its squared gradient).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Smoothness {
+    /// Chosen per map by the held-out score over a grid of weights.
+    Auto,
+    /// This weight, relative to the data term's mean curvature (0 = none).
+    Fixed(f64),
+}
+
+/// The symmetry the kernel is projected onto, about the impurity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SymmetryChoice {
+    /// None, 2-, 3-, 4- or 6-fold, isotropic: the one with the best held-out score.
+    Auto,
+    /// No projection.
+    None,
+    /// n-fold rotation about the impurity (n = 2, 3, 4 or 6; 1 = isotropic, as the catalog
+    /// labels).
+    Rotation(u32),
+}
+
+/// Every setting of [`super::extract_map`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapSettings {
+    /// Kernel size S in pixels; `None` picks it from the defect spacing (odd, at most
+    /// [`MapSettings::MAX_AUTO_KERNEL`] and the map's smaller side).
+    pub kernel_size: Option<usize>,
+    pub symmetry: SymmetryChoice,
+    pub background: Background,
+    pub smoothness: Smoothness,
+    /// Bootstrap replicates for the kernel's standard error (0 = none).
+    pub bootstrap: usize,
+    /// Side of the square blocks of the held-out split and the bootstrap, in pixels;
+    /// `None` = the kernel size.
+    pub block_px: Option<usize>,
+    /// Alternations between the kernel and the amplitudes.
+    pub outer_iterations: usize,
+    /// Conjugate-gradient iterations per linear solve, at most.
+    pub cg_iterations: usize,
+    /// Seed of the held-out split and the bootstrap.
+    pub seed: u64,
+    /// Memory the extraction may use, in bytes; larger inputs are refused before allocating.
+    pub memory_budget_bytes: u64,
+}
+
+impl Default for MapSettings {
+    fn default() -> Self {
+        MapSettings {
+            kernel_size: None,
+            symmetry: SymmetryChoice::None,
+            background: Background::Plane,
+            smoothness: Smoothness::Auto,
+            bootstrap: 8,
+            block_px: None,
+            outer_iterations: 4,
+            cg_iterations: 60,
+            seed: 0,
+            memory_budget_bytes: Self::DEFAULT_MEMORY_BUDGET,
+        }
+    }
+}
+
+impl MapSettings {
+    /// Largest kernel chosen automatically.
+    pub const MAX_AUTO_KERNEL: usize = 129;
+    /// Largest kernel accepted at all.
+    pub const MAX_KERNEL: usize = 513;
+    /// Default memory budget: 4 GiB.
+    pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
+
+    /// Range checks, with the setting named in the message.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(s) = self.kernel_size
+            && !(3..=Self::MAX_KERNEL).contains(&s)
+        {
+            return Err(Error::invalid(format!(
+                "kernel size {s} is out of range: use 3 to {} pixels",
+                Self::MAX_KERNEL
+            )));
+        }
+        if let SymmetryChoice::Rotation(n) = self.symmetry
+            && !matches!(n, 1 | 2 | 3 | 4 | 6)
+        {
+            return Err(Error::invalid(format!(
+                "symmetry {n} is not a lattice rotation order: use auto, none, 1 (isotropic), 2, 3, 4 or 6"
+            )));
+        }
+        if let Smoothness::Fixed(w) = self.smoothness
+            && !(w.is_finite() && (0.0..=1e6).contains(&w))
+        {
+            return Err(Error::invalid(format!(
+                "smoothness {w} is out of range: use auto or a number from 0 to 1e6"
+            )));
+        }
+        if self.bootstrap > 256 {
+            return Err(Error::invalid(format!(
+                "bootstrap {} is out of range: use 0 (off) to 256 replicates",
+                self.bootstrap
+            )));
+        }
+        if let Some(b) = self.block_px
+            && !(4..=4096).contains(&b)
+        {
+            return Err(Error::invalid(format!(
+                "block size {b} is out of range: use 4 to 4096 pixels"
+            )));
+        }
+        if !(1..=100).contains(&self.outer_iterations) {
+            return Err(Error::invalid(format!(
+                "outer iterations {} is out of range: use 1 to 100",
+                self.outer_iterations
+            )));
+        }
+        if !(1..=10_000).contains(&self.cg_iterations) {
+            return Err(Error::invalid(format!(
+                "CG iterations {} is out of range: use 1 to 10000",
+                self.cg_iterations
+            )));
+        }
+        if self.memory_budget_bytes < (1 << 20) {
+            return Err(Error::invalid(format!(
+                "memory budget {} bytes is too small: use at least 1 MiB",
+                self.memory_budget_bytes
+            )));
+        }
+        Ok(())
+    }
+}
