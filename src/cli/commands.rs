@@ -5,12 +5,12 @@ use super::{
     Cli, Command, DatasetArgs, MethodArg, Preset, RenderArgs, Simulate, TrainArgs, TrainWhat,
 };
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
-use crate::data::png::{Colormap, Panel, Scale, write_panels};
 use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
 use crate::extract::{Extractor, Method, evaluate, select_device};
 use crate::model::train::{TrainConfig, train_align, train_one_step, train_vae};
 use crate::physics::catalog::{catalog, find};
 use crate::physics::{KernelSpec, SimContext};
+use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::rng::Rng;
 use crate::synthesis::dataset::{
     DatasetConfig, generate_dataset, observation_table, prepare_kernel,
