@@ -600,7 +600,7 @@ fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
         let mut data = im.data.clone();
         let mut title = format!("{} {} ({})", im.name, im.direction.as_str(), im.unit);
         if im.unit == "m" {
-            crate::data::sxm::level_lines(&mut data);
+            crate::picture::level_lines(&mut data);
             title.push_str(", line-levelled");
         }
         owned.push((data, title));

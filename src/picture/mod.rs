@@ -8,11 +8,13 @@
 mod canvas;
 pub mod colormap;
 mod font;
+mod levelling;
 mod panels;
 pub mod scale;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use colormap::{Colormap, NAN_RGB, diverging, gray, viridis};
+pub use levelling::level_lines;
 pub use panels::{Panel, write_image, write_panels};
 pub use scale::Scale;
