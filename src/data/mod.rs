@@ -13,6 +13,7 @@ pub mod hdf5_io;
 pub mod isolate;
 pub mod map_data;
 pub mod npy;
+pub mod output_file;
 pub mod sxm;
 
 /// `format` root attribute of every qpik dataset file.

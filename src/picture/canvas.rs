@@ -1,7 +1,6 @@
 //! An RGB picture being drawn: rectangles, images through a colormap, crosses, colour bars,
 //! text; saved as 8-bit RGB PNG.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -10,6 +9,7 @@ use ndarray::ArrayView2;
 use super::colormap::Colormap;
 use super::font::{GLYPH_ADVANCE, glyph};
 use super::scale::normalise;
+use crate::data::output_file::OutputFile;
 use crate::{Error, Result};
 
 pub(crate) const TEXT_RGB: [u8; 3] = [20, 20, 20];
@@ -144,10 +144,11 @@ impl Canvas {
         }
     }
 
+    /// Writes the picture atomically (see [`crate::data::output_file`]).
     pub(crate) fn save(&self, path: &Path) -> Result<()> {
         let name = path.display().to_string();
-        let file = File::create(path).map_err(|e| Error::io(&name, e))?;
-        let mut out = BufWriter::new(file);
+        let mut target = OutputFile::create(path)?;
+        let mut out = BufWriter::new(target.file());
         let mut encoder = ::png::Encoder::new(&mut out, self.width as u32, self.height as u32);
         encoder.set_color(::png::ColorType::Rgb);
         encoder.set_depth(::png::BitDepth::Eight);
@@ -155,6 +156,8 @@ impl Canvas {
         let mut writer = encoder.write_header().map_err(io)?;
         writer.write_image_data(&self.rgb).map_err(io)?;
         writer.finish().map_err(io)?;
-        out.flush().map_err(|e| Error::io(&name, e))
+        out.flush().map_err(|e| Error::io(&name, e))?;
+        drop(out);
+        target.commit()
     }
 }

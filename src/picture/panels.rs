@@ -509,6 +509,27 @@ mod tests {
     }
 
     #[test]
+    fn pictures_are_written_atomically_and_never_onto_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = Array2::from_shape_fn((3, 3), |(i, j)| (i * j) as f32);
+        let e = write_image(dir.path(), image.view(), Colormap::Gray, Scale::MinMax, 1);
+        assert!(
+            matches!(&e, Err(Error::InvalidInput(m)) if m.contains("directory")),
+            "{e:?}"
+        );
+        let path = dir.path().join("a.png");
+        write_image(&path, image.view(), Colormap::Gray, Scale::MinMax, 2).unwrap();
+        write_image(&path, image.view(), Colormap::Gray, Scale::MinMax, 1).unwrap();
+        assert_eq!(
+            decode(&path).width,
+            3,
+            "the second picture replaced the first"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left beside the picture");
+    }
+
+    #[test]
     fn unwritable_path_is_an_io_error_naming_it() {
         let dir = std::env::temp_dir().join(format!("qpik_png_missing_{}", std::process::id()));
         let path = dir.join("sub").join("out.png");
