@@ -9,6 +9,7 @@
 use ndarray::{Array2, Array3};
 
 pub mod csv_import;
+pub mod extraction_file;
 pub mod hdf5_io;
 pub mod isolate;
 pub mod map_data;
