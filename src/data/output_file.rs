@@ -29,9 +29,13 @@ impl OutputFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{stem}."))
-            .suffix(".partial")
+        let prefix = format!(".{stem}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".partial");
+        // As `File::create` would: 0o666 less the umask (a temporary file is 0o600 otherwise).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let tmp = builder
             .tempfile_in(dir)
             .map_err(|e| Error::io(path.display().to_string(), e))?;
         Ok(OutputFile {
@@ -127,6 +131,19 @@ mod tests {
         drop(out);
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(entries(dir.path()), ["out.bin"], "no temporary left behind");
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let reference = dir.path().join("reference");
+            std::fs::File::create(&reference).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(
+                mode(&path),
+                mode(&reference),
+                "permissions as File::create gives"
+            );
+        }
     }
 
     #[test]
