@@ -87,7 +87,7 @@ fn scaled(n: usize, zoom: usize) -> Result<usize> {
 
 /// Where things go in a panel grid (all in canvas pixels).
 #[derive(Debug)]
-struct Layout {
+pub(crate) struct Layout {
     /// Text magnification (glyphs are 5 x 8 at 1).
     text: usize,
     margin: usize,
@@ -131,6 +131,61 @@ const MAX_TITLE_LINES: usize = 3;
 const TITLE_WIDEN_CHARS: usize = 20;
 
 fn render_panels(panels: &[Panel], columns: usize, zoom: usize) -> Result<(Canvas, Layout)> {
+    check_zoom(zoom)?;
+    let decor: Vec<Decor> = panels.iter().map(|_| Decor::zoomed(zoom)).collect();
+    render_decorated(panels, &decor, columns, "")
+}
+
+/// A length scale drawn in the bottom-left corner of a panel's image.
+#[derive(Clone, Debug)]
+pub(crate) struct ScaleBar {
+    /// Length in pixels of the image (before zoom).
+    pub length_px: f64,
+    /// Printed above the bar (`"2 nm"`).
+    pub label: String,
+}
+
+/// What a panel carries besides [`Panel`]'s fields (for the extraction pictures).
+#[derive(Clone, Debug)]
+pub(crate) struct Decor {
+    /// Integer enlargement of this panel's image.
+    pub zoom: usize,
+    /// Core colour of each mark, parallel to [`Panel::marks`]; empty: the colormap's.
+    pub mark_colours: Vec<[u8; 3]>,
+    pub scale_bar: Option<ScaleBar>,
+    /// Ticks on the image's edges at the centre pixel `(H/2, W/2)` (the impurity, or q = 0).
+    pub centre_ticks: bool,
+}
+
+impl Decor {
+    pub(crate) fn zoomed(zoom: usize) -> Self {
+        Decor {
+            zoom,
+            mark_colours: Vec::new(),
+            scale_bar: None,
+            centre_ticks: false,
+        }
+    }
+}
+
+/// Halo that sets a mark's core colour off: black around light colours, white around dark.
+fn halo_of(c: [u8; 3]) -> [u8; 3] {
+    let luminance = 0.2126 * c[0] as f64 + 0.7152 * c[1] as f64 + 0.0722 * c[2] as f64;
+    if luminance > 110.0 {
+        [0, 0, 0]
+    } else {
+        [255, 255, 255]
+    }
+}
+
+/// [`write_panels`] with a [`Decor`] per panel (each its own zoom) and a caption below the
+/// grid (wrapped to the picture's width; empty for none).
+pub(crate) fn render_decorated(
+    panels: &[Panel],
+    decor: &[Decor],
+    columns: usize,
+    caption: &str,
+) -> Result<(Canvas, Layout)> {
     if panels.is_empty() {
         return Err(Error::invalid("no panels to draw"));
     }
@@ -139,14 +194,21 @@ fn render_panels(panels: &[Panel], columns: usize, zoom: usize) -> Result<(Canva
             "columns must be at least 1 (panels per grid row)",
         ));
     }
-    check_zoom(zoom)?;
+    if decor.len() != panels.len() {
+        return Err(Error::invalid(format!(
+            "{} decorations for {} panels",
+            decor.len(),
+            panels.len()
+        )));
+    }
     let mut ranges = Vec::with_capacity(panels.len());
     let (mut img_w, mut img_h) = (0, 0);
-    for (k, p) in panels.iter().enumerate() {
+    for (k, (p, d)) in panels.iter().zip(decor).enumerate() {
+        check_zoom(d.zoom)?;
         check_image(p.image, &format!("panel {k} ({:?})", p.title))?;
         ranges.push(p.scale.range(p.image)?);
-        img_w = img_w.max(scaled(p.image.ncols(), zoom)?);
-        img_h = img_h.max(scaled(p.image.nrows(), zoom)?);
+        img_w = img_w.max(scaled(p.image.ncols(), d.zoom)?);
+        img_h = img_h.max(scaled(p.image.nrows(), d.zoom)?);
     }
     let text = if img_w >= 160 { 2 } else { 1 };
     let adv = GLYPH_ADVANCE * text;
@@ -187,10 +249,24 @@ fn render_panels(panels: &[Panel], columns: usize, zoom: usize) -> Result<(Canva
     let cols = columns.min(panels.len());
     let rows = panels.len().div_ceil(columns);
     let width = 2 * layout.margin + cols * layout.cell_w + (cols - 1) * layout.gap_x;
-    let height = 2 * layout.margin + rows * layout.cell_h + (rows - 1) * layout.gap_y;
+    let grid_h = 2 * layout.margin + rows * layout.cell_h + (rows - 1) * layout.gap_y;
+    let caption_chars = ((width - 2 * layout.margin) / adv).max(1);
+    let caption_lines = wrap(caption, caption_chars, MAX_CAPTION_LINES);
+    // The caption sits one row gap below the last row, with the margin below it.
+    let caption_top = grid_h - layout.margin + layout.gap_y;
+    let height = if caption_lines.is_empty() {
+        grid_h
+    } else {
+        caption_top + caption_lines.len() * layout.line_h() + layout.margin
+    };
     let mut canvas = Canvas::new(width, height)?;
+    for (i, line) in caption_lines.iter().enumerate() {
+        let y = caption_top + i * layout.line_h();
+        canvas.text(layout.margin, y, line, text, TEXT_RGB);
+    }
 
-    for (k, p) in panels.iter().enumerate() {
+    for (k, (p, d)) in panels.iter().zip(decor).enumerate() {
+        let zoom = d.zoom;
         let (cx, cy) = layout.cell_origin(k, columns);
         for (i, line) in titles[k].iter().enumerate() {
             canvas.text(cx, cy + i * layout.line_h(), line, text, TEXT_RGB);
@@ -199,20 +275,38 @@ fn render_panels(panels: &[Panel], columns: usize, zoom: usize) -> Result<(Canva
         let (lo, hi) = ranges[k];
         canvas.draw_image(ix, iy, p.image, zoom, p.colormap, lo, hi);
         let (w, h) = (p.image.ncols() * zoom, p.image.nrows() * zoom);
+        let clip = (ix, iy, w, h);
+        if d.centre_ticks {
+            let (core, _) = p.colormap.mark_rgb();
+            let len = 4 * text + 2;
+            let x = ix + (p.image.ncols() / 2) * zoom + zoom / 2;
+            let y = iy + (p.image.nrows() / 2) * zoom + zoom / 2;
+            let t0 = text / 2;
+            canvas.fill_rect(x - t0, iy, text, len.min(h), core);
+            canvas.fill_rect(x - t0, iy + h - len.min(h), text, len.min(h), core);
+            canvas.fill_rect(ix, y - t0, len.min(w), text, core);
+            canvas.fill_rect(ix + w - len.min(w), y - t0, len.min(w), text, core);
+        }
         let (core, halo) = p.colormap.mark_rgb();
         let arm = (2 * zoom).clamp(3, 8) as i64;
-        for &(r, c) in &p.marks {
+        for (m, &(r, c)) in p.marks.iter().enumerate() {
             let (r, c) = (r as f64, c as f64);
             let inside = |v: f64, n: usize| v.is_finite() && v >= -0.5 && v < n as f64 - 0.5;
             if !inside(r, p.image.nrows()) || !inside(c, p.image.ncols()) {
                 continue;
             }
+            let (core, halo) = match d.mark_colours.get(m) {
+                Some(&c) => (c, halo_of(c)),
+                None => (core, halo),
+            };
             // Centre of the zoom x zoom block of the nearest pixel, offset within the block.
             let y = ((r + 0.5) * zoom as f64 - 0.5).round() as i64;
             let x = ((c + 0.5) * zoom as f64 - 0.5).round() as i64;
-            let clip = (ix, iy, w, h);
             canvas.cross(x + ix as i64, y + iy as i64, arm, 1, halo, clip);
             canvas.cross(x + ix as i64, y + iy as i64, arm, 0, core, clip);
+        }
+        if let Some(bar) = &d.scale_bar {
+            draw_scale_bar(&mut canvas, clip, bar, zoom, text);
         }
 
         let bar_w = w.max(label_w(&labels[k]));
@@ -225,6 +319,36 @@ fn render_panels(panels: &[Panel], columns: usize, zoom: usize) -> Result<(Canva
         canvas.text(hi_x, label_y, hi_s, text, TEXT_RGB);
     }
     Ok((canvas, layout))
+}
+
+/// Longest caption under a grid, in lines.
+const MAX_CAPTION_LINES: usize = 4;
+
+/// A black bar with its label on a white box in the image's bottom-left corner; left out when
+/// it would not fit the image.
+fn draw_scale_bar(
+    canvas: &mut Canvas,
+    (ix, iy, w, h): (usize, usize, usize, usize),
+    bar: &ScaleBar,
+    zoom: usize,
+    text: usize,
+) {
+    let len = (bar.length_px * zoom as f64).round();
+    if !(len >= 1.0) {
+        return;
+    }
+    let len = len as usize;
+    let pad = 2 * text;
+    let bar_h = 2 * text;
+    let box_w = len.max(text_width(&bar.label, text)) + 2 * pad;
+    let box_h = GLYPH_H * text + text + bar_h + 2 * pad;
+    if box_w + 2 * pad > w || box_h + 2 * pad > h {
+        return;
+    }
+    let (bx, by) = (ix + pad, iy + h - pad - box_h);
+    canvas.fill_rect(bx, by, box_w, box_h, [255, 255, 255]);
+    canvas.text(bx + pad, by + pad, &bar.label, text, TEXT_RGB);
+    canvas.fill_rect(bx + pad, by + box_h - pad - bar_h, len, bar_h, [0, 0, 0]);
 }
 
 #[cfg(test)]
@@ -506,6 +630,58 @@ mod tests {
         ));
         assert!(m.contains("too large"), "{m}");
         assert!(!tmp.0.exists(), "nothing written on invalid input");
+    }
+
+    #[test]
+    fn scale_bar_centre_ticks_and_caption_are_drawn() {
+        let image = Array2::<f32>::zeros((41, 41));
+        let panel = Panel {
+            colormap: Colormap::Gray,
+            ..Panel::new(image.view(), "k")
+        };
+        let bar = ScaleBar {
+            length_px: 10.0,
+            label: "1 nm".into(),
+        };
+        let decor = Decor {
+            scale_bar: Some(bar),
+            centre_ticks: true,
+            ..Decor::zoomed(4)
+        };
+        let (bare, _) = render_decorated(&[panel.clone()], &[Decor::zoomed(4)], 1, "").unwrap();
+        let (canvas, layout) = render_decorated(&[panel], &[decor], 1, "a caption").unwrap();
+        let at = |x: usize, y: usize| {
+            let i = 3 * (y * canvas.width + x);
+            [canvas.rgb[i], canvas.rgb[i + 1], canvas.rgb[i + 2]]
+        };
+        let (ix, iy) = layout.image_origin(0, 1);
+        let (w, h) = (41 * 4, 41 * 4);
+        // The longest black run in the image's bottom quarter is the 40-pixel bar.
+        let longest = (iy + 3 * h / 4..iy + h)
+            .map(|y| {
+                let (mut best, mut run) = (0, 0);
+                for x in ix..ix + w {
+                    run = if at(x, y) == BLACK { run + 1 } else { 0 };
+                    best = best.max(run);
+                }
+                best
+            })
+            .max()
+            .unwrap();
+        assert_eq!(longest, 40);
+        // Ticks at the centre pixel (20, 20): x = 20 * 4 + 2 on the top edge.
+        let (core, _) = Colormap::Gray.mark_rgb();
+        assert_eq!(at(ix + 82, iy), core);
+        assert_eq!(at(ix, iy + 82), core);
+        assert_eq!(at(ix + 60, iy), gray(0.5));
+        // The caption adds a text band below the grid, with ink in it.
+        assert!(canvas.height > bare.height);
+        assert_eq!(canvas.width, bare.width);
+        let ink = (bare.height..canvas.height)
+            .flat_map(|y| (0..canvas.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| at(x, y) == TEXT_RGB)
+            .count();
+        assert!(ink > 20, "{ink}");
     }
 
     #[test]
