@@ -397,7 +397,7 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
     .try_fold(0u64, |acc, &(k, size)| {
         k?.checked_mul(size)?.checked_add(acc)
     });
-    if !bytes.is_some_and(|b| b <= MAX_READ_BYTES) {
+    if bytes.is_none_or(|b| b > MAX_READ_BYTES) {
         return Err(r.fail(format!(
             "the datasets need more than {} GiB (kernels {ks:?}, {n} defects, residual {rs:?}); refused",
             MAX_READ_BYTES >> 30

@@ -163,7 +163,8 @@ fn reading_refuses_foreign_and_inconsistent_files() {
     let path = dir.path().join("r.h5");
     write_extraction(&path, &sample(1, 2, 5, 3, 8, 8)).unwrap();
     // Each file differs from a good one in one place.
-    let edits: [(&str, &dyn Fn(&hdf5::File)); 4] = [
+    type Edit<'a> = (&'a str, &'a dyn Fn(&hdf5::File));
+    let edits: [Edit; 4] = [
         ("format", &|f| {
             f.delete_attr("format").unwrap();
             let v: VarLenUnicode = "qpik-dataset".parse().unwrap();

@@ -334,7 +334,7 @@ fn draw_scale_bar(
     text: usize,
 ) {
     let len = (bar.length_px * zoom as f64).round();
-    if !(len >= 1.0) {
+    if len.is_nan() || len < 1.0 {
         return;
     }
     let len = len as usize;
@@ -648,7 +648,8 @@ mod tests {
             centre_ticks: true,
             ..Decor::zoomed(4)
         };
-        let (bare, _) = render_decorated(&[panel.clone()], &[Decor::zoomed(4)], 1, "").unwrap();
+        let (bare, _) =
+            render_decorated(std::slice::from_ref(&panel), &[Decor::zoomed(4)], 1, "").unwrap();
         let (canvas, layout) = render_decorated(&[panel], &[decor], 1, "a caption").unwrap();
         let at = |x: usize, y: usize| {
             let i = 3 * (y * canvas.width + x);
