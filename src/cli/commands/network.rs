@@ -4,7 +4,7 @@ use super::*;
 use crate::cli::progress::Bars;
 use crate::cli::{MethodArg, TrainArgs, TrainWhat};
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
-use crate::data::png::{Colormap, Panel, Scale, write_panels};
+use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::data::{Dataset, DatasetInfo, KernelTable, SPLIT_TRAIN};
 use crate::extract::{Extractor, Method, evaluate};
 use crate::model::train::{TrainConfig, train_align, train_one_step, train_vae};

@@ -1,6 +1,6 @@
 //! Picture panels shared by the commands.
 
-use crate::data::png::{Colormap, Panel, Scale};
+use crate::picture::{Colormap, Panel, Scale};
 use ndarray::ArrayView2;
 
 pub(super) fn signed_panel(image: ArrayView2<'_, f32>, title: String) -> Panel<'_> {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::data::SPLIT_UNSEEN;
 use crate::data::hdf5_io::DatasetReader;
-use crate::data::png::{Colormap, Panel, Scale, write_panels};
+use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::{Error, Result};
 use ndarray::{Array2, Array3};
 use std::path::{Path, PathBuf};
@@ -101,7 +101,7 @@ pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
         let mut data = im.data.clone();
         let mut title = format!("{} {} ({})", im.name, im.direction.as_str(), im.unit);
         if im.unit == "m" {
-            crate::data::sxm::level_lines(&mut data);
+            crate::picture::level_lines(&mut data);
             title.push_str(", line-levelled");
         }
         owned.push((data, title));

@@ -5,7 +5,7 @@ use crate::cli::progress::Bars;
 use crate::cli::{DatasetArgs, RenderArgs};
 use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
-use crate::data::png::{Colormap, Panel, Scale, write_panels};
+use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::extract::{Extractor, Method};
 use crate::physics::catalog::catalog;
 use crate::physics::{KernelSpec, SimContext};
