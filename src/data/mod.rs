@@ -8,10 +8,12 @@
 
 use ndarray::{Array2, Array3};
 
+pub mod checked_read;
 pub mod csv_import;
 pub mod hdf5_io;
 pub mod isolate;
 pub mod map_data;
+pub mod nanonis3ds;
 pub mod npy;
 pub mod png;
 pub mod sxm;
