@@ -13,6 +13,7 @@ pub mod csv_import;
 pub mod hdf5_io;
 pub mod isolate;
 pub mod map_data;
+pub mod map_file;
 pub mod nanonis3ds;
 pub mod npy;
 pub mod png;

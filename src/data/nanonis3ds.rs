@@ -508,4 +508,4 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 #[path = "nanonis3ds_tests.rs"]
-mod tests;
+pub(crate) mod tests;
