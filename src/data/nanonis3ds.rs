@@ -306,7 +306,7 @@ pub fn parse_3ds(bytes: &[u8], name: &str) -> Result<Grid3ds> {
         )));
     }
     if let Ok(size) = field("Experiment size (bytes)") {
-        let want = points * channels.len() * 4; // bounded by the limits above
+        let want = points.saturating_mul(channels.len()).saturating_mul(4);
         if size.trim().parse::<usize>().ok() != Some(want) {
             return Err(err(format!(
                 "'Experiment size (bytes)' is {size:?}, but {points} points x {} channels \

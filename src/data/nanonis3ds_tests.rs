@@ -406,3 +406,27 @@ fn read_3ds_reads_regular_files_only() {
     assert!(looks_like_3ds(spec.header().as_bytes()));
     assert!(!looks_like_3ds(b":NANONIS_VERSION:\n2"));
 }
+
+#[test]
+fn fuzz_seed_written_by_python_reads_as_written() {
+    // fuzz/seeds/grid3ds_bytes/small.3ds was written by a separate Python script (struct.pack
+    // '>f'): 3 x 2 points, lines upwards, value line*100 + point*10 + channel*3 + sweep index.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/grid3ds_bytes/small.3ds");
+    let g = read_3ds(&path).unwrap();
+    assert_eq!(g.shape, (2, 3));
+    assert!(g.lines_go_up && !g.points_reversed);
+    assert_eq!(g.angle_deg, 15.0);
+    for (ch, name) in ["Current", "LIY 1 omega"].iter().enumerate() {
+        let a = g.channel(name).unwrap();
+        for ((j, r, c), &v) in a.indexed_iter() {
+            let line = 1 - r;
+            assert_eq!(
+                v,
+                (line * 100 + c * 10 + ch * 3 + j) as f32,
+                "{name} {j} {r} {c}"
+            );
+        }
+    }
+    let z = g.parameter("Z").unwrap();
+    assert_eq!(z[[0, 2]], -5e-9f64 as f32);
+}
