@@ -8,11 +8,14 @@
 
 use ndarray::{Array2, Array3};
 
+pub mod checked_read;
 pub mod csv_import;
 pub mod extraction_file;
 pub mod hdf5_io;
 pub mod isolate;
 pub mod map_data;
+pub mod map_file;
+pub mod nanonis3ds;
 pub mod npy;
 pub mod output_file;
 pub mod sxm;
