@@ -306,7 +306,7 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         .map(|i| [(i / 64) as f64, (i % 64) as f64])
         .collect();
     let e = err(&map, &all, &settings(9));
-    assert!(e.contains("too many unknowns"), "{e}");
+    assert!(e.contains("too many defects"), "{e}");
     let e = err(&map, &[[10.0, 500.0]], &settings(9));
     assert!(e.contains("outside the 64 x 64 map"), "{e}");
     let e = err(&map, &[[f64::NAN, 1.0]], &settings(9));

@@ -1,6 +1,6 @@
 //! Evaluation of a network on a dataset's seen-test and unseen observations.
 
-use super::metrics::{GroupMetrics, sample_metrics};
+use super::metrics::{GroupMetrics, MaxDot, sample_metrics};
 use super::network::{Extractor, ce};
 use crate::Result;
 
@@ -10,6 +10,7 @@ pub fn evaluate(
     data: &crate::model::data::TrainingData,
     limit: usize,
 ) -> Result<(GroupMetrics, GroupMetrics)> {
+    let maxdot = MaxDot::new(data.size, data.size);
     let group = |items: &[usize]| -> Result<GroupMetrics> {
         let items: Vec<usize> = items.iter().copied().take(limit).collect();
         let mut out = Vec::with_capacity(items.len());
@@ -23,13 +24,95 @@ pub fn evaluate(
                 .map_err(ce)?;
             let px = data.size * data.size;
             for (j, &i) in chunk.iter().enumerate() {
-                out.push(sample_metrics(
+                let (pred, truth) = (
                     &y[j * px..(j + 1) * px],
                     &data.kernels[data.kernel_index[i] as usize],
-                ));
+                );
+                let mut m = sample_metrics(pred, truth);
+                m.maxdot = maxdot.of(pred, truth);
+                out.push(m);
             }
         }
         Ok(GroupMetrics::of(&out))
     };
     Ok((group(&data.seen_test)?, group(&data.unseen_test)?))
+}
+
+/// Evaluate the map engine (known positions from each observation's mask) on a qpik dataset
+/// of any image size: kernels of unseen (`split = 1`) and seen kernels, up to `limit` each.
+/// The kernel is extracted on `S x S` pixels (`settings.kernel_size`, else the dataset's
+/// kernel window or the image's smaller side if less) and compared with the true kernel's
+/// central `S x S`, both min-max scaled as for the networks; maxdot on the same pair.
+pub fn evaluate_forward(
+    path: &std::path::Path,
+    settings: &crate::extract::map::MapSettings,
+    limit: usize,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(GroupMetrics, GroupMetrics)> {
+    use crate::data::hdf5_io::DatasetReader;
+    use crate::data::map_data::MapData;
+    use crate::extract::map::extract_map;
+    use crate::progress::{NoProgress, check_cancelled};
+    let reader = DatasetReader::open(path)?;
+    let (h, w) = reader.image_shape();
+    let kt = reader.kernels().clone();
+    let (kh, kw) = (kt.kernels.dim().1, kt.kernels.dim().2);
+    let s = settings.kernel_size.unwrap_or(kh.min(kw).min(h).min(w));
+    if s > kh || s > kw {
+        return Err(crate::Error::invalid(format!(
+            "kernel size {s} is larger than the dataset's kernel window ({kh} x {kw})"
+        )));
+    }
+    let settings = crate::extract::map::MapSettings {
+        kernel_size: Some(s),
+        ..settings.clone()
+    };
+    let truth: Vec<Vec<f32>> = (0..kt.names.len())
+        .map(|k| {
+            let (r0, c0) = (kh / 2 - s / 2, kw / 2 - s / 2);
+            let crop: Vec<f32> = (0..s * s)
+                .map(|i| kt.kernels[[k, r0 + i / s, c0 + i % s]])
+                .collect();
+            crate::model::minmax(&crop)
+        })
+        .collect();
+    let maxdot = MaxDot::new(s, s);
+    let (mut seen, mut unseen) = (Vec::new(), Vec::new());
+    progress.stage("extracting", (2 * limit).min(reader.len()) as u64);
+    let block = 256;
+    for start in (0..reader.len()).step_by(block) {
+        if seen.len() >= limit && unseen.len() >= limit {
+            break;
+        }
+        let table = reader.read_observations(start..(start + block).min(reader.len()))?;
+        for j in 0..table.kernel_index.len() {
+            let k = table.kernel_index[j] as usize;
+            let group = if kt.split[k] == crate::data::SPLIT_UNSEEN {
+                &mut unseen
+            } else {
+                &mut seen
+            };
+            if group.len() >= limit {
+                continue;
+            }
+            check_cancelled(progress)?;
+            let positions: Vec<[f64; 2]> = table
+                .masks
+                .index_axis(ndarray::Axis(0), j)
+                .indexed_iter()
+                .filter(|(_, m)| **m > 0)
+                .map(|((r, c), _)| [r as f64, c as f64])
+                .collect();
+            let obs = table.observations.index_axis(ndarray::Axis(0), j).to_owned();
+            let ex = extract_map(&MapData::from_image(obs), &positions, &settings, &NoProgress)
+                .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?;
+            let pred = crate::model::minmax(&ex.kernels.iter().copied().collect::<Vec<f32>>());
+            let mut m = sample_metrics(&pred, &truth[k]);
+            m.maxdot = maxdot.of(&pred, &truth[k]);
+            group.push(m);
+            progress.advance(1);
+        }
+    }
+    let _ = (h, w);
+    Ok((GroupMetrics::of(&seen), GroupMetrics::of(&unseen)))
 }

@@ -7,7 +7,7 @@ pub mod mask;
 pub mod metrics;
 pub mod network;
 
-pub use evaluate::evaluate;
+pub use evaluate::{evaluate, evaluate_forward};
 pub use mask::estimate_mask;
 pub use metrics::{GroupMetrics, SampleMetrics, sample_metrics};
 pub use network::{Extractor, Method, select_device};

@@ -264,11 +264,12 @@ pub fn extract_map(
     let s = choose_kernel_size(settings, h, w, valid_count, n)?;
     check_positions(positions, h, w, s)?;
     let basis = Basis::new(settings.background, h, w);
-    let unknowns = s * s + n + basis.len();
-    if 2 * unknowns > valid_count {
+    // The kernel is held by its smoothness prior even where few pixels see it; each defect's
+    // amplitude and the background need data of their own.
+    if 2 * (n + basis.len()) > valid_count {
         return Err(Error::invalid(format!(
-            "too many unknowns for this map: {n} defects and a {s} x {s} kernel need at least {} valid pixels, the map has {valid_count}; use a smaller kernel or fewer defects",
-            2 * unknowns
+            "too many defects for this map: {n} defects need at least {} valid pixels, the map has {valid_count}; give fewer defects (is the mask inverted?)",
+            2 * (n + basis.len())
         )));
     }
     let need = memory_needed(e, h, w, s, n, settings);
