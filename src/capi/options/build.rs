@@ -1,0 +1,180 @@
+//! Config builders: the defaults of each library config, overridden by the options set,
+//! then the config's own `validate()`.
+
+use super::parse::{Value, bad_value};
+use super::qpik_options;
+use crate::capi::{CError, CResult, qpik_status};
+use crate::model::NetConfig;
+use crate::model::train::TrainConfig;
+use crate::synthesis::dataset::DatasetConfig;
+use crate::synthesis::{Artefacts, DefectConfig};
+
+impl qpik_options {
+    /// Defect settings (defaults overridden by `defects.*`), validated.
+    pub(crate) fn defects(&self) -> CResult<DefectConfig> {
+        let mut d = DefectConfig::default();
+        if let Some(v) = self.usize("defects.count_min")? {
+            d.count_min = v;
+        }
+        if let Some(v) = self.usize("defects.count_max")? {
+            d.count_max = v;
+        }
+        if let Some(v) = self.float("defects.density_per_nm2") {
+            d.density_per_nm2 = Some(v);
+        }
+        if let Some(Value::Region(r)) = self.values.get("defects.region") {
+            d.region = *r;
+        }
+        if let Some(v) = self.float("defects.amplitude_min") {
+            d.amplitude_min = v;
+        }
+        if let Some(v) = self.float("defects.amplitude_max") {
+            d.amplitude_max = v;
+        }
+        if let Some(v) = self.float("defects.negative_fraction") {
+            d.negative_fraction = v;
+        }
+        if let Some(v) = self.usize("defects.subpixel_steps")? {
+            d.subpixel_steps = v;
+        }
+        d.validate().map_err(|e| {
+            CError::new(
+                qpik_status::QPIK_ERR_OPTION_VALUE,
+                format!("defects.*: {e}"),
+            )
+        })?;
+        Ok(d)
+    }
+
+    /// Artefact settings (preset then `artefacts.*`), validated.
+    pub(crate) fn artefacts(&self) -> CResult<Artefacts> {
+        let mut a = if self.text("artefacts") == Some("realistic") {
+            Artefacts::realistic()
+        } else {
+            Artefacts::default()
+        };
+        let fields: [(&str, &mut f64); 8] = [
+            ("artefacts.flicker", &mut a.flicker),
+            ("artefacts.line_offsets", &mut a.line_offsets),
+            ("artefacts.tip_changes", &mut a.tip_changes),
+            ("artefacts.tip_change_size", &mut a.tip_change_size),
+            ("artefacts.spikes", &mut a.spikes),
+            ("artefacts.spike_size", &mut a.spike_size),
+            ("artefacts.plane", &mut a.plane),
+            ("artefacts.drift_px", &mut a.drift_px),
+        ];
+        for (k, slot) in fields {
+            if let Some(v) = self.float(k) {
+                *slot = v;
+            }
+        }
+        if let Some(v) = self.float("artefacts.snr") {
+            a.snr = Some(v);
+        }
+        a.validate().map_err(|e| {
+            CError::new(
+                qpik_status::QPIK_ERR_OPTION_VALUE,
+                format!("artefacts.*: {e}"),
+            )
+        })?;
+        Ok(a)
+    }
+
+    /// Dataset generator settings, validated.
+    pub(crate) fn dataset(&self) -> CResult<DatasetConfig> {
+        let mut c = DatasetConfig::default();
+        if let Some(v) = self.usize("dataset.kernels")? {
+            c.kernels = v;
+        }
+        if let Some(v) = self.usize("dataset.per_kernel")? {
+            c.per_kernel = v;
+        }
+        if let Some((r, w)) = self.size() {
+            if r != w {
+                return Err(bad_value(
+                    "size",
+                    &format!("{r}x{w}"),
+                    "a square size for datasets",
+                ));
+            }
+            c.size = r;
+        }
+        c.seed = self.seed();
+        if let Some(v) = self.uint("dataset.split_seed") {
+            c.split_seed = v;
+        }
+        if let Some(v) = self.float("dataset.unseen_fraction") {
+            c.unseen_fraction = v;
+        }
+        c.pixel_size_a = self.pixel_size_a();
+        c.defects = self.defects()?;
+        c.artefacts = self.artefacts()?;
+        c.validate().map_err(|e| {
+            CError::new(
+                qpik_status::QPIK_ERR_OPTION_VALUE,
+                format!("dataset.*: {e}"),
+            )
+        })?;
+        Ok(c)
+    }
+
+    /// Training settings for data at `data` (network size follows the data at train time).
+    pub(crate) fn train(&self, data: &std::path::Path) -> CResult<TrainConfig> {
+        let mut c = TrainConfig {
+            data: data.to_path_buf(),
+            seed: self.seed(),
+            ..TrainConfig::default()
+        };
+        if let Some(v) = self.usize("train.epochs")? {
+            c.epochs = v;
+        }
+        c.steps_per_epoch = self.usize("train.steps_per_epoch")?;
+        if let Some(v) = self.usize("train.batch_size")? {
+            c.batch_size = v;
+        }
+        if let Some(v) = self.float("train.learning_rate") {
+            c.learning_rate = v;
+        }
+        if let Some(v) = self.float("train.weight_decay") {
+            c.weight_decay = v;
+        }
+        if let Some(v) = self.usize("train.warmup_steps")? {
+            c.warmup_steps = v;
+        }
+        if let Some(v) = self.float("train.grad_clip") {
+            c.grad_clip = v;
+        }
+        c.max_per_kernel = self.usize("train.max_per_kernel")?;
+        if let Some(v) = self.flag("train.augment") {
+            c.augment = v;
+        }
+        if let Some(Value::Channels(ch)) = self.values.get("train.channels") {
+            c.net = NetConfig {
+                channels: *ch,
+                ..c.net
+            };
+        }
+        if c.epochs == 0 || c.batch_size == 0 || c.batch_size > 4096 {
+            return Err(bad_value(
+                "train.epochs / train.batch_size",
+                &format!("{} / {}", c.epochs, c.batch_size),
+                "epochs >= 1 and batch size in 1..=4096",
+            ));
+        }
+        // Values are finite (checked when set).
+        if c.learning_rate <= 0.0 || c.grad_clip <= 0.0 || c.weight_decay < 0.0 {
+            return Err(bad_value(
+                "train.learning_rate / train.grad_clip / train.weight_decay",
+                &format!("{} / {} / {}", c.learning_rate, c.grad_clip, c.weight_decay),
+                "a positive learning rate and clip, and a weight decay >= 0",
+            ));
+        }
+        c.net.validate().map_err(|e| {
+            CError::new(
+                qpik_status::QPIK_ERR_OPTION_VALUE,
+                format!("train.channels: {e}"),
+            )
+        })?;
+        Ok(c)
+    }
+}

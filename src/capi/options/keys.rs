@@ -1,0 +1,302 @@
+//! The table of every option key: its name, how its value parses, its default and help.
+
+use crate::capi::{CError, CResult, qpik_status};
+
+/// How a value is parsed.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    UInt,
+    Float,
+    Bool,
+    Choice(&'static [&'static str]),
+    /// `N` or `ROWSxCOLS`.
+    Size,
+    /// `full` or `central:FRACTION`.
+    Region,
+    /// Comma-separated channel counts of the three stages.
+    Channels,
+    Path,
+}
+
+pub(super) struct Key {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+const fn key(name: &'static str, kind: Kind, default: &'static str, help: &'static str) -> Key {
+    Key {
+        name,
+        kind,
+        default,
+        help,
+    }
+}
+
+/// Every option qpik knows. Calls ignore keys that do not concern them.
+pub(super) const KEYS: &[Key] = &[
+    key(
+        "device",
+        Kind::Choice(&["cpu", "cuda"]),
+        "cpu",
+        "models and training: compute device; cuda falls back to the CPU (with a note) when unavailable",
+    ),
+    key(
+        "method",
+        Kind::Choice(&["two-step", "one-step"]),
+        "two-step",
+        "qpik_model_new_default: which embedded model",
+    ),
+    key(
+        "seed",
+        Kind::UInt,
+        "0",
+        "synthesis, datasets, training: random seed (results are reproducible)",
+    ),
+    key(
+        "size",
+        Kind::Size,
+        "64",
+        "kernels: image size N or ROWSxCOLS (pixels); datasets: N (square)",
+    ),
+    key(
+        "pixel_size_a",
+        Kind::Float,
+        "(the kernel's own)",
+        "kernels, datasets: pixel size in Angstrom",
+    ),
+    key(
+        "rotation_deg",
+        Kind::Float,
+        "0",
+        "kernels: scan rotation in degrees",
+    ),
+    key(
+        "defects.count_min",
+        Kind::UInt,
+        "1",
+        "synthesis: fewest defects per map",
+    ),
+    key(
+        "defects.count_max",
+        Kind::UInt,
+        "20",
+        "synthesis: most defects per map",
+    ),
+    key(
+        "defects.density_per_nm2",
+        Kind::Float,
+        "(off)",
+        "synthesis: Poisson defect density per nm^2 instead of a count range",
+    ),
+    key(
+        "defects.region",
+        Kind::Region,
+        "full",
+        "synthesis: where defects sit: full or central:FRACTION",
+    ),
+    key(
+        "defects.amplitude_min",
+        Kind::Float,
+        "0.5",
+        "synthesis: smallest amplitude magnitude",
+    ),
+    key(
+        "defects.amplitude_max",
+        Kind::Float,
+        "1.5",
+        "synthesis: largest amplitude magnitude",
+    ),
+    key(
+        "defects.negative_fraction",
+        Kind::Float,
+        "0",
+        "synthesis: probability of a negative amplitude",
+    ),
+    key(
+        "defects.subpixel_steps",
+        Kind::UInt,
+        "4",
+        "synthesis: subpixel position resolution (1/steps pixel)",
+    ),
+    key(
+        "artefacts",
+        Kind::Choice(&["none", "realistic"]),
+        "none",
+        "synthesis: artefact preset (set before the artefacts.* keys it should not override)",
+    ),
+    key(
+        "artefacts.snr",
+        Kind::Float,
+        "(off)",
+        "synthesis: white noise, std = signal std / snr",
+    ),
+    key(
+        "artefacts.flicker",
+        Kind::Float,
+        "0",
+        "synthesis: 1/f noise std relative to the signal std",
+    ),
+    key(
+        "artefacts.line_offsets",
+        Kind::Float,
+        "0",
+        "synthesis: per-line offset std relative to the signal std",
+    ),
+    key(
+        "artefacts.tip_changes",
+        Kind::Float,
+        "0",
+        "synthesis: mean tip changes per image",
+    ),
+    key(
+        "artefacts.tip_change_size",
+        Kind::Float,
+        "0",
+        "synthesis: tip-change step std relative to the signal std",
+    ),
+    key(
+        "artefacts.spikes",
+        Kind::Float,
+        "0",
+        "synthesis: mean spikes per image",
+    ),
+    key(
+        "artefacts.spike_size",
+        Kind::Float,
+        "0",
+        "synthesis: spike height relative to the signal std",
+    ),
+    key(
+        "artefacts.plane",
+        Kind::Float,
+        "0",
+        "synthesis: background plane rise across the diagonal, in signal stds",
+    ),
+    key(
+        "artefacts.drift_px",
+        Kind::Float,
+        "0",
+        "synthesis: thermal drift over the frame in pixels",
+    ),
+    key(
+        "dataset.kernels",
+        Kind::UInt,
+        "100",
+        "datasets: number of catalog kernels",
+    ),
+    key(
+        "dataset.per_kernel",
+        Kind::UInt,
+        "500",
+        "datasets: observations per kernel",
+    ),
+    key(
+        "dataset.split_seed",
+        Kind::UInt,
+        "0",
+        "datasets: seed of the kernel choice and the seen/unseen split",
+    ),
+    key(
+        "dataset.unseen_fraction",
+        Kind::Float,
+        "0.2",
+        "datasets: fraction of kernels held out as unseen",
+    ),
+    key(
+        "train.vae",
+        Kind::Path,
+        "(none)",
+        "training align: the trained VAE file",
+    ),
+    key("train.epochs", Kind::UInt, "10", "training: epochs"),
+    key(
+        "train.steps_per_epoch",
+        Kind::UInt,
+        "(one pass)",
+        "training: optimiser steps per epoch",
+    ),
+    key("train.batch_size", Kind::UInt, "32", "training: batch size"),
+    key(
+        "train.learning_rate",
+        Kind::Float,
+        "0.001",
+        "training: AdamW peak learning rate",
+    ),
+    key(
+        "train.weight_decay",
+        Kind::Float,
+        "0.0001",
+        "training: AdamW weight decay",
+    ),
+    key(
+        "train.warmup_steps",
+        Kind::UInt,
+        "100",
+        "training: linear warm-up steps before cosine decay",
+    ),
+    key(
+        "train.grad_clip",
+        Kind::Float,
+        "1",
+        "training: gradient norm clip",
+    ),
+    key(
+        "train.max_per_kernel",
+        Kind::UInt,
+        "(all)",
+        "training: use at most this many observations per kernel",
+    ),
+    key(
+        "train.augment",
+        Kind::Bool,
+        "true",
+        "training: noise augmentation with the synthesis artefacts",
+    ),
+    key(
+        "train.channels",
+        Kind::Channels,
+        "8,16,32",
+        "training: channels of the three network stages",
+    ),
+    key(
+        "train.resume",
+        Kind::Bool,
+        "false",
+        "training: continue from the checkpoint at the output path",
+    ),
+];
+
+/// Edit distance, for "did you mean" hints.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+pub(super) fn find_key(name: &str) -> CResult<&'static Key> {
+    KEYS.iter().find(|k| k.name == name).ok_or_else(|| {
+        let best = KEYS
+            .iter()
+            .map(|k| (distance(&name.to_ascii_lowercase(), k.name), k.name))
+            .min();
+        let hint = match best {
+            Some((d, k)) if d <= 3 => format!("did you mean '{k}'?"),
+            _ => "qpik_options_describe() lists every key".to_string(),
+        };
+        CError::new(
+            qpik_status::QPIK_ERR_UNKNOWN_OPTION,
+            format!("unknown option '{name}'; {hint}"),
+        )
+    })
+}
