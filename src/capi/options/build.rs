@@ -154,26 +154,9 @@ impl qpik_options {
                 ..c.net
             };
         }
-        if c.epochs == 0 || c.batch_size == 0 || c.batch_size > 4096 {
-            return Err(bad_value(
-                "train.epochs / train.batch_size",
-                &format!("{} / {}", c.epochs, c.batch_size),
-                "epochs >= 1 and batch size in 1..=4096",
-            ));
-        }
-        // Values are finite (checked when set).
-        if c.learning_rate <= 0.0 || c.grad_clip <= 0.0 || c.weight_decay < 0.0 {
-            return Err(bad_value(
-                "train.learning_rate / train.grad_clip / train.weight_decay",
-                &format!("{} / {} / {}", c.learning_rate, c.grad_clip, c.weight_decay),
-                "a positive learning rate and clip, and a weight decay >= 0",
-            ));
-        }
-        c.net.validate().map_err(|e| {
-            CError::new(
-                qpik_status::QPIK_ERR_OPTION_VALUE,
-                format!("train.channels: {e}"),
-            )
+        // Values are finite (checked when set); ranges are the config's own.
+        c.validate().map_err(|e| {
+            CError::new(qpik_status::QPIK_ERR_OPTION_VALUE, format!("train.*: {e}"))
         })?;
         Ok(c)
     }
