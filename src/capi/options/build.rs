@@ -4,6 +4,8 @@
 use super::parse::{Value, bad_value};
 use super::qpik_options;
 use crate::capi::{CError, CResult, qpik_status};
+use crate::data::map_data::MapData;
+use crate::extract::map::{Background, MapSettings, Smoothness, SymmetryChoice};
 use crate::model::NetConfig;
 use crate::model::train::TrainConfig;
 use crate::synthesis::dataset::DatasetConfig;
@@ -159,5 +161,93 @@ impl qpik_options {
             CError::new(qpik_status::QPIK_ERR_OPTION_VALUE, format!("train.*: {e}"))
         })?;
         Ok(c)
+    }
+
+    /// Map engine settings (defaults overridden by `map.*`), validated.
+    pub(crate) fn map_settings(&self) -> CResult<MapSettings> {
+        let mut m = MapSettings::default();
+        let auto_usize = |k: &str| -> CResult<Option<usize>> {
+            match self.values.get(k) {
+                Some(Value::UInt(v)) => usize::try_from(*v)
+                    .map(Some)
+                    .map_err(|_| bad_value(k, &v.to_string(), "a smaller number")),
+                _ => Ok(None),
+            }
+        };
+        m.kernel_size = auto_usize("map.kernel_size")?;
+        m.block_px = auto_usize("map.block_px")?;
+        if let Some(t) = self.text("map.symmetry") {
+            m.symmetry = match t {
+                "auto" => SymmetryChoice::Auto,
+                "none" => SymmetryChoice::None,
+                n => SymmetryChoice::Rotation(
+                    n.parse()
+                        .map_err(|_| bad_value("map.symmetry", n, "auto, none, 1, 2, 3, 4 or 6"))?,
+                ),
+            };
+        }
+        if let Some(t) = self.text("map.background") {
+            m.background = match t {
+                "constant" => Background::Constant,
+                "plane" => Background::Plane,
+                _ => Background::PlaneAndLines,
+            };
+        }
+        if let Some(w) = self.float("map.smoothness") {
+            m.smoothness = Smoothness::Fixed(w);
+        }
+        if let Some(v) = self.usize("map.bootstrap")? {
+            m.bootstrap = v;
+        }
+        if let Some(v) = self.usize("map.outer_iterations")? {
+            m.outer_iterations = v;
+        }
+        if let Some(v) = self.usize("map.cg_iterations")? {
+            m.cg_iterations = v;
+        }
+        m.seed = self.uint("map.seed").unwrap_or_else(|| self.seed());
+        if let Some(v) = self.uint("map.memory_budget_bytes") {
+            m.memory_budget_bytes = v;
+        }
+        m.validate()
+            .map_err(|e| CError::new(qpik_status::QPIK_ERR_OPTION_VALUE, format!("map.*: {e}")))?;
+        Ok(m)
+    }
+
+    /// A map `[E, H, W]` with the metadata of `map.pixel_size_a` (unknown: NaN),
+    /// `map.value_unit` (unknown: "") and `map.energies_ev` (one per layer; unknown: NaN).
+    pub(crate) fn map_data(&self, data: ndarray::Array3<f32>, source: &str) -> CResult<MapData> {
+        let e = data.dim().0;
+        let pixel_size_m = match self.float("map.pixel_size_a") {
+            Some(a) if a > 0.0 => a * 1e-10,
+            Some(a) => {
+                return Err(bad_value(
+                    "map.pixel_size_a",
+                    &a.to_string(),
+                    "a pixel size above 0 Angstrom",
+                ));
+            }
+            None => f64::NAN,
+        };
+        let energies_ev = match self.values.get("map.energies_ev") {
+            Some(Value::Floats(v)) if v.len() == e => v.clone(),
+            Some(Value::Floats(v)) => {
+                return Err(CError::new(
+                    qpik_status::QPIK_ERR_OPTION_VALUE,
+                    format!(
+                        "option 'map.energies_ev' has {} values but the map has {e} layer(s); give one energy per layer",
+                        v.len()
+                    ),
+                ));
+            }
+            _ => vec![f64::NAN; e],
+        };
+        Ok(MapData {
+            data,
+            pixel_size_m,
+            value_unit: self.text("map.value_unit").unwrap_or("").to_string(),
+            energies_ev,
+            source: source.to_string(),
+        })
     }
 }

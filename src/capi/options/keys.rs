@@ -16,7 +16,20 @@ pub(super) enum Kind {
     /// Comma-separated channel counts of the three stages.
     Channels,
     Path,
+    /// `auto` or a whole number >= 0.
+    AutoUInt,
+    /// `auto` or a finite number.
+    AutoFloat,
+    /// Free text (a unit), at most [`MAX_TEXT`] bytes, no control characters; may be empty.
+    Text,
+    /// Comma-separated finite numbers, at most [`MAX_LIST`] of them.
+    FloatList,
 }
+
+/// Longest free-text value.
+pub(super) const MAX_TEXT: usize = 64;
+/// Most numbers in a list value (energies of a stack).
+pub(super) const MAX_LIST: usize = 1 << 16;
 
 pub(super) struct Key {
     pub name: &'static str,
@@ -265,6 +278,84 @@ pub(super) const KEYS: &[Key] = &[
         Kind::Bool,
         "false",
         "training: continue from the checkpoint at the output path",
+    ),
+    key(
+        "map.kernel_size",
+        Kind::AutoUInt,
+        "auto",
+        "qpik_extract_map: kernel size S in pixels (3..=513; auto: from the defect spacing, odd, at most 129 and the map's smaller side)",
+    ),
+    key(
+        "map.symmetry",
+        Kind::Choice(&["auto", "none", "1", "2", "3", "4", "6"]),
+        "none",
+        "qpik_extract_map: project the kernel onto n-fold rotations about the impurity (1 = isotropic; auto: best held-out score)",
+    ),
+    key(
+        "map.background",
+        Kind::Choice(&["constant", "plane", "plane-and-lines"]),
+        "plane",
+        "qpik_extract_map: background fitted beside the kernel (plane-and-lines: plus one offset per scan line)",
+    ),
+    key(
+        "map.smoothness",
+        Kind::AutoFloat,
+        "auto",
+        "qpik_extract_map: kernel smoothness weight, 0..=1e6 relative to the data term (auto: by held-out score)",
+    ),
+    key(
+        "map.bootstrap",
+        Kind::UInt,
+        "8",
+        "qpik_extract_map: bootstrap replicates for the kernel's standard error (0 = off, at most 256)",
+    ),
+    key(
+        "map.block_px",
+        Kind::AutoUInt,
+        "auto",
+        "qpik_extract_map: side of the held-out and bootstrap blocks in pixels, 4..=4096 (auto: the kernel size)",
+    ),
+    key(
+        "map.outer_iterations",
+        Kind::UInt,
+        "4",
+        "qpik_extract_map: alternations between kernel and amplitudes (1..=100)",
+    ),
+    key(
+        "map.cg_iterations",
+        Kind::UInt,
+        "60",
+        "qpik_extract_map: most conjugate-gradient iterations per linear solve (1..=10000)",
+    ),
+    key(
+        "map.seed",
+        Kind::UInt,
+        "(seed)",
+        "qpik_extract_map: seed of the held-out split and the bootstrap (default: the seed option)",
+    ),
+    key(
+        "map.memory_budget_bytes",
+        Kind::UInt,
+        "4294967296",
+        "qpik_extract_map: memory the extraction may use; larger inputs are refused before allocating (at least 1 MiB)",
+    ),
+    key(
+        "map.pixel_size_a",
+        Kind::Float,
+        "(unknown)",
+        "qpik_extract_map: the map's pixel size in Angstrom (> 0; reported back in metres)",
+    ),
+    key(
+        "map.value_unit",
+        Kind::Text,
+        "(none)",
+        "qpik_extract_map: the map's unit (e.g. S or V), which the kernel carries",
+    ),
+    key(
+        "map.energies_ev",
+        Kind::FloatList,
+        "(unknown)",
+        "qpik_extract_map: energy of each layer of the map in eV, comma-separated, one per layer",
     ),
 ];
 

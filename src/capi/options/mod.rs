@@ -203,6 +203,7 @@ pub fn fuzz_options(text: &str) -> std::result::Result<(), String> {
     let _ = o.artefacts();
     let _ = o.dataset();
     let _ = o.train(std::path::Path::new("x.h5"));
+    let _ = o.map_settings();
     for k in KEYS {
         o.get(k.name).map_err(|e| e.message)?;
     }
@@ -255,5 +256,97 @@ mod tests {
         o.set("artefacts", "realistic").ok().unwrap();
         assert_eq!(o.artefacts().ok().unwrap(), Artefacts::realistic());
         assert!(fuzz_options("size=3x\ntrain.channels=1,2,3\n").is_ok());
+    }
+
+    #[test]
+    fn map_keys_build_map_settings() {
+        use crate::extract::map::{Background, MapSettings, Smoothness, SymmetryChoice};
+        let mut o = qpik_options::default();
+        assert_eq!(o.map_settings().ok(), Some(MapSettings::default()));
+        for (k, v) in [
+            ("map.kernel_size", "21"),
+            ("map.symmetry", "6"),
+            ("map.background", "plane-and-lines"),
+            ("map.smoothness", "0.5"),
+            ("map.bootstrap", "0"),
+            ("map.block_px", "32"),
+            ("map.outer_iterations", "7"),
+            ("map.cg_iterations", "99"),
+            ("seed", "5"),
+            ("map.memory_budget_bytes", "2000000"),
+        ] {
+            o.set(k, v).ok().unwrap();
+        }
+        let want = MapSettings {
+            kernel_size: Some(21),
+            symmetry: SymmetryChoice::Rotation(6),
+            background: Background::PlaneAndLines,
+            smoothness: Smoothness::Fixed(0.5),
+            bootstrap: 0,
+            block_px: Some(32),
+            outer_iterations: 7,
+            cg_iterations: 99,
+            seed: 5, // from `seed` while map.seed is unset
+            memory_budget_bytes: 2_000_000,
+        };
+        assert_eq!(o.map_settings().ok(), Some(want.clone()));
+        o.set("map.seed", "9").ok().unwrap();
+        o.set("map.kernel_size", "AUTO").ok().unwrap();
+        o.set("map.smoothness", "auto").ok().unwrap();
+        o.set("map.symmetry", "Auto").ok().unwrap();
+        let got = o.map_settings().ok().unwrap();
+        assert_eq!(
+            (got.seed, got.kernel_size, got.smoothness, got.symmetry),
+            (9, None, Smoothness::Auto, SymmetryChoice::Auto)
+        );
+        // Parse errors when set, range errors when built; both OPTION_VALUE.
+        for (k, v) in [
+            ("map.symmetry", "5"),
+            ("map.kernel_size", "-3"),
+            ("map.smoothness", "inf"),
+            ("map.energies_ev", "1,x"),
+            ("map.value_unit", "a\u{7}b"),
+        ] {
+            let e = o.set(k, v).err().unwrap();
+            assert_eq!(e.status, qpik_status::QPIK_ERR_OPTION_VALUE, "{k}={v}");
+        }
+        for (k, v) in [
+            ("map.kernel_size", "1"),
+            ("map.smoothness", "-1"),
+            ("map.bootstrap", "257"),
+            ("map.cg_iterations", "0"),
+            ("map.memory_budget_bytes", "1000"),
+        ] {
+            let mut p = o.clone();
+            p.set(k, v).ok().unwrap();
+            let e = p.map_settings().err().unwrap();
+            assert_eq!(e.status, qpik_status::QPIK_ERR_OPTION_VALUE, "{k}={v}");
+            assert!(e.message.starts_with("map.*: "), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn map_metadata_comes_from_options() {
+        let data = ndarray::Array3::<f32>::zeros((2, 4, 5));
+        let mut o = qpik_options::default();
+        let m = o.map_data(data.clone(), "t").ok().unwrap();
+        assert!(m.pixel_size_m.is_nan() && m.energies_ev.iter().all(|e| e.is_nan()));
+        assert_eq!(m.value_unit, "");
+        o.set("map.pixel_size_a", "2.5").ok().unwrap();
+        o.set("map.value_unit", "nS").ok().unwrap();
+        o.set("map.energies_ev", "-0.01, 0.02").ok().unwrap();
+        let m = o.map_data(data.clone(), "t").ok().unwrap();
+        assert!((m.pixel_size_m - 2.5e-10).abs() < 1e-22);
+        assert_eq!(
+            (m.value_unit.as_str(), m.energies_ev),
+            ("nS", vec![-0.01, 0.02])
+        );
+        o.set("map.energies_ev", "0.1").ok().unwrap();
+        let e = o.map_data(data.clone(), "t").err().unwrap();
+        assert!(e.message.contains("2 layer"), "{}", e.message);
+        o.set("map.energies_ev", "0.1,0.2").ok().unwrap();
+        o.set("map.pixel_size_a", "0").ok().unwrap();
+        let e = o.map_data(data, "t").err().unwrap();
+        assert_eq!(e.status, qpik_status::QPIK_ERR_OPTION_VALUE);
     }
 }

@@ -1,6 +1,6 @@
 //! Option values: text to a typed [`Value`], with range checks of single values.
 
-use super::keys::{Key, Kind};
+use super::keys::{Key, Kind, MAX_LIST, MAX_TEXT};
 use crate::capi::{CError, CResult, qpik_status};
 use crate::synthesis::Region;
 
@@ -14,6 +14,9 @@ pub(super) enum Value {
     Size(usize, usize),
     Region(Region),
     Channels([usize; 3]),
+    /// `auto` of an [`Kind::AutoUInt`] or [`Kind::AutoFloat`] key.
+    Auto,
+    Floats(Vec<f64>),
 }
 
 pub(super) fn bad_value(key: &str, value: &str, expected: &str) -> CError {
@@ -96,6 +99,43 @@ pub(super) fn parse(k: &Key, v: &str) -> CResult<Value> {
                 }
                 _ => return Err(bad_value(k.name, v, "three channel counts in 1..=1024")),
             }
+        }
+        Kind::AutoUInt | Kind::AutoFloat if t.eq_ignore_ascii_case("auto") => Value::Auto,
+        Kind::AutoUInt => Value::UInt(
+            t.parse::<u64>()
+                .map_err(|_| bad_value(k.name, v, "auto or a whole number >= 0"))?,
+        ),
+        Kind::AutoFloat => Value::Float(
+            t.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| bad_value(k.name, v, "auto or a finite number"))?,
+        ),
+        Kind::Text => {
+            if t.len() > MAX_TEXT || t.chars().any(char::is_control) {
+                return Err(bad_value(
+                    k.name,
+                    v,
+                    &format!("at most {MAX_TEXT} bytes of text without control characters"),
+                ));
+            }
+            Value::Text(t.to_string())
+        }
+        Kind::FloatList => {
+            let n = t.split(',').count();
+            if n > MAX_LIST {
+                return Err(bad_value(
+                    k.name,
+                    &format!("({n} values)"),
+                    &format!("at most {MAX_LIST} values"),
+                ));
+            }
+            Value::Floats(
+                t.split(',')
+                    .map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+                    .collect::<Option<Vec<f64>>>()
+                    .ok_or_else(|| bad_value(k.name, v, "finite numbers separated by commas"))?,
+            )
         }
         Kind::Path => {
             if t.is_empty() {
