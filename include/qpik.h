@@ -549,16 +549,17 @@ enum qpik_status qpik_extract_map(const struct qpik_options *opts,
                                   struct qpik_extraction **out);
 
 /**
- * `qpik_extract_map` with progress: `progress` (may be NULL) is called on this thread with
+ * `qpik_extract_map` with progress (the arguments are the same; `progress` and `user_data`
+ * come last, as in `qpik_train`): `progress` (may be NULL) is called on this thread with
  * one stage per energy; returning nonzero cancels (`QPIK_ERR_CANCELLED`, `*out` untouched).
  * Thread-safe.
  */
 enum qpik_status qpik_extract_map_progress(const struct qpik_options *opts,
                                            const struct qpik_array *map,
                                            const struct qpik_array *defects_or_null,
+                                           struct qpik_extraction **out,
                                            qpik_progress_fn progress,
-                                           void *user_data,
-                                           struct qpik_extraction **out);
+                                           void *user_data);
 
 /**
  * Free an extraction; NULL is a no-op. No other call may be using it.

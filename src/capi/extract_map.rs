@@ -293,7 +293,8 @@ pub unsafe extern "C" fn qpik_extract_map(
     })
 }
 
-/// `qpik_extract_map` with progress: `progress` (may be NULL) is called on this thread with
+/// `qpik_extract_map` with progress (the arguments are the same; `progress` and `user_data`
+/// come last, as in `qpik_train`): `progress` (may be NULL) is called on this thread with
 /// one stage per energy; returning nonzero cancels (`QPIK_ERR_CANCELLED`, `*out` untouched).
 /// Thread-safe.
 #[unsafe(no_mangle)]
@@ -301,9 +302,9 @@ pub unsafe extern "C" fn qpik_extract_map_progress(
     opts: *const qpik_options,
     map: *const qpik_array,
     defects_or_null: *const qpik_array,
+    out: *mut *mut qpik_extraction,
     progress: qpik_progress_fn,
     user_data: *mut c_void,
-    out: *mut *mut qpik_extraction,
 ) -> qpik_status {
     guard("qpik_extract_map_progress", || unsafe {
         run(opts, map, defects_or_null, progress, user_data, out)

@@ -30,8 +30,8 @@ static double lcg(uint64_t *state) {
     return (double)(*state >> 11) / 9007199254740992.0;
 }
 
-/* Defects on a jittered grid (raster order, integer pixels, some near the edges), with
- * amplitudes in [0.5, 1.5]. Returns their number. */
+/* Defects on a jittered grid (integer pixels, some near the edges), with amplitudes in
+ * [0.5, 1.5]. Returns their number. */
 static int make_defects(int n, int *rows, int *cols, double *amp) {
     uint64_t st = 12345;
     int count = 0, gr, gc, step = 16;
@@ -50,6 +50,23 @@ static int make_defects(int n, int *rows, int *cols, double *amp) {
         }
     }
     return count;
+}
+
+/* Sort defects into raster order (row, then column), the order a mask lists them in. */
+static void raster_order(int n, int count, int *rows, int *cols, double *amp) {
+    int i, j;
+    for (i = 1; i < count; i++) {
+        for (j = i; j > 0 && rows[j] * n + cols[j] < rows[j - 1] * n + cols[j - 1]; j--) {
+            int r = rows[j], c = cols[j];
+            double a = amp[j];
+            rows[j] = rows[j - 1];
+            cols[j] = cols[j - 1];
+            amp[j] = amp[j - 1];
+            rows[j - 1] = r;
+            cols[j - 1] = c;
+            amp[j - 1] = a;
+        }
+    }
 }
 
 /* map[r, c] = sum_i amp_i k(r - row_i + HALF, c - col_i + HALF) + plane + noise, row-major. */
@@ -107,6 +124,7 @@ static void build_scene(void) {
     int i;
     sc.n = side();
     sc.nd = make_defects(sc.n, sc.rows, sc.cols, sc.amp);
+    raster_order(sc.n, sc.nd, sc.rows, sc.cols, sc.amp);
     ring_kernel(5.0, sc.kernel);
     ring_kernel(3.5, sc.kernel2);
     render(sc.n, sc.kernel, sc.nd, sc.rows, sc.cols, sc.amp, sc.map);
@@ -419,18 +437,18 @@ TEST(progress_and_cancel) {
     ma = qpik_array_3d(stack, QPIK_F32, 2, n, n, QPIK_ROW_MAJOR);
     da = qpik_array_2d(sc.mask, QPIK_U8, n, n, QPIK_ROW_MAJOR);
     CHECK_STATUS(QPIK_ERR_CANCELLED, "cancel",
-                 qpik_extract_map_progress(o, &ma, &da, cancel_now, &calls, &ex));
+                 qpik_extract_map_progress(o, &ma, &da, &ex, cancel_now, &calls));
     CHECK_EQ_INT(calls, 1);
     CHECK(ex == (qpik_extraction *)&sc);
 
     ex = NULL;
     calls = 0;
-    REQUIRE_OK(qpik_extract_map_progress(o, &ma, &da, count_calls, &calls, &ex));
+    REQUIRE_OK(qpik_extract_map_progress(o, &ma, &da, &ex, count_calls, &calls));
     CHECK_MSG(calls >= 2, "%d progress calls for 2 energies", calls);
     qpik_extraction_free(ex);
     ex = NULL;
     /* A NULL callback is allowed. */
-    CHECK_OK(qpik_extract_map_progress(o, &ma, &da, NULL, NULL, &ex));
+    CHECK_OK(qpik_extract_map_progress(o, &ma, &da, &ex, NULL, NULL));
     qpik_extraction_free(ex);
     qpik_options_free(o);
 }
