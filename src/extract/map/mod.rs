@@ -18,8 +18,17 @@
 //!   convolution): defects near or beyond the edge count with the part of their kernel that
 //!   falls on the map; NaN pixels are left out of the fit.
 
+pub mod background;
+pub mod cg;
+pub mod fit;
+pub mod heldout;
+pub mod operator;
 pub mod settings;
+pub mod solve;
+pub mod symmetry;
+
 pub use settings::{Background, MapSettings, Smoothness, SymmetryChoice};
+pub use solve::extract_map;
 
 use ndarray::{Array2, Array3, Array4};
 
@@ -79,19 +88,4 @@ impl Extraction {
     pub fn heldout_r2_mean(&self) -> f64 {
         self.heldout_r2.iter().sum::<f64>() / self.heldout_r2.len().max(1) as f64
     }
-}
-
-/// Extract the kernel of `map` (one type) from defects at known `positions` (`(row, col)`
-/// pixels of the map, subpixel allowed; positions off the map count while their kernel
-/// reaches it). Progress: one stage per energy; cancellable between solves.
-pub fn extract_map(
-    map: &crate::data::map_data::MapData,
-    positions: &[[f64; 2]],
-    settings: &MapSettings,
-    progress: &dyn crate::progress::Progress,
-) -> crate::Result<Extraction> {
-    let _ = (map, positions, settings, progress);
-    Err(crate::Error::Unavailable(
-        "the map engine is being built".into(),
-    ))
 }

@@ -53,6 +53,10 @@ pub struct MapSettings {
     /// Side of the square blocks of the held-out split and the bootstrap, in pixels;
     /// `None` = the kernel size.
     pub block_px: Option<usize>,
+    /// How far defect positions may move from where they were given, in pixels, as they are
+    /// refined with the kernel (0 = keep them as given). Masks give whole pixels and thermal
+    /// drift moves defects, so the default lets them move 1.5 pixels.
+    pub refine_positions_px: f64,
     /// Alternations between the kernel and the amplitudes.
     pub outer_iterations: usize,
     /// Conjugate-gradient iterations per linear solve, at most.
@@ -72,6 +76,7 @@ impl Default for MapSettings {
             smoothness: Smoothness::Auto,
             bootstrap: 8,
             block_px: None,
+            refine_positions_px: 1.5,
             outer_iterations: 4,
             cg_iterations: 60,
             seed: 0,
@@ -123,6 +128,14 @@ impl MapSettings {
         {
             return Err(Error::invalid(format!(
                 "block size {b} is out of range: use 4 to 4096 pixels"
+            )));
+        }
+        if !(self.refine_positions_px.is_finite()
+            && (0.0..=16.0).contains(&self.refine_positions_px))
+        {
+            return Err(Error::invalid(format!(
+                "position refinement {} px is out of range: use 0 (off) to 16 pixels",
+                self.refine_positions_px
             )));
         }
         if !(1..=100).contains(&self.outer_iterations) {

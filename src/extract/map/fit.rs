@@ -1,0 +1,384 @@
+//! One energy's fit: alternate a conjugate-gradient solve for the kernel (with the
+//! background) given the amplitudes and one for the amplitudes (with the background) given
+//! the kernel, on the pixels with nonzero weight.
+//!
+//! Kernel step: minimise `|W^1/2 (y - A_a K - B beta)|^2 + mu |grad K|^2 + eps |K|^2`, with
+//! `mu = smoothness * mean diag(A_a^T W A_a)` so the smoothness weight is dimensionless.
+//! Amplitude step: minimise `|W^1/2 (y - A_K a - B beta)|^2`. After each amplitude step the
+//! scale is moved into the kernel so that the amplitudes have mean 1.
+
+use super::background::Basis;
+use super::cg;
+use super::operator::Stamper;
+use super::symmetry;
+
+/// The data of one energy and the pixels that count.
+pub struct Problem<'a> {
+    pub stamper: &'a Stamper,
+    pub basis: &'a Basis,
+    /// Map values, 0 where the map is NaN.
+    pub y: &'a [f64],
+    /// Pixel weights: 0 for NaN and held-out pixels, bootstrap counts otherwise 1.
+    pub weights: Vec<f64>,
+    /// `weights * y`.
+    wy: Vec<f64>,
+}
+
+/// Unknowns of a fit; the positions (in the stamper) move when refinement is on.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub kernel: Vec<f64>,
+    pub amplitudes: Vec<f64>,
+    pub beta: Vec<f64>,
+    pub stamper: Stamper,
+}
+
+/// How to fit.
+#[derive(Clone, Copy, Debug)]
+pub struct FitOptions {
+    /// Relative smoothness weight.
+    pub smoothness: f64,
+    /// Largest distance a position may move from where it was given, in pixels (0 = fixed).
+    pub refine_px: f64,
+    /// Rotation order to project the kernel onto (0 none, 1 isotropic, n-fold).
+    pub symmetry: u32,
+    pub outer: usize,
+    pub cg_iterations: usize,
+    pub tol: f64,
+}
+
+const RIDGE: f64 = 1e-6;
+const AMPLITUDE_RIDGE: f64 = 1e-3;
+
+/// Median of the positive entries (1 when there are none).
+fn median_positive(v: &[f64]) -> f64 {
+    let mut p: Vec<f64> = v.iter().copied().filter(|x| *x > 0.0).collect();
+    if p.is_empty() {
+        return 1.0;
+    }
+    let mid = p.len() / 2;
+    *p.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+fn dot(u: &[f64], v: &[f64]) -> f64 {
+    u.iter().zip(v).map(|(a, b)| a * b).sum()
+}
+
+/// `out += mu * D^T D k`: the squared-gradient penalty over nearest-neighbour pairs.
+fn add_gradient_penalty(k: &[f64], s: usize, mu: f64, out: &mut [f64]) {
+    for r in 0..s {
+        for c in 0..s {
+            let i = r * s + c;
+            if c + 1 < s {
+                let d = mu * (k[i] - k[i + 1]);
+                out[i] += d;
+                out[i + 1] -= d;
+            }
+            if r + 1 < s {
+                let d = mu * (k[i] - k[i + s]);
+                out[i] += d;
+                out[i + s] -= d;
+            }
+        }
+    }
+}
+
+impl State {
+    pub fn start(stamper: &Stamper, basis: &Basis) -> Self {
+        State {
+            kernel: vec![0.0; stamper.size * stamper.size],
+            amplitudes: vec![1.0; stamper.defects],
+            beta: vec![0.0; basis.len()],
+            stamper: stamper.clone(),
+        }
+    }
+}
+
+impl<'a> Problem<'a> {
+    pub fn new(stamper: &'a Stamper, basis: &'a Basis, y: &'a [f64], weights: Vec<f64>) -> Self {
+        let wy = y.iter().zip(&weights).map(|(a, w)| a * w).collect();
+        Problem {
+            stamper,
+            basis,
+            y,
+            weights,
+            wy,
+        }
+    }
+
+    /// `m *= weights` in place.
+    fn weigh(&self, m: &mut [f64]) {
+        for (v, w) in m.iter_mut().zip(&self.weights) {
+            *v *= w;
+        }
+    }
+    /// The model `A K a + B beta` on every pixel.
+    pub fn model(&self, st: &State) -> Vec<f64> {
+        let mut m = vec![0.0; self.y.len()];
+        let coef = st.stamper.tap_coefficients(&st.amplitudes);
+        st.stamper.add_stamps(&st.kernel, &coef, &mut m);
+        self.basis.add(&st.beta, &mut m);
+        m
+    }
+
+    /// Weighted sum of squared residuals of a state.
+    pub fn residual_ss(&self, st: &State) -> f64 {
+        let m = self.model(st);
+        self.y
+            .iter()
+            .zip(&m)
+            .zip(&self.weights)
+            .map(|((y, m), w)| w * (y - m) * (y - m))
+            .sum()
+    }
+
+    /// Sum of squared residuals of the best background alone.
+    pub fn background_only_ss(&self, cg_iterations: usize) -> f64 {
+        let nb = self.basis.len();
+        let rhs = self.basis.adjoint(&self.wy);
+        let pre = self.basis.diagonal(&self.weights);
+        let mut beta = vec![0.0; nb];
+        let mut m = vec![0.0; self.y.len()];
+        let mut apply = |x: &[f64], out: &mut [f64]| {
+            m.iter_mut().for_each(|v| *v = 0.0);
+            self.basis.add(x, &mut m);
+            self.weigh(&mut m);
+            out.copy_from_slice(&self.basis.adjoint(&m));
+        };
+        cg::solve(
+            &mut apply,
+            &rhs,
+            &pre,
+            &mut beta,
+            1e-10,
+            cg_iterations.max(nb + 2),
+        );
+        let mut m = vec![0.0; self.y.len()];
+        self.basis.add(&beta, &mut m);
+        self.y
+            .iter()
+            .zip(&m)
+            .zip(&self.weights)
+            .map(|((y, m), w)| w * (y - m) * (y - m))
+            .sum()
+    }
+
+    /// Kernel and background given the amplitudes.
+    pub fn kernel_step(&self, st: &mut State, opt: &FitOptions) {
+        let stamper = &st.stamper;
+        let s = stamper.size;
+        let nk = s * s;
+        let coef = stamper.tap_coefficients(&st.amplitudes);
+        let coef2: Vec<f64> = coef.iter().map(|c| c * c).collect();
+        let data_diag = stamper.correlate_kernel(&coef2, &self.weights);
+        let mean_diag = data_diag.iter().sum::<f64>() / nk as f64;
+        if mean_diag <= 0.0 {
+            return;
+        }
+        let mu = opt.smoothness * mean_diag;
+        let eps = RIDGE * mean_diag;
+        let mut rhs = stamper.correlate_kernel(&coef, &self.wy);
+        rhs.extend(self.basis.adjoint(&self.wy));
+        let mut pre: Vec<f64> = data_diag.iter().map(|d| d + 4.0 * mu + eps).collect();
+        pre.extend(self.basis.diagonal(&self.weights));
+        let mut x = st.kernel.clone();
+        x.extend_from_slice(&st.beta);
+        let mut m = vec![0.0; self.y.len()];
+        let mut apply = |u: &[f64], out: &mut [f64]| {
+            let (k, beta) = u.split_at(nk);
+            m.iter_mut().for_each(|v| *v = 0.0);
+            stamper.add_stamps(k, &coef, &mut m);
+            self.basis.add(beta, &mut m);
+            self.weigh(&mut m);
+            let r = &m;
+            let g = stamper.correlate_kernel(&coef, r);
+            for i in 0..nk {
+                out[i] = g[i] + eps * k[i];
+            }
+            add_gradient_penalty(k, s, mu, &mut out[..nk]);
+            out[nk..].copy_from_slice(&self.basis.adjoint(r));
+        };
+        cg::solve(&mut apply, &rhs, &pre, &mut x, opt.tol, opt.cg_iterations);
+        let beta = x[nk..].to_vec();
+        x.truncate(nk);
+        st.beta = beta;
+        st.kernel = symmetry::project(&x, s, opt.symmetry);
+    }
+
+    /// Amplitudes and background given the kernel; then the scale moves into the kernel.
+    pub fn amplitude_step(&self, st: &mut State, opt: &FitOptions) {
+        let stamper = &st.stamper;
+        let n = stamper.defects;
+        let k2: Vec<f64> = st.kernel.iter().map(|k| k * k).collect();
+        let tap_diag = stamper.correlate_taps(&k2, &self.weights);
+        let mut pre = vec![0.0; n];
+        for (t, d) in stamper.taps.iter().zip(&tap_diag) {
+            pre[t.defect] += t.weight * t.weight * d;
+        }
+        // A ridge of a thousandth of a typical defect's curvature keeps defects that the
+        // weights barely see (a kernel's tail on a few pixels) from taking huge amplitudes.
+        let ridge = AMPLITUDE_RIDGE * median_positive(&pre);
+        pre.iter_mut().for_each(|p| *p += ridge);
+        pre.extend(self.basis.diagonal(&self.weights));
+        let mut rhs = stamper.gather_defects(&stamper.correlate_taps(&st.kernel, &self.wy));
+        rhs.extend(self.basis.adjoint(&self.wy));
+        let mut x = st.amplitudes.clone();
+        x.extend_from_slice(&st.beta);
+        let kernel = &st.kernel;
+        let mut m = vec![0.0; self.y.len()];
+        let mut apply = |v: &[f64], out: &mut [f64]| {
+            let (a, beta) = v.split_at(n);
+            let coef = stamper.tap_coefficients(a);
+            m.iter_mut().for_each(|v| *v = 0.0);
+            stamper.add_stamps(kernel, &coef, &mut m);
+            self.basis.add(beta, &mut m);
+            self.weigh(&mut m);
+            let z = stamper.gather_defects(&stamper.correlate_taps(kernel, &m));
+            for i in 0..n {
+                out[i] = z[i] + ridge * a[i];
+            }
+            out[n..].copy_from_slice(&self.basis.adjoint(&m));
+        };
+        cg::solve(&mut apply, &rhs, &pre, &mut x, opt.tol, opt.cg_iterations);
+        st.beta.copy_from_slice(&x[n..]);
+        x.truncate(n);
+        // Defects the weights never see keep amplitude 0 rather than noise.
+        for (a, p) in x.iter_mut().zip(&pre[..n]) {
+            if *p <= ridge {
+                *a = 0.0;
+            }
+        }
+        st.amplitudes = x;
+        normalise(st);
+    }
+
+    /// Alternate kernel and amplitude steps from `start`.
+    pub fn fit(&self, start: State, opt: &FitOptions) -> State {
+        let mut st = start;
+        for _ in 0..opt.outer {
+            self.kernel_step(&mut st, opt);
+            self.amplitude_step(&mut st, opt);
+            if opt.refine_px > 0.0 {
+                self.position_step(&mut st, opt.refine_px);
+                self.amplitude_step(&mut st, opt);
+            }
+        }
+        if opt.refine_px > 0.0 {
+            self.recentre(&mut st, opt);
+        }
+        st
+    }
+}
+
+impl Problem<'_> {
+    /// Put the kernel's centre of inversion symmetry, when it has one, on `(S/2, S/2)`: all
+    /// positions move by the kernel's offset, and kernel and amplitudes are fitted again.
+    /// Without such a centre the positions stay, on average, where they were given.
+    pub fn recentre(&self, st: &mut State, opt: &FitOptions) {
+        let s = st.stamper.size;
+        let reach = opt.refine_px.ceil() as usize + 1;
+        for _ in 0..2 {
+            let Some((d, _)) = symmetry::inversion_offset(&st.kernel, s, reach) else {
+                return;
+            };
+            if d[0].hypot(d[1]) < 0.02 {
+                return;
+            }
+            let shift = |p: &[f64; 2]| [p[0] + d[0], p[1] + d[1]];
+            let positions = st.stamper.positions.iter().map(shift).collect();
+            let mut moved = st.stamper.moved(positions);
+            moved.given = st.stamper.given.iter().map(shift).collect();
+            st.stamper = moved;
+            self.kernel_step(st, opt);
+            self.amplitude_step(st, opt);
+        }
+    }
+
+    /// One Gauss-Newton step of every defect's position given the kernel and amplitudes,
+    /// each step at most half a pixel, the total at most `limit` pixels from the given
+    /// position; the mean shift is taken out, so positions stay on average where they were
+    /// given (the kernel's centre stays on the impurity).
+    pub fn position_step(&self, st: &mut State, limit: f64) {
+        let s = st.stamper.size;
+        // Central-difference derivatives of the kernel along rows and columns.
+        let (mut ky, mut kx) = (vec![0.0; s * s], vec![0.0; s * s]);
+        for r in 0..s {
+            for c in 0..s {
+                let at = |rr: usize, cc: usize| st.kernel[rr * s + cc];
+                let i = r * s + c;
+                ky[i] = match (r > 0, r + 1 < s) {
+                    (true, true) => 0.5 * (at(r + 1, c) - at(r - 1, c)),
+                    (false, true) => at(r + 1, c) - at(r, c),
+                    (true, false) => at(r, c) - at(r - 1, c),
+                    _ => 0.0,
+                };
+                kx[i] = match (c > 0, c + 1 < s) {
+                    (true, true) => 0.5 * (at(r, c + 1) - at(r, c - 1)),
+                    (false, true) => at(r, c + 1) - at(r, c),
+                    (true, false) => at(r, c) - at(r, c - 1),
+                    _ => 0.0,
+                };
+            }
+        }
+        let prod = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).collect::<Vec<f64>>();
+        let st_ = &st.stamper;
+        let mut r = self.model(st);
+        for ((m, y), w) in r.iter_mut().zip(self.y).zip(&self.weights) {
+            *m = w * (y - *m);
+        }
+        let gy = st_.gather_defects(&st_.correlate_taps(&ky, &r));
+        let gx = st_.gather_defects(&st_.correlate_taps(&kx, &r));
+        let hyy = st_.gather_defects(&st_.correlate_taps(&prod(&ky, &ky), &self.weights));
+        let hxx = st_.gather_defects(&st_.correlate_taps(&prod(&kx, &kx), &self.weights));
+        let hxy = st_.gather_defects(&st_.correlate_taps(&prod(&kx, &ky), &self.weights));
+        let n = st_.defects;
+        let traces: Vec<f64> = (0..n).map(|i| hyy[i] + hxx[i]).collect();
+        let typical = median_positive(&traces);
+        let mut steps = vec![[0.0f64; 2]; n];
+        let (mut sum, mut wsum) = ([0.0f64; 2], 0.0);
+        for i in 0..n {
+            let a = st.amplitudes[i];
+            let det = hyy[i] * hxx[i] - hxy[i] * hxy[i];
+            // Defects seen on too few pixels (at an edge, in the other half) stay put.
+            if a == 0.0
+                || traces[i] < 0.25 * typical
+                || det <= 1e-6 * (hyy[i] * hxx[i]).max(f64::MIN_POSITIVE)
+            {
+                continue;
+            }
+            // model(p + d) ~ model(p) - a d . grad K: minimise |r + a d.grad K|^2.
+            let dy = -(hxx[i] * gy[i] - hxy[i] * gx[i]) / (det * a);
+            let dx = -(hyy[i] * gx[i] - hxy[i] * gy[i]) / (det * a);
+            steps[i] = [dy.clamp(-0.5, 0.5), dx.clamp(-0.5, 0.5)];
+            let wgt = a.abs();
+            sum[0] += wgt * steps[i][0];
+            sum[1] += wgt * steps[i][1];
+            wsum += wgt;
+        }
+        if wsum == 0.0 {
+            return;
+        }
+        let mean = [sum[0] / wsum, sum[1] / wsum];
+        let mut positions = st.stamper.positions.clone();
+        for (i, p) in positions.iter_mut().enumerate() {
+            for d in 0..2 {
+                let given = st.stamper.given[i][d];
+                p[d] = (p[d] + steps[i][d] - mean[d]).clamp(given - limit, given + limit);
+            }
+        }
+        st.stamper = st.stamper.moved(positions);
+    }
+}
+
+/// Move the amplitudes' scale into the kernel: mean amplitude 1 (positive on average).
+pub fn normalise(st: &mut State) {
+    let n = st.amplitudes.len().max(1) as f64;
+    let mean = st.amplitudes.iter().sum::<f64>() / n;
+    let rms = (dot(&st.amplitudes, &st.amplitudes) / n).sqrt();
+    let scale = if mean.abs() > 1e-3 * rms { mean } else { rms };
+    if scale == 0.0 || !scale.is_finite() {
+        return;
+    }
+    st.amplitudes.iter_mut().for_each(|a| *a /= scale);
+    st.kernel.iter_mut().for_each(|k| *k *= scale);
+}

@@ -1,0 +1,464 @@
+//! [`extract_map`]: checks, the choice of kernel size, smoothness and symmetry, the fits of
+//! every energy, and the result in the map's units.
+
+use super::Extraction;
+use super::background::Basis;
+use super::fit::{FitOptions, Problem, State};
+use super::heldout::{Blocks, Folds, Scorer, bootstrap_std};
+use super::operator::Stamper;
+use super::settings::{MapSettings, Smoothness, SymmetryChoice};
+use crate::data::map_data::MapData;
+use crate::progress::Progress;
+use crate::{Error, Result};
+use ndarray::{Array2, Array3, Array4};
+use rayon::prelude::*;
+
+/// Smoothness weights tried by `Smoothness::Auto`.
+const SMOOTHNESS_GRID: [f64; 4] = [0.3, 0.1, 0.03, 0.01];
+/// Symmetries tried by `SymmetryChoice::Auto` (0 = none, 1 = isotropic).
+const SYMMETRY_GRID: [u32; 6] = [0, 2, 4, 3, 6, 1];
+/// A symmetry must beat no symmetry by this much held-out R^2 to be chosen.
+const SYMMETRY_MARGIN: f64 = 1e-3;
+
+/// The kernel size: the caller's, or 1.5 x the mean defect spacing, odd, within the map.
+pub fn choose_kernel_size(
+    settings: &MapSettings,
+    h: usize,
+    w: usize,
+    valid: usize,
+    n: usize,
+) -> Result<usize> {
+    let side = h.min(w);
+    if let Some(s) = settings.kernel_size {
+        if s > side {
+            return Err(Error::invalid(format!(
+                "the kernel ({s} x {s} pixels) is larger than the map ({h} x {w}): choose a kernel size of at most {side}"
+            )));
+        }
+        return Ok(s);
+    }
+    if side < 5 {
+        return Err(Error::invalid(format!(
+            "the map ({h} x {w} pixels) is too small to extract a kernel from: at least 5 x 5 is needed"
+        )));
+    }
+    let spacing = (valid as f64 / n.max(1) as f64).sqrt();
+    let mut s = (1.5 * spacing).round() as usize;
+    s = s.clamp(9, MapSettings::MAX_AUTO_KERNEL).min(side);
+    if s % 2 == 0 {
+        s -= 1;
+    }
+    Ok(s.max(3))
+}
+
+/// Memory the extraction needs, in bytes (inputs excluded), for the budget check.
+fn memory_needed(e: usize, h: usize, w: usize, s: usize, n: usize, settings: &MapSettings) -> u64 {
+    let px = (h * w) as u64;
+    let threads = rayon::current_num_threads() as u64;
+    // Result: residual, background (f32) and working copies of one energy per worker (f64):
+    // data, weights x 4, model and residual buffers x ~8.
+    let result = (e as u64) * px * 4 * 2;
+    let per_fit = px * 8 * 14 + (s * s) as u64 * 8 * 16 + (n as u64) * 16 * 8 * 4;
+    let concurrent = threads.max(1) * (1 + settings.bootstrap.min(threads as usize) as u64);
+    result + per_fit * concurrent
+}
+
+fn check_inputs(map: &MapData, positions: &[[f64; 2]], settings: &MapSettings) -> Result<()> {
+    settings.validate()?;
+    let (e, h, w) = map.data.dim();
+    if e == 0 || h == 0 || w == 0 {
+        return Err(Error::invalid(format!(
+            "the map is empty ({e} x {h} x {w}): it needs at least one layer of at least 5 x 5 pixels"
+        )));
+    }
+    if map.energies_ev.len() != e {
+        return Err(Error::invalid(format!(
+            "the map has {e} layers but {} energies",
+            map.energies_ev.len()
+        )));
+    }
+    if positions.is_empty() {
+        return Err(Error::invalid(
+            "no defects: give defect positions (a mask, a position list, or a topography channel)",
+        ));
+    }
+    for (i, p) in positions.iter().enumerate() {
+        if !(p[0].is_finite() && p[1].is_finite()) {
+            return Err(Error::invalid(format!(
+                "defect {i} has a non-finite position ({}, {})",
+                p[0], p[1]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Positions whose kernel cannot reach the map are errors.
+fn check_positions(positions: &[[f64; 2]], h: usize, w: usize, s: usize) -> Result<()> {
+    let c = (s / 2) as f64;
+    let reach = (s - 1) as f64 - c;
+    for (i, p) in positions.iter().enumerate() {
+        let inside = |x: f64, n: usize| x > -reach - 0.5 && x < (n - 1) as f64 + c + 0.5;
+        if !(inside(p[0], h) && inside(p[1], w)) {
+            return Err(Error::invalid(format!(
+                "defect {i} at (row {}, col {}) lies outside the {h} x {w} map, beyond the reach of a {s} x {s} kernel",
+                p[0], p[1]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What one energy's fit produced.
+struct Layer {
+    state: State,
+    std: Vec<f64>,
+    heldout_r2: f64,
+    fit_r2: f64,
+    smoothness: f64,
+    symmetry: u32,
+}
+
+/// Smoothness and symmetry for a layer, by held-out score; returns (smoothness, symmetry,
+/// held-out R^2).
+fn choose(scorer: &Scorer, settings: &MapSettings, opt: &FitOptions) -> (f64, u32, f64) {
+    let grid: Vec<f64> = match settings.smoothness {
+        Smoothness::Auto => SMOOTHNESS_GRID.to_vec(),
+        Smoothness::Fixed(v) => vec![v],
+    };
+    let fixed_sym = match settings.symmetry {
+        SymmetryChoice::None => Some(0),
+        SymmetryChoice::Rotation(n) => Some(n),
+        SymmetryChoice::Auto => None,
+    };
+    let sym0 = fixed_sym.unwrap_or(0);
+    let mut best: Option<(f64, f64, Folds)> = None;
+    let mut warm: Option<Folds> = None;
+    for &mu in &grid {
+        let o = FitOptions {
+            smoothness: mu,
+            symmetry: sym0,
+            ..*opt
+        };
+        let folds = scorer.fit(warm.as_ref(), &o);
+        let r2 = scorer.score(&folds, sym0, &o);
+        let better = best.as_ref().is_none_or(|b| r2 > b.1);
+        if better {
+            best = Some((mu, r2, folds.clone()));
+        }
+        warm = Some(folds);
+    }
+    let (mu, r2, folds) = best.expect("the grid is never empty");
+    if fixed_sym.is_some() {
+        return (mu, sym0, r2);
+    }
+    let o = FitOptions {
+        smoothness: mu,
+        symmetry: 0,
+        ..*opt
+    };
+    let mut pick = (0u32, r2);
+    for &n in &SYMMETRY_GRID[1..] {
+        let r = scorer.score(&folds, n, &o);
+        if r > pick.1 + SYMMETRY_MARGIN {
+            pick = (n, r);
+        }
+    }
+    (mu, pick.0, pick.1)
+}
+
+/// Fit one layer: choose (or take) smoothness and symmetry, score, fit all, bootstrap.
+#[allow(clippy::too_many_arguments)]
+fn fit_layer(
+    y: &[f64],
+    valid: &[f64],
+    stamper: &Stamper,
+    basis: &Basis,
+    blocks: &Blocks,
+    settings: &MapSettings,
+    forced: Option<(f64, u32)>,
+    opt: &FitOptions,
+) -> Layer {
+    let make = |weights: Vec<f64>| Problem::new(stamper, basis, y, weights);
+    let (wa, wb) = blocks.halves(valid, settings.seed);
+    let scorer = Scorer::new(make(wa), make(wb), settings.cg_iterations);
+    let (smoothness, symmetry, heldout_r2) = match forced {
+        None => choose(&scorer, settings, opt),
+        Some((mu, n)) => {
+            let o = FitOptions {
+                smoothness: mu,
+                symmetry: 0,
+                ..*opt
+            };
+            let folds = scorer.fit(None, &o);
+            (mu, n, scorer.score(&folds, n, &o))
+        }
+    };
+    let o = FitOptions {
+        smoothness,
+        symmetry,
+        ..*opt
+    };
+    let all = make(valid.to_vec());
+    let state = all.fit(State::start(stamper, basis), &o);
+    let bg = all.background_only_ss(settings.cg_iterations);
+    let fit_r2 = if bg > 0.0 {
+        1.0 - all.residual_ss(&state) / bg
+    } else {
+        f64::NAN
+    };
+    let std = bootstrap_std(
+        &make,
+        blocks,
+        valid,
+        &state,
+        &o,
+        settings.bootstrap,
+        settings.seed,
+    );
+    Layer {
+        state,
+        std,
+        heldout_r2,
+        fit_r2,
+        smoothness,
+        symmetry,
+    }
+}
+
+/// Extract the kernel of `map` (one type) from defects at known `positions` (`(row, col)`
+/// pixels of the map, subpixel allowed; positions off the map count while their kernel
+/// reaches it). Progress: one stage of E steps; cancellable between layers.
+pub fn extract_map(
+    map: &MapData,
+    positions: &[[f64; 2]],
+    settings: &MapSettings,
+    progress: &dyn Progress,
+) -> Result<Extraction> {
+    check_inputs(map, positions, settings)?;
+    let (e, h, w) = map.data.dim();
+    let n = positions.len();
+    // Pixels finite in every layer count; the rest are left out.
+    let mut valid = vec![1.0f64; h * w];
+    for layer in map.data.outer_iter() {
+        for (v, x) in valid.iter_mut().zip(layer.iter()) {
+            if !x.is_finite() {
+                *v = 0.0;
+            }
+        }
+    }
+    let valid_count = valid.iter().filter(|&&v| v > 0.0).count();
+    if valid_count == 0 {
+        return Err(Error::invalid(
+            "the map has no finite pixels (every pixel is NaN or infinite in some layer)",
+        ));
+    }
+    let s = choose_kernel_size(settings, h, w, valid_count, n)?;
+    check_positions(positions, h, w, s)?;
+    let basis = Basis::new(settings.background, h, w);
+    let unknowns = s * s + n + basis.len();
+    if 2 * unknowns > valid_count {
+        return Err(Error::invalid(format!(
+            "too many unknowns for this map: {n} defects and a {s} x {s} kernel need at least {} valid pixels, the map has {valid_count}; use a smaller kernel or fewer defects",
+            2 * unknowns
+        )));
+    }
+    let need = memory_needed(e, h, w, s, n, settings);
+    if need > settings.memory_budget_bytes {
+        return Err(Error::invalid(format!(
+            "extracting from a {e} x {h} x {w} map with a {s} x {s} kernel needs about {} MiB, over the memory budget of {} MiB: raise the budget or crop the map",
+            need >> 20,
+            settings.memory_budget_bytes >> 20
+        )));
+    }
+    let layers_data: Vec<Vec<f64>> = map
+        .data
+        .outer_iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            let y: Vec<f64> = layer
+                .iter()
+                .map(|&x| if x.is_finite() { x as f64 } else { 0.0 })
+                .collect();
+            let _ = i;
+            y
+        })
+        .collect();
+    for (i, y) in layers_data.iter().enumerate() {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (x, v) in y.iter().zip(&valid) {
+            if *v > 0.0 {
+                lo = lo.min(*x);
+                hi = hi.max(*x);
+            }
+        }
+        if lo == hi {
+            return Err(Error::invalid(format!(
+                "layer {i} of the map is constant ({lo}): there is nothing to extract"
+            )));
+        }
+    }
+    let stamper = Stamper::new(h, w, s, positions);
+    let blocks = Blocks::new(h, w, settings.block_px.unwrap_or(s).max(4));
+    let opt = FitOptions {
+        smoothness: 0.0,
+        refine_px: settings.refine_positions_px,
+        symmetry: 0,
+        outer: settings.outer_iterations,
+        cg_iterations: settings.cg_iterations,
+        tol: 1e-4,
+    };
+    progress.stage("extracting kernels", e as u64);
+    // Stacks: smoothness and symmetry are chosen on the layer of largest variance and used for
+    // every layer, so the kernels of a stack are comparable.
+    // Positions are refined there too and then held fixed for every layer.
+    let (forced, stamper, opt) = if e > 1 {
+        let pick = (0..e)
+            .max_by(|&a, &b| {
+                variance(&layers_data[a], &valid).total_cmp(&variance(&layers_data[b], &valid))
+            })
+            .unwrap_or(0);
+        let l = fit_layer(
+            &layers_data[pick],
+            &valid,
+            &stamper,
+            &basis,
+            &blocks,
+            settings,
+            None,
+            &opt,
+        );
+        let moved = stamper.moved(l.state.stamper.positions.clone());
+        let fixed = FitOptions {
+            refine_px: 0.0,
+            ..opt
+        };
+        (Some((l.smoothness, l.symmetry)), moved, fixed)
+    } else {
+        (None, stamper, opt)
+    };
+    crate::progress::check_cancelled(progress)?;
+    let mut layers: Vec<Layer> = Vec::with_capacity(e);
+    let chunk = rayon::current_num_threads().max(1);
+    for idx in (0..e).collect::<Vec<_>>().chunks(chunk) {
+        let done: Vec<Layer> = idx
+            .par_iter()
+            .map(|&i| {
+                fit_layer(
+                    &layers_data[i],
+                    &valid,
+                    &stamper,
+                    &basis,
+                    &blocks,
+                    settings,
+                    forced,
+                    &opt,
+                )
+            })
+            .collect();
+        layers.extend(done);
+        progress.advance(idx.len() as u64);
+        crate::progress::check_cancelled(progress)?;
+    }
+    assemble(map, settings, s, &basis, &layers_data, &valid, layers)
+}
+
+fn variance(y: &[f64], valid: &[f64]) -> f64 {
+    let (mut s1, mut s2, mut n) = (0.0, 0.0, 0.0);
+    for (x, v) in y.iter().zip(valid) {
+        if *v > 0.0 {
+            s1 += x;
+            s2 += x * x;
+            n += 1.0;
+        }
+    }
+    if n > 0.0 {
+        s2 / n - (s1 / n).powi(2)
+    } else {
+        0.0
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    map: &MapData,
+    settings: &MapSettings,
+    s: usize,
+    basis: &Basis,
+    layers_data: &[Vec<f64>],
+    valid: &[f64],
+    layers: Vec<Layer>,
+) -> Result<Extraction> {
+    let (e, h, w) = map.data.dim();
+    let positions = &layers[0].state.stamper.positions;
+    let n = positions.len();
+    let mut kernels = Array4::<f32>::zeros((1, e, s, s));
+    let mut kernel_std = Array4::<f32>::zeros((1, e, s, s));
+    let mut amplitudes = Array2::<f32>::zeros((n, e));
+    let mut residual = Array3::<f32>::zeros((e, h, w));
+    let mut background = Array3::<f32>::zeros((e, h, w));
+    for (li, layer) in layers.iter().enumerate() {
+        for (dst, &v) in kernels
+            .slice_mut(ndarray::s![0, li, .., ..])
+            .iter_mut()
+            .zip(&layer.state.kernel)
+        {
+            *dst = v as f32;
+        }
+        for (dst, &v) in kernel_std
+            .slice_mut(ndarray::s![0, li, .., ..])
+            .iter_mut()
+            .zip(&layer.std)
+        {
+            *dst = v as f32;
+        }
+        for (i, &a) in layer.state.amplitudes.iter().enumerate() {
+            amplitudes[[i, li]] = a as f32;
+        }
+        let mut bg = vec![0.0; h * w];
+        basis.add(&layer.state.beta, &mut bg);
+        let mut model = bg.clone();
+        let st = &layer.state.stamper;
+        st.add_stamps(
+            &layer.state.kernel,
+            &st.tap_coefficients(&layer.state.amplitudes),
+            &mut model,
+        );
+        for p in 0..h * w {
+            let (r, c) = (p / w, p % w);
+            background[[li, r, c]] = bg[p] as f32;
+            residual[[li, r, c]] = if valid[p] > 0.0 {
+                (layers_data[li][p] - model[p]) as f32
+            } else {
+                f32::NAN
+            };
+        }
+    }
+    if kernels.iter().any(|v| !v.is_finite()) || amplitudes.iter().any(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            "the fit gave non-finite values (the map's values may be too large or too small to square in double precision)",
+        ));
+    }
+    let settings_toml = toml::to_string(settings).unwrap_or_default();
+    Ok(Extraction {
+        kernels,
+        kernel_std,
+        positions: positions
+            .iter()
+            .map(|p| [p[0] as f32, p[1] as f32])
+            .collect(),
+        types: vec![0; n],
+        amplitudes,
+        residual,
+        background,
+        heldout_r2: layers.iter().map(|l| l.heldout_r2).collect(),
+        fit_r2: layers.iter().map(|l| l.fit_r2).collect(),
+        symmetry: layers.first().map(|l| l.symmetry).unwrap_or(0),
+        smoothness: layers.iter().map(|l| l.smoothness).collect(),
+        pixel_size_m: map.pixel_size_m,
+        value_unit: map.value_unit.clone(),
+        energies_ev: map.energies_ev.clone(),
+        method: "forward".into(),
+        settings_toml,
+    })
+}
