@@ -528,13 +528,15 @@ enum qpik_status qpik_dataset_write(const char *path,
  * - `map`: 2-D `[H, W]` or 3-D `[E, H, W]` (E energies sharing the defects), QPIK_F32 or
  *   QPIK_F64, any strides (row- or column-major). NaN marks missing pixels (bad lines):
  *   they are left out of the fit; infinity is refused (`QPIK_ERR_NOT_FINITE`), and so is a
- *   layer that is all NaN (`QPIK_ERR_INVALID_ARGUMENT`). H and W are at least 3 and at
- *   least `map.kernel_size` (`QPIK_ERR_SHAPE`).
+ *   layer that is all NaN (`QPIK_ERR_INVALID_ARGUMENT`). H and W are at least
+ *   `map.kernel_size`, or 5 when it is auto (`QPIK_ERR_SHAPE`).
  * - `defects_or_null`: either a mask of shape `[H, W]` (QPIK_U8, QPIK_F32 or QPIK_F64; each
  *   pixel with a value above 0.5 is one defect at that pixel, so mark one pixel per
  *   defect), or positions `[N, 2]` (QPIK_F32 or QPIK_F64) of (row, col) in pixels of the
  *   map, subpixel allowed, finite. A position may lie outside the map by up to half the
  *   kernel (its kernel still reaches the map); further out is `QPIK_ERR_INVALID_ARGUMENT`.
+ *   Positions are refined with the kernel by up to `map.refine_positions_px` (default
+ *   1.5 pixels; 0 keeps them): `qpik_extraction_positions` gives the ones used.
  *   NULL: positions are estimated from the map (the mean over energies of a stack) with
  *   `qpik_estimate_mask`'s heuristic. No defect at all, or a mask marking every pixel, is
  *   `QPIK_ERR_INVALID_ARGUMENT`.
@@ -589,7 +591,8 @@ enum qpik_status qpik_extraction_kernel_std(const struct qpik_extraction *ex,
                                             const struct qpik_array *out);
 
 /**
- * The defect positions used into `out`: `[N, 2]` (row, col) in pixels of the map
+ * The defect positions used into `out`: `[N, 2]` (row, col) in pixels of the map, in the
+ * order given (a mask's in raster order), after refinement (`map.refine_positions_px`)
  * (QPIK_F32 or QPIK_F64). Thread-safe.
  */
 enum qpik_status qpik_extraction_positions(const struct qpik_extraction *ex,

@@ -199,6 +199,9 @@ impl qpik_options {
         if let Some(v) = self.usize("map.bootstrap")? {
             m.bootstrap = v;
         }
+        if let Some(v) = self.float("map.refine_positions_px") {
+            m.refine_positions_px = v;
+        }
         if let Some(v) = self.usize("map.outer_iterations")? {
             m.outer_iterations = v;
         }

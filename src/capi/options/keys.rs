@@ -316,6 +316,12 @@ pub(super) const KEYS: &[Key] = &[
         "qpik_extract_map: side of the held-out and bootstrap blocks in pixels, 4..=4096 (auto: the kernel size)",
     ),
     key(
+        "map.refine_positions_px",
+        Kind::Float,
+        "1.5",
+        "qpik_extract_map: how far defect positions may move as they are refined with the kernel, 0..=16 pixels (0 = keep them as given)",
+    ),
+    key(
         "map.outer_iterations",
         Kind::UInt,
         "4",

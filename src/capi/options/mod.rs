@@ -270,6 +270,7 @@ mod tests {
             ("map.smoothness", "0.5"),
             ("map.bootstrap", "0"),
             ("map.block_px", "32"),
+            ("map.refine_positions_px", "0"),
             ("map.outer_iterations", "7"),
             ("map.cg_iterations", "99"),
             ("seed", "5"),
@@ -284,6 +285,7 @@ mod tests {
             smoothness: Smoothness::Fixed(0.5),
             bootstrap: 0,
             block_px: Some(32),
+            refine_positions_px: 0.0,
             outer_iterations: 7,
             cg_iterations: 99,
             seed: 5, // from `seed` while map.seed is unset
@@ -314,6 +316,7 @@ mod tests {
             ("map.kernel_size", "1"),
             ("map.smoothness", "-1"),
             ("map.bootstrap", "257"),
+            ("map.refine_positions_px", "17"),
             ("map.cg_iterations", "0"),
             ("map.memory_budget_bytes", "1000"),
         ] {
