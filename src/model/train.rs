@@ -641,10 +641,13 @@ impl ObservationRun<'_> {
 mod tests {
     use super::*;
 
+    /// A setting's name and how to break it.
+    type Case = (&'static str, fn(&mut TrainConfig));
+
     #[test]
     fn validate_names_each_bad_setting() {
         assert!(TrainConfig::default().validate().is_ok());
-        let cases: [(&str, fn(&mut TrainConfig)); 9] = [
+        let cases: [Case; 9] = [
             ("epochs", |c| c.epochs = 0),
             ("batch size", |c| c.batch_size = 0),
             ("batch size", |c| c.batch_size = MAX_BATCH_SIZE + 1),
