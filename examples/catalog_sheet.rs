@@ -1,5 +1,5 @@
-use qpik::data::png::{Colormap, Panel, Scale, write_panels};
 use qpik::physics::{SimContext, catalog::catalog};
+use qpik::picture::{Colormap, Panel, Scale, write_panels};
 fn main() {
     let mut ctx = SimContext::new();
     let filter = std::env::args().nth(1).unwrap_or_default();

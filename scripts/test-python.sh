@@ -15,7 +15,7 @@ root=$PWD
 python=${PYTHON:-/usr/bin/python3}
 [ -x "$python" ] || python=$(command -v python3)
 
-py_packages=(python3-venv python3-pip python3-setuptools python3-wheel python3-numpy python3-pytest)
+py_packages=(python3-venv python3-pip python3-setuptools python3-wheel python3-numpy python3-pytest python3-h5py)
 source scripts/setup.sh
 qpik_apt_install "${py_packages[@]}"
 

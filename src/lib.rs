@@ -28,6 +28,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod physics;
+pub mod picture;
 pub mod progress;
 pub mod rng;
 pub mod synthesis;

@@ -2,7 +2,7 @@
 //! `QPIK_PNG_DEMO=/tmp/png_demo.png cargo test --test png_demo`.
 
 use ndarray::Array2;
-use qpik::data::png::{Colormap, Panel, Scale, write_panels};
+use qpik::picture::{Colormap, Panel, Scale, write_panels};
 
 fn rings(n: usize, k: f64, centres: &[(f64, f64)]) -> Array2<f32> {
     Array2::from_shape_fn((n, n), |(i, j)| {

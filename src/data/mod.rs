@@ -1,5 +1,5 @@
-//! Data in and out: the qpik HDF5 dataset file, the published CSV layout, Nanonis .sxm scans,
-//! PNG pictures.
+//! Data in and out: the qpik HDF5 dataset file, the published CSV layout, Nanonis .sxm scans
+//! (pictures are in [`crate::picture`]).
 //!
 //! Conventions (also stated in the crate docs):
 //! - images are row-major `[row, col]`, row 0 at the top of a picture;
@@ -9,11 +9,12 @@
 use ndarray::{Array2, Array3};
 
 pub mod csv_import;
+pub mod extraction_file;
 pub mod hdf5_io;
 pub mod isolate;
 pub mod map_data;
 pub mod npy;
-pub mod png;
+pub mod output_file;
 pub mod sxm;
 
 /// `format` root attribute of every qpik dataset file.

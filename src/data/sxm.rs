@@ -97,20 +97,6 @@ impl SxmFile {
     }
 }
 
-/// Line levelling, as STM software does: each row minus the mean of its finite pixels (takes
-/// out the slow drift of the tip height from line to line).
-pub fn level_lines(image: &mut Array2<f32>) {
-    for mut row in image.rows_mut() {
-        let (sum, n) = row
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((0.0f64, 0usize), |(s, n), &v| (s + f64::from(v), n + 1));
-        if n > 0 {
-            row -= (sum / n as f64) as f32;
-        }
-    }
-}
-
 /// Reads a `.sxm` file.
 pub fn read_sxm(path: &Path) -> Result<SxmFile> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
@@ -377,7 +363,7 @@ mod tests {
             // Levelled: the slow drift along the frame would otherwise dominate the correlation.
             let level = |a: &Array2<f32>| {
                 let mut a = a.clone();
-                level_lines(&mut a);
+                crate::picture::level_lines(&mut a);
                 a
             };
             let fw = &level(&f.image(name, Direction::Forward).unwrap().data);

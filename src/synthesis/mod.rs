@@ -6,6 +6,7 @@
 //! published dataset); [`Artefacts::realistic`] switches all on at moderate levels.
 
 pub mod dataset;
+pub mod scene;
 pub mod stamps;
 
 use crate::rng::Rng;

@@ -370,6 +370,26 @@ impl Problem<'_> {
     }
 }
 
+impl Problem<'_> {
+    /// Noise floor of the kernel's standard error: `sigma^2 / (d_k + penalty)` per pixel, with
+    /// `d_k = sum_t (a w)_t^2 W` the data's curvature at kernel pixel k (the diagonal of the
+    /// normal matrix) and `sigma^2` the residual variance per degree of freedom.
+    pub fn noise_floor(&self, st: &State, opt: &FitOptions) -> Vec<f64> {
+        let s = st.stamper.size;
+        let coef = st.stamper.tap_coefficients(&st.amplitudes);
+        let coef2: Vec<f64> = coef.iter().map(|c| c * c).collect();
+        let d = st.stamper.correlate_kernel(&coef2, &self.weights);
+        let mean_d = d.iter().sum::<f64>() / d.len().max(1) as f64;
+        let pixels: f64 = self.weights.iter().sum();
+        let unknowns = (s * s + st.amplitudes.len() + st.beta.len()) as f64;
+        let sigma2 = self.residual_ss(st) / (pixels - unknowns).max(1.0);
+        let penalty = (4.0 * opt.smoothness + RIDGE) * mean_d;
+        d.iter()
+            .map(|dk| (sigma2 / (dk + penalty).max(f64::MIN_POSITIVE)).sqrt())
+            .collect()
+    }
+}
+
 /// Move the amplitudes' scale into the kernel: mean amplitude 1 (positive on average).
 pub fn normalise(st: &mut State) {
     let n = st.amplitudes.len().max(1) as f64;

@@ -207,7 +207,7 @@ fn fit_layer(
     } else {
         f64::NAN
     };
-    let std = bootstrap_std(
+    let boot = bootstrap_std(
         &make,
         blocks,
         valid,
@@ -216,6 +216,14 @@ fn fit_layer(
         settings.bootstrap,
         settings.seed,
     );
+    let floor = all.noise_floor(&state, &o);
+    // The larger of the two: the bootstrap sees model error and position scatter, the floor
+    // the noise on pixels that only one defect reaches (where resampling sees nothing).
+    let std = boot
+        .iter()
+        .zip(&floor)
+        .map(|(b, f)| if b.is_finite() { b.max(*f) } else { *f })
+        .collect();
     Layer {
         state,
         std,

@@ -1,0 +1,180 @@
+//! What each `qpik` subcommand does.
+
+mod network;
+mod pictures;
+mod show;
+mod simulate;
+
+use super::{Cli, Command, Preset, Simulate};
+use crate::data::hdf5_io::write_dataset;
+use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN};
+use crate::extract::select_device;
+use crate::physics::KernelSpec;
+use crate::physics::catalog::{catalog, find};
+use crate::synthesis::{Artefacts, DefectConfig};
+use crate::{Error, Result};
+use ndarray::{Array2, Array3};
+use network::*;
+use pictures::*;
+use show::*;
+use simulate::*;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo {
+            out,
+            kernel,
+            size,
+            seed,
+        } => demo(&out, &kernel, size, seed),
+        Command::Catalog { spec, symmetry } => list_catalog(spec, symmetry),
+        Command::Simulate(Simulate::Kernel {
+            name,
+            spec,
+            out,
+            png,
+            render,
+        }) => simulate_kernel(name, spec, &out, png, &render),
+        Command::Simulate(Simulate::Observation {
+            kernel,
+            size,
+            density,
+            min_defects,
+            max_defects,
+            preset,
+            seed,
+            out,
+            png,
+            pixel_size,
+        }) => {
+            let defects = DefectConfig {
+                count_min: min_defects,
+                count_max: max_defects,
+                density_per_nm2: density,
+                ..DefectConfig::default()
+            };
+            let made = single_observation(
+                &kernel,
+                size,
+                pixel_size,
+                &defects,
+                &artefacts(preset),
+                seed,
+            )?;
+            write_dataset(&out, &made.dataset)?;
+            let png = png.unwrap_or_else(|| out.with_extension("png"));
+            made.picture(&png)?;
+            println!(
+                "{} defects of kernel '{}' on {size}x{size} px ({:.2} Angstrom/px), seed {seed}: {} and {}",
+                made.defects,
+                kernel,
+                made.pixel_size_a,
+                out.display(),
+                png.display()
+            );
+            Ok(())
+        }
+        Command::Simulate(Simulate::Dataset(args)) => simulate_dataset(&args),
+        Command::Show { file, out, count } => show(&file, out, count),
+        Command::Train { what, args } => train(what, &args),
+        Command::Eval {
+            data,
+            method,
+            model,
+            limit,
+            json,
+            cuda,
+        } => eval(&data, method, model, limit, json, cuda),
+        Command::Extract {
+            input,
+            mask,
+            index,
+            method,
+            model,
+            out,
+            png,
+            cuda,
+        } => extract(&input, mask, index, method, model, &out, png, cuda),
+        Command::ImportCsv {
+            files,
+            out,
+            unseen_fraction,
+            seed,
+        } => {
+            let ds = crate::data::csv_import::import_csv_files(&files, unseen_fraction, seed)?;
+            write_dataset(&out, &ds)?;
+            println!(
+                "imported {} kernels and {} observations into {}",
+                ds.kernels.names.len(),
+                ds.observations.kernel_index.len(),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn artefacts(preset: Preset) -> Artefacts {
+    match preset {
+        Preset::Clean => Artefacts::default(),
+        Preset::Realistic => Artefacts::realistic(),
+    }
+}
+
+fn catalog_spec(name: &str) -> Result<KernelSpec> {
+    find(name).ok_or_else(|| {
+        let close: Vec<String> = catalog()
+            .into_iter()
+            .map(|k| k.name)
+            .filter(|n| n.split('-').next() == name.split('-').next())
+            .take(8)
+            .collect();
+        Error::invalid(format!(
+            "no catalog kernel named '{name}'{}; `qpik catalog` lists all",
+            if close.is_empty() {
+                String::new()
+            } else {
+                format!(" (similar: {})", close.join(", "))
+            }
+        ))
+    })
+}
+
+fn to_f32(a: &Array2<f64>) -> Array2<f32> {
+    a.mapv(|x| x as f32)
+}
+
+fn kernel_only_dataset(spec: &KernelSpec, image: Array2<f32>, generator: String) -> Dataset {
+    let (h, w) = image.dim();
+    let pixel_size_m = spec.render.pixel_size_a * 1e-10;
+    let kernels = KernelTable {
+        kernels: image.into_shape_with_order((1, h, w)).expect("shape"),
+        names: vec![spec.name.clone()],
+        symmetry: vec![spec.symmetry],
+        split: vec![SPLIT_TRAIN],
+        pixel_size_m: vec![pixel_size_m],
+    };
+    Dataset {
+        info: DatasetInfo {
+            pixel_size_m,
+            seed: 0,
+            generator,
+        },
+        kernels,
+        observations: ObservationTable {
+            observations: Array3::zeros((0, h, w)),
+            masks: Array3::zeros((0, h, w)),
+            kernel_index: vec![],
+            positions: Array3::zeros((0, 0, 2)),
+            amplitudes: Array2::zeros((0, 0)),
+        },
+    }
+}
+
+fn device(cuda: bool) -> candle_core::Device {
+    let (d, note) = select_device(cuda);
+    if let Some(n) = note {
+        eprintln!("note: {n}");
+    }
+    d
+}

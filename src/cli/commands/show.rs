@@ -1,0 +1,143 @@
+//! `qpik show`: pictures of dataset files and Nanonis scans.
+
+use super::*;
+use crate::data::SPLIT_UNSEEN;
+use crate::data::hdf5_io::DatasetReader;
+use crate::picture::{Colormap, Panel, Scale, write_panels};
+use crate::{Error, Result};
+use ndarray::{Array2, Array3};
+use std::path::{Path, PathBuf};
+
+/// An image to draw: pixels, title, signed (diverging colours) or not, defect marks.
+type ShownImage = (Array2<f32>, String, bool, Vec<(f32, f32)>);
+
+pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
+    let mut head = [0u8; 17];
+    let is_sxm = std::fs::File::open(file)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|_| crate::data::sxm::looks_like_sxm(&head));
+    if is_sxm {
+        return show_sxm(file, out);
+    }
+    let reader = DatasetReader::open(file)?;
+    let kt = reader.kernels();
+    let k = kt.names.len().min(count);
+    let mut owned: Vec<ShownImage> = Vec::new();
+    for i in 0..k {
+        let split = match kt.split[i] {
+            SPLIT_UNSEEN => "unseen",
+            _ => "train",
+        };
+        let title = format!("{} ({}-fold, {split})", kt.names[i], kt.symmetry[i]);
+        owned.push((
+            kt.kernels.index_axis(ndarray::Axis(0), i).to_owned(),
+            title,
+            true,
+            vec![],
+        ));
+    }
+    let n = reader.len();
+    let m = n.min(count);
+    for j in 0..m {
+        let idx = if m <= 1 { 0 } else { j * (n - 1) / (m - 1) };
+        let t = reader.read_observations(idx..idx + 1)?;
+        let marks = marks_of(&t.positions.index_axis(ndarray::Axis(0), 0));
+        let ki = t.kernel_index[0] as usize;
+        let title = format!(
+            "obs {idx}: {} defects of {}",
+            marks.len(),
+            kt.names.get(ki).map_or("?", |s| s.as_str())
+        );
+        let img: Array3<f32> = t.observations;
+        owned.push((
+            img.index_axis(ndarray::Axis(0), 0).to_owned(),
+            title,
+            false,
+            marks,
+        ));
+    }
+    if owned.is_empty() {
+        return Err(Error::format(
+            file.display().to_string(),
+            "the dataset holds no kernels or observations to show",
+        ));
+    }
+    let panels: Vec<Panel> = owned
+        .iter()
+        .map(|(img, title, signed, marks)| {
+            if *signed {
+                signed_panel(img.view(), title.clone())
+            } else {
+                Panel {
+                    image: img.view(),
+                    title: title.clone(),
+                    colormap: Colormap::Viridis,
+                    scale: Scale::Percentile(0.5),
+                    marks: marks.clone(),
+                }
+            }
+        })
+        .collect();
+    let out = out.unwrap_or_else(|| file.with_extension("png"));
+    let zoom = if owned[0].0.dim().0 <= 64 { 3 } else { 2 };
+    write_panels(&out, &panels, count.clamp(1, 6), zoom)?;
+    println!(
+        "{}: {} kernels, {} observations; drew {} kernels and {} observations to {}",
+        file.display(),
+        kt.names.len(),
+        n,
+        k,
+        m,
+        out.display()
+    );
+    Ok(())
+}
+
+/// Draws every image of a Nanonis scan, topography line-levelled.
+pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
+    let scan = crate::data::sxm::read_sxm(file)?;
+    let mut owned: Vec<(Array2<f32>, String)> = Vec::new();
+    for im in &scan.images {
+        let mut data = im.data.clone();
+        let mut title = format!("{} {} ({})", im.name, im.direction.as_str(), im.unit);
+        if im.unit == "m" {
+            crate::picture::level_lines(&mut data);
+            title.push_str(", line-levelled");
+        }
+        owned.push((data, title));
+    }
+    let panels: Vec<Panel> = owned
+        .iter()
+        .map(|(img, title)| Panel {
+            image: img.view(),
+            title: title.clone(),
+            colormap: Colormap::Viridis,
+            scale: Scale::Percentile(0.5),
+            marks: vec![],
+        })
+        .collect();
+    let out = out.unwrap_or_else(|| file.with_extension("png"));
+    let zoom = if scan.shape.0.max(scan.shape.1) <= 128 {
+        2
+    } else {
+        1
+    };
+    write_panels(&out, &panels, 2, zoom)?;
+    let (px, py) = scan.pixel_size_m();
+    println!(
+        "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
+         rotated {} degrees, bias {}; {} images drawn to {}",
+        file.display(),
+        scan.shape.0,
+        scan.shape.1,
+        scan.range_m.0 * 1e9,
+        scan.range_m.1 * 1e9,
+        px * 1e10,
+        py * 1e10,
+        scan.angle_deg,
+        scan.bias_v.map_or("not given".into(), |b| format!("{b} V")),
+        scan.images.len(),
+        out.display()
+    );
+    Ok(())
+}

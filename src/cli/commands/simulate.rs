@@ -1,0 +1,344 @@
+//! `qpik catalog`, `qpik simulate ...` and `qpik demo`.
+
+use super::*;
+use crate::cli::progress::Bars;
+use crate::cli::{DatasetArgs, RenderArgs};
+use crate::data::Dataset;
+use crate::data::hdf5_io::write_dataset;
+use crate::picture::{Colormap, Panel, Scale, write_panels};
+use crate::extract::{Extractor, Method};
+use crate::physics::catalog::catalog;
+use crate::physics::{KernelSpec, SimContext};
+use crate::rng::Rng;
+use crate::synthesis::dataset::{
+    DatasetConfig, generate_dataset, observation_table, prepare_kernel,
+};
+use crate::synthesis::{Artefacts, DefectConfig, Region, synthesize};
+use crate::{Error, Result};
+use ndarray::ArrayView2;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub(super) fn list_catalog(spec: Option<String>, symmetry: Option<u8>) -> Result<()> {
+    if let Some(name) = spec {
+        print!("{}", catalog_spec(&name)?.to_toml());
+        return Ok(());
+    }
+    println!(
+        "{:<34} {:<18} {:>4} {:>9} {:>10}",
+        "name", "family", "fold", "E (eV)", "px (A)"
+    );
+    for k in catalog()
+        .into_iter()
+        .filter(|k| symmetry.is_none_or(|s| s == k.symmetry))
+    {
+        println!(
+            "{:<34} {:<18} {:>4} {:>9.3} {:>10.2}",
+            k.name, k.family, k.symmetry, k.energy_ev, k.render.pixel_size_a
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn simulate_kernel(
+    name: Option<String>,
+    spec_path: Option<PathBuf>,
+    out: &Path,
+    png: Option<PathBuf>,
+    r: &RenderArgs,
+) -> Result<()> {
+    let mut spec = match (name, spec_path) {
+        (Some(n), None) => catalog_spec(&n)?,
+        (None, Some(p)) => {
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
+            KernelSpec::from_toml(&text)
+                .map_err(|e| Error::format(p.display().to_string(), e.to_string()))?
+        }
+        _ => {
+            return Err(Error::invalid(
+                "give a catalog kernel name or --spec FILE.toml",
+            ));
+        }
+    };
+    if let Some(s) = r.size {
+        spec.render.size = [s, s];
+    }
+    if let Some(p) = r.pixel_size {
+        spec.render.pixel_size_a = p;
+    }
+    if let Some(a) = r.rotation {
+        spec.render.rotation_deg = a;
+    }
+    spec.validate()?;
+    let t = Instant::now();
+    let image = to_f32(&spec.kernel_image(&mut SimContext::new())?);
+    let seconds = t.elapsed().as_secs_f64();
+    let png = png.unwrap_or_else(|| out.with_extension("png"));
+    let title = format!(
+        "{} ({}-fold, {:.3} eV)",
+        spec.name, spec.symmetry, spec.energy_ev
+    );
+    write_panels(&png, &[signed_panel(image.view(), title)], 1, 4)?;
+    write_dataset(out, &kernel_only_dataset(&spec, image, spec.to_toml()))?;
+    println!(
+        "kernel '{}' ({}-fold) at {:.3} eV, {}x{} px of {:.2} Angstrom, in {:.1} ms: {} and {}",
+        spec.name,
+        spec.symmetry,
+        spec.energy_ev,
+        spec.render.size[0],
+        spec.render.size[1],
+        spec.render.pixel_size_a,
+        seconds * 1e3,
+        out.display(),
+        png.display()
+    );
+    Ok(())
+}
+
+/// A single synthesised observation with its kernel, ready to write.
+pub(super) struct SimulatedObservation {
+    pub(super) dataset: Dataset,
+    pub(super) defects: usize,
+    pub(super) pixel_size_a: f64,
+}
+
+impl SimulatedObservation {
+    pub(super) fn picture(&self, path: &Path) -> Result<()> {
+        let obs = self
+            .dataset
+            .observations
+            .observations
+            .index_axis(ndarray::Axis(0), 0);
+        let mask = self
+            .dataset
+            .observations
+            .masks
+            .index_axis(ndarray::Axis(0), 0)
+            .mapv(|m| m as f32);
+        // The central 64 x 64 of the kernel: where its pattern is.
+        let full = self.dataset.kernels.kernels.index_axis(ndarray::Axis(0), 0);
+        let (h, w) = full.dim();
+        let (kh, kw) = (h.min(64), w.min(64));
+        let kernel = full.slice_move(ndarray::s![
+            h / 2 - kh / 2..h / 2 - kh / 2 + kh,
+            w / 2 - kw / 2..w / 2 - kw / 2 + kw
+        ]);
+        let marks = marks_of(
+            &self
+                .dataset
+                .observations
+                .positions
+                .index_axis(ndarray::Axis(0), 0),
+        );
+        let panels = [
+            Panel {
+                image: obs,
+                title: format!("observation ({} defects)", self.defects),
+                colormap: Colormap::Viridis,
+                scale: Scale::Percentile(0.5),
+                marks,
+            },
+            Panel {
+                image: mask.view(),
+                title: "defect mask".into(),
+                colormap: Colormap::Gray,
+                scale: Scale::MinMax,
+                marks: vec![],
+            },
+            signed_panel(
+                kernel,
+                format!("true kernel: {}", self.dataset.kernels.names[0]),
+            ),
+        ];
+        write_panels(path, &panels, 3, 2)
+    }
+}
+
+pub(super) fn marks_of(positions: &ArrayView2<f32>) -> Vec<(f32, f32)> {
+    positions
+        .rows()
+        .into_iter()
+        .filter(|p| p[0].is_finite())
+        .map(|p| (p[0], p[1]))
+        .collect()
+}
+
+pub(super) fn single_observation(
+    kernel: &str,
+    size: usize,
+    pixel_size: Option<f64>,
+    defects: &DefectConfig,
+    artefacts: &Artefacts,
+    seed: u64,
+) -> Result<SimulatedObservation> {
+    let mut spec = catalog_spec(kernel)?;
+    if !(8..=2048).contains(&size) {
+        return Err(Error::invalid(format!(
+            "size {size} must be between 8 and 2048 pixels"
+        )));
+    }
+    if let Some(p) = pixel_size {
+        spec.render.pixel_size_a = p;
+    }
+    // The file keeps kernel and observation on one grid; stamps twice that size: nothing wraps.
+    spec.render.size = [size, size];
+    spec.validate()?;
+    let mut ctx = SimContext::new();
+    let prepared = prepare_kernel(&mut ctx, &spec, defects.subpixel_steps)?;
+    let kimage = prepared.image.clone();
+    let obs = synthesize(
+        &prepared.stamps,
+        size,
+        size,
+        spec.render.pixel_size_a,
+        defects,
+        artefacts,
+        &mut Rng::new(seed),
+    )?;
+    let n_def = obs.positions.len();
+    let table = observation_table(std::slice::from_ref(&obs), vec![0], n_def);
+    let generator = format!(
+        "# qpik simulate observation\nkernel = \"{}\"\nsize = {size}\nseed = {seed}\n\n[defects]\n{}\n[artefacts]\n{}",
+        spec.name,
+        toml::to_string(defects).unwrap_or_default(),
+        toml::to_string(artefacts).unwrap_or_default()
+    );
+    let mut ds = kernel_only_dataset(&spec, kimage, generator);
+    ds.info.seed = seed;
+    ds.observations = table;
+    Ok(SimulatedObservation {
+        dataset: ds,
+        defects: n_def,
+        pixel_size_a: spec.render.pixel_size_a,
+    })
+}
+
+pub(super) fn demo(out: &Path, kernel: &str, size: usize, seed: u64) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out.display().to_string(), e))?;
+    let t = Instant::now();
+    let defects = DefectConfig {
+        count_min: 10,
+        count_max: 16,
+        negative_fraction: 0.2,
+        ..DefectConfig::default()
+    };
+    let made = single_observation(kernel, size, None, &defects, &Artefacts::realistic(), seed)?;
+    let h5 = out.join("demo.h5");
+    let png = out.join("demo.png");
+    write_dataset(&h5, &made.dataset)?;
+    made.picture(&png)?;
+    let spec = catalog_spec(kernel)?;
+    println!("qpik {} demo", env!("CARGO_PKG_VERSION"));
+    println!(
+        "  kernel     {} ({} family, {}-fold), E = {:+.3} eV, eta = {:.3} eV",
+        spec.name, spec.family, spec.symmetry, spec.energy_ev, spec.broadening_ev
+    );
+    println!(
+        "  image      {size}x{size} px at {:.2} Angstrom/px = {:.1} nm field of view",
+        made.pixel_size_a,
+        size as f64 * made.pixel_size_a / 10.0
+    );
+    println!(
+        "  defects    {} (20 % with negative amplitude), seed {seed}",
+        made.defects
+    );
+    println!(
+        "  artefacts  white noise SNR 8, 1/f noise, line offsets, tip changes, spikes, plane, drift"
+    );
+    println!(
+        "  wrote      {} (qpik-dataset v1) and {}",
+        h5.display(),
+        png.display()
+    );
+    // Extraction: a 64 x 64 map of the same kernel through the embedded two-step model.
+    let few = DefectConfig {
+        count_min: 4,
+        count_max: 8,
+        ..defects
+    };
+    let small = single_observation(kernel, 64, None, &few, &Artefacts::realistic(), seed + 1)?;
+    match Extractor::embedded(Method::TwoStep, &candle_core::Device::Cpu) {
+        Ok(ex) => {
+            let obs = small
+                .dataset
+                .observations
+                .observations
+                .index_axis(ndarray::Axis(0), 0)
+                .to_owned();
+            let mask = small
+                .dataset
+                .observations
+                .masks
+                .index_axis(ndarray::Axis(0), 0)
+                .to_owned();
+            let truth = small
+                .dataset
+                .kernels
+                .kernels
+                .index_axis(ndarray::Axis(0), 0)
+                .to_owned();
+            let t1 = Instant::now();
+            let kernel_out = ex.extract(obs.view(), mask.view())?;
+            let ms = t1.elapsed().as_secs_f64() * 1e3;
+            let png = out.join("extracted.png");
+            let m = extraction_picture(&png, &obs, &mask, &kernel_out, Some(&truth))?
+                .expect("truth given");
+            println!(
+                "  extracted  the kernel of a 64x64 map with {} defects in {ms:.1} ms (embedded two-step model):",
+                small.defects
+            );
+            println!(
+                "             RMSE {:.3}, Pearson {:.3} against the truth ([-1, 1] scale) -> {}",
+                m.rmse2,
+                m.pearson,
+                png.display()
+            );
+        }
+        Err(e) => println!("  extraction skipped: {e}"),
+    }
+    println!("  took       {:.2} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
+    let mut artefacts = artefacts(a.preset);
+    if a.snr.is_some() {
+        artefacts.snr = a.snr;
+    }
+    let cfg = DatasetConfig {
+        kernels: a.kernels,
+        per_kernel: a.per_kernel,
+        size: a.size,
+        seed: a.seed,
+        split_seed: a.split_seed,
+        unseen_fraction: a.unseen_fraction,
+        pixel_size_a: a.pixel_size,
+        defects: DefectConfig {
+            count_min: a.min_defects,
+            count_max: a.max_defects,
+            region: match a.central {
+                Some(fraction) => Region::Central { fraction },
+                None => Region::Full,
+            },
+            negative_fraction: a.negative_fraction,
+            ..DefectConfig::default()
+        },
+        artefacts,
+    };
+    let t = Instant::now();
+    let summary = generate_dataset(&cfg, &a.out, &Bars::default())?;
+    println!(
+        "wrote {}: {} kernels ({} unseen), {} observations of {}x{} in {:.1} s (kernels {:.1} s, observations + write {:.1} s)",
+        a.out.display(),
+        summary.kernels,
+        summary.unseen,
+        summary.observations,
+        a.size,
+        a.size,
+        t.elapsed().as_secs_f64(),
+        summary.seconds_kernels,
+        summary.seconds_observations
+    );
+    Ok(())
+}

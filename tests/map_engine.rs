@@ -1,0 +1,328 @@
+//! The map engine against the truth of synthetic catalog maps, and its refusals.
+
+use ndarray::{Array2, Array3};
+use qpik::data::map_data::MapData;
+use qpik::extract::map::{MapSettings, Smoothness, SymmetryChoice, extract_map};
+use qpik::extract::sample_metrics;
+use qpik::progress::NoProgress;
+use qpik::synthesis::scene::{Scene, catalog_scene};
+use qpik::synthesis::{Artefacts, DefectConfig};
+
+fn scene(
+    name: &str,
+    size: usize,
+    n: (usize, usize),
+    window: usize,
+    art: Artefacts,
+    seed: u64,
+) -> Scene {
+    let defects = DefectConfig {
+        count_min: n.0,
+        count_max: n.1,
+        ..DefectConfig::default()
+    };
+    catalog_scene(name, size, window / 2 + 8, window, &defects, &art, seed).expect("scene")
+}
+
+fn mask_positions(mask: &Array2<u8>) -> Vec<[f64; 2]> {
+    mask.indexed_iter()
+        .filter(|(_, m)| **m == 1)
+        .map(|((r, c), _)| [r as f64, c as f64])
+        .collect()
+}
+
+fn pearson(a: &Array2<f32>, b: &Array2<f32>) -> f64 {
+    let a: Vec<f32> = a.iter().copied().collect();
+    let b: Vec<f32> = b.iter().copied().collect();
+    sample_metrics(&a, &b).pearson
+}
+
+fn settings(s: usize) -> MapSettings {
+    MapSettings {
+        kernel_size: Some(s),
+        ..MapSettings::default()
+    }
+}
+
+#[test]
+fn realistic_maps_give_the_true_kernel_in_the_maps_unit() {
+    // Realistic artefacts (noise, 1/f, line offsets, tip changes, spikes, plane, 1.5 px drift),
+    // whole-pixel mask positions: the kernel, its scale (mean amplitude 1) and a trustworthy
+    // held-out score.
+    let s = 41;
+    let sc = scene(
+        "bi2212-normal-m50meV",
+        192,
+        (30, 60),
+        s,
+        Artefacts::realistic(),
+        4,
+    );
+    let map = MapData::from_image(sc.observation.image.clone());
+    let ex = extract_map(
+        &map,
+        &mask_positions(&sc.observation.mask),
+        &settings(s),
+        &NoProgress,
+    )
+    .expect("extraction");
+    let k = ex.kernels.slice(ndarray::s![0, 0, .., ..]).to_owned();
+    let r = pearson(&k, &sc.kernel);
+    assert!(r > 0.98, "Pearson {r} against the true kernel");
+    // Scale: amplitudes have mean 1, so the kernel's size matches the truth times the mean
+    // true amplitude (synthesis draws 0.5..1.5, mean ~1).
+    let mean_true_amp = sc
+        .observation
+        .amplitudes
+        .iter()
+        .map(|&a| a as f64)
+        .sum::<f64>()
+        / sc.observation.amplitudes.len() as f64;
+    let ratio = k.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt()
+        / sc.kernel
+            .iter()
+            .map(|&v| (v as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+    assert!(
+        (ratio / mean_true_amp - 1.0).abs() < 0.1,
+        "kernel scale {ratio} vs {mean_true_amp}"
+    );
+    let mean_amp =
+        ex.amplitudes.iter().map(|&a| a as f64).sum::<f64>() / ex.amplitudes.len() as f64;
+    assert!((mean_amp - 1.0).abs() < 1e-6, "mean amplitude {mean_amp}");
+    assert!(ex.heldout_r2[0] > 0.7, "held-out R^2 {}", ex.heldout_r2[0]);
+    // The standard error is small where the kernel is large.
+    let std_med = median(ex.kernel_std.iter().map(|&v| v as f64).collect());
+    let k_max = k.iter().fold(0.0f64, |m, &v| m.max(v.abs() as f64));
+    assert!(
+        std_med.is_finite() && std_med < 0.05 * k_max,
+        "std {std_med} vs max {k_max}"
+    );
+    // The residual is the map minus the model: small against the map.
+    let res_var = variance(ex.residual.iter().copied());
+    let map_var = variance(sc.observation.image.iter().copied());
+    assert!(
+        res_var < 0.1 * map_var,
+        "residual variance {res_var} vs map {map_var}"
+    );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+fn variance(v: impl Iterator<Item = f32>) -> f64 {
+    let v: Vec<f64> = v.filter(|x| x.is_finite()).map(|x| x as f64).collect();
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn noise_with_made_up_positions_scores_near_zero() {
+    // A map of white noise and random positions: the held-out R^2 must say "nothing here".
+    let mut rng = qpik::rng::Rng::new(9);
+    let image = Array2::from_shape_fn((128, 128), |_| rng.normal() as f32);
+    let positions: Vec<[f64; 2]> = (0..20)
+        .map(|_| [rng.range(0.0, 127.0).round(), rng.range(0.0, 127.0).round()])
+        .collect();
+    let ex = extract_map(
+        &MapData::from_image(image),
+        &positions,
+        &settings(21),
+        &NoProgress,
+    )
+    .expect("extraction");
+    assert!(
+        ex.heldout_r2[0] < 0.05,
+        "held-out R^2 {} on noise",
+        ex.heldout_r2[0]
+    );
+}
+
+#[test]
+fn nan_lines_and_edge_defects_are_handled_without_wrap_around() {
+    let s = 31;
+    let sc = scene(
+        "shockley-cu111-0meV",
+        128,
+        (15, 25),
+        s,
+        Artefacts::default(),
+        2,
+    );
+    let mut image = sc.observation.image.clone();
+    for c in 0..128 {
+        image[[40, c]] = f32::NAN;
+        image[[41, c]] = f32::NAN;
+    }
+    let ex = extract_map(
+        &MapData::from_image(image),
+        &mask_positions(&sc.observation.mask),
+        &settings(s),
+        &NoProgress,
+    )
+    .expect("extraction");
+    let k = ex.kernels.slice(ndarray::s![0, 0, .., ..]).to_owned();
+    assert!(
+        pearson(&k, &sc.kernel) > 0.99,
+        "Pearson {}",
+        pearson(&k, &sc.kernel)
+    );
+    assert!(ex.residual[[0, 40, 7]].is_nan() && ex.residual[[0, 39, 7]].is_finite());
+}
+
+#[test]
+fn stacks_share_positions_and_give_one_kernel_per_energy() {
+    // Three energies: the same defects, kernels of different scale and sign per layer.
+    let s = 31;
+    let sc = scene(
+        "shockley-cu111-0meV",
+        128,
+        (15, 25),
+        s,
+        Artefacts::default(),
+        5,
+    );
+    let factors = [1.0f32, -0.5, 2.0];
+    let mut data = Array3::<f32>::zeros((3, 128, 128));
+    for (e, f) in factors.iter().enumerate() {
+        data.slice_mut(ndarray::s![e, .., ..])
+            .assign(&(&sc.observation.image * *f));
+    }
+    let map = MapData {
+        data,
+        pixel_size_m: sc.pixel_size_a * 1e-10,
+        value_unit: "S".into(),
+        energies_ev: vec![-0.01, 0.0, 0.01],
+        source: "test".into(),
+    };
+    let ex = extract_map(
+        &map,
+        &mask_positions(&sc.observation.mask),
+        &settings(s),
+        &NoProgress,
+    )
+    .expect("extraction");
+    assert_eq!(ex.kernels.dim(), (1, 3, s, s));
+    assert_eq!(ex.amplitudes.dim().1, 3);
+    let k0 = ex.kernels.slice(ndarray::s![0, 0, .., ..]).to_owned();
+    for (e, f) in factors.iter().enumerate() {
+        let k = ex.kernels.slice(ndarray::s![0, e, .., ..]).to_owned();
+        // Each layer's kernel is the first one times the layer's factor (amplitudes mean 1).
+        let expect = &k0 * *f;
+        let err = (&k - &expect)
+            .iter()
+            .map(|v| v.abs())
+            .fold(0.0f32, f32::max);
+        let size = k0.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+        assert!(err < 0.02 * size * f.abs(), "layer {e}: {err} vs {size}");
+    }
+    assert_eq!(ex.value_unit, "S");
+    assert_eq!(ex.energies_ev, vec![-0.01, 0.0, 0.01]);
+}
+
+#[test]
+fn symmetry_auto_finds_the_fourfold_kernel() {
+    let s = 41;
+    let sc = scene(
+        "bi2212-normal-m50meV",
+        160,
+        (25, 40),
+        s,
+        Artefacts {
+            snr: Some(3.0),
+            ..Artefacts::default()
+        },
+        6,
+    );
+    let mut st = settings(s);
+    st.symmetry = SymmetryChoice::Auto;
+    let ex = extract_map(
+        &MapData::from_image(sc.observation.image.clone()),
+        &mask_positions(&sc.observation.mask),
+        &st,
+        &NoProgress,
+    )
+    .expect("extraction");
+    // Bi2212's kernel is 4-fold (and so 2-fold); a 3- or 6-fold or isotropic choice is wrong.
+    assert!(matches!(ex.symmetry, 2 | 4), "symmetry {}", ex.symmetry);
+}
+
+#[test]
+fn one_defect_gives_a_large_uncertainty() {
+    // The same white noise level on a map of one defect and on a map of twelve: the kernel's
+    // standard error must be several times larger from one defect (about sqrt(12) ideally).
+    let s = 31;
+    let rel = |count: usize| {
+        let sc = scene(
+            "shockley-cu111-0meV",
+            96,
+            (count, count),
+            s,
+            Artefacts::default(),
+            3,
+        );
+        let k_max = sc.kernel.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let mut rng = qpik::rng::Rng::new(11);
+        let image = sc
+            .observation
+            .image
+            .mapv(|v| v + 0.2 * k_max * rng.normal() as f32);
+        let mut st = settings(s);
+        st.smoothness = Smoothness::Fixed(0.01);
+        let ex = extract_map(
+            &MapData::from_image(image),
+            &mask_positions(&sc.observation.mask),
+            &st,
+            &NoProgress,
+        )
+        .expect("extraction");
+        median(ex.kernel_std.iter().map(|&v| v as f64).collect()) / k_max as f64
+    };
+    let (r1, rn) = (rel(1), rel(12));
+    // One defect: each kernel pixel is one noisy map pixel, so its error is about the noise.
+    assert!(
+        r1 > 2.0 * rn && (0.1..0.4).contains(&r1),
+        "relative std: one defect {r1}, twelve {rn}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message_that_names_it() {
+    let image = Array2::from_shape_fn((64, 64), |(r, c)| ((r * 7 + c * 3) % 11) as f32);
+    let map = MapData::from_image(image.clone());
+    let err = |m: &MapData, p: &[[f64; 2]], s: &MapSettings| {
+        extract_map(m, p, s, &NoProgress)
+            .expect_err("must fail")
+            .to_string()
+    };
+    let e = err(&map, &[], &MapSettings::default());
+    assert!(e.contains("no defects"), "{e}");
+    let e = err(&map, &[[10.0, 10.0]], &settings(65));
+    assert!(e.contains("larger than the map"), "{e}");
+    let all: Vec<[f64; 2]> = (0..64 * 64)
+        .map(|i| [(i / 64) as f64, (i % 64) as f64])
+        .collect();
+    let e = err(&map, &all, &settings(9));
+    assert!(e.contains("too many unknowns"), "{e}");
+    let e = err(&map, &[[10.0, 500.0]], &settings(9));
+    assert!(e.contains("outside the 64 x 64 map"), "{e}");
+    let e = err(&map, &[[f64::NAN, 1.0]], &settings(9));
+    assert!(e.contains("non-finite position"), "{e}");
+    let flat = MapData::from_image(Array2::from_elem((64, 64), 2.5f32));
+    let e = err(&flat, &[[10.0, 10.0]], &settings(9));
+    assert!(e.contains("constant"), "{e}");
+    let nan = MapData::from_image(Array2::from_elem((64, 64), f32::NAN));
+    let e = err(&nan, &[[10.0, 10.0]], &settings(9));
+    assert!(e.contains("no finite pixels"), "{e}");
+    let mut tiny = settings(9);
+    tiny.memory_budget_bytes = 1 << 20;
+    let e = err(&map, &[[10.0, 10.0]], &tiny);
+    assert!(e.contains("memory budget"), "{e}");
+    let mut bad = MapSettings::default();
+    bad.symmetry = SymmetryChoice::Rotation(5);
+    let e = err(&map, &[[10.0, 10.0]], &bad);
+    assert!(e.contains("symmetry 5"), "{e}");
+}
