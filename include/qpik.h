@@ -140,6 +140,12 @@ typedef enum qpik_order {
 typedef struct qpik_dataset qpik_dataset;
 
 /**
+ * The result of `qpik_extract_map` (the C type `qpik_extraction`). Immutable: any number of
+ * threads may read one at once.
+ */
+typedef struct qpik_extraction qpik_extraction;
+
+/**
  * A simulated single-impurity kernel (the C type `qpik_kernel`). Immutable: thread-safe.
  */
 typedef struct qpik_kernel qpik_kernel;
@@ -243,6 +249,58 @@ typedef struct qpik_dataset_kernel_info {
    */
   double pixel_size_m;
 } qpik_dataset_kernel_info;
+
+/**
+ * Sizes and scores of an extraction. The caller sets
+ * `struct_size = sizeof(qpik_extraction_info)` first.
+ */
+typedef struct qpik_extraction_info {
+  uint32_t struct_size;
+  /**
+   * Rotation order the kernel was projected onto: 0 = none, 1 = isotropic, else n-fold.
+   */
+  uint32_t symmetry;
+  /**
+   * T: kernel types (1).
+   */
+  int64_t types;
+  /**
+   * E: energies (layers of the map; 1 for a single map).
+   */
+  int64_t energies;
+  /**
+   * S: kernel size in pixels (S x S, impurity at pixel (S/2, S/2)).
+   */
+  int64_t kernel_size;
+  /**
+   * H, W: the map's rows and columns.
+   */
+  int64_t rows;
+  int64_t cols;
+  /**
+   * N: defects used.
+   */
+  int64_t defects;
+  /**
+   * Held-out R^2, mean over energies: the fraction of the variance left by the background
+   * that the kernel explains on pixels it was not fitted to. Near 0 or below: the kernel
+   * means nothing.
+   */
+  double heldout_r2;
+  /**
+   * R^2 of the final fit on all pixels, mean over energies.
+   */
+  double fit_r2;
+  /**
+   * The map's pixel size in metres (option `map.pixel_size_a`; NaN when not given).
+   */
+  double pixel_size_m;
+  /**
+   * 1 when no defects were given and qpik estimated their positions from the map.
+   */
+  uint32_t positions_estimated;
+  uint32_t reserved;
+} qpik_extraction_info;
 
 /**
  * What a kernel is. The caller sets `struct_size = sizeof(qpik_kernel_info)` first.
@@ -457,6 +515,117 @@ enum qpik_status qpik_dataset_write(const char *path,
                                     const struct qpik_array *masks,
                                     const uint32_t *kernel_index,
                                     const struct qpik_options *opts);
+
+/**
+ * Extract the kernel of a dI/dV map (or an energy stack) by least squares on the forward
+ * model `Y = sum_i a_i K(r - r_i) + B + noise`, with defects at known or estimated positions.
+ *
+ * - `opts` (NULL = defaults): `map.*` (kernel size, symmetry, background, smoothness,
+ *   bootstrap, blocks, iterations, seed, memory budget; see `qpik_options_describe`), and
+ *   the map's metadata: `map.pixel_size_a` (Angstrom; reported in metres),
+ *   `map.value_unit`, `map.energies_ev` (one per layer). `seed` seeds it when `map.seed`
+ *   is not set.
+ * - `map`: 2-D `[H, W]` or 3-D `[E, H, W]` (E energies sharing the defects), QPIK_F32 or
+ *   QPIK_F64, any strides (row- or column-major). NaN marks missing pixels (bad lines):
+ *   they are left out of the fit; infinity is refused (`QPIK_ERR_NOT_FINITE`), and so is a
+ *   layer that is all NaN (`QPIK_ERR_INVALID_ARGUMENT`). H and W are at least
+ *   `map.kernel_size`, or 5 when it is auto (`QPIK_ERR_SHAPE`).
+ * - `defects_or_null`: either a mask of shape `[H, W]` (QPIK_U8, QPIK_F32 or QPIK_F64; each
+ *   pixel with a value above 0.5 is one defect at that pixel, so mark one pixel per
+ *   defect), or positions `[N, 2]` (QPIK_F32 or QPIK_F64) of (row, col) in pixels of the
+ *   map, subpixel allowed, finite. A position may lie outside the map by up to half the
+ *   kernel (its kernel still reaches the map); further out is `QPIK_ERR_INVALID_ARGUMENT`.
+ *   Positions are refined with the kernel by up to `map.refine_positions_px` (default
+ *   1.5 pixels; 0 keeps them): `qpik_extraction_positions` gives the ones used.
+ *   NULL: positions are estimated from the map (the mean over energies of a stack) with
+ *   `qpik_estimate_mask`'s heuristic. No defect at all, or a mask marking every pixel, is
+ *   `QPIK_ERR_INVALID_ARGUMENT`.
+ * - `*out` receives a new `qpik_extraction` (free it with `qpik_extraction_free`);
+ *   untouched on failure.
+ *
+ * Uses all cores. Thread-safe.
+ */
+enum qpik_status qpik_extract_map(const struct qpik_options *opts,
+                                  const struct qpik_array *map,
+                                  const struct qpik_array *defects_or_null,
+                                  struct qpik_extraction **out);
+
+/**
+ * `qpik_extract_map` with progress (the arguments are the same; `progress` and `user_data`
+ * come last, as in `qpik_train`): `progress` (may be NULL) is called on this thread with
+ * one stage per energy; returning nonzero cancels (`QPIK_ERR_CANCELLED`, `*out` untouched).
+ * Thread-safe.
+ */
+enum qpik_status qpik_extract_map_progress(const struct qpik_options *opts,
+                                           const struct qpik_array *map,
+                                           const struct qpik_array *defects_or_null,
+                                           struct qpik_extraction **out,
+                                           qpik_progress_fn progress,
+                                           void *user_data);
+
+/**
+ * Free an extraction; NULL is a no-op. No other call may be using it.
+ */
+void qpik_extraction_free(struct qpik_extraction *ex);
+
+/**
+ * Sizes and scores of an extraction into `*info` (set `info->struct_size = sizeof(*info)`
+ * first). Thread-safe.
+ */
+enum qpik_status qpik_extraction_get_info(const struct qpik_extraction *ex,
+                                          struct qpik_extraction_info *info);
+
+/**
+ * The kernels into `out`: `[T, E, S, S]`, or `[E, S, S]` when T = 1, or `[S, S]` when
+ * T = E = 1 (QPIK_F32 or QPIK_F64, any strides). Impurity at pixel (S/2, S/2); in the
+ * map's unit (the amplitudes have mean 1 per type and energy). Thread-safe.
+ */
+enum qpik_status qpik_extraction_kernels(const struct qpik_extraction *ex,
+                                         const struct qpik_array *out);
+
+/**
+ * The standard error of each kernel pixel (block bootstrap) into `out`, shaped like the
+ * output of `qpik_extraction_kernels`; NaN when `map.bootstrap` is 0. Thread-safe.
+ */
+enum qpik_status qpik_extraction_kernel_std(const struct qpik_extraction *ex,
+                                            const struct qpik_array *out);
+
+/**
+ * The defect positions used into `out`: `[N, 2]` (row, col) in pixels of the map, in the
+ * order given (a mask's in raster order), after refinement (`map.refine_positions_px`)
+ * (QPIK_F32 or QPIK_F64). Thread-safe.
+ */
+enum qpik_status qpik_extraction_positions(const struct qpik_extraction *ex,
+                                           const struct qpik_array *out);
+
+/**
+ * The signed amplitude of each defect at each energy into `out`: `[N, E]` (QPIK_F32 or
+ * QPIK_F64). Thread-safe.
+ */
+enum qpik_status qpik_extraction_amplitudes(const struct qpik_extraction *ex,
+                                            const struct qpik_array *out);
+
+/**
+ * The kernel type of each defect into `out`: `[N]` (QPIK_U8, QPIK_F32 or QPIK_F64; 0 for
+ * a single type). Thread-safe.
+ */
+enum qpik_status qpik_extraction_types(const struct qpik_extraction *ex,
+                                       const struct qpik_array *out);
+
+/**
+ * The map minus the fitted model (kernels and background) into `out`: `[E, H, W]`, or
+ * `[H, W]` when E = 1 (QPIK_F32 or QPIK_F64, any strides); NaN where the map is NaN.
+ * Thread-safe.
+ */
+enum qpik_status qpik_extraction_residual(const struct qpik_extraction *ex,
+                                          const struct qpik_array *out);
+
+/**
+ * The held-out R^2 of each energy into `out`: `[E]` (QPIK_F32 or QPIK_F64; f64 keeps every
+ * digit). Thread-safe.
+ */
+enum qpik_status qpik_extraction_heldout_r2(const struct qpik_extraction *ex,
+                                            const struct qpik_array *out);
 
 /**
  * Number of kernels in the built-in catalog into `*count`. Thread-safe.

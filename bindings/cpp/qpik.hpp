@@ -2,7 +2,7 @@
 //
 // - Every failing call throws qpik::Error (a std::runtime_error) carrying the qpik_status and
 //   qpik_last_error()'s message; nothing else is reported through return values.
-// - Handles (Options, Kernel, Observation, Model, Dataset) own their C handle, free it in the
+// - Handles (Options, Kernel, Observation, Model, Dataset, Extraction) own their C handle, free it in the
 //   destructor and are move-only. A moved-from handle is empty: using it throws
 //   Error(QPIK_ERR_NULL).
 // - Arrays are std::vector in row-major (C) order with an explicit shape; qpik::array_view
@@ -592,6 +592,124 @@ class Dataset {
         void operator()(qpik_dataset *p) const noexcept { qpik_dataset_free(p); }
     };
     std::unique_ptr<qpik_dataset, detail::Deleter<qpik_dataset, Free>> handle_;
+};
+
+/// The result of the map engine (qpik_extract_map): kernels of a whole dI/dV map or energy
+/// stack, with the defects' positions and amplitudes, the residual and the held-out R^2.
+/// Immutable: const methods may be called from several threads. Every accessor copies into
+/// a new row-major vector; sizes come from info() (T types, E energies, S kernel size,
+/// N defects, H x W map).
+class Extraction {
+  public:
+    /// `map` of `shape` {H, W} or {E, H, W} (row-major; NaN = missing pixel) with the
+    /// defect positions estimated from the map.
+    template <class T>
+    static Extraction from_map(const std::vector<T> &map, const Shape &shape,
+                               OptionsRef options = {}, const Progress &progress = {}) {
+        detail::checked_count(shape, map.size(), "map");
+        return from_arrays(array_view(map, shape), nullptr, options, progress);
+    }
+    /// With a defect mask of the map's H x W (uint8_t, float or double; a value above 0.5
+    /// is one defect at that pixel).
+    template <class T, class M>
+    static Extraction from_mask(const std::vector<T> &map, const Shape &shape,
+                                const std::vector<M> &mask, OptionsRef options = {},
+                                const Progress &progress = {}) {
+        detail::checked_count(shape, map.size(), "map");
+        if (shape.size() < 2) {
+            detail::fail(QPIK_ERR_SHAPE, "map: shape " + detail::shape_text(shape) +
+                                             " must be {H, W} or {E, H, W}");
+        }
+        Shape image(shape.end() - 2, shape.end());
+        detail::checked_count(image, mask.size(), "mask");
+        qpik_array m = array_view(mask, image);
+        return from_arrays(array_view(map, shape), &m, options, progress);
+    }
+    /// With defect positions: N (row, col) pairs in pixels of the map, flattened
+    /// {r0, c0, r1, c1, ...}; subpixel allowed.
+    template <class T>
+    static Extraction from_positions(const std::vector<T> &map, const Shape &shape,
+                                     const std::vector<double> &positions,
+                                     OptionsRef options = {}, const Progress &progress = {}) {
+        detail::checked_count(shape, map.size(), "map");
+        if (positions.size() % 2 != 0) {
+            detail::fail(QPIK_ERR_SHAPE, "positions holds " + std::to_string(positions.size()) +
+                                             " numbers; give (row, col) pairs");
+        }
+        qpik_array p = array_view(positions, {static_cast<std::int64_t>(positions.size() / 2), 2});
+        return from_arrays(array_view(map, shape), &p, options, progress);
+    }
+    /// Any layouts (see qpik_extract_map); `defects` may be null (estimated).
+    static Extraction from_arrays(const qpik_array &map, const qpik_array *defects,
+                                  OptionsRef options = {}, const Progress &progress = {}) {
+        qpik_extraction *ex = nullptr;
+        detail::with_progress(progress, [&](qpik_progress_fn fn, void *user) {
+            return qpik_extract_map_progress(options.raw(), &map, defects, &ex, fn, user);
+        });
+        return Extraction(ex);
+    }
+
+    qpik_extraction_info info() const {
+        qpik_extraction_info info{};
+        info.struct_size = sizeof info;
+        detail::check(qpik_extraction_get_info(handle_.get(), &info));
+        return info;
+    }
+
+    /// Kernels, T x E x S x S; impurity at (S/2, S/2); in the map's unit.
+    template <class T = float> std::vector<T> kernels() const {
+        qpik_extraction_info i = info();
+        return read<T>(qpik_extraction_kernels, {i.types, i.energies, i.kernel_size, i.kernel_size});
+    }
+    /// Standard error of each kernel pixel, T x E x S x S (NaN when map.bootstrap = 0).
+    template <class T = float> std::vector<T> kernel_std() const {
+        qpik_extraction_info i = info();
+        return read<T>(qpik_extraction_kernel_std,
+                       {i.types, i.energies, i.kernel_size, i.kernel_size});
+    }
+    /// Defect positions used, N x 2 (row, col) pixels.
+    template <class T = float> std::vector<T> positions() const {
+        return read<T>(qpik_extraction_positions, {info().defects, 2});
+    }
+    /// Signed amplitudes, N x E (mean 1 per type and energy).
+    template <class T = float> std::vector<T> amplitudes() const {
+        qpik_extraction_info i = info();
+        return read<T>(qpik_extraction_amplitudes, {i.defects, i.energies});
+    }
+    /// Kernel type of each defect, N values.
+    std::vector<std::uint8_t> types() const {
+        return read<std::uint8_t>(qpik_extraction_types, {info().defects});
+    }
+    /// The map minus the fitted model, E x H x W (NaN where the map is NaN).
+    template <class T = float> std::vector<T> residual() const {
+        qpik_extraction_info i = info();
+        return read<T>(qpik_extraction_residual, {i.energies, i.rows, i.cols});
+    }
+    /// Held-out R^2 of each energy, E values.
+    std::vector<double> heldout_r2() const {
+        return read<double>(qpik_extraction_heldout_r2, {info().energies});
+    }
+
+    const qpik_extraction *raw() const noexcept { return handle_.get(); }
+
+  private:
+    explicit Extraction(qpik_extraction *ex) : handle_(ex) {}
+    template <class T, class Fn> std::vector<T> read(Fn fn, const Shape &shape) const {
+        std::size_t count = 1;
+        for (std::int64_t n : shape) {
+            count *= static_cast<std::size_t>(n);
+        }
+        std::vector<T> out(count);
+        if (count > 0) {
+            qpik_array a = array_view(out, shape);
+            detail::check(fn(handle_.get(), &a));
+        }
+        return out;
+    }
+    struct Free {
+        void operator()(qpik_extraction *p) const noexcept { qpik_extraction_free(p); }
+    };
+    std::unique_ptr<qpik_extraction, detail::Deleter<qpik_extraction, Free>> handle_;
 };
 
 /// Train a model ("vae", "align" or "one-step") on a dataset file into `out_path`.

@@ -19,6 +19,7 @@
 
 mod array;
 mod dataset;
+mod extract_map;
 mod kernel;
 mod model;
 mod options;
@@ -27,6 +28,7 @@ mod train;
 
 pub use array::*;
 pub use dataset::*;
+pub use extract_map::*;
 pub use kernel::*;
 pub use model::*;
 pub use options::*;

@@ -62,6 +62,57 @@ impl Default for TrainConfig {
     }
 }
 
+/// Largest batch a training run accepts.
+const MAX_BATCH_SIZE: usize = 4096;
+
+impl TrainConfig {
+    /// Range checks of every setting, with the setting named in the message (the data file
+    /// is checked when it is read). Every training entry point calls it first.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid(format!("training config: {m}")));
+        if self.epochs == 0 {
+            return bad("epochs is 0: train for at least 1 epoch".into());
+        }
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return bad(format!(
+                "batch size {} is out of range: use 1 to {MAX_BATCH_SIZE}",
+                self.batch_size
+            ));
+        }
+        if self.steps_per_epoch == Some(0) {
+            return bad(
+                "steps per epoch is 0: use at least 1, or leave it unset for one pass".into(),
+            );
+        }
+        let positive = [
+            ("learning rate", self.learning_rate),
+            ("gradient clip", self.grad_clip),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{name} {v} must be a finite number above 0"));
+            }
+        }
+        let non_negative = [
+            ("weight decay", self.weight_decay),
+            ("symmetry loss weight (alpha_sym)", self.alpha_sym),
+            ("KL loss weight (beta_kl)", self.beta_kl),
+        ];
+        for (name, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{name} {v} must be a finite number >= 0"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.seen_test_fraction) {
+            return bad(format!(
+                "seen test fraction {} is out of range: use 0 <= fraction < 1",
+                self.seen_test_fraction
+            ));
+        }
+        self.net.validate()
+    }
+}
+
 /// The record stored as `qpik.training` in a model file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TrainingRecord {
@@ -206,6 +257,7 @@ pub fn train_vae(
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<TrainingRecord> {
+    cfg.validate()?;
     let data = TrainingData::load(&cfg.data, Some(0), 0.0)?;
     check_size(cfg, data.size)?;
     let kernels = data.train_kernels();
@@ -295,9 +347,6 @@ fn check_size(cfg: &TrainConfig, size: usize) -> Result<()> {
             cfg.net.size
         )));
     }
-    if cfg.batch_size == 0 || cfg.epochs == 0 {
-        return Err(Error::invalid("batch size and epochs must be positive"));
-    }
     Ok(())
 }
 
@@ -330,6 +379,7 @@ pub fn train_align(
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<TrainingRecord> {
+    cfg.validate()?;
     let vae_file = ModelFile::read(vae_path, device)?;
     if vae_file.kind == ModelKind::OneStep {
         return Err(Error::invalid(format!(
@@ -396,6 +446,7 @@ pub fn train_one_step(
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<TrainingRecord> {
+    cfg.validate()?;
     let data = TrainingData::load(&cfg.data, cfg.max_per_kernel, cfg.seen_test_fraction)?;
     check_size(cfg, data.size)?;
     let varmap = VarMap::new();
@@ -583,5 +634,39 @@ impl ObservationRun<'_> {
             &|| validate(data, device, predict),
             progress,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A setting's name and how to break it.
+    type Case = (&'static str, fn(&mut TrainConfig));
+
+    #[test]
+    fn validate_names_each_bad_setting() {
+        assert!(TrainConfig::default().validate().is_ok());
+        let cases: [Case; 9] = [
+            ("epochs", |c| c.epochs = 0),
+            ("batch size", |c| c.batch_size = 0),
+            ("batch size", |c| c.batch_size = MAX_BATCH_SIZE + 1),
+            ("steps per epoch", |c| c.steps_per_epoch = Some(0)),
+            ("learning rate", |c| c.learning_rate = 0.0),
+            ("gradient clip", |c| c.grad_clip = f64::NAN),
+            ("weight decay", |c| c.weight_decay = -1e-3),
+            ("seen test fraction", |c| c.seen_test_fraction = 1.0),
+            ("channels", |c| c.net.channels = [8, 16, 30]),
+        ];
+        for (name, break_it) in cases {
+            let mut c = TrainConfig::default();
+            break_it(&mut c);
+            let e = c
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(name), "{name}: got '{e}'");
+        }
     }
 }

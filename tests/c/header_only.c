@@ -13,4 +13,6 @@ typedef struct {
     qpik_kernel_info kernel_info;
     qpik_model_info model_info;
     qpik_extract_info extract_info;
+    qpik_extraction_info extraction_info;
+    qpik_extraction *extraction;
 } qpik_header_check;

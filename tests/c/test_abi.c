@@ -82,6 +82,22 @@ _Static_assert(offsetof(qpik_extract_info, mask_estimated) == 4, "mask_estimated
 _Static_assert(offsetof(qpik_extract_info, items) == 8, "items");
 _Static_assert(offsetof(qpik_extract_info, defects) == 16, "defects");
 
+/* 8 + 6*8 + 3*8 + 4 + 4 = 88 bytes, no padding. */
+_Static_assert(sizeof(qpik_extraction_info) == 88, "qpik_extraction_info size");
+_Static_assert(offsetof(qpik_extraction_info, struct_size) == 0, "struct_size first");
+_Static_assert(offsetof(qpik_extraction_info, symmetry) == 4, "symmetry");
+_Static_assert(offsetof(qpik_extraction_info, types) == 8, "types");
+_Static_assert(offsetof(qpik_extraction_info, energies) == 16, "energies");
+_Static_assert(offsetof(qpik_extraction_info, kernel_size) == 24, "kernel_size");
+_Static_assert(offsetof(qpik_extraction_info, rows) == 32, "rows");
+_Static_assert(offsetof(qpik_extraction_info, cols) == 40, "cols");
+_Static_assert(offsetof(qpik_extraction_info, defects) == 48, "defects");
+_Static_assert(offsetof(qpik_extraction_info, heldout_r2) == 56, "heldout_r2");
+_Static_assert(offsetof(qpik_extraction_info, fit_r2) == 64, "fit_r2");
+_Static_assert(offsetof(qpik_extraction_info, pixel_size_m) == 72, "pixel_size_m");
+_Static_assert(offsetof(qpik_extraction_info, positions_estimated) == 80, "positions_estimated");
+_Static_assert(offsetof(qpik_extraction_info, reserved) == 84, "reserved");
+
 TEST(versions) {
     char want[64];
     CHECK_EQ_INT(qpik_abi_version(), QPIK_ABI_VERSION);

@@ -406,7 +406,7 @@ TEST(observation_seeds_masks_and_layouts) {
 
 TEST(options_set_get_describe) {
     qpik_options *o = NULL;
-    char buf[4096];
+    char buf[16384]; /* describe() grows with every key */
     size_t needed = 0;
     REQUIRE_OK(qpik_options_new(&o));
     /* Unset keys read as their documented defaults. */

@@ -22,6 +22,18 @@ namespace {
     (void)d.read<double>(0, 1);
     (void)d.kernel_image<double>(0);
     (void)qpik::estimate_mask(f, 64, 64);
+    {
+        qpik::Extraction ex = qpik::Extraction::from_mask(f, {64, 64}, u, opts);
+        (void)qpik::Extraction::from_positions(g, {1, 64, 64}, std::vector<double>{1, 2});
+        (void)qpik::Extraction::from_map(f, {64, 64});
+        (void)ex.kernels<double>();
+        (void)ex.kernel_std();
+        (void)ex.positions<double>();
+        (void)ex.amplitudes();
+        (void)ex.types();
+        (void)ex.residual<double>();
+        (void)ex.heldout_r2();
+    }
     opts.set("seed", 3).set("pixel_size_a", 1.5).set("train.augment", true);
     opts.set("seed", std::uint8_t{7}).set("device", "cpu").set("size", std::string("32"));
     qpik::Options moved = qpik::Options().set("seed", 1);

@@ -466,6 +466,181 @@ void training() {
                  qpik::train("bogus", data("tiny-dataset.h5"), out2, o));
 }
 
+// A cosine ring windowed to 15 x 15 at jittered grid positions (raster order) with
+// amplitudes in [0.5, 1.5], a plane and a little noise: the map engine must give it back.
+struct MapScene {
+    static constexpr int S = 15, N = 80;
+    std::vector<float> kernel, map;
+    std::vector<std::uint8_t> mask;
+    std::vector<double> positions, amp;
+    MapScene() : kernel(S * S), map(N * N), mask(N * N) {
+        const double pi = 3.14159265358979323846;
+        for (int i = 0; i < S; i++) {
+            for (int j = 0; j < S; j++) {
+                double r = std::hypot(i - S / 2, j - S / 2);
+                kernel[static_cast<std::size_t>(i * S + j)] =
+                    static_cast<float>(std::cos(2 * pi * r / 5.0) * std::exp(-r * r / 12.5));
+            }
+        }
+        std::uint64_t st = 99;
+        auto rnd = [&st] {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            return static_cast<double>(st >> 11) / 9007199254740992.0;
+        };
+        for (int r = 0; r < N; r++) {
+            for (int c = 0; c < N; c++) {
+                map[static_cast<std::size_t>(r * N + c)] =
+                    static_cast<float>(0.1 + 0.001 * r + 0.01 * (rnd() - 0.5));
+            }
+        }
+        for (int gr = 5; gr < N; gr += 16) {
+            for (int gc = 5; gc < N; gc += 16) {
+                int pr = gr + static_cast<int>(rnd() * 5), pc = gc + static_cast<int>(rnd() * 5);
+                double a = 0.5 + rnd();
+                positions.push_back(pr);
+                positions.push_back(pc);
+                amp.push_back(a);
+                mask[static_cast<std::size_t>(pr * N + pc)] = 1;
+                for (int r = pr - S / 2; r <= pr + S / 2; r++) {
+                    for (int c = pc - S / 2; c <= pc + S / 2; c++) {
+                        if (r >= 0 && r < N && c >= 0 && c < N) {
+                            map[static_cast<std::size_t>(r * N + c)] += static_cast<float>(
+                                a * kernel[static_cast<std::size_t>((r - pr + S / 2) * S +
+                                                                    (c - pc + S / 2))]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+};
+
+double pearson(const std::vector<float> &a, const std::vector<float> &b) {
+    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+    auto n = static_cast<double>(a.size());
+    for (std::size_t i = 0; i < a.size(); i++) {
+        ma += a[i] / n;
+        mb += b[i] / n;
+    }
+    for (std::size_t i = 0; i < a.size(); i++) {
+        sab += (a[i] - ma) * (b[i] - mb);
+        saa += (a[i] - ma) * (a[i] - ma);
+        sbb += (b[i] - mb) * (b[i] - mb);
+    }
+    return sab / std::sqrt(saa * sbb);
+}
+
+static_assert(!std::is_copy_constructible<qpik::Extraction>::value, "handles are move-only");
+static_assert(std::is_nothrow_move_constructible<qpik::Extraction>::value, "cheap moves");
+
+void extract_map() {
+    const MapScene sc;
+    const qpik::Shape shape{MapScene::N, MapScene::N};
+    qpik::Options o = qpik::Options().set("map.kernel_size", 15).set("map.pixel_size_a", 2.0);
+    if (std::getenv("QPIK_TEST_LIGHT") != nullptr) {
+        o.set("map.bootstrap", 0);
+    }
+    qpik::Extraction ex = qpik::Extraction::from_mask(sc.map, shape, sc.mask, o);
+    qpik_extraction_info i = ex.info();
+    CHECK(i.types == 1 && i.energies == 1 && i.kernel_size == 15);
+    CHECK(i.rows == MapScene::N && i.cols == MapScene::N);
+    CHECK(static_cast<std::size_t>(i.defects) == sc.amp.size());
+    CHECK(std::fabs(i.pixel_size_m - 2e-10) < 1e-20);
+    std::vector<float> k = ex.kernels();
+    CHECK(k.size() == 15u * 15u);
+    CHECK(pearson(k, sc.kernel) > 0.99);
+    CHECK(ex.kernel_std().size() == k.size());
+    CHECK(ex.types() == std::vector<std::uint8_t>(sc.amp.size(), 0));
+    std::vector<double> h = ex.heldout_r2();
+    CHECK(h.size() == 1 && h[0] > 0.9 && std::fabs(h[0] - i.heldout_r2) < 1e-12);
+    CHECK(ex.residual().size() == static_cast<std::size_t>(MapScene::N * MapScene::N));
+    std::vector<double> pos = ex.positions<double>();
+    std::vector<float> amp = ex.amplitudes();
+    double mean = 0, worst_pos = 0, worst_amp = 0;
+    for (double a : sc.amp) {
+        mean += a / static_cast<double>(sc.amp.size());
+    }
+    // A mask lists defects in raster order.
+    std::vector<std::size_t> order(sc.amp.size());
+    for (std::size_t d = 0; d < order.size(); d++) {
+        order[d] = d;
+    }
+    std::sort(order.begin(), order.end(), [&sc](std::size_t a, std::size_t b) {
+        return sc.positions[2 * a] * MapScene::N + sc.positions[2 * a + 1] <
+               sc.positions[2 * b] * MapScene::N + sc.positions[2 * b + 1];
+    });
+    for (std::size_t d = 0; d < sc.amp.size(); d++) {
+        std::size_t t = order[d];
+        worst_pos = std::max({worst_pos, std::fabs(pos[2 * d] - sc.positions[2 * t]),
+                              std::fabs(pos[2 * d + 1] - sc.positions[2 * t + 1])});
+        worst_amp = std::max(worst_amp, std::fabs(amp[d] - sc.amp[t] / mean));
+    }
+    CHECK(worst_pos < 0.25);
+    CHECK(worst_amp < 0.05);
+
+    // The wrapper gives what the C API gives, and positions give what the mask gives.
+    {
+        qpik_array m = qpik::array_view(sc.map, shape);
+        qpik_array d = qpik::array_view(sc.mask, shape);
+        qpik_extraction *raw = nullptr;
+        CHECK(qpik_extract_map(o.raw(), &m, &d, &raw) == QPIK_OK);
+        std::vector<float> k2(k.size());
+        qpik_array ka = qpik::array_view(k2, {15, 15});
+        CHECK(qpik_extraction_kernels(raw, &ka) == QPIK_OK);
+        CHECK(k2 == k);
+        qpik_extraction_free(raw);
+    }
+    qpik::Extraction byp = qpik::Extraction::from_positions(sc.map, shape, sc.positions, o);
+    CHECK(byp.kernels<double>().size() == k.size());
+    CHECK(pearson(byp.kernels(), k) > 0.999);
+    qpik::Extraction moved = std::move(byp);
+    CHECK(moved.info().defects == i.defects);
+    CHECK_THROWS(QPIK_ERR_NULL, "ex", byp.info()); // NOLINT: use after move is the test
+
+    // A stack of two energies; progress, cancel, and a callback's exception.
+    std::vector<float> stack(sc.map);
+    stack.insert(stack.end(), sc.map.begin(), sc.map.end());
+    int calls = 0;
+    qpik::Extraction st = qpik::Extraction::from_mask(
+        stack, {2, MapScene::N, MapScene::N}, sc.mask, o,
+        [&calls](const std::string &, std::uint64_t, std::uint64_t, const std::string &) {
+            ++calls;
+            return true;
+        });
+    CHECK(st.info().energies == 2 && st.kernels().size() == 2u * 15u * 15u);
+    CHECK(calls >= 2);
+    CHECK_THROWS(QPIK_ERR_CANCELLED, "cancel",
+                 qpik::Extraction::from_mask(
+                     stack, {2, MapScene::N, MapScene::N}, sc.mask, o,
+                     [](const std::string &, std::uint64_t, std::uint64_t,
+                        const std::string &) { return false; }));
+    bool rethrown = false;
+    try {
+        qpik::Extraction::from_mask(sc.map, shape, sc.mask, o,
+                                    [](const std::string &, std::uint64_t, std::uint64_t,
+                                       const std::string &) -> bool { throw CallbackFailure(); });
+    } catch (const CallbackFailure &) {
+        rethrown = true;
+    }
+    CHECK(rethrown);
+
+    // Bad input.
+    CHECK_THROWS(QPIK_ERR_SHAPE, "smaller than the 15 x 15 kernel",
+                 qpik::Extraction::from_map(std::vector<float>(100, 1.0f), {10, 10}, o));
+    CHECK_THROWS(QPIK_ERR_INVALID_ARGUMENT, "marks no defect",
+                 qpik::Extraction::from_mask(sc.map, shape,
+                                             std::vector<std::uint8_t>(sc.mask.size()), o));
+    CHECK_THROWS(QPIK_ERR_INVALID_ARGUMENT, "outside",
+                 qpik::Extraction::from_positions(sc.map, shape, {5, 5, 1000, 5}, o));
+    CHECK_THROWS(QPIK_ERR_SHAPE, "pairs",
+                 qpik::Extraction::from_positions(sc.map, shape, {5, 5, 6}, o));
+    CHECK_THROWS(QPIK_ERR_SHAPE, "mask", qpik::Extraction::from_mask(
+                                             sc.map, shape, std::vector<double>(10), o));
+    CHECK_THROWS(QPIK_ERR_OPTION_VALUE, "map.energies_ev",
+                 qpik::Extraction::from_mask(sc.map, shape, sc.mask,
+                                             qpik::Options().set("map.energies_ev", "1,2")));
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -482,6 +657,7 @@ int main(int argc, char **argv) {
         {"model_shared_by_threads", model_shared_by_threads},
         {"datasets_with_progress", datasets_with_progress},
         {"training", training},
+        {"extract_map", extract_map},
     };
     int ran = 0;
     for (const Case &c : cases) {

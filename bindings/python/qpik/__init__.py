@@ -21,6 +21,7 @@ Quick start::
     k = qpik.Kernel("shockley-cu111-0meV")
     image, mask, defects = qpik.synthesize(k, (64, 64), seed=1, defects__count_max=5)
     kernel = qpik.Model.default().extract(image, mask)
+    ex = qpik.extract_map(big_map, mask=big_mask, map__kernel_size=31)  # any size, the engine
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from ._lib import ABI_VERSION, LibraryError
 from ._options import OptionInfo
 from ._options import describe as _describe
 from .dataset import Dataset, DatasetInfo, DatasetKernelInfo, generate_dataset, write_dataset
+from .extraction import Extraction, extract_map
 from .kernel import Kernel, KernelInfo, Synthesis, catalog, catalog_spec, synthesize
 from .model import ExtractInfo, Model, ModelInfo, estimate_mask
 from .training import train
@@ -59,6 +61,7 @@ __all__ = [
     "DatasetKernelInfo",
     "DtypeError",
     "ExtractInfo",
+    "Extraction",
     "FormatError",
     "InternalError",
     "InvalidArgumentError",
@@ -80,6 +83,7 @@ __all__ = [
     "catalog",
     "catalog_spec",
     "estimate_mask",
+    "extract_map",
     "generate_dataset",
     "library_path",
     "load_library",

@@ -107,6 +107,24 @@ class qpik_extract_info(ctypes.Structure):
     ]
 
 
+class qpik_extraction_info(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("symmetry", ctypes.c_uint32),
+        ("types", ctypes.c_int64),
+        ("energies", ctypes.c_int64),
+        ("kernel_size", ctypes.c_int64),
+        ("rows", ctypes.c_int64),
+        ("cols", ctypes.c_int64),
+        ("defects", ctypes.c_int64),
+        ("heldout_r2", ctypes.c_double),
+        ("fit_r2", ctypes.c_double),
+        ("pixel_size_m", ctypes.c_double),
+        ("positions_estimated", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+    ]
+
+
 def sized(struct_type):
     """A zeroed info struct with ``struct_size`` set, as every *_get_info call requires."""
     s = struct_type()
@@ -182,6 +200,17 @@ _PROTOTYPES = {
     "qpik_model_get_info": (c_status, [_P, ctypes.POINTER(qpik_model_info)]),
     "qpik_estimate_mask": (c_status, [_A, _A, c_size_p]),
     "qpik_extract": (c_status, [_P, _A, _A, _A, ctypes.POINTER(qpik_extract_info)]),
+    "qpik_extract_map": (c_status, [_P, _A, _A, ctypes.POINTER(_P)]),
+    "qpik_extract_map_progress": (c_status, [_P, _A, _A, ctypes.POINTER(_P), PROGRESS_FN, _P]),
+    "qpik_extraction_free": (None, [_P]),
+    "qpik_extraction_get_info": (c_status, [_P, ctypes.POINTER(qpik_extraction_info)]),
+    "qpik_extraction_kernels": (c_status, [_P, _A]),
+    "qpik_extraction_kernel_std": (c_status, [_P, _A]),
+    "qpik_extraction_positions": (c_status, [_P, _A]),
+    "qpik_extraction_amplitudes": (c_status, [_P, _A]),
+    "qpik_extraction_types": (c_status, [_P, _A]),
+    "qpik_extraction_residual": (c_status, [_P, _A]),
+    "qpik_extraction_heldout_r2": (c_status, [_P, _A]),
     "qpik_options_new": (c_status, [ctypes.POINTER(_P)]),
     "qpik_options_free": (None, [_P]),
     "qpik_options_set": (c_status, [_P, _S, _S]),

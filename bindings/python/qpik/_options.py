@@ -52,11 +52,13 @@ def fetch_string(call, *args):
 
 def option_text(key, value):
     """A Python value as qpik option text: bools as true/false, sizes as ROWSxCOLS,
-    other sequences comma-separated, paths as paths, everything else with ``str``."""
+    other sequences (and NumPy arrays) comma-separated, paths as paths, everything else with ``str``."""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # e.g. map__energies_ev=np.linspace(...)
     if isinstance(value, (tuple, list)):
         sep = "x" if key == "size" else ","
         return sep.join(str(v) for v in value)

@@ -4,10 +4,10 @@ use super::*;
 use crate::cli::progress::Bars;
 use crate::cli::{MethodArg, TrainArgs, TrainWhat};
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
-use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::data::{Dataset, DatasetInfo, KernelTable, SPLIT_TRAIN};
 use crate::extract::{Extractor, Method, evaluate};
 use crate::model::train::{TrainConfig, train_align, train_one_step, train_vae};
+use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::synthesis::dataset::observation_table;
 use crate::{Error, Result};
 use ndarray::Array2;
@@ -27,14 +27,16 @@ pub(super) fn train(what: TrainWhat, a: &TrainArgs) -> Result<()> {
         ..TrainConfig::default()
     };
     if let Some(c) = &a.channels {
-        if c.len() != 3 || c.iter().any(|&x| x == 0 || x % cfg.net.groups != 0) {
+        let [a, b, c] = c.as_slice() else {
             return Err(Error::invalid(format!(
-                "--channels needs three positive multiples of {}",
-                cfg.net.groups
+                "--channels needs three channel counts (e.g. 8,16,32), not {}",
+                c.len()
             )));
-        }
-        cfg.net.channels = [c[0], c[1], c[2]];
+        };
+        cfg.net.channels = [*a, *b, *c];
     }
+    // Ranges (--channels, --batch-size, --lr, ...) are the config's own.
+    cfg.validate()?;
     let dev = device(a.cuda);
     let bars = Bars::default();
     let t = Instant::now();

@@ -5,10 +5,10 @@ use crate::cli::progress::Bars;
 use crate::cli::{DatasetArgs, RenderArgs};
 use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
-use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::extract::{Extractor, Method};
 use crate::physics::catalog::catalog;
 use crate::physics::{KernelSpec, SimContext};
+use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::rng::Rng;
 use crate::synthesis::dataset::{
     DatasetConfig, generate_dataset, observation_table, prepare_kernel,

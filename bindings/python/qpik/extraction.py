@@ -1,0 +1,179 @@
+"""The map engine: kernels from whole dI/dV maps of any size (``qpik_extract_map``)."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _arrays, _errors, _lib
+from ._errors import Status
+from ._options import Options
+from ._progress import Progress
+
+
+@dataclass(frozen=True, eq=False)
+class Extraction:
+    """What :func:`extract_map` found, copied out of the library (plain NumPy arrays).
+
+    Conventions: pixel (S // 2, S // 2) of each kernel is the impurity; the amplitudes of
+    each type and energy have mean 1, so the kernels carry the map's own unit; rows and
+    columns as in the map, row 0 first.
+
+    Attributes:
+        kernels: float32 (T, E, S, S): T kernel types (1), E energies (1 for a 2-D map).
+        kernel_std: float32, same shape: per-pixel standard error (block bootstrap);
+            NaN when ``map__bootstrap=0``.
+        positions: float32 (N, 2): the defects used, (row, col) in pixels of the map.
+        amplitudes: float32 (N, E): each defect's signed amplitude at each energy.
+        types: uint8 (N,): each defect's kernel type (0).
+        residual: float32 (E, H, W): the map minus the fitted model; NaN where the map is.
+        heldout_r2: float64 (E,): held-out R^2 per energy, the fraction of the variance
+            left by the background that the kernel explains on pixels it was not fitted
+            to. Near 0 or below: the kernel means nothing.
+        heldout_r2_mean, fit_r2_mean: means over energies (fit: on all pixels).
+        pixel_size_m: the map's pixel size in metres (``map__pixel_size_a``; NaN unknown).
+        symmetry: rotation order the kernel was projected onto (0 none, 1 isotropic, n).
+        positions_estimated: True when the positions were estimated from the map.
+    """
+
+    kernels: np.ndarray
+    kernel_std: np.ndarray
+    positions: np.ndarray
+    amplitudes: np.ndarray
+    types: np.ndarray
+    residual: np.ndarray
+    heldout_r2: np.ndarray
+    heldout_r2_mean: float
+    fit_r2_mean: float
+    pixel_size_m: float
+    symmetry: int
+    positions_estimated: bool
+
+    @property
+    def kernel(self):
+        """The kernel of a single map, (S, S); for a stack (E, S, S) (type 0)."""
+        k = self.kernels[0]
+        return k[0] if k.shape[0] == 1 else k
+
+    def __repr__(self):
+        t, e, s, _ = self.kernels.shape
+        return (
+            f"qpik.Extraction(kernels {t}x{e}x{s}x{s}, {len(self.positions)} defects, "
+            f"held-out R2 {self.heldout_r2_mean:.3f})"
+        )
+
+
+def _defects(map_shape, mask, positions):
+    """The ``defects`` descriptor: a mask, positions (N, 2), or None (estimate)."""
+    if mask is not None and positions is not None:
+        raise _errors.error(
+            Status.QPIK_ERR_INVALID_ARGUMENT,
+            "give either mask or positions, not both",
+        )
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.shape != tuple(map_shape[-2:]):
+            raise _errors.error(
+                Status.QPIK_ERR_SHAPE,
+                f"mask has shape {m.shape} but the map's images are {tuple(map_shape[-2:])}",
+            )
+        return _arrays.mask(m, "mask")
+    if positions is not None:
+        p = np.asarray(positions)
+        if p.size == 0:
+            p = p.reshape(0, 2)  # "no defects" (InvalidArgumentError), not a shape error
+        if p.ndim != 2 or p.shape[1] != 2:
+            raise _errors.error(
+                Status.QPIK_ERR_SHAPE,
+                f"positions have shape {p.shape} but must be (N, 2): (row, col) per defect",
+            )
+        if p.dtype.kind not in "fiu":
+            raise _errors.error(
+                Status.QPIK_ERR_DTYPE,
+                f"positions have dtype {p.dtype}; give (row, col) numbers",
+            )
+        return _arrays.data(p.astype(np.float64, copy=False), "positions")
+    return None
+
+
+def _read(ex, fn, shape, dtype=np.float32):
+    out, d = _arrays.output(shape, dtype)
+    _errors.check(fn(ex, d.ref))
+    return out
+
+
+def extract_map(map, mask=None, positions=None, topography=None, progress=None, **options):
+    """Extract the kernel of a dI/dV map (2-D) or an energy stack (3-D, energies first) by
+    least squares on the forward model ``Y = sum_i a_i K(r - r_i) + B + noise``.
+
+    Args:
+        map: (H, W) or (E, H, W) array of real numbers in any memory order (Fortran order
+            is read without a copy). NaN marks missing pixels (bad scan lines): they are
+            left out of the fit. Infinity raises NotFiniteError.
+        mask: (H, W) defect mask (bool, or numbers: a pixel above 0.5 is one defect at
+            that pixel), shared by all energies.
+        positions: (N, 2) defect positions, (row, col) in pixels of the map, subpixel
+            allowed; up to half the kernel outside the map is allowed.
+            With neither mask nor positions, the positions are estimated from the map
+            (the mean over energies of a stack) with :func:`estimate_mask`'s heuristic.
+        topography: not supported yet (raises NotImplementedError).
+        progress: ``callable(stage, done, total, message)`` called on this thread (one
+            stage per energy); returning True cancels (CancelledError).
+        **options: ``map__*`` settings: ``map__kernel_size`` ("auto" or pixels),
+            ``map__symmetry`` ("auto", "none", 1, 2, 3, 4, 6), ``map__background``
+            ("constant", "plane", "plane-and-lines"), ``map__smoothness`` ("auto" or a
+            weight), ``map__bootstrap``, ``map__block_px``, ``map__outer_iterations``,
+            ``map__cg_iterations``, ``map__seed`` (else ``seed``),
+            ``map__memory_budget_bytes``; and the map's metadata ``map__pixel_size_a``
+            (Angstrom), ``map__value_unit``, ``map__energies_ev`` (one per layer). See
+            :func:`options_help`.
+
+    Returns:
+        an :class:`Extraction`.
+
+    Raises ShapeError (map smaller than the kernel, mask of another shape, positions not
+    (N, 2)), InvalidArgumentError (no defects, every pixel a defect, positions outside
+    the map, a layer all NaN, mask and positions both given), NotFiniteError, DtypeError,
+    OptionError, CancelledError.
+    """
+    if topography is not None:
+        raise NotImplementedError(
+            "positions from a topography channel are not in qpik yet; find the defects "
+            "with your own detector and pass positions=(N, 2) or mask=, or pass neither "
+            "to estimate them from the map"
+        )
+    m = _arrays.data(map, "map")
+    defects = _defects(m.array.shape, mask, positions)
+    lib = _lib.lib()
+    handle = ctypes.c_void_p()
+    with Options(options) as opts:
+        Progress(progress).run(
+            lib.qpik_extract_map_progress,
+            opts.handle,
+            m.ref,
+            None if defects is None else defects.ref,
+            ctypes.byref(handle),
+        )
+    try:
+        info = _lib.sized(_lib.qpik_extraction_info)
+        _errors.check(lib.qpik_extraction_get_info(handle, ctypes.byref(info)))
+        t, e, s = info.types, info.energies, info.kernel_size
+        n, h, w = info.defects, info.rows, info.cols
+        return Extraction(
+            kernels=_read(handle, lib.qpik_extraction_kernels, (t, e, s, s)),
+            kernel_std=_read(handle, lib.qpik_extraction_kernel_std, (t, e, s, s)),
+            positions=_read(handle, lib.qpik_extraction_positions, (n, 2)),
+            amplitudes=_read(handle, lib.qpik_extraction_amplitudes, (n, e)),
+            types=_read(handle, lib.qpik_extraction_types, (n,), np.uint8),
+            residual=_read(handle, lib.qpik_extraction_residual, (e, h, w)),
+            heldout_r2=_read(handle, lib.qpik_extraction_heldout_r2, (e,), np.float64),
+            heldout_r2_mean=float(info.heldout_r2),
+            fit_r2_mean=float(info.fit_r2),
+            pixel_size_m=float(info.pixel_size_m),
+            symmetry=int(info.symmetry),
+            positions_estimated=bool(info.positions_estimated),
+        )
+    finally:
+        lib.qpik_extraction_free(handle)

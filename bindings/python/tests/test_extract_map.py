@@ -1,0 +1,214 @@
+"""The map engine (qpik.extract_map): a synthetic map of a known kernel at known positions
+gives it back; every layout gives the same result; stacks; bad input raises the matching
+exception class."""
+
+import numpy as np
+import pytest
+
+import qpik
+
+S = 15
+H = S // 2
+
+
+def ring(wavelength):
+    """A cosine ring windowed to S x S, impurity at (S // 2, S // 2)."""
+    i, j = np.mgrid[:S, :S] - H
+    r = np.hypot(i, j)
+    return (np.cos(2 * np.pi * r / wavelength) * np.exp(-(r**2) / (2 * 2.5**2))).astype(
+        np.float32
+    )
+
+
+def defects(n, rng):
+    """Integer positions on a jittered grid (raster order) and amplitudes in [0.5, 1.5]."""
+    g = np.arange(4, n - 6, 16)
+    rc = np.array([(r, c) for r in g for c in g + 2]) + rng.integers(0, 6, (len(g) ** 2, 2))
+    rc = rc[np.lexsort((rc[:, 1], rc[:, 0]))]  # raster order, as a mask lists them
+    return rc, rng.uniform(0.5, 1.5, len(rc))
+
+
+def render(n, kernel, rc, amp, rng):
+    """sum_i amp_i kernel(r - r_i) + a plane + uniform noise of width 0.01 (no wrap-around)."""
+    pad = np.zeros((n + 2 * H, n + 2 * H))
+    for (r, c), a in zip(rc, amp):
+        pad[r : r + S, c : c + S] += a * kernel
+    rows, cols = np.mgrid[:n, :n]
+    plane = 0.3 + 0.002 * rows - 0.001 * cols
+    return (pad[H : H + n, H : H + n] + plane + 0.01 * (rng.random((n, n)) - 0.5)).astype(
+        np.float32
+    )
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rng = np.random.default_rng(3)
+    n = 96
+    rc, amp = defects(n, rng)
+    k = ring(5.0)
+    m = render(n, k, rc, amp, rng)
+    mask = np.zeros((n, n), bool)
+    mask[rc[:, 0], rc[:, 1]] = True
+    return dict(n=n, rc=rc, amp=amp, kernel=k, map=m, mask=mask, rng=rng)
+
+
+OPTS = dict(map__kernel_size=S, map__pixel_size_a=2.5)
+
+
+def pearson(a, b):
+    return np.corrcoef(np.ravel(a), np.ravel(b))[0, 1]
+
+
+@pytest.fixture(scope="module")
+def result(scene):
+    return qpik.extract_map(scene["map"], mask=scene["mask"], **OPTS)
+
+
+def test_kernel_positions_and_amplitudes_come_back(scene, result):
+    ex = result
+    assert ex.kernels.shape == (1, 1, S, S) and ex.kernels.dtype == np.float32
+    assert ex.kernel.shape == (S, S)
+    assert pearson(ex.kernel, scene["kernel"]) > 0.99
+    # Refined by up to map__refine_positions_px (1.5) from the true pixels they sit on.
+    np.testing.assert_allclose(ex.positions, scene["rc"], atol=0.25)
+    amp = scene["amp"]
+    np.testing.assert_allclose(ex.amplitudes[:, 0], amp / amp.mean(), atol=0.05)
+    assert ex.types.dtype == np.uint8 and not ex.types.any()
+    assert ex.residual.shape == (1, scene["n"], scene["n"])
+    assert np.sqrt(np.mean(ex.residual**2)) < 0.02
+    assert ex.heldout_r2.shape == (1,) and 0.9 < ex.heldout_r2[0] <= 1.0
+    assert ex.heldout_r2_mean == pytest.approx(ex.heldout_r2[0])
+    assert ex.pixel_size_m == pytest.approx(2.5e-10)
+    assert not ex.positions_estimated and ex.symmetry == 0
+    assert ex.kernel_std.shape == ex.kernels.shape and np.isfinite(ex.kernel_std).all()
+
+
+def test_fortran_order_and_positions_give_the_same_kernel(scene, result):
+    f64 = np.asfortranarray(scene["map"].astype(np.float64))
+    rc = scene["rc"][::-1]  # positions, in another order, kept as given
+    keep = dict(OPTS, map__refine_positions_px=0)
+    want = qpik.extract_map(scene["map"], mask=scene["mask"], **keep)
+    ex = qpik.extract_map(f64, positions=rc, **keep)
+    np.testing.assert_allclose(ex.kernel, want.kernel, atol=1e-3)
+    np.testing.assert_array_equal(ex.positions, rc.astype(np.float32))
+    # The mask in Fortran order and as float: the same as the bool mask.
+    m = np.asfortranarray(scene["mask"].astype(np.float32))
+    np.testing.assert_allclose(
+        qpik.extract_map(scene["map"], mask=m, **OPTS).kernel, result.kernel, atol=1e-5
+    )
+
+
+def test_stacks_give_one_kernel_per_energy(scene):
+    rng = np.random.default_rng(5)
+    k2 = ring(3.5)
+    amp2 = 2.0 - scene["amp"]
+    layer2 = render(scene["n"], k2, scene["rc"], amp2, rng)
+    stack = np.stack([scene["map"], layer2])
+    seen = []
+    ex = qpik.extract_map(
+        stack,
+        mask=scene["mask"],
+        map__energies_ev=np.array([0.01, 0.02]),
+        progress=lambda *a: seen.append(a) and False,
+        **OPTS,
+    )
+    assert ex.kernels.shape == (1, 2, S, S) and ex.kernel.shape == (2, S, S)
+    assert pearson(ex.kernel[0], scene["kernel"]) > 0.99
+    assert pearson(ex.kernel[1], k2) > 0.99
+    assert pearson(ex.amplitudes[:, 1], amp2) > 0.99
+    assert ex.residual.shape == (2, scene["n"], scene["n"])
+    assert len(seen) >= 2
+    # MATLAB's rows x cols x E seen as (E, rows, cols): the same result.
+    matlab = np.asfortranarray(np.moveaxis(stack, 0, -1))
+    ex2 = qpik.extract_map(np.moveaxis(matlab, -1, 0), mask=scene["mask"], **OPTS)
+    np.testing.assert_allclose(ex2.kernels, ex.kernels, atol=1e-5)
+
+
+def test_nan_rows_are_left_out(scene):
+    m = scene["map"].copy()
+    m[20:22] = np.nan
+    ex = qpik.extract_map(m, mask=scene["mask"], **OPTS)
+    assert pearson(ex.kernel, scene["kernel"]) > 0.99
+    assert np.isnan(ex.residual[0, 20:22]).all() and not np.isnan(ex.residual[0, 22]).any()
+
+
+def test_positions_are_estimated_without_defects(scene):
+    ex = qpik.extract_map(scene["map"], **OPTS)
+    assert ex.positions_estimated and 0 < len(ex.positions) <= len(scene["rc"]) + 2
+
+
+def test_progress_cancels_and_reraises(scene):
+    with pytest.raises(qpik.CancelledError):
+        qpik.extract_map(scene["map"], mask=scene["mask"], progress=lambda *a: True, **OPTS)
+
+    def boom(*a):
+        raise KeyError("from the callback")
+
+    with pytest.raises(KeyError, match="from the callback"):
+        qpik.extract_map(scene["map"], mask=scene["mask"], progress=boom, **OPTS)
+
+
+def test_bad_input_raises_the_matching_exception(scene):
+    m, mask, n = scene["map"], scene["mask"], scene["n"]
+    with pytest.raises(qpik.ShapeError, match="smaller than the 15 x 15 kernel"):
+        qpik.extract_map(m[:10, :10], mask=mask[:10, :10], **OPTS)
+    with pytest.raises(qpik.InvalidArgumentError, match="marks no defect"):
+        qpik.extract_map(m, mask=np.zeros_like(mask), **OPTS)
+    with pytest.raises(qpik.InvalidArgumentError, match="0 positions"):
+        qpik.extract_map(m, positions=[], **OPTS)
+    with pytest.raises(qpik.InvalidArgumentError, match="no defects found"):
+        qpik.extract_map(np.zeros((32, 32)))
+    with pytest.raises(qpik.InvalidArgumentError, match="every one"):
+        qpik.extract_map(m, mask=np.ones_like(mask), **OPTS)
+    with pytest.raises(qpik.ShapeError, match="mask has shape"):
+        qpik.extract_map(m, mask=mask[:, :-1], **OPTS)
+    with pytest.raises(qpik.ShapeError, match=r"must be \(N, 2\)"):
+        qpik.extract_map(m, positions=np.zeros((3, 3)), **OPTS)
+    with pytest.raises(qpik.InvalidArgumentError, match="outside"):
+        qpik.extract_map(m, positions=[[10, 10], [n + H + 1, 5]], **OPTS)
+    with pytest.raises(qpik.NotFiniteError):
+        qpik.extract_map(m, positions=[[10, np.nan]], **OPTS)
+    bad = m.copy()
+    bad[3, 4] = np.inf
+    with pytest.raises(qpik.NotFiniteError, match="infinite"):
+        qpik.extract_map(bad, mask=mask, **OPTS)
+    with pytest.raises(qpik.InvalidArgumentError, match="all NaN"):
+        qpik.extract_map(np.full((2, n, n), np.nan), mask=mask, **OPTS)
+    with pytest.raises(qpik.DtypeError):
+        qpik.extract_map(m.astype(np.complex64), mask=mask, **OPTS)
+    with pytest.raises(qpik.InvalidArgumentError, match="not both"):
+        qpik.extract_map(m, mask=mask, positions=[[1, 2]], **OPTS)
+    with pytest.raises(NotImplementedError, match="topography"):
+        qpik.extract_map(m, topography=m)
+    with pytest.raises(qpik.OptionError, match="kernel size"):
+        qpik.extract_map(m, mask=mask, map__kernel_size=1)
+    with pytest.raises(qpik.OptionError, match="did you mean 'map.symmetry'"):
+        qpik.extract_map(m, mask=mask, map__symetry=4)
+    with pytest.raises(qpik.OptionError, match="map.energies_ev"):
+        qpik.extract_map(m, mask=mask, map__energies_ev=[0.1, 0.2], **OPTS)
+    # Every message is about the call, and bad input never gets to the engine's result.
+    with pytest.raises(qpik.ShapeError):
+        qpik.extract_map(np.zeros(5), mask=None)
+
+
+def test_options_describe_every_map_setting():
+    keys = {o.key: o for o in qpik.options()}
+    for k in (
+        "kernel_size",
+        "symmetry",
+        "background",
+        "smoothness",
+        "bootstrap",
+        "block_px",
+        "refine_positions_px",
+        "outer_iterations",
+        "cg_iterations",
+        "seed",
+        "memory_budget_bytes",
+        "pixel_size_a",
+        "value_unit",
+        "energies_ev",
+    ):
+        assert f"map.{k}" in keys, k
+    assert keys["map.kernel_size"].default == "auto"
+    assert keys["map.bootstrap"].default == "8"
