@@ -7,6 +7,7 @@
 
 pub mod dataset;
 pub mod stamps;
+pub mod topography;
 
 use crate::rng::Rng;
 use crate::{Error, Result};
