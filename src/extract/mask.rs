@@ -9,56 +9,13 @@ use ndarray::{Array2, ArrayView2};
 /// the sign of the strongest extremum is taken as the defects' sign; every local extremum of
 /// that sign (5 x 5 neighbourhood) reaching both 6 robust standard deviations and 35 % of the
 /// strongest is a defect. Accurate for isolated sharp centres; a mask from the topography is
-/// better when one exists.
+/// better when one exists. The same detection with subpixel positions and other settings:
+/// [`crate::extract::defects::defects_from_map`].
 pub fn estimate_mask(obs: ArrayView2<f32>) -> Array2<u8> {
-    let (h, w) = obs.dim();
-    let mut mask = Array2::<u8>::zeros((h, w));
-    let mut v: Vec<f32> = obs.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.len() < 9 {
-        return mask;
-    }
-    let mid = v.len() / 2;
-    let median = *v.select_nth_unstable_by(mid, f32::total_cmp).1;
-    let mut dev: Vec<f32> = v.iter().map(|x| (x - median).abs()).collect();
-    let mad = *dev.select_nth_unstable_by(mid, f32::total_cmp).1;
-    let scale = if mad > 0.0 { 1.4826 * mad } else { 1.0 };
-    let z = obs.mapv(|x| {
-        if x.is_finite() {
-            (x - median) / scale
-        } else {
-            0.0
-        }
-    });
-    let (lo, hi) = z
-        .iter()
-        .fold((0.0f32, 0.0f32), |(a, b), &x| (a.min(x), b.max(x)));
-    let sign = if hi >= -lo { 1.0 } else { -1.0 };
-    let peak = hi.max(-lo);
-    let threshold = (0.35 * peak).max(6.0);
-    if peak < threshold {
-        return mask;
-    }
-    for r in 0..h {
-        for c in 0..w {
-            let x = sign * z[[r, c]];
-            if x < threshold {
-                continue;
-            }
-            let mut is_max = true;
-            'n: for rr in r.saturating_sub(2)..(r + 3).min(h) {
-                for cc in c.saturating_sub(2)..(c + 3).min(w) {
-                    let y = sign * z[[rr, cc]];
-                    // Ties go to the first pixel in raster order.
-                    if y > x || (y == x && (rr, cc) < (r, c)) {
-                        is_max = false;
-                        break 'n;
-                    }
-                }
-            }
-            if is_max {
-                mask[[r, c]] = 1;
-            }
-        }
+    let settings = crate::extract::defects::MapDefectSettings::default();
+    let mut mask = Array2::<u8>::zeros(obs.dim());
+    for (r, c, _) in crate::extract::defects::map_peaks(obs, &settings).peaks {
+        mask[[r, c]] = 1;
     }
     mask
 }

@@ -8,6 +8,7 @@
 pub mod dataset;
 pub mod scene;
 pub mod stamps;
+pub mod topography;
 
 use crate::rng::Rng;
 use crate::{Error, Result};
