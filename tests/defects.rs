@@ -2,10 +2,10 @@
 //! FeSe scan in tests/data. Set `QPIK_TEST_PNG_DIR` to write pictures with the detections.
 
 use ndarray::Array2;
-use qpik::data::png::{Colormap, Panel, Scale, write_panels};
 use qpik::data::sxm::{Direction, read_sxm};
 use qpik::extract::defects::{Detected, TopographySettings, find_defects};
 use qpik::physics::{SimContext, catalog::find};
+use qpik::picture::{Colormap, Panel, Scale, write_panels};
 use qpik::rng::Rng;
 use qpik::synthesis::topography::{TopographyConfig, synthesize_topography};
 use qpik::synthesis::{Artefacts, DefectConfig, KernelStamps, synthesize};
@@ -158,7 +158,7 @@ fn bright_defects_of_the_real_fese_scan() {
             .collect::<Vec<_>>()
     );
     let mut shown = z.clone();
-    qpik::data::sxm::level_lines(&mut shown);
+    qpik::picture::level_lines(&mut shown);
     picture("fese-z-forward", &shown, &found, &[]);
     assert!(
         (15..=40).contains(&found.len()),

@@ -321,8 +321,10 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
     tiny.memory_budget_bytes = 1 << 20;
     let e = err(&map, &[[10.0, 10.0]], &tiny);
     assert!(e.contains("memory budget"), "{e}");
-    let mut bad = MapSettings::default();
-    bad.symmetry = SymmetryChoice::Rotation(5);
+    let bad = MapSettings {
+        symmetry: SymmetryChoice::Rotation(5),
+        ..MapSettings::default()
+    };
     let e = err(&map, &[[10.0, 10.0]], &bad);
     assert!(e.contains("symmetry 5"), "{e}");
 }

@@ -79,27 +79,9 @@ pub enum Command {
         #[arg(long)]
         cuda: bool,
     },
-    /// Extract the kernel of one observation (HDF5 dataset or .npy + mask .npy).
-    Extract {
-        /// A qpik dataset (.h5) or a float32/float64 .npy image.
-        input: PathBuf,
-        /// Defect mask .npy (required with .npy input; HDF5 inputs carry their masks).
-        #[arg(long)]
-        mask: Option<PathBuf>,
-        /// Which observation of an HDF5 input.
-        #[arg(long, default_value_t = 0)]
-        index: usize,
-        #[arg(long, value_enum, default_value_t = MethodArg::TwoStep)]
-        method: MethodArg,
-        #[arg(long)]
-        model: Option<PathBuf>,
-        #[arg(short, long, default_value = "extracted.h5")]
-        out: PathBuf,
-        #[arg(long)]
-        png: Option<PathBuf>,
-        #[arg(long)]
-        cuda: bool,
-    },
+    /// Extract the kernel of a map (.sxm, .3ds, .npy or a qpik dataset) of any size: the
+    /// map engine (least squares on the forward model) by default, or a network on 64 x 64.
+    Extract(ExtractArgs),
     /// Import the published 100-kernel dataset's CSV files into a qpik HDF5 dataset.
     ImportCsv {
         /// One CSV file per kernel.
@@ -223,8 +205,92 @@ pub enum TrainWhat {
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 pub enum MethodArg {
+    /// The map engine: least squares on the forward model (any map size).
+    Forward,
+    /// The networks of arXiv 2506.05325 (64 x 64 crops).
     TwoStep,
     OneStep,
+}
+
+/// Scan direction of a Nanonis channel.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectionArg {
+    Forward,
+    Backward,
+}
+
+/// Background carried by the map engine.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackgroundArg {
+    Constant,
+    Plane,
+    PlaneAndLines,
+}
+
+/// `qpik extract`.
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// The map: a Nanonis .sxm scan or .3ds grid, a 2-D or 3-D .npy, or a qpik dataset (.h5).
+    pub input: PathBuf,
+    /// Channel of a Nanonis file (default: the lock-in dI/dV channel).
+    #[arg(long)]
+    pub channel: Option<String>,
+    #[arg(long, value_enum, default_value_t = DirectionArg::Forward)]
+    pub direction: DirectionArg,
+    /// Which observation of a qpik dataset (required when it holds several).
+    #[arg(long)]
+    pub index: Option<usize>,
+    /// Defect mask .npy with the map's shape: every pixel above 0.5 is a defect.
+    #[arg(long, conflicts_with_all = ["positions", "defects_from"])]
+    pub mask: Option<PathBuf>,
+    /// Defect positions: a text file of `row, col` pixel lines (subpixel allowed) or an
+    /// [N, 2] .npy.
+    #[arg(long, conflicts_with = "defects_from")]
+    pub positions: Option<PathBuf>,
+    /// Find the defects in another channel of the same file, e.g. the topography `Z`.
+    #[arg(long, value_name = "CHANNEL")]
+    pub defects_from: Option<String>,
+    /// Defects in the topography channel are dark rather than bright.
+    #[arg(long)]
+    pub dark_defects: bool,
+    /// Kernel size S in pixels (default: from the defect spacing).
+    #[arg(long)]
+    pub kernel_size: Option<usize>,
+    /// Symmetry of the kernel about the impurity: auto, none, or 2, 3, 4, 6 (1 = isotropic).
+    #[arg(long, default_value = "none")]
+    pub symmetry: String,
+    /// Smoothness weight of the kernel: auto or a number (relative to the data term).
+    #[arg(long, default_value = "auto")]
+    pub smoothness: String,
+    #[arg(long, value_enum, default_value_t = BackgroundArg::Plane)]
+    pub background: BackgroundArg,
+    /// Bootstrap replicates for the kernel's standard error (0: the noise floor only).
+    #[arg(long, default_value_t = 8)]
+    pub bootstrap: usize,
+    /// How far positions may move as they are refined, in pixels (0: keep them).
+    #[arg(long, default_value_t = 1.5)]
+    pub refine_positions: f64,
+    /// Pixel size in metres (overrides the file's; .npy files have none).
+    #[arg(long)]
+    pub pixel_size: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = MethodArg::Forward)]
+    pub method: MethodArg,
+    /// Network model file (network methods only).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Result: .h5 (the qpik-extraction file) or .npy (the kernels alone).
+    #[arg(short, long, default_value = "extracted.h5")]
+    pub out: PathBuf,
+    /// Picture (default: OUT with .png).
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub cuda: bool,
 }
 
 #[derive(Args, Debug)]

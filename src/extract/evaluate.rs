@@ -103,9 +103,17 @@ pub fn evaluate_forward(
                 .filter(|(_, m)| **m > 0)
                 .map(|((r, c), _)| [r as f64, c as f64])
                 .collect();
-            let obs = table.observations.index_axis(ndarray::Axis(0), j).to_owned();
-            let ex = extract_map(&MapData::from_image(obs), &positions, &settings, &NoProgress)
-                .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?;
+            let obs = table
+                .observations
+                .index_axis(ndarray::Axis(0), j)
+                .to_owned();
+            let ex = extract_map(
+                &MapData::from_image(obs),
+                &positions,
+                &settings,
+                &NoProgress,
+            )
+            .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?;
             let pred = crate::model::minmax(&ex.kernels.iter().copied().collect::<Vec<f32>>());
             let mut m = sample_metrics(&pred, &truth[k]);
             m.maxdot = maxdot.of(&pred, &truth[k]);

@@ -166,7 +166,11 @@ impl MaxDot {
         let (h, w) = self.size;
         let (_, pw) = self.pad;
         let mean = k.iter().map(|&v| v as f64).sum::<f64>() / k.len() as f64;
-        let norm = k.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>().sqrt();
+        let norm = k
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            .sqrt();
         if norm == 0.0 || !norm.is_finite() {
             return None;
         }
@@ -202,8 +206,12 @@ mod maxdot_tests {
     #[test]
     fn maxdot_is_one_for_shifted_copies_and_matches_a_direct_sum() {
         let (h, w) = (12, 10);
-        let f = |r: f64, c: f64| ((r - 5.0) * 0.7).sin() * ((c - 4.0) * 0.4).cos() * (-(r - 5.0).powi(2) / 20.0).exp();
-        let a: Vec<f32> = (0..h * w).map(|i| f((i / w) as f64, (i % w) as f64) as f32).collect();
+        let f = |r: f64, c: f64| {
+            ((r - 5.0) * 0.7).sin() * ((c - 4.0) * 0.4).cos() * (-(r - 5.0).powi(2) / 20.0).exp()
+        };
+        let a: Vec<f32> = (0..h * w)
+            .map(|i| f((i / w) as f64, (i % w) as f64) as f32)
+            .collect();
         // b = a shifted by (2, -1) with zeros entering.
         let b: Vec<f32> = (0..h * w)
             .map(|i| {
@@ -222,7 +230,11 @@ mod maxdot_tests {
         // Direct: max over shifts of the normalised, mean-subtracted correlation.
         let norm = |k: &[f32]| {
             let m = k.iter().map(|&v| v as f64).sum::<f64>() / k.len() as f64;
-            let s = k.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>().sqrt();
+            let s = k
+                .iter()
+                .map(|&v| (v as f64 - m).powi(2))
+                .sum::<f64>()
+                .sqrt();
             k.iter().map(|&v| (v as f64 - m) / s).collect::<Vec<f64>>()
         };
         let (na, nb) = (norm(&a), norm(&b));
@@ -234,14 +246,19 @@ mod maxdot_tests {
                     for c in 0..w as i64 {
                         let (rr, cc) = (r + dr, c + dc);
                         if (0..h as i64).contains(&rr) && (0..w as i64).contains(&cc) {
-                            s += na[(r * w as i64 + c) as usize] * nb[(rr * w as i64 + cc) as usize];
+                            s +=
+                                na[(r * w as i64 + c) as usize] * nb[(rr * w as i64 + cc) as usize];
                         }
                     }
                 }
                 best = best.max(s.abs());
             }
         }
-        assert!((md.of(&a, &b) - best).abs() < 1e-9, "{} vs {best}", md.of(&a, &b));
+        assert!(
+            (md.of(&a, &b) - best).abs() < 1e-9,
+            "{} vs {best}",
+            md.of(&a, &b)
+        );
         assert!(best > 0.8);
     }
 }

@@ -1,11 +1,12 @@
 //! What each `qpik` subcommand does.
 
+mod map;
 mod network;
 mod pictures;
 mod show;
 mod simulate;
 
-use super::{Cli, Command, Preset, Simulate};
+use super::{Cli, Command, MethodArg, Preset, Simulate};
 use crate::data::hdf5_io::write_dataset;
 use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN};
 use crate::extract::select_device;
@@ -85,16 +86,19 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             cuda,
         } => eval(&data, method, model, limit, json, cuda),
-        Command::Extract {
-            input,
-            mask,
-            index,
-            method,
-            model,
-            out,
-            png,
-            cuda,
-        } => extract(&input, mask, index, method, model, &out, png, cuda),
+        Command::Extract(a) => match a.method {
+            MethodArg::Forward => map::extract_forward(&a),
+            m => extract(
+                &a.input,
+                a.mask.clone(),
+                a.index.unwrap_or(0),
+                m,
+                a.model.clone(),
+                &a.out,
+                a.png.clone(),
+                a.cuda,
+            ),
+        },
         Command::ImportCsv {
             files,
             out,

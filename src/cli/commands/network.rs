@@ -76,6 +76,11 @@ pub(super) fn extractor(
             match method {
                 MethodArg::TwoStep => Method::TwoStep,
                 MethodArg::OneStep => Method::OneStep,
+                MethodArg::Forward => {
+                    return Err(Error::invalid(
+                        "the forward method (the map engine) has no network model",
+                    ));
+                }
             },
             &dev,
         )?,
@@ -91,34 +96,57 @@ pub(super) fn eval(
     json: bool,
     cuda: bool,
 ) -> Result<()> {
-    let ex = extractor(method, model, cuda)?;
-    // A test set is held out as a whole: every observation of a training kernel is "seen".
-    let td = crate::model::data::TrainingData::load(data, None, 1.0)?;
-    let (seen, unseen) = evaluate(&ex, &td, limit)?;
-    let name = match ex.method() {
-        Method::TwoStep => "two-step",
-        Method::OneStep => "one-step",
+    let (name, seen, unseen) = if method == MethodArg::Forward {
+        let settings = crate::extract::map::MapSettings {
+            bootstrap: 0,
+            ..Default::default()
+        };
+        let (seen, unseen) = crate::extract::evaluate_forward(
+            data,
+            &settings,
+            limit,
+            &crate::cli::progress::Bars::default(),
+        )?;
+        ("forward", seen, unseen)
+    } else {
+        let ex = extractor(method, model, cuda)?;
+        // A test set is held out as a whole: every observation of a training kernel is "seen".
+        let td = crate::model::data::TrainingData::load(data, None, 1.0)?;
+        let (seen, unseen) = evaluate(&ex, &td, limit)?;
+        let name = match ex.method() {
+            Method::TwoStep => "two-step",
+            Method::OneStep => "one-step",
+        };
+        (name, seen, unseen)
     };
     if json {
-        println!(
-            "{{\"method\":\"{name}\",\"data\":{:?},\"seen\":{},\"unseen\":{}}}",
-            data.display().to_string(),
-            seen.to_json(),
-            unseen.to_json()
-        );
+        let report = serde_json::json!({
+            "method": name,
+            "data": data.display().to_string(),
+            "seen": seen,
+            "unseen": unseen,
+        });
+        println!("{report}");
     } else {
         println!(
             "{name} on {} (errors on the [-1, 1] scale, i.e. x2 on [0, 1]):",
             data.display()
         );
         println!(
-            "{:<8} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8}",
-            "group", "n", "MAE mean", "MAE max", "RMSE mean", "RMSE max", "Pearson"
+            "{:<8} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
+            "group", "n", "MAE mean", "MAE max", "RMSE mean", "RMSE max", "Pearson", "maxdot"
         );
         for (g, m) in [("seen", seen), ("unseen", unseen)] {
             println!(
-                "{:<8} {:>6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>8.4}",
-                g, m.count, m.mae2_mean, m.mae2_max, m.rmse2_mean, m.rmse2_max, m.pearson_mean
+                "{:<8} {:>6} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>8.4} {:>8.4}",
+                g,
+                m.count,
+                m.mae2_mean,
+                m.mae2_max,
+                m.rmse2_mean,
+                m.rmse2_max,
+                m.pearson_mean,
+                m.maxdot_mean
             );
         }
     }

@@ -1,0 +1,120 @@
+//! Map-engine benchmarks (`cargo bench --bench map`); medians of repeated runs.
+//!
+//! Known positions (whole pixels, from the mask), S = 49, bi2212-normal-m50meV with white noise
+//! (SNR 8):
+//! - 256 x 256, 50 defects: one fit (fixed smoothness, positions fixed, no bootstrap), the
+//!   default extraction without bootstrap (smoothness chosen by held-out score, positions
+//!   refined), and with the default 8-replicate bootstrap (ratio to the plain solve);
+//! - 1024 x 1024, 800 defects: one fit and the default without bootstrap;
+//! - a stack of 64 energies x 256 x 256: the default without bootstrap.
+
+use ndarray::Array3;
+use qpik::data::map_data::MapData;
+use qpik::extract::map::{MapSettings, Smoothness, extract_map};
+use qpik::progress::NoProgress;
+use qpik::rng::Rng;
+use qpik::synthesis::scene::catalog_scene;
+use qpik::synthesis::{Artefacts, DefectConfig};
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::time;
+
+fn scene(size: usize, n: usize, seed: u64) -> (MapData, Vec<[f64; 2]>) {
+    let defects = DefectConfig {
+        count_min: n,
+        count_max: n,
+        ..DefectConfig::default()
+    };
+    let art = Artefacts {
+        snr: Some(8.0),
+        ..Artefacts::default()
+    };
+    let sc =
+        catalog_scene("bi2212-normal-m50meV", size, 32, 49, &defects, &art, seed).expect("scene");
+    let positions = sc
+        .observation
+        .mask
+        .indexed_iter()
+        .filter(|(_, m)| **m == 1)
+        .map(|((r, c), _)| [r as f64, c as f64])
+        .collect();
+    (MapData::from_image(sc.observation.image), positions)
+}
+
+fn main() {
+    println!("threads: {}", rayon::current_num_threads());
+    let plain = MapSettings {
+        kernel_size: Some(49),
+        smoothness: Smoothness::Fixed(0.01),
+        bootstrap: 0,
+        refine_positions_px: 0.0,
+        ..MapSettings::default()
+    };
+    let default_no_boot = MapSettings {
+        kernel_size: Some(49),
+        bootstrap: 0,
+        ..MapSettings::default()
+    };
+    let default = MapSettings {
+        kernel_size: Some(49),
+        ..MapSettings::default()
+    };
+    let (map, pos) = scene(256, 50, 1);
+    let run = |m: &MapData, p: &[[f64; 2]], s: &MapSettings| {
+        extract_map(m, p, s, &NoProgress).expect("extraction");
+    };
+    let t_plain = time(9, || run(&map, &pos, &plain));
+    println!(
+        "256 x 256, 50 defects, S 49, one fit:                 {:8.1} ms",
+        t_plain * 1e3
+    );
+    let t_def = time(5, || run(&map, &pos, &default_no_boot));
+    println!(
+        "256 x 256, default without bootstrap:                {:8.1} ms",
+        t_def * 1e3
+    );
+    let t_boot = time(5, || run(&map, &pos, &default));
+    println!(
+        "256 x 256, default with 8 bootstrap replicates:      {:8.1} ms ({:.1}x the one fit, +{:.1}x for the bootstrap alone)",
+        t_boot * 1e3,
+        t_boot / t_plain,
+        (t_boot - t_def) / t_plain
+    );
+    let (big, big_pos) = scene(1024, 800, 2);
+    let t = time(3, || run(&big, &big_pos, &plain));
+    println!(
+        "1024 x 1024, 800 defects, one fit:                   {:8.1} ms",
+        t * 1e3
+    );
+    let t = time(3, || run(&big, &big_pos, &default_no_boot));
+    println!(
+        "1024 x 1024, default without bootstrap:              {:8.1} ms",
+        t * 1e3
+    );
+    // A stack: the 256 x 256 map scaled per energy, with fresh noise per layer.
+    let e = 64;
+    let mut rng = Rng::new(5);
+    let base = map.data.index_axis(ndarray::Axis(0), 0).to_owned();
+    let sd = {
+        let m = base.iter().map(|&v| v as f64).sum::<f64>() / base.len() as f64;
+        (base.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / base.len() as f64).sqrt()
+    };
+    let mut data = Array3::<f32>::zeros((e, 256, 256));
+    for l in 0..e {
+        let f = 1.0 + 0.5 * (l as f32 * 0.2).sin();
+        for ((r, c), v) in base.indexed_iter() {
+            data[[l, r, c]] = f * v + (0.1 * sd * rng.normal()) as f32;
+        }
+    }
+    let stack = MapData {
+        data,
+        energies_ev: vec![f64::NAN; e],
+        ..map.clone()
+    };
+    let t = time(3, || run(&stack, &pos, &default_no_boot));
+    println!(
+        "stack 64 x 256 x 256, default without bootstrap:     {:8.1} ms",
+        t * 1e3
+    );
+}

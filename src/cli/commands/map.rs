@@ -1,0 +1,295 @@
+//! `qpik extract` with the map engine: load any map, find its defects, extract, write the
+//! result file and pictures, and say whether to trust it.
+
+use crate::cli::progress::Bars;
+use crate::cli::{BackgroundArg, DirectionArg, ExtractArgs};
+use crate::data::extraction_file::write_extraction;
+use crate::data::map_data::MapData;
+use crate::data::map_file::{LoadedMap, MapSource, load_channel, load_map};
+use crate::data::sxm::Direction;
+use crate::extract::defects::{
+    MapDefectSettings, Polarity, TopographySettings, defects_from_map, find_defects,
+    positions_from_mask, positions_of, read_positions,
+};
+use crate::extract::map::{
+    Background, Extraction, MapSettings, Smoothness, SymmetryChoice, extract_map,
+};
+use crate::picture::{write_extraction_png, write_extraction_sheet};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Below this held-out R^2 the CLI warns that the kernel explains little of the map.
+const TRUST_R2: f64 = 0.1;
+
+fn direction(d: DirectionArg) -> Direction {
+    match d {
+        DirectionArg::Forward => Direction::Forward,
+        DirectionArg::Backward => Direction::Backward,
+    }
+}
+
+/// `auto`, `none` or a rotation order.
+pub(super) fn parse_symmetry(text: &str) -> Result<SymmetryChoice> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(SymmetryChoice::Auto),
+        "none" | "0" => Ok(SymmetryChoice::None),
+        "isotropic" => Ok(SymmetryChoice::Rotation(1)),
+        t => t.parse::<u32>().map(SymmetryChoice::Rotation).map_err(|_| {
+            Error::invalid(format!(
+                "--symmetry {text:?}: use auto, none, isotropic or 1, 2, 3, 4, 6"
+            ))
+        }),
+    }
+}
+
+fn parse_smoothness(text: &str) -> Result<Smoothness> {
+    match text.trim() {
+        "auto" => Ok(Smoothness::Auto),
+        t => t
+            .parse::<f64>()
+            .map(Smoothness::Fixed)
+            .map_err(|_| Error::invalid(format!("--smoothness {text:?}: use auto or a number"))),
+    }
+}
+
+/// The engine's settings from the command line (checked by the engine).
+pub(super) fn settings_of(a: &ExtractArgs) -> Result<MapSettings> {
+    Ok(MapSettings {
+        kernel_size: a.kernel_size,
+        symmetry: parse_symmetry(&a.symmetry)?,
+        smoothness: parse_smoothness(&a.smoothness)?,
+        background: match a.background {
+            BackgroundArg::Constant => Background::Constant,
+            BackgroundArg::Plane => Background::Plane,
+            BackgroundArg::PlaneAndLines => Background::PlaneAndLines,
+        },
+        bootstrap: a.bootstrap,
+        refine_positions_px: a.refine_positions,
+        seed: a.seed,
+        ..MapSettings::default()
+    })
+}
+
+/// Where the defects came from, and their positions.
+fn defect_positions(a: &ExtractArgs, loaded: &LoadedMap) -> Result<(Vec<[f64; 2]>, String)> {
+    let (_, h, w) = loaded.map.data.dim();
+    if let Some(path) = &a.mask {
+        let mask = crate::data::npy::read_f32(path)?;
+        if mask.dim() != (h, w) {
+            return Err(Error::invalid(format!(
+                "the mask {} is {} x {} but the map is {h} x {w}",
+                path.display(),
+                mask.dim().0,
+                mask.dim().1
+            )));
+        }
+        return Ok((
+            positions_from_mask(mask.view())?,
+            format!("mask {}", path.display()),
+        ));
+    }
+    if let Some(path) = &a.positions {
+        return Ok((
+            read_positions(path)?,
+            format!("positions {}", path.display()),
+        ));
+    }
+    if let Some(channel) = &a.defects_from {
+        let z = load_channel(&a.input, channel, direction(a.direction))?;
+        let layer = z.data.index_axis(ndarray::Axis(0), 0);
+        if layer.dim() != (h, w) {
+            return Err(Error::invalid(format!(
+                "channel {channel} is {:?} but the map is {h} x {w}",
+                layer.dim()
+            )));
+        }
+        let mut settings = if loaded.map.pixel_size_m.is_finite() {
+            TopographySettings::for_pixel_size(loaded.map.pixel_size_m * 1e10)?
+        } else {
+            TopographySettings::default()
+        };
+        settings.polarity = if a.dark_defects {
+            Polarity::Dark
+        } else {
+            Polarity::Bright
+        };
+        let found = find_defects(layer, &settings)?;
+        return Ok((
+            positions_of(&found),
+            format!("channel {channel} ({} defects found)", found.len()),
+        ));
+    }
+    if let Some(mask) = &loaded.mask {
+        return Ok((
+            positions_from_mask(mask.view())?,
+            "the dataset's mask".into(),
+        ));
+    }
+    // The mean over energies carries every layer's evidence of the defects.
+    let mean = loaded.map.data.map_axis(ndarray::Axis(0), |v| {
+        let f: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        if f.is_empty() {
+            f32::NAN
+        } else {
+            f.iter().sum::<f32>() / f.len() as f32
+        }
+    });
+    let found = defects_from_map(mean.view(), &MapDefectSettings::default())?;
+    Ok((positions_of(&found), "estimated from the map itself".into()))
+}
+
+/// What `qpik extract --json` prints.
+#[derive(Serialize)]
+struct Report<'a> {
+    input: String,
+    output: String,
+    pictures: Vec<String>,
+    method: &'a str,
+    defects_from: String,
+    defects: usize,
+    kernel_size: usize,
+    energies: usize,
+    map_shape: [usize; 2],
+    heldout_r2: &'a [f64],
+    fit_r2: &'a [f64],
+    symmetry: u32,
+    smoothness: &'a [f64],
+    pixel_size_m: Option<f64>,
+    value_unit: &'a str,
+    seconds: f64,
+}
+
+/// Write the result: the qpik-extraction HDF5 file, or the kernels alone as .npy.
+fn write_result(out: &Path, ex: &Extraction) -> Result<()> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("h5") | Some("hdf5") => write_extraction(out, ex),
+        Some("npy") => {
+            let (t, e, s, _) = ex.kernels.dim();
+            let view = ex.kernels.view().into_dyn();
+            let squeezed = match (t, e) {
+                (1, 1) => view.into_shape_with_order(vec![s, s]),
+                (1, _) => view.into_shape_with_order(vec![e, s, s]),
+                _ => {
+                    return Err(Error::invalid(
+                        "several kernel types do not fit a .npy of at most 3 dimensions: write .h5",
+                    ));
+                }
+            }
+            .map_err(|e| Error::invalid(format!("kernel array: {e}")))?;
+            crate::data::npy::write_npy_f32(out, squeezed, false)
+        }
+        _ => Err(Error::invalid(format!(
+            "{}: write the result as .h5 (everything) or .npy (the kernels alone)",
+            out.display()
+        ))),
+    }
+}
+
+pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let source = MapSource {
+        channel: a.channel.clone(),
+        direction: direction(a.direction),
+        index: a.index,
+    };
+    let mut loaded = load_map(&a.input, &source)?;
+    if let Some(p) = a.pixel_size {
+        if !(p.is_finite() && p > 0.0 && p < 1e-6) {
+            return Err(Error::invalid(format!(
+                "--pixel-size {p}: give the pixel size in metres, e.g. 1e-10 for 1 Angstrom"
+            )));
+        }
+        loaded.map.pixel_size_m = p;
+    }
+    let settings = settings_of(a)?;
+    let (positions, from) = defect_positions(a, &loaded)?;
+    let map: &MapData = &loaded.map;
+    let ex = extract_map(map, &positions, &settings, &Bars::default())?;
+    write_result(&a.out, &ex)?;
+    let png = a.png.clone().unwrap_or_else(|| a.out.with_extension("png"));
+    write_extraction_png(&png, map, &ex, 0)?;
+    let mut pictures = vec![png.display().to_string()];
+    if ex.energies_ev.len() > 1 {
+        let sheet = sheet_path(&png);
+        write_extraction_sheet(&sheet, &ex)?;
+        pictures.push(sheet.display().to_string());
+    }
+    let (e, h, w) = ex.map_shape();
+    let report = Report {
+        input: a.input.display().to_string(),
+        output: a.out.display().to_string(),
+        pictures,
+        method: "forward",
+        defects_from: from,
+        defects: ex.positions.len(),
+        kernel_size: ex.kernel_size(),
+        energies: e,
+        map_shape: [h, w],
+        heldout_r2: &ex.heldout_r2,
+        fit_r2: &ex.fit_r2,
+        symmetry: ex.symmetry,
+        smoothness: &ex.smoothness,
+        pixel_size_m: ex.pixel_size_m.is_finite().then_some(ex.pixel_size_m),
+        value_unit: &ex.value_unit,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).unwrap_or_else(|_| "null".into())
+        );
+    } else {
+        summarise(&report, &ex);
+    }
+    Ok(())
+}
+
+fn sheet_path(png: &Path) -> PathBuf {
+    let stem = png
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    png.with_file_name(format!("{stem}-sheet.png"))
+}
+
+fn summarise(r: &Report, ex: &Extraction) {
+    let s = r.kernel_size;
+    let size = match r.pixel_size_m {
+        Some(p) => format!(" ({:.2} nm)", s as f64 * p * 1e9),
+        None => String::new(),
+    };
+    println!(
+        "{} x {} map, {} energ{}; {} defects ({}); kernel {s} x {s} px{size}, symmetry {}",
+        r.map_shape[0],
+        r.map_shape[1],
+        r.energies,
+        if r.energies == 1 { "y" } else { "ies" },
+        r.defects,
+        r.defects_from,
+        match r.symmetry {
+            0 => "none".to_string(),
+            1 => "isotropic".to_string(),
+            n => format!("{n}-fold"),
+        }
+    );
+    let mean = ex.heldout_r2_mean();
+    println!(
+        "held-out R^2 {mean:.3} (fit {:.3}); result {}; pictures {}; {:.2} s",
+        ex.fit_r2.iter().sum::<f64>() / ex.fit_r2.len().max(1) as f64,
+        r.output,
+        r.pictures.join(", "),
+        r.seconds
+    );
+    if mean.is_nan() || mean < TRUST_R2 {
+        eprintln!(
+            "warning: the kernel explains little of the map (held-out R^2 {mean:.3} < {TRUST_R2}): \
+             the defect positions may be wrong or the map's scatterers may be elsewhere"
+        );
+    }
+}
