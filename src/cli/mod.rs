@@ -275,8 +275,10 @@ pub struct ExtractArgs {
     pub pixel_size: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = MethodArg::Forward)]
-    pub method: MethodArg,
+    /// forward (the map engine; the default), or a network: two-step or one-step (the
+    /// default when --model is given).
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
     /// Network model file (network methods only).
     #[arg(long)]
     pub model: Option<PathBuf>,

@@ -86,13 +86,13 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             cuda,
         } => eval(&data, method, model, limit, json, cuda),
-        Command::Extract(a) => match a.method {
-            MethodArg::Forward => map::extract_forward(&a),
-            m => extract(
+        Command::Extract(a) => match (a.method, &a.model) {
+            (Some(MethodArg::Forward), _) | (None, None) => map::extract_forward(&a),
+            (m, _) => extract(
                 &a.input,
                 a.mask.clone(),
                 a.index.unwrap_or(0),
-                m,
+                m.unwrap_or(MethodArg::TwoStep),
                 a.model.clone(),
                 &a.out,
                 a.png.clone(),
