@@ -184,8 +184,9 @@ impl TopographySettings {
 /// median and 1.4826 x MAD of the band-passed image; keep local maxima (3 x 3) of
 /// `sign x score` above `threshold_sigma`, where the smoothing covered at least a fifth of
 /// its weight with measured pixels (a corner pixel has a quarter); drop any within
-/// `min_separation` of a stronger one; refine to subpixel. Positions are `(row, col)` in pixels, pixel centres at integers, strongest first;
-/// `strength` is the score in robust standard deviations, negative for dark defects.
+/// `min_separation` of a stronger one; refine to subpixel. Positions are `(row, col)` in
+/// pixels, pixel centres at integers, strongest first; `strength` is the score in robust
+/// standard deviations, negative for dark defects.
 pub fn find_defects(z: ArrayView2<f32>, settings: &TopographySettings) -> Result<Vec<Detected>> {
     settings.validate()?;
     let (h, w) = z.dim();
