@@ -14,8 +14,8 @@ pub const MASK_THRESHOLD: f64 = 0.5;
 /// integers), in raster order.
 ///
 /// Policy: a value above 0.5 marks a defect, anything else (0, negative values, small
-/// weights) is background, so 0/1 masks of any type (`u8`, `f32`, `bool` as 0/1) and soft
-/// masks both work. NaN or infinite values are an error, as is a mask without any defect.
+/// weights) is background, so 0/1 masks (`u8`, `f32`, ...) and soft masks both work. NaN or
+/// infinite values are an error, as is a mask without any defect.
 /// Works for any element type convertible to `f64`: `u8`, `f32`, `f64`, ...
 pub fn positions_from_mask<T: Copy + Into<f64>>(mask: ArrayView2<T>) -> Result<Vec<[f64; 2]>> {
     let (h, w) = mask.dim();

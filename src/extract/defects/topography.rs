@@ -182,10 +182,11 @@ impl TopographySettings {
 /// by NaN-tolerant normalised convolution (missing pixels and the outside of the image carry
 /// no weight, so defects at the edge or next to a bad line are still seen); standardise by the
 /// median and 1.4826 x MAD of the band-passed image; keep local maxima (3 x 3) of
-/// `sign x score` above `threshold_sigma`, where the smoothing covered at least half its
-/// weight with measured pixels; drop any within `min_separation` of a stronger one; refine to
-/// subpixel. Positions are `(row, col)` in pixels, pixel centres at integers, strongest first;
-/// `strength` is the score in robust standard deviations, negative for dark defects.
+/// `sign x score` above `threshold_sigma`, where the smoothing covered at least a fifth of
+/// its weight with measured pixels (a corner pixel has a quarter); drop any within
+/// `min_separation` of a stronger one; refine to subpixel. Positions are `(row, col)` in
+/// pixels, pixel centres at integers, strongest first; `strength` is the score in robust
+/// standard deviations, negative for dark defects.
 pub fn find_defects(z: ArrayView2<f32>, settings: &TopographySettings) -> Result<Vec<Detected>> {
     settings.validate()?;
     let (h, w) = z.dim();
@@ -223,12 +224,13 @@ pub fn find_defects(z: ArrayView2<f32>, settings: &TopographySettings) -> Result
     }
     let (small, weight) = blur_normalised(&level, h, w, settings.sigma_small());
     let (large, _) = blur_normalised(&level, h, w, settings.sigma_large());
-    // Half the smoothing weight at a straight image edge is 0.5; demand no less.
+    // The smoothing weight is 0.5 at a straight image edge and 0.25 at a corner; below 0.2 the
+    // pixel sits in (or beside) a wide gap of missing data and is not searched.
     let mut score: Vec<f32> = small
         .iter()
         .zip(&large)
         .zip(&weight)
-        .map(|((&s, &l), &g)| if g >= 0.45 { s - l } else { f32::NAN })
+        .map(|((&s, &l), &g)| if g >= 0.2 { s - l } else { f32::NAN })
         .collect();
     let Some((med, scale)) = robust_stats(&score) else {
         return Ok(Vec::new()); // a flat image: no defect stands out
