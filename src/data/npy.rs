@@ -71,7 +71,7 @@ struct Dtype {
 impl Dtype {
     fn parse(descr: &str) -> Option<Self> {
         let b = descr.as_bytes();
-        if b.len() < 3 {
+        if b.len() < 3 || !descr.is_ascii() {
             return None;
         }
         let big_endian = match b[0] {

@@ -236,6 +236,11 @@ fn damaged_files_give_clear_errors() {
             "dtype '<c8' is not supported",
         ),
         (npy("<f2", false, &[3, 4], &good_data), "not supported"),
+        // Found by fuzzing: a multi-byte character inside 'descr' (was a panic).
+        (
+            npy("<\u{7ab}1", false, &[3, 4], &good_data),
+            "not supported",
+        ),
         (maybe_order(), "'fortran_order' is \"Maybe\""),
         (long_header, "truncated header (60000 bytes announced)"),
         (v2_huge, "at most 1048576"),
