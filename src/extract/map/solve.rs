@@ -19,6 +19,10 @@ const SMOOTHNESS_GRID: [f64; 4] = [0.3, 0.1, 0.03, 0.01];
 const SYMMETRY_GRID: [u32; 6] = [0, 2, 4, 3, 6, 1];
 /// A symmetry must beat no symmetry by this much held-out R^2 to be chosen.
 const SYMMETRY_MARGIN: f64 = 1e-3;
+/// Smoothness of the first whole-map fit, before the held-out choice.
+const PROVISIONAL_SMOOTHNESS: f64 = 0.03;
+/// Alternations of warm-started fits (held-out halves, refits, stack layers).
+const FOLD_OUTER: usize = 2;
 
 /// The kernel size: the caller's, or 1.5 x the mean defect spacing, odd, within the map.
 pub fn choose_kernel_size(
@@ -120,8 +124,14 @@ struct Layer {
 }
 
 /// Smoothness and symmetry for a layer, by held-out score; returns (smoothness, symmetry,
-/// held-out R^2).
-fn choose(scorer: &Scorer, settings: &MapSettings, opt: &FitOptions) -> (f64, u32, f64) {
+/// held-out R^2). The two halves start from `start` (a fit of the whole map, whose refined
+/// positions they keep) and each setting from the previous one's halves.
+fn choose(
+    scorer: &Scorer,
+    start: &State,
+    settings: &MapSettings,
+    opt: &FitOptions,
+) -> (f64, u32, f64) {
     let grid: Vec<f64> = match settings.smoothness {
         Smoothness::Auto => SMOOTHNESS_GRID.to_vec(),
         Smoothness::Fixed(v) => vec![v],
@@ -133,20 +143,24 @@ fn choose(scorer: &Scorer, settings: &MapSettings, opt: &FitOptions) -> (f64, u3
     };
     let sym0 = fixed_sym.unwrap_or(0);
     let mut best: Option<(f64, f64, Folds)> = None;
-    let mut warm: Option<Folds> = None;
+    let mut warm = Folds {
+        a: start.clone(),
+        b: start.clone(),
+    };
     for &mu in &grid {
         let o = FitOptions {
             smoothness: mu,
             symmetry: sym0,
+            refine_px: 0.0,
+            outer: FOLD_OUTER,
             ..*opt
         };
-        let folds = scorer.fit(warm.as_ref(), &o);
+        let folds = scorer.fit(Some(&warm), &o);
         let r2 = scorer.score(&folds, sym0, &o);
-        let better = best.as_ref().is_none_or(|b| r2 > b.1);
-        if better {
+        if best.as_ref().is_none_or(|b| r2 > b.1) {
             best = Some((mu, r2, folds.clone()));
         }
-        warm = Some(folds);
+        warm = folds;
     }
     let (mu, r2, folds) = best.expect("the grid is never empty");
     if fixed_sym.is_some() {
@@ -177,30 +191,64 @@ fn fit_layer(
     blocks: &Blocks,
     settings: &MapSettings,
     forced: Option<(f64, u32)>,
+    start: Option<State>,
     opt: &FitOptions,
 ) -> Layer {
     let make = |weights: Vec<f64>| Problem::new(stamper, basis, y, weights);
+    let all = make(valid.to_vec());
+    // 1. The whole map at a provisional smoothness: kernel, amplitudes, refined positions.
+    let (mu0, sym0) = forced.unwrap_or((PROVISIONAL_SMOOTHNESS, 0));
+    let first = FitOptions {
+        smoothness: mu0,
+        symmetry: sym0,
+        outer: if start.is_some() {
+            FOLD_OUTER
+        } else {
+            opt.outer
+        },
+        ..*opt
+    };
+    let from = start.unwrap_or_else(|| State::start(stamper, basis));
+    let mut state = all.fit(from, &first);
+    // 2. Held-out halves from that fit (positions kept): choose or score the settings.
     let (wa, wb) = blocks.halves(valid, settings.seed);
     let scorer = Scorer::new(make(wa), make(wb), settings.cg_iterations);
+    let fixed = FitOptions {
+        refine_px: 0.0,
+        ..*opt
+    };
     let (smoothness, symmetry, heldout_r2) = match forced {
-        None => choose(&scorer, settings, opt),
+        None => choose(&scorer, &state, settings, &fixed),
         Some((mu, n)) => {
             let o = FitOptions {
                 smoothness: mu,
                 symmetry: 0,
-                ..*opt
+                outer: 1,
+                ..fixed
             };
-            let folds = scorer.fit(None, &o);
+            let warm = Folds {
+                a: state.clone(),
+                b: state.clone(),
+            };
+            let folds = scorer.fit(Some(&warm), &o);
             (mu, n, scorer.score(&folds, n, &o))
         }
     };
     let o = FitOptions {
         smoothness,
         symmetry,
-        ..*opt
+        ..fixed
     };
-    let all = make(valid.to_vec());
-    let state = all.fit(State::start(stamper, basis), &o);
+    // 3. The whole map again when the choice differs from the provisional settings.
+    if (smoothness, symmetry) != (mu0, sym0) {
+        state = all.fit(
+            state,
+            &FitOptions {
+                outer: FOLD_OUTER,
+                ..o
+            },
+        );
+    }
     let bg = all.background_only_ss(settings.cg_iterations);
     let fit_r2 = if bg > 0.0 {
         1.0 - all.residual_ss(&state) / bg
@@ -321,7 +369,7 @@ pub fn extract_map(
     // Stacks: smoothness and symmetry are chosen on the layer of largest variance and used for
     // every layer, so the kernels of a stack are comparable.
     // Positions are refined there too and then held fixed for every layer.
-    let (forced, stamper, opt) = if e > 1 {
+    let (forced, stamper, opt, start) = if e > 1 {
         let pick = (0..e)
             .max_by(|&a, &b| {
                 variance(&layers_data[a], &valid).total_cmp(&variance(&layers_data[b], &valid))
@@ -335,6 +383,7 @@ pub fn extract_map(
             &blocks,
             settings,
             None,
+            None,
             &opt,
         );
         let moved = stamper.moved(l.state.stamper.positions.clone());
@@ -342,9 +391,14 @@ pub fn extract_map(
             refine_px: 0.0,
             ..opt
         };
-        (Some((l.smoothness, l.symmetry)), moved, fixed)
+        (
+            Some((l.smoothness, l.symmetry)),
+            moved,
+            fixed,
+            Some(l.state),
+        )
     } else {
-        (None, stamper, opt)
+        (None, stamper, opt, None)
     };
     crate::progress::check_cancelled(progress)?;
     let mut layers: Vec<Layer> = Vec::with_capacity(e);
@@ -361,6 +415,7 @@ pub fn extract_map(
                     &blocks,
                     settings,
                     forced,
+                    start.clone(),
                     &opt,
                 )
             })
