@@ -300,7 +300,7 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
     };
     let e = err(&map, &[], &MapSettings::default());
     assert!(e.contains("no defects"), "{e}");
-    let e = err(&map, &[[10.0, 10.0]], &settings(65));
+    let e = err(&map, &[[10.0, 10.0]], &settings(129));
     assert!(e.contains("larger than the map"), "{e}");
     let all: Vec<[f64; 2]> = (0..64 * 64)
         .map(|i| [(i / 64) as f64, (i % 64) as f64])

@@ -40,9 +40,10 @@ pub fn evaluate(
 
 /// Evaluate the map engine (known positions from each observation's mask) on a qpik dataset
 /// of any image size: kernels of unseen (`split = 1`) and seen kernels, up to `limit` each.
-/// The kernel is extracted on `S x S` pixels (`settings.kernel_size`, else the dataset's
-/// kernel window or the image's smaller side if less) and compared with the true kernel's
-/// central `S x S`, both min-max scaled as for the networks; maxdot on the same pair.
+/// The kernel is extracted on `settings.kernel_size` pixels, else on the dataset's kernel
+/// window (or the image's smaller side if less); its central window (at most the dataset's)
+/// is compared with the true kernel's, both min-max scaled as for the networks; maxdot on the
+/// same pair.
 pub fn evaluate_forward(
     path: &std::path::Path,
     settings: &crate::extract::map::MapSettings,
@@ -57,14 +58,10 @@ pub fn evaluate_forward(
     let (h, w) = reader.image_shape();
     let kt = reader.kernels().clone();
     let (kh, kw) = (kt.kernels.dim().1, kt.kernels.dim().2);
-    let s = settings.kernel_size.unwrap_or(kh.min(kw).min(h).min(w));
-    if s > kh || s > kw {
-        return Err(crate::Error::invalid(format!(
-            "kernel size {s} is larger than the dataset's kernel window ({kh} x {kw})"
-        )));
-    }
+    let fit = settings.kernel_size.unwrap_or(kh.min(kw).min(h).min(w));
+    let s = fit.min(kh).min(kw);
     let settings = crate::extract::map::MapSettings {
-        kernel_size: Some(s),
+        kernel_size: Some(fit),
         ..settings.clone()
     };
     let truth: Vec<Vec<f32>> = (0..kt.names.len())
@@ -114,13 +111,16 @@ pub fn evaluate_forward(
                 &NoProgress,
             )
             .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?;
-            let pred = crate::model::minmax(&ex.kernels.iter().copied().collect::<Vec<f32>>());
+            let off = fit / 2 - s / 2;
+            let found: Vec<f32> = (0..s * s)
+                .map(|i| ex.kernels[[0, 0, off + i / s, off + i % s]])
+                .collect();
+            let pred = crate::model::minmax(&found);
             let mut m = sample_metrics(&pred, &truth[k]);
             m.maxdot = maxdot.of(&pred, &truth[k]);
             group.push(m);
             progress.advance(1);
         }
     }
-    let _ = (h, w);
     Ok((GroupMetrics::of(&seen), GroupMetrics::of(&unseen)))
 }

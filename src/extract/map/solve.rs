@@ -34,9 +34,11 @@ pub fn choose_kernel_size(
 ) -> Result<usize> {
     let side = h.min(w);
     if let Some(s) = settings.kernel_size {
-        if s > side {
+        // Up to twice the map: a defect anywhere on the map reaches every pixel of it.
+        if s > 2 * side - 1 {
             return Err(Error::invalid(format!(
-                "the kernel ({s} x {s} pixels) is larger than the map ({h} x {w}): choose a kernel size of at most {side}"
+                "the kernel ({s} x {s} pixels) is larger than the map ({h} x {w}) can constrain: choose a kernel size of at most {}",
+                2 * side - 1
             )));
         }
         return Ok(s);
