@@ -29,6 +29,10 @@ pub enum Command {
         size: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// A real scan to run the map engine on (LIY_1_omega, defects from Z); skipped when
+        /// absent.
+        #[arg(long, default_value = "tests/data/FeSe_topography.sxm")]
+        scan: PathBuf,
     },
     /// List the built-in kernel catalog, or print one kernel's TOML spec.
     Catalog {

@@ -1,5 +1,6 @@
 //! What each `qpik` subcommand does.
 
+mod demo;
 mod map;
 mod network;
 mod pictures;
@@ -27,7 +28,8 @@ pub fn run(cli: Cli) -> Result<()> {
             kernel,
             size,
             seed,
-        } => demo(&out, &kernel, size, seed),
+            scan,
+        } => demo::demo(&out, &kernel, size, seed, &scan),
         Command::Catalog { spec, symmetry } => list_catalog(spec, symmetry),
         Command::Simulate(Simulate::Kernel {
             name,

@@ -5,7 +5,6 @@ use crate::cli::progress::Bars;
 use crate::cli::{DatasetArgs, RenderArgs};
 use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
-use crate::extract::{Extractor, Method};
 use crate::physics::catalog::catalog;
 use crate::physics::{KernelSpec, SimContext};
 use crate::picture::{Colormap, Panel, Scale, write_panels};
@@ -212,93 +211,6 @@ pub(super) fn single_observation(
         defects: n_def,
         pixel_size_a: spec.render.pixel_size_a,
     })
-}
-
-pub(super) fn demo(out: &Path, kernel: &str, size: usize, seed: u64) -> Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out.display().to_string(), e))?;
-    let t = Instant::now();
-    let defects = DefectConfig {
-        count_min: 10,
-        count_max: 16,
-        negative_fraction: 0.2,
-        ..DefectConfig::default()
-    };
-    let made = single_observation(kernel, size, None, &defects, &Artefacts::realistic(), seed)?;
-    let h5 = out.join("demo.h5");
-    let png = out.join("demo.png");
-    write_dataset(&h5, &made.dataset)?;
-    made.picture(&png)?;
-    let spec = catalog_spec(kernel)?;
-    println!("qpik {} demo", env!("CARGO_PKG_VERSION"));
-    println!(
-        "  kernel     {} ({} family, {}-fold), E = {:+.3} eV, eta = {:.3} eV",
-        spec.name, spec.family, spec.symmetry, spec.energy_ev, spec.broadening_ev
-    );
-    println!(
-        "  image      {size}x{size} px at {:.2} Angstrom/px = {:.1} nm field of view",
-        made.pixel_size_a,
-        size as f64 * made.pixel_size_a / 10.0
-    );
-    println!(
-        "  defects    {} (20 % with negative amplitude), seed {seed}",
-        made.defects
-    );
-    println!(
-        "  artefacts  white noise SNR 8, 1/f noise, line offsets, tip changes, spikes, plane, drift"
-    );
-    println!(
-        "  wrote      {} (qpik-dataset v1) and {}",
-        h5.display(),
-        png.display()
-    );
-    // Extraction: a 64 x 64 map of the same kernel through the embedded two-step model.
-    let few = DefectConfig {
-        count_min: 4,
-        count_max: 8,
-        ..defects
-    };
-    let small = single_observation(kernel, 64, None, &few, &Artefacts::realistic(), seed + 1)?;
-    match Extractor::embedded(Method::TwoStep, &candle_core::Device::Cpu) {
-        Ok(ex) => {
-            let obs = small
-                .dataset
-                .observations
-                .observations
-                .index_axis(ndarray::Axis(0), 0)
-                .to_owned();
-            let mask = small
-                .dataset
-                .observations
-                .masks
-                .index_axis(ndarray::Axis(0), 0)
-                .to_owned();
-            let truth = small
-                .dataset
-                .kernels
-                .kernels
-                .index_axis(ndarray::Axis(0), 0)
-                .to_owned();
-            let t1 = Instant::now();
-            let kernel_out = ex.extract(obs.view(), mask.view())?;
-            let ms = t1.elapsed().as_secs_f64() * 1e3;
-            let png = out.join("extracted.png");
-            let m = extraction_picture(&png, &obs, &mask, &kernel_out, Some(&truth))?
-                .expect("truth given");
-            println!(
-                "  extracted  the kernel of a 64x64 map with {} defects in {ms:.1} ms (embedded two-step model):",
-                small.defects
-            );
-            println!(
-                "             RMSE {:.3}, Pearson {:.3} against the truth ([-1, 1] scale) -> {}",
-                m.rmse2,
-                m.pearson,
-                png.display()
-            );
-        }
-        Err(e) => println!("  extraction skipped: {e}"),
-    }
-    println!("  took       {:.2} s", t.elapsed().as_secs_f64());
-    Ok(())
 }
 
 pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
