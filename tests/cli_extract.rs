@@ -1,0 +1,168 @@
+//! `qpik extract` with the map engine through the command line: the real FeSe scan, the
+//! result file and pictures it writes, the JSON report, and bad input with clear messages.
+
+use qpik::data::extraction_file::read_extraction;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn qpik(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qpik"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("qpik runs")
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("qpik-cli-extract-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn scan() -> String {
+    format!(
+        "{}/tests/data/FeSe_topography.sxm",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn failure(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "expected a failure: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("panicked") && !err.contains("Some("), "{err}");
+    err
+}
+
+#[test]
+fn the_real_scan_with_defects_from_z_gives_a_result_file_pictures_and_json() {
+    let d = tempdir("fese");
+    let out = qpik(
+        &[
+            "extract",
+            &scan(),
+            "--defects-from",
+            "Z",
+            "--bootstrap",
+            "2",
+            "-o",
+            "fese.h5",
+            "--json",
+        ],
+        &d,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    assert_eq!(report["method"], "forward");
+    assert_eq!(report["map_shape"], serde_json::json!([224, 224]));
+    let n = report["defects"].as_u64().unwrap();
+    assert!((15..=40).contains(&n), "{n} defects from Z");
+    let r2 = report["heldout_r2"][0].as_f64().unwrap();
+    assert!(r2.is_finite() && r2 < 0.5, "held-out R^2 {r2}");
+    let ex = read_extraction(&d.join("fese.h5")).expect("result file");
+    assert_eq!(ex.positions.len() as u64, n);
+    assert_eq!(ex.value_unit, "A");
+    assert!(
+        (ex.pixel_size_m - 20e-9 / 224.0).abs() < 1e-13,
+        "{}",
+        ex.pixel_size_m
+    );
+    assert!(ex.kernels.iter().all(|v| v.is_finite()));
+    assert!(d.join("fese.png").is_file());
+    // The kernels alone as .npy, and the same kernel.
+    let out = qpik(
+        &[
+            "extract",
+            &scan(),
+            "--defects-from",
+            "Z",
+            "--bootstrap",
+            "0",
+            "-o",
+            "k.npy",
+        ],
+        &d,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let k = qpik::data::npy::read_f32(&d.join("k.npy")).expect("npy");
+    assert_eq!(k.dim(), (ex.kernel_size(), ex.kernel_size()));
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_leaves_nothing() {
+    let d = tempdir("bad");
+    let err = failure(&qpik(
+        &["extract", &scan(), "--defects-from", "Z", "-o", "k.txt"],
+        &d,
+    ));
+    assert!(err.contains("write the result as .h5"), "{err}");
+    let err = failure(&qpik(
+        &["extract", &scan(), "--defects-from", "Nope", "-o", "k.h5"],
+        &d,
+    ));
+    assert!(err.contains("Nope") && err.contains("LIY_1_omega"), "{err}");
+    // A mask of the wrong shape; positions outside the map; an empty position file.
+    let mask: Vec<f32> = vec![0.0; 10 * 10];
+    write_npy(&d.join("m.npy"), 10, 10, &mask);
+    let err = failure(&qpik(
+        &["extract", &scan(), "--mask", "m.npy", "-o", "k.h5"],
+        &d,
+    ));
+    assert!(
+        err.contains("10 x 10") && err.contains("224 x 224"),
+        "{err}"
+    );
+    std::fs::write(d.join("far.csv"), "5000, 10\n").unwrap();
+    let err = failure(&qpik(
+        &["extract", &scan(), "--positions", "far.csv", "-o", "k.h5"],
+        &d,
+    ));
+    assert!(err.contains("outside the 224 x 224 map"), "{err}");
+    std::fs::write(d.join("none.csv"), "# nothing\n").unwrap();
+    let err = failure(&qpik(
+        &["extract", &scan(), "--positions", "none.csv", "-o", "k.h5"],
+        &d,
+    ));
+    assert!(
+        err.to_lowercase().contains("no ") || err.contains("empty"),
+        "{err}"
+    );
+    // A 3ds file cut short.
+    std::fs::write(d.join("cut.3ds"), b"Grid dim=\"2 x 2\"\r\n").unwrap();
+    let err = failure(&qpik(&["extract", "cut.3ds", "-o", "k.h5"], &d));
+    assert!(err.contains("cut.3ds"), "{err}");
+    // A map with NaN rows works; a constant map does not.
+    let flat = vec![1.5f32; 32 * 32];
+    write_npy(&d.join("flat.npy"), 32, 32, &flat);
+    std::fs::write(d.join("p.csv"), "10, 10\n20, 20\n").unwrap();
+    let err = failure(&qpik(
+        &["extract", "flat.npy", "--positions", "p.csv", "-o", "k.h5"],
+        &d,
+    ));
+    assert!(err.contains("constant"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('k') || n.contains("partial") || n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
+    let a = ndarray::Array2::from_shape_vec((rows, cols), data.to_vec()).unwrap();
+    qpik::data::npy::write_npy_f32(path, a.view().into_dyn(), false).unwrap();
+}
