@@ -166,3 +166,33 @@ fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
     let a = ndarray::Array2::from_shape_vec((rows, cols), data.to_vec()).unwrap();
     qpik::data::npy::write_npy_f32(path, a.view().into_dyn(), false).unwrap();
 }
+
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly() {
+    // `qpik catalog | head -0`: stdout is a pipe whose reader is already gone, so the first
+    // write fails with EPIPE. Like other Unix tools qpik ends from SIGPIPE: no panic message,
+    // no Rust panic status (101).
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    let mut fds = [0i32; 2];
+    // SAFETY: a fresh pipe; the read end is closed at once, the write end handed to the child.
+    let write_end = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        std::os::fd::OwnedFd::from_raw_fd(fds[1])
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_qpik"))
+        .arg("catalog")
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("qpik runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}: {err}",
+        out.status
+    );
+}

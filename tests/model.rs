@@ -130,6 +130,7 @@ fn save_and_load_reproduce_outputs_bit_for_bit() -> qpik::Result<()> {
         .unwrap();
     // Training (tracked weights) and inference (plain weights, fused upsample + conv) regroup
     // the same sums: equal to float rounding.
+    assert_eq!(a.len(), b.len());
     assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-4));
     // The same weights held in memory, untracked as after loading: equal bit for bit.
     let plain: std::collections::HashMap<String, Tensor> = vm
@@ -151,6 +152,7 @@ fn save_and_load_reproduce_outputs_bit_for_bit() -> qpik::Result<()> {
         .unwrap()
         .to_vec1::<f32>()
         .unwrap();
+    assert_eq!(c.len(), b.len());
     assert!(c.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
     // Damaged files fail with a message, never a panic.
     assert!(ModelFile::from_bytes(&bytes[..bytes.len() / 2], "half", &dev).is_err());

@@ -1,5 +1,5 @@
-//! Renders a demonstration grid to `$QPIK_PNG_DEMO` (skipped when unset) for a person to look at:
-//! `QPIK_PNG_DEMO=/tmp/png_demo.png cargo test --test png_demo`.
+//! Renders a demonstration grid of the picture panels for a person to look at:
+//! `cargo run --release --example png_demo -- /tmp/png_demo.png` (also writes `.small.png`).
 
 use ndarray::Array2;
 use qpik::picture::{Colormap, Panel, Scale, write_panels};
@@ -16,11 +16,10 @@ fn rings(n: usize, k: f64, centres: &[(f64, f64)]) -> Array2<f32> {
     })
 }
 
-#[test]
-fn demo_grid() {
-    let Some(path) = std::env::var_os("QPIK_PNG_DEMO") else {
-        return;
-    };
+fn main() {
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "png_demo.png".to_string());
     let kernel = rings(64, 0.8, &[(32.0, 32.0)]);
     let centres = [(12.0, 15.0), (40.0, 50.0), (50.0, 20.0)];
     let mut observation = rings(64, 0.8, &centres);
