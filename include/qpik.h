@@ -584,8 +584,10 @@ enum qpik_status qpik_extraction_kernels(const struct qpik_extraction *ex,
                                          const struct qpik_array *out);
 
 /**
- * The standard error of each kernel pixel (block bootstrap) into `out`, shaped like the
- * output of `qpik_extraction_kernels`; NaN when `map.bootstrap` is 0. Thread-safe.
+ * The standard error of each kernel pixel into `out`, shaped like the output of
+ * `qpik_extraction_kernels`: the larger of the block bootstrap's spread (`map.bootstrap`
+ * replicates; none when 0) and the noise floor (residual noise over the data's curvature at
+ * that pixel), in the map's unit. Thread-safe.
  */
 enum qpik_status qpik_extraction_kernel_std(const struct qpik_extraction *ex,
                                             const struct qpik_array *out);

@@ -661,7 +661,7 @@ class Extraction {
         qpik_extraction_info i = info();
         return read<T>(qpik_extraction_kernels, {i.types, i.energies, i.kernel_size, i.kernel_size});
     }
-    /// Standard error of each kernel pixel, T x E x S x S (NaN when map.bootstrap = 0).
+    /// Standard error of each kernel pixel, T x E x S x S (bootstrap spread or noise floor).
     template <class T = float> std::vector<T> kernel_std() const {
         qpik_extraction_info i = info();
         return read<T>(qpik_extraction_kernel_std,

@@ -422,8 +422,10 @@ pub unsafe extern "C" fn qpik_extraction_kernels(
     }
 }
 
-/// The standard error of each kernel pixel (block bootstrap) into `out`, shaped like the
-/// output of `qpik_extraction_kernels`; NaN when `map.bootstrap` is 0. Thread-safe.
+/// The standard error of each kernel pixel into `out`, shaped like the output of
+/// `qpik_extraction_kernels`: the larger of the block bootstrap's spread (`map.bootstrap`
+/// replicates; none when 0) and the noise floor (residual noise over the data's curvature at
+/// that pixel), in the map's unit. Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_extraction_kernel_std(
     ex: *const qpik_extraction,

@@ -23,8 +23,8 @@ class Extraction:
 
     Attributes:
         kernels: float32 (T, E, S, S): T kernel types (1), E energies (1 for a 2-D map).
-        kernel_std: float32, same shape: per-pixel standard error (block bootstrap);
-            NaN when ``map__bootstrap=0``.
+        kernel_std: float32, same shape: per-pixel standard error, the larger of the
+            block bootstrap's spread and the noise floor.
         positions: float32 (N, 2): the defects used, (row, col) in pixels of the map.
         amplitudes: float32 (N, E): each defect's signed amplitude at each energy.
         types: uint8 (N,): each defect's kernel type (0).

@@ -123,10 +123,14 @@ impl<'a> Problem<'a> {
 
     /// Weighted sum of squared residuals of a state.
     pub fn residual_ss(&self, st: &State) -> f64 {
-        let m = self.model(st);
+        self.misfit(&self.model(st))
+    }
+
+    /// Weighted sum of squared differences between the map and a model of it.
+    fn misfit(&self, model: &[f64]) -> f64 {
         self.y
             .iter()
-            .zip(&m)
+            .zip(model)
             .zip(&self.weights)
             .map(|((y, m), w)| w * (y - m) * (y - m))
             .sum()
@@ -155,12 +159,7 @@ impl<'a> Problem<'a> {
         );
         let mut m = vec![0.0; self.y.len()];
         self.basis.add(&beta, &mut m);
-        self.y
-            .iter()
-            .zip(&m)
-            .zip(&self.weights)
-            .map(|((y, m), w)| w * (y - m) * (y - m))
-            .sum()
+        self.misfit(&m)
     }
 
     /// Kernel and background given the amplitudes.

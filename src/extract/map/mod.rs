@@ -37,8 +37,8 @@ use ndarray::{Array2, Array3, Array4};
 pub struct Extraction {
     /// `[T, E, S, S]`: T kernel types, E energies, impurity at `(S/2, S/2)`, in the map's unit.
     pub kernels: Array4<f32>,
-    /// Standard error of each kernel pixel (block bootstrap), same shape and unit as `kernels`;
-    /// NaN where it was not computed (bootstrap off).
+    /// Standard error of each kernel pixel, same shape and unit as `kernels`:
+    /// the larger of the bootstrap's spread and the noise floor (see [`heldout`]).
     pub kernel_std: Array4<f32>,
     /// `[N]` defect positions `(row, col)` in pixels of the map.
     pub positions: Vec<[f32; 2]>,
