@@ -2,7 +2,6 @@
 
 use super::*;
 use ndarray::{Array3, Array4};
-use std::process::Command;
 
 /// A hand-built extraction with every field distinct and some NaNs: `t` types, `e` energies,
 /// `s x s` kernels, `n` defects on an `h x w` map. Deterministic.
@@ -216,7 +215,7 @@ fn python_with_h5py() -> Option<String> {
     let mut candidates: Vec<String> = std::env::var("QPIK_PYTHON").into_iter().collect();
     candidates.extend(["python3".to_string(), "/usr/bin/python3".to_string()]);
     candidates.into_iter().find(|p| {
-        Command::new(p)
+        crate::data::test_process::command(p)
             .args(["-c", "import h5py, numpy"])
             .output()
             .is_ok_and(|o| o.status.success())
@@ -290,7 +289,7 @@ print("ok")
         "positions": ex.positions,
         "energies_ev": ex.energies_ev,
     });
-    let out = Command::new(&python)
+    let out = crate::data::test_process::command(&python)
         .args(["-c", script, path.to_str().unwrap(), &want.to_string()])
         .output()
         .unwrap();

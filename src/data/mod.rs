@@ -19,6 +19,8 @@ pub mod nanonis3ds;
 pub mod npy;
 pub mod output_file;
 pub mod sxm;
+#[cfg(all(test, unix))]
+pub(crate) mod test_process;
 
 /// `format` root attribute of every qpik dataset file.
 pub const DATASET_FORMAT: &str = "qpik-dataset";

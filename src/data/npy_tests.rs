@@ -257,7 +257,7 @@ fn damaged_files_give_clear_errors() {
 /// same array. Skipped, with a note, where python3 lacks numpy.
 #[test]
 fn numpy_reads_and_writes_the_same_arrays() {
-    let has_numpy = std::process::Command::new("python3")
+    let has_numpy = crate::data::test_process::command("python3")
         .args(["-c", "import numpy"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -304,7 +304,7 @@ print("ok")
             write_npy_f32(&dir.join(format!("qpik_{tag}_{o}.npy")), a.view(), fortran).unwrap();
         }
     }
-    let out = std::process::Command::new("python3")
+    let out = crate::data::test_process::command("python3")
         .arg("-c")
         .arg(script)
         .arg(&dir)
