@@ -1,0 +1,261 @@
+//! Schema checks: what a qpik dataset file must hold (attributes, dataset types, ranks and
+//! kernel-table consistency), checked when a file is opened, and the kernel table checked
+//! before it is written. Errors name the file and the attribute or dataset at fault.
+
+use std::io::Read;
+use std::path::Path;
+
+use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
+use ndarray::{Array3, Ix3};
+
+use super::layout::{F32, F64, HDF5_SIGNATURE, U8, h5_error, show, type_name};
+use crate::data::{KernelTable, SPLIT_TRAIN, SPLIT_UNSEEN};
+use crate::{Error, Result};
+
+pub(super) fn validate_kernels(k: &KernelTable) -> Result<()> {
+    let (n, h, w) = k.kernels.dim();
+    let lens = [
+        ("names", k.names.len()),
+        ("symmetry", k.symmetry.len()),
+        ("split", k.split.len()),
+        ("pixel_size_m", k.pixel_size_m.len()),
+    ];
+    for (what, len) in lens {
+        if len != n {
+            return Err(Error::invalid(format!(
+                "kernel table has {n} kernels but {len} {what}"
+            )));
+        }
+    }
+    if h == 0 || w == 0 {
+        return Err(Error::invalid(format!("kernel images are {h}x{w}")));
+    }
+    if let Some(bad) = k
+        .split
+        .iter()
+        .find(|&&v| v != SPLIT_TRAIN && v != SPLIT_UNSEEN)
+    {
+        return Err(Error::invalid(format!(
+            "kernel split code {bad} (expected 0 or 1)"
+        )));
+    }
+    if let Some(name) = k.names.iter().find(|n| n.contains('\0')) {
+        return Err(Error::invalid(format!(
+            "kernel name {name:?} contains a NUL character"
+        )));
+    }
+    Ok(())
+}
+
+/// Opens the file, telling a foreign file from a damaged HDF5 file.
+pub(super) fn open_file(path: &Path) -> Result<hdf5::File> {
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(Error::io(show(path), e));
+    }
+    hdf5::File::open(path).map_err(|e| {
+        let mut head = [0u8; 8];
+        let has_signature = std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|_| &head == HDF5_SIGNATURE);
+        if has_signature {
+            h5_error(path, "cannot open (truncated or damaged file?)", e)
+        } else {
+            Error::format(
+                show(path),
+                "not an HDF5 file (no HDF5 signature); not a qpik dataset",
+            )
+        }
+    })
+}
+
+pub(super) fn read_string_attr(
+    file: &hdf5::File,
+    path: &Path,
+    name: &str,
+) -> Result<Option<String>> {
+    if !file
+        .attr_names()
+        .map_err(|e| h5_error(path, "cannot list attributes", e))?
+        .iter()
+        .any(|a| a == name)
+    {
+        return Ok(None);
+    }
+    let err = |e| h5_error(path, &format!("cannot read attribute '{name}'"), e);
+    let attr = file.attr(name).map_err(err)?;
+    let t = attr.dtype().and_then(|t| t.to_descriptor()).map_err(err)?;
+    match t {
+        TypeDescriptor::VarLenUnicode => Ok(Some(
+            attr.read_scalar::<VarLenUnicode>()
+                .map_err(err)?
+                .to_string(),
+        )),
+        TypeDescriptor::VarLenAscii => Ok(Some(
+            attr.read_scalar::<VarLenAscii>().map_err(err)?.to_string(),
+        )),
+        other => Err(Error::format(
+            show(path),
+            format!(
+                "attribute '{name}' has type {}, expected string",
+                type_name(&other)
+            ),
+        )),
+    }
+}
+
+pub(super) fn read_number_attr<T: hdf5::H5Type>(
+    file: &hdf5::File,
+    path: &Path,
+    name: &str,
+    expected: &TypeDescriptor,
+) -> Result<T> {
+    let err = |e| h5_error(path, &format!("cannot read attribute '{name}'"), e);
+    let attr = file
+        .attr(name)
+        .map_err(|_| Error::format(show(path), format!("missing attribute '{name}'")))?;
+    let t = attr.dtype().and_then(|t| t.to_descriptor()).map_err(err)?;
+    if &t != expected {
+        return Err(Error::format(
+            show(path),
+            format!(
+                "attribute '{name}' has type {}, expected {}",
+                type_name(&t),
+                type_name(expected)
+            ),
+        ));
+    }
+    attr.read_scalar::<T>().map_err(err)
+}
+
+/// Opens dataset `name`, checking its element type and rank.
+pub(super) fn open_checked(
+    file: &hdf5::File,
+    path: &Path,
+    name: &str,
+    expected: &TypeDescriptor,
+    ndim: usize,
+) -> Result<(hdf5::Dataset, Vec<usize>)> {
+    if !file.link_exists(name) {
+        return Err(Error::format(
+            show(path),
+            format!("missing dataset '{name}'"),
+        ));
+    }
+    let err = |e| h5_error(path, &format!("cannot open dataset '{name}'"), e);
+    let ds = file.dataset(name).map_err(err)?;
+    let t = ds.dtype().and_then(|t| t.to_descriptor()).map_err(err)?;
+    let same = match (expected, &t) {
+        (TypeDescriptor::VarLenUnicode, TypeDescriptor::VarLenAscii) => true,
+        _ => expected == &t,
+    };
+    if !same {
+        return Err(Error::format(
+            show(path),
+            format!(
+                "dataset '{name}' has type {}, expected {}",
+                type_name(&t),
+                type_name(expected)
+            ),
+        ));
+    }
+    let shape = ds.shape();
+    if shape.len() != ndim {
+        return Err(Error::format(
+            show(path),
+            format!(
+                "dataset '{name}' has {} dimensions {shape:?}, expected {ndim}",
+                shape.len()
+            ),
+        ));
+    }
+    Ok((ds, shape))
+}
+
+/// `version` as any unsigned or signed integer (h5py writes Python ints as i64).
+pub(super) fn read_version(file: &hdf5::File, path: &Path) -> Result<u64> {
+    let err = |e| h5_error(path, "cannot read attribute 'version'", e);
+    let attr = file
+        .attr("version")
+        .map_err(|_| Error::format(show(path), "missing attribute 'version'"))?;
+    let t = attr.dtype().and_then(|t| t.to_descriptor()).map_err(err)?;
+    match t {
+        TypeDescriptor::Unsigned(_) => attr.read_scalar::<u64>().map_err(err),
+        TypeDescriptor::Integer(_) => {
+            let v = attr.read_scalar::<i64>().map_err(err)?;
+            Ok(u64::try_from(v).unwrap_or(u64::MAX))
+        }
+        other => Err(Error::format(
+            show(path),
+            format!(
+                "attribute 'version' has type {}, expected u32",
+                type_name(&other)
+            ),
+        )),
+    }
+}
+
+pub(super) fn read_kernels(file: &hdf5::File, path: &Path) -> Result<KernelTable> {
+    let fmt_err = |m: String| Error::format(show(path), m);
+    let err =
+        |name: &'static str| move |e| h5_error(path, &format!("cannot read dataset '{name}'"), e);
+    let (kds, kshape) = open_checked(file, path, "kernels", &F32, 3)?;
+    let nk = kshape[0];
+    let kernels: Array3<f32> = kds.read::<f32, Ix3>().map_err(err("kernels"))?;
+    let per_kernel = |name: &str, ds: hdf5::Dataset, shape: Vec<usize>| {
+        if shape[0] != nk {
+            Err(fmt_err(format!(
+                "dataset '{name}' has {} entries, but 'kernels' has {nk} kernels",
+                shape[0]
+            )))
+        } else {
+            Ok(ds)
+        }
+    };
+    let names_ds = {
+        let (ds, shape) = open_checked(
+            file,
+            path,
+            "kernel_names",
+            &TypeDescriptor::VarLenUnicode,
+            1,
+        )?;
+        per_kernel("kernel_names", ds, shape)?
+    };
+    let names: Vec<String> = match names_ds.dtype().and_then(|t| t.to_descriptor()) {
+        Ok(TypeDescriptor::VarLenAscii) => names_ds
+            .read_raw::<VarLenAscii>()
+            .map(|v| v.iter().map(|s| s.to_string()).collect()),
+        _ => names_ds
+            .read_raw::<VarLenUnicode>()
+            .map(|v| v.iter().map(|s| s.to_string()).collect()),
+    }
+    .map_err(err("kernel_names"))?;
+    let (ds, shape) = open_checked(file, path, "kernel_symmetry", &U8, 1)?;
+    let symmetry = per_kernel("kernel_symmetry", ds, shape)?
+        .read_raw::<u8>()
+        .map_err(err("kernel_symmetry"))?;
+    let (ds, shape) = open_checked(file, path, "split", &U8, 1)?;
+    let split = per_kernel("split", ds, shape)?
+        .read_raw::<u8>()
+        .map_err(err("split"))?;
+    if let Some((i, v)) = split
+        .iter()
+        .enumerate()
+        .find(|&(_, &v)| v != SPLIT_TRAIN && v != SPLIT_UNSEEN)
+    {
+        return Err(fmt_err(format!(
+            "dataset 'split' row {i} has value {v} (expected 0 = train or 1 = unseen)"
+        )));
+    }
+    let (ds, shape) = open_checked(file, path, "kernel_pixel_size_m", &F64, 1)?;
+    let pixel_size_m = per_kernel("kernel_pixel_size_m", ds, shape)?
+        .read_raw::<f64>()
+        .map_err(err("kernel_pixel_size_m"))?;
+    Ok(KernelTable {
+        kernels,
+        names,
+        symmetry,
+        split,
+        pixel_size_m,
+    })
+}

@@ -1,0 +1,125 @@
+//! Helpers shared by the tests of the dataset file: temporary paths, a sample dataset and
+//! bit-exact comparisons.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ndarray::{Array2, Array3, s};
+
+use super::writer::temporary_path;
+use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
+use crate::rng::Rng;
+
+/// A unique path in the temp dir, removed (with any writer leftovers) when dropped.
+pub(super) struct TempPath(pub(super) PathBuf);
+
+impl TempPath {
+    pub(super) fn new(tag: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let i = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("qpik-hdf5-{}-{i}-{tag}.h5", std::process::id());
+        TempPath(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(temporary_path(&self.0));
+    }
+}
+
+/// A dataset with NaN slots, unicode names and non-square images of `h x w`.
+pub(super) fn sample(n: usize, h: usize, w: usize, s: usize, seed: u64) -> Dataset {
+    let mut rng = Rng::new(seed);
+    let nk = 3;
+    let kernels = Array3::from_shape_fn((nk, h, w), |_| rng.normal() as f32);
+    let observations = Array3::from_shape_fn((n, h, w), |_| rng.normal() as f32 * 1e-3);
+    let mut masks = Array3::zeros((n, h, w));
+    let mut positions = Array3::from_elem((n, s, 2), f32::NAN);
+    let mut amplitudes = Array2::from_elem((n, s), f32::NAN);
+    let mut kernel_index = Vec::with_capacity(n);
+    for i in 0..n {
+        kernel_index.push((rng.next_u64() % nk as u64) as u32);
+        for d in 0..(i % (s + 1)) {
+            let (r, c) = (
+                rng.range(0.0, h as f64 - 1.0),
+                rng.range(0.0, w as f64 - 1.0),
+            );
+            positions[[i, d, 0]] = r as f32;
+            positions[[i, d, 1]] = c as f32;
+            amplitudes[[i, d]] = rng.range(-2.0, 2.0) as f32;
+            masks[[i, r.round() as usize, c.round() as usize]] = 1;
+        }
+    }
+    Dataset {
+        info: DatasetInfo {
+            pixel_size_m: 6.25e-10,
+            seed,
+            generator: "[lattice]\nname = \"FeSe – ü\"\nn = 64\n".into(),
+        },
+        kernels: KernelTable {
+            kernels,
+            names: vec!["square".into(), "FeSe – ü".into(), String::new()],
+            symmetry: vec![4, 2, 0],
+            split: vec![SPLIT_TRAIN, SPLIT_UNSEEN, SPLIT_TRAIN],
+            pixel_size_m: vec![6.25e-10, 6.25e-10, f64::NAN],
+        },
+        observations: ObservationTable {
+            observations,
+            masks,
+            kernel_index,
+            positions,
+            amplitudes,
+        },
+    }
+}
+
+pub(super) fn bits32<'a>(a: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
+    a.into_iter().map(|v| v.to_bits()).collect()
+}
+
+pub(super) fn bits64<'a>(a: impl IntoIterator<Item = &'a f64>) -> Vec<u64> {
+    a.into_iter().map(|v| v.to_bits()).collect()
+}
+
+/// Bit-exact equality (NaN == NaN), field by field so a failure says which.
+pub(super) fn assert_same_observations(a: &ObservationTable, b: &ObservationTable) {
+    assert_eq!(a.observations.dim(), b.observations.dim());
+    assert_eq!(
+        bits32(&a.observations),
+        bits32(&b.observations),
+        "observations"
+    );
+    assert_eq!(a.masks, b.masks, "masks");
+    assert_eq!(a.kernel_index, b.kernel_index, "kernel_index");
+    assert_eq!(a.positions.dim(), b.positions.dim());
+    assert_eq!(bits32(&a.positions), bits32(&b.positions), "positions");
+    assert_eq!(a.amplitudes.dim(), b.amplitudes.dim());
+    assert_eq!(bits32(&a.amplitudes), bits32(&b.amplitudes), "amplitudes");
+}
+
+pub(super) fn assert_same(a: &Dataset, b: &Dataset) {
+    assert_eq!(a.info.seed, b.info.seed);
+    assert_eq!(a.info.generator, b.info.generator);
+    assert_eq!(a.info.pixel_size_m.to_bits(), b.info.pixel_size_m.to_bits());
+    let (ka, kb) = (&a.kernels, &b.kernels);
+    assert_eq!(ka.kernels.dim(), kb.kernels.dim());
+    assert_eq!(bits32(&ka.kernels), bits32(&kb.kernels), "kernels");
+    assert_eq!(ka.names, kb.names);
+    assert_eq!(ka.symmetry, kb.symmetry);
+    assert_eq!(ka.split, kb.split);
+    assert_eq!(bits64(&ka.pixel_size_m), bits64(&kb.pixel_size_m));
+    assert_same_observations(&a.observations, &b.observations);
+}
+
+pub(super) fn rows(t: &ObservationTable, r: Range<usize>) -> ObservationTable {
+    ObservationTable {
+        observations: t.observations.slice(s![r.clone(), .., ..]).to_owned(),
+        masks: t.masks.slice(s![r.clone(), .., ..]).to_owned(),
+        kernel_index: t.kernel_index[r.clone()].to_vec(),
+        positions: t.positions.slice(s![r.clone(), .., ..]).to_owned(),
+        amplitudes: t.amplitudes.slice(s![r, ..]).to_owned(),
+    }
+}

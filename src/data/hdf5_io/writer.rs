@@ -1,0 +1,305 @@
+//! Writing a dataset file: [`DatasetWriter`] streams blocks of observations into a temporary
+//! file renamed into place when finished; [`write_dataset`] writes a whole in-memory dataset.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::types::VarLenUnicode;
+use ndarray::{Array2, Array3, s};
+
+use super::compress::Column;
+use super::layout::{DEFLATE_LEVEL, chunk_rows, h5_error, show};
+use super::schema::validate_kernels;
+use crate::data::{
+    DATASET_FORMAT, DATASET_VERSION, Dataset, DatasetInfo, KernelTable, ObservationTable,
+};
+use crate::{Error, Result};
+
+/// Everything of an open writer that holds HDF5 handles (dropped before the file is renamed).
+struct OpenFile {
+    file: hdf5::File,
+    observations: Column<f32>,
+    masks: Column<u8>,
+    kernel_index: Column<u32>,
+    positions: Column<f32>,
+    amplitudes: Column<f32>,
+}
+
+/// Streams a large dataset to disk block by block.
+///
+/// The file is written under a temporary name next to `path` and renamed into place by
+/// [`DatasetWriter::finish`]; dropping the writer without finishing deletes the temporary file.
+/// Blocks may arrive in any order and need not align with chunks, but every row must be written
+/// exactly once. Chunks are compressed in parallel (rayon).
+pub struct DatasetWriter {
+    path: PathBuf,
+    tmp_path: PathBuf,
+    open: Option<OpenFile>,
+    n_kernels: usize,
+    image_shape: (usize, usize),
+    max_defects: usize,
+    written: Vec<bool>,
+}
+
+impl DatasetWriter {
+    /// Creates the file, writes the root attributes and the kernel table, and reserves
+    /// `n_observations` rows with up to `max_defects` defects each.
+    pub fn create(
+        path: &Path,
+        info: &DatasetInfo,
+        kernels: &KernelTable,
+        n_observations: usize,
+        max_defects: usize,
+    ) -> Result<Self> {
+        validate_kernels(kernels)?;
+        let (_, h, w) = kernels.kernels.dim();
+        let tmp_path = temporary_path(path);
+        // An unwritable place is an I/O error (missing directory, permissions), said as such.
+        std::fs::File::create(&tmp_path).map_err(|e| Error::io(show(path), e))?;
+        let file = hdf5::File::create(&tmp_path)
+            .map_err(|e| h5_error(path, "cannot create the file", e))?;
+        let mut writer = DatasetWriter {
+            path: path.to_path_buf(),
+            tmp_path,
+            open: None,
+            n_kernels: kernels.names.len(),
+            image_shape: (h, w),
+            max_defects,
+            written: vec![false; n_observations],
+        };
+        // From here on, an error drops `writer`, which removes the temporary file.
+        write_header(&file, path, info, kernels)?;
+        let n = n_observations;
+        let s = max_defects;
+        let observations = Column::create(&file, path, "observations", n, &[h, w])?;
+        let masks = Column::create(&file, path, "masks", n, &[h, w])?;
+        let kernel_index = Column::create(&file, path, "kernel_index", n, &[])?;
+        let positions = Column::create(&file, path, "positions", n, &[s, 2])?;
+        let amplitudes = Column::create(&file, path, "amplitudes", n, &[s])?;
+        writer.open = Some(OpenFile {
+            file,
+            observations,
+            masks,
+            kernel_index,
+            positions,
+            amplitudes,
+        });
+        Ok(writer)
+    }
+
+    /// Writes observations `start..start + block.len()`. `block` may carry fewer than
+    /// `max_defects` defect slots per observation; the rest are stored as NaN.
+    pub fn write_block(&mut self, start: usize, block: &ObservationTable) -> Result<()> {
+        let path = self.path.clone();
+        let n = block.kernel_index.len();
+        self.check_block(start, block)?;
+        let (h, w) = self.image_shape;
+        let s = self.max_defects;
+        let Some(open) = self.open.as_mut() else {
+            return Err(Error::invalid("dataset writer used after an error"));
+        };
+        let observations = block.observations.as_standard_layout();
+        let masks = block.masks.as_standard_layout();
+        let (positions, amplitudes) = pad_defects(block, s);
+        let obs = observations.as_slice().unwrap_or_default();
+        let msk = masks.as_slice().unwrap_or_default();
+        debug_assert_eq!(obs.len(), n * h * w);
+        open.observations.write_rows(&path, start, obs)?;
+        open.masks.write_rows(&path, start, msk)?;
+        open.kernel_index
+            .write_rows(&path, start, &block.kernel_index)?;
+        open.positions
+            .write_rows(&path, start, positions.as_slice().unwrap_or_default())?;
+        open.amplitudes
+            .write_rows(&path, start, amplitudes.as_slice().unwrap_or_default())?;
+        for done in &mut self.written[start..start + n] {
+            *done = true;
+        }
+        Ok(())
+    }
+
+    fn check_block(&self, start: usize, block: &ObservationTable) -> Result<()> {
+        let n = block.kernel_index.len();
+        let total = self.written.len();
+        let (h, w) = self.image_shape;
+        let (on, oh, ow) = block.observations.dim();
+        let bad = |m: String| Err(Error::invalid(format!("{}: {m}", show(&self.path))));
+        if start.checked_add(n).is_none_or(|end| end > total) {
+            return bad(format!(
+                "block {start}..{} exceeds the {total} observations",
+                start + n
+            ));
+        }
+        if (on, oh, ow) != (n, h, w) {
+            return bad(format!(
+                "block observations are {on}x{oh}x{ow}, expected {n}x{h}x{w}"
+            ));
+        }
+        if block.masks.dim() != (n, h, w) {
+            let (a, b, c) = block.masks.dim();
+            return bad(format!("block masks are {a}x{b}x{c}, expected {n}x{h}x{w}"));
+        }
+        let (pn, ps, p2) = block.positions.dim();
+        if pn != n || p2 != 2 || ps > self.max_defects {
+            return bad(format!(
+                "block positions are {pn}x{ps}x{p2}, expected {n}xSx2 with S <= {}",
+                self.max_defects
+            ));
+        }
+        if block.amplitudes.dim() != (n, ps) {
+            let (a, b) = block.amplitudes.dim();
+            return bad(format!("block amplitudes are {a}x{b}, expected {n}x{ps}"));
+        }
+        if let Some((i, &k)) = block
+            .kernel_index
+            .iter()
+            .enumerate()
+            .find(|&(_, &k)| k as usize >= self.n_kernels)
+        {
+            return bad(format!(
+                "observation {} refers to kernel {k}, but there are {} kernels",
+                start + i,
+                self.n_kernels
+            ));
+        }
+        if let Some(i) = self.written[start..start + n].iter().position(|&d| d) {
+            return bad(format!("observation {} written twice", start + i));
+        }
+        Ok(())
+    }
+
+    /// Checks that every row was written, closes the file and renames it into place.
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(first) = self.written.iter().position(|&d| !d) {
+            let missing = self.written.iter().filter(|&&d| !d).count();
+            return Err(Error::invalid(format!(
+                "{}: {missing} observations were never written (first: {first})",
+                show(&self.path)
+            )));
+        }
+        let Some(open) = self.open.take() else {
+            return Err(Error::invalid("dataset writer used after an error"));
+        };
+        let OpenFile {
+            file,
+            observations,
+            masks,
+            kernel_index,
+            positions,
+            amplitudes,
+        } = open;
+        drop((observations, masks, kernel_index, positions, amplitudes));
+        file.close()
+            .map_err(|e| h5_error(&self.path, "cannot close the file", e))?;
+        std::fs::rename(&self.tmp_path, &self.path).map_err(|e| Error::io(show(&self.path), e))
+    }
+}
+
+impl Drop for DatasetWriter {
+    fn drop(&mut self) {
+        // Unfinished (error or early return): never leave a half-written file behind.
+        if let Some(open) = self.open.take() {
+            drop(open);
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+pub(super) fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".partial-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Positions `[N, S, 2]` and amplitudes `[N, S]` padded with NaN to `s` defect slots.
+fn pad_defects(block: &ObservationTable, s: usize) -> (Array3<f32>, Array2<f32>) {
+    let n = block.kernel_index.len();
+    let ps = block.positions.dim().1;
+    let mut positions = Array3::from_elem((n, s, 2), f32::NAN);
+    let mut amplitudes = Array2::from_elem((n, s), f32::NAN);
+    positions
+        .slice_mut(s![.., ..ps, ..])
+        .assign(&block.positions);
+    amplitudes.slice_mut(s![.., ..ps]).assign(&block.amplitudes);
+    (positions, amplitudes)
+}
+
+fn varlen(path: &Path, what: &str, text: &str) -> Result<VarLenUnicode> {
+    text.parse::<VarLenUnicode>()
+        .map_err(|e| Error::invalid(format!("{}: {what} cannot be stored: {e}", show(path))))
+}
+
+fn write_header(file: &hdf5::File, path: &Path, info: &DatasetInfo, k: &KernelTable) -> Result<()> {
+    let attr_err = |name: &'static str| {
+        move |e| h5_error(path, &format!("cannot write attribute '{name}'"), e)
+    };
+    let format = varlen(path, "format", DATASET_FORMAT)?;
+    let generator = varlen(path, "generator settings", &info.generator)?;
+    file.new_attr::<VarLenUnicode>()
+        .create("format")
+        .and_then(|a| a.write_scalar(&format))
+        .map_err(attr_err("format"))?;
+    file.new_attr::<u32>()
+        .create("version")
+        .and_then(|a| a.write_scalar(&DATASET_VERSION))
+        .map_err(attr_err("version"))?;
+    file.new_attr::<f64>()
+        .create("pixel_size_m")
+        .and_then(|a| a.write_scalar(&info.pixel_size_m))
+        .map_err(attr_err("pixel_size_m"))?;
+    file.new_attr::<u64>()
+        .create("seed")
+        .and_then(|a| a.write_scalar(&info.seed))
+        .map_err(attr_err("seed"))?;
+    file.new_attr::<VarLenUnicode>()
+        .create("generator")
+        .and_then(|a| a.write_scalar(&generator))
+        .map_err(attr_err("generator"))?;
+
+    let ds_err =
+        |name: &'static str| move |e| h5_error(path, &format!("cannot write dataset '{name}'"), e);
+    let (nk, h, w) = k.kernels.dim();
+    let kernels = k.kernels.as_standard_layout();
+    let mut builder = file.new_dataset_builder();
+    if nk > 0 {
+        builder = builder
+            .chunk((chunk_rows(h * w * 4, nk), h, w))
+            .shuffle()
+            .deflate(DEFLATE_LEVEL);
+    }
+    builder
+        .with_data(&kernels)
+        .create("kernels")
+        .map_err(ds_err("kernels"))?;
+    let names: Vec<VarLenUnicode> = k
+        .names
+        .iter()
+        .map(|n| varlen(path, "kernel name", n))
+        .collect::<Result<_>>()?;
+    write_1d(file, path, "kernel_names", &names)?;
+    write_1d(file, path, "kernel_symmetry", &k.symmetry)?;
+    write_1d(file, path, "split", &k.split)?;
+    write_1d(file, path, "kernel_pixel_size_m", &k.pixel_size_m)?;
+    Ok(())
+}
+
+/// Writes a small, uncompressed 1-D dataset.
+fn write_1d<T: hdf5::H5Type>(file: &hdf5::File, path: &Path, name: &str, data: &[T]) -> Result<()> {
+    file.new_dataset_builder()
+        .with_data(data)
+        .create(name)
+        .map(|_| ())
+        .map_err(|e| h5_error(path, &format!("cannot write dataset '{name}'"), e))
+}
+
+/// Writes a whole in-memory dataset (through [`DatasetWriter`], so the layout is identical).
+pub fn write_dataset(path: &Path, ds: &Dataset) -> Result<()> {
+    let obs = &ds.observations;
+    let n = obs.kernel_index.len();
+    let s = obs.positions.dim().1;
+    let mut writer = DatasetWriter::create(path, &ds.info, &ds.kernels, n, s)?;
+    writer.write_block(0, obs)?;
+    writer.finish()
+}
