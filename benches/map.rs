@@ -10,6 +10,7 @@
 
 use ndarray::Array3;
 use qpik::data::map_data::MapData;
+use qpik::extract::defects::positions_from_mask;
 use qpik::extract::map::{MapSettings, Smoothness, extract_map};
 use qpik::progress::NoProgress;
 use qpik::rng::Rng;
@@ -32,13 +33,7 @@ fn scene(size: usize, n: usize, seed: u64) -> (MapData, Vec<[f64; 2]>) {
     };
     let sc =
         catalog_scene("bi2212-normal-m50meV", size, 32, 49, &defects, &art, seed).expect("scene");
-    let positions = sc
-        .observation
-        .mask
-        .indexed_iter()
-        .filter(|(_, m)| **m == 1)
-        .map(|((r, c), _)| [r as f64, c as f64])
-        .collect();
+    let positions = positions_from_mask(sc.observation.mask.view()).expect("defects");
     (MapData::from_image(sc.observation.image), positions)
 }
 

@@ -4,6 +4,7 @@
 //! `cargo run --release --example map_accuracy [STRIDE]`
 
 use qpik::data::map_data::MapData;
+use qpik::extract::defects::positions_from_mask;
 use qpik::extract::map::{MapSettings, extract_map};
 use qpik::extract::metrics::MaxDot;
 use qpik::extract::sample_metrics;
@@ -46,13 +47,7 @@ fn main() {
             i as u64,
         )
         .expect("scene");
-        let pos: Vec<[f64; 2]> = sc
-            .observation
-            .mask
-            .indexed_iter()
-            .filter(|(_, m)| **m == 1)
-            .map(|((r, c), _)| [r as f64, c as f64])
-            .collect();
+        let pos = positions_from_mask(sc.observation.mask.view()).expect("defects");
         let ex = extract_map(
             &MapData::from_image(sc.observation.image.clone()),
             &pos,

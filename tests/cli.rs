@@ -1,23 +1,11 @@
 //! The `qpik` binary end to end: outputs exist and read back, seeds reproduce, errors are clear.
 
 use qpik::data::hdf5_io::{DatasetReader, read_dataset};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn qpik(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qpik"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("qpik runs")
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("qpik-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{qpik, tempdir};
 
 fn ok(out: &Output) -> String {
     assert!(

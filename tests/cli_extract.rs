@@ -2,23 +2,11 @@
 //! result file and pictures it writes, the JSON report, and bad input with clear messages.
 
 use qpik::data::extraction_file::read_extraction;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn qpik(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qpik"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("qpik runs")
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("qpik-cli-extract-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{qpik, tempdir};
 
 fn scan() -> String {
     format!(
@@ -41,7 +29,7 @@ fn failure(out: &Output) -> String {
 
 #[test]
 fn the_real_scan_with_defects_from_z_gives_a_result_file_pictures_and_json() {
-    let d = tempdir("fese");
+    let d = tempdir("extract-fese");
     let out = qpik(
         &[
             "extract",
@@ -104,7 +92,7 @@ fn the_real_scan_with_defects_from_z_gives_a_result_file_pictures_and_json() {
 
 #[test]
 fn bad_input_gets_a_clear_message_and_leaves_nothing() {
-    let d = tempdir("bad");
+    let d = tempdir("extract-bad");
     let err = failure(&qpik(
         &["extract", &scan(), "--defects-from", "Z", "-o", "k.txt"],
         &d,

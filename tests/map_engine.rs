@@ -25,10 +25,7 @@ fn scene(
 }
 
 fn mask_positions(mask: &Array2<u8>) -> Vec<[f64; 2]> {
-    mask.indexed_iter()
-        .filter(|(_, m)| **m == 1)
-        .map(|((r, c), _)| [r as f64, c as f64])
-        .collect()
+    qpik::extract::defects::positions_from_mask(mask.view()).expect("a mask with defects")
 }
 
 fn pearson(a: &Array2<f32>, b: &Array2<f32>) -> f64 {

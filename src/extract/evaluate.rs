@@ -52,6 +52,7 @@ pub fn evaluate_forward(
 ) -> Result<(GroupMetrics, GroupMetrics)> {
     use crate::data::hdf5_io::DatasetReader;
     use crate::data::map_data::MapData;
+    use crate::extract::defects::positions_from_mask;
     use crate::extract::map::extract_map;
     use crate::progress::{NoProgress, check_cancelled};
     let reader = DatasetReader::open(path)?;
@@ -93,13 +94,8 @@ pub fn evaluate_forward(
                 continue;
             }
             check_cancelled(progress)?;
-            let positions: Vec<[f64; 2]> = table
-                .masks
-                .index_axis(ndarray::Axis(0), j)
-                .indexed_iter()
-                .filter(|(_, m)| **m > 0)
-                .map(|((r, c), _)| [r as f64, c as f64])
-                .collect();
+            let positions = positions_from_mask(table.masks.index_axis(ndarray::Axis(0), j))
+                .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?;
             let obs = table
                 .observations
                 .index_axis(ndarray::Axis(0), j)

@@ -1,9 +1,6 @@
 //! Preconditioned conjugate gradients for the symmetric positive (semi-)definite normal
 //! equations of the fit.
 
-/// Products used by every solve so far (a probe for tuning; relaxed ordering).
-pub static PRODUCTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
 /// Solve `A x = b` from the starting point in `x` with a diagonal (Jacobi) preconditioner.
 /// Stops when `|r| <= tol |b|` or after `max_iter` products; returns the products used.
 pub fn solve(
@@ -40,7 +37,6 @@ pub fn solve(
     let mut ap = vec![0.0; n];
     for it in 0..max_iter {
         if dot(&r, &r).sqrt() <= tol * bnorm || rz <= 0.0 {
-            PRODUCTS.fetch_add(it, std::sync::atomic::Ordering::Relaxed);
             return it;
         }
         apply(&p, &mut ap);
@@ -63,7 +59,6 @@ pub fn solve(
             p[i] = z[i] + beta * p[i];
         }
     }
-    PRODUCTS.fetch_add(max_iter, std::sync::atomic::Ordering::Relaxed);
     max_iter
 }
 

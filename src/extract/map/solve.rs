@@ -333,14 +333,11 @@ pub fn extract_map(
     let layers_data: Vec<Vec<f64>> = map
         .data
         .outer_iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            let y: Vec<f64> = layer
+        .map(|layer| {
+            layer
                 .iter()
                 .map(|&x| if x.is_finite() { x as f64 } else { 0.0 })
-                .collect();
-            let _ = i;
-            y
+                .collect()
         })
         .collect();
     for (i, y) in layers_data.iter().enumerate() {
