@@ -7,9 +7,9 @@
 //! simply not seen (valid-region convolution).
 //!
 //! Direct stamping costs `O(taps * S^2)` per product, against `O(H W log(H W))` for an FFT
-//! convolution of the padded map; with the sparse defects of STM maps (tens to hundreds of
-//! defects, one tap each at integer positions) it is the faster of the two and it needs no
-//! padding, so edges and NaN pixels are exact.
+//! convolution of the padded map; by that count it is the cheaper for the sparse defects of
+//! STM maps (tens to hundreds of defects, one tap each at integer positions; not timed
+//! against an FFT version), and it needs no padding, so edges and NaN pixels are exact.
 
 use rayon::prelude::*;
 
