@@ -383,3 +383,47 @@ fn positions_from_a_simulated_topography_do_as_well_as_the_mask() {
         );
     }
 }
+
+#[test]
+fn two_types_with_known_types_give_both_kernels() {
+    // Two catalog kernels on one map (the sum of two scenes), each defect's type known: each
+    // kernel comes back, and fitting them as one type would not (the check can fail).
+    let s = 41;
+    let clean = Artefacts {
+        snr: Some(10.0),
+        ..Artefacts::default()
+    };
+    let a = scene("square-tp-3-m200meV", 192, (20, 30), s, clean, 21);
+    let b = scene("bi2212-normal-m50meV", 192, (20, 30), s, clean, 22);
+    let image = &a.observation.image + &b.observation.image;
+    let pa = mask_positions(&a.observation.mask);
+    let pb = mask_positions(&b.observation.mask);
+    let positions: Vec<[f64; 2]> = pa.iter().chain(&pb).copied().collect();
+    let types: Vec<u8> = pa.iter().map(|_| 0).chain(pb.iter().map(|_| 1)).collect();
+    let map = MapData::from_image(image);
+    let cheap = MapSettings {
+        bootstrap: 0,
+        ..settings(s)
+    };
+    let ex = qpik::extract::map::extract_map_typed(&map, &positions, &types, &cheap, &NoProgress)
+        .expect("two-type extraction");
+    assert_eq!(ex.kernels.dim(), (2, 1, s, s));
+    assert_eq!(ex.types, types);
+    let k0 = ex.kernels.slice(ndarray::s![0, 0, .., ..]).to_owned();
+    let k1 = ex.kernels.slice(ndarray::s![1, 0, .., ..]).to_owned();
+    let (r0, r1) = (pearson(&k0, &a.kernel), pearson(&k1, &b.kernel));
+    assert!(r0 > 0.97 && r1 > 0.97, "type kernels Pearson {r0:.4}, {r1:.4}");
+    let one = extract_map(&map, &positions, &cheap, &NoProgress).expect("one type");
+    assert!(
+        1.0 - one.heldout_r2[0] > 3.0 * (1.0 - ex.heldout_r2[0]),
+        "one type leaves as little of the held-out half unexplained ({} vs {})",
+        one.heldout_r2[0],
+        ex.heldout_r2[0]
+    );
+    // Types must be numbered without gaps.
+    let gap: Vec<u8> = types.iter().map(|&t| 2 * t).collect();
+    let err = qpik::extract::map::extract_map_typed(&map, &positions, &gap, &cheap, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("type 1 has no defect"), "{err}");
+}

@@ -27,6 +27,7 @@ pub struct Problem<'a> {
 /// Unknowns of a fit; the positions (in the stamper) move when refinement is on.
 #[derive(Clone, Debug)]
 pub struct State {
+    /// The kernels of the stamper's `T` types one after another (`T S^2` values).
     pub kernel: Vec<f64>,
     pub amplitudes: Vec<f64>,
     pub beta: Vec<f64>,
@@ -60,10 +61,6 @@ fn median_positive(v: &[f64]) -> f64 {
     *p.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
-fn dot(u: &[f64], v: &[f64]) -> f64 {
-    u.iter().zip(v).map(|(a, b)| a * b).sum()
-}
-
 /// `out += mu * D^T D k`: the squared-gradient penalty over nearest-neighbour pairs.
 fn add_gradient_penalty(k: &[f64], s: usize, mu: f64, out: &mut [f64]) {
     for r in 0..s {
@@ -86,7 +83,7 @@ fn add_gradient_penalty(k: &[f64], s: usize, mu: f64, out: &mut [f64]) {
 impl State {
     pub fn start(stamper: &Stamper, basis: &Basis) -> Self {
         State {
-            kernel: vec![0.0; stamper.size * stamper.size],
+            kernel: vec![0.0; stamper.kinds * stamper.size * stamper.size],
             amplitudes: vec![1.0; stamper.defects],
             beta: vec![0.0; basis.len()],
             stamper: stamper.clone(),
@@ -166,19 +163,32 @@ impl<'a> Problem<'a> {
     pub fn kernel_step(&self, st: &mut State, opt: &FitOptions) {
         let stamper = &st.stamper;
         let s = stamper.size;
-        let nk = s * s;
+        let s2 = s * s;
+        let nk = stamper.kinds * s2;
         let coef = stamper.tap_coefficients(&st.amplitudes);
         let coef2: Vec<f64> = coef.iter().map(|c| c * c).collect();
         let data_diag = stamper.correlate_kernel(&coef2, &self.weights);
-        let mean_diag = data_diag.iter().sum::<f64>() / nk as f64;
-        if mean_diag <= 0.0 {
+        // Each type's penalty scales with its own data term.
+        let mean_diag: Vec<f64> = data_diag
+            .chunks(s2)
+            .map(|d| d.iter().sum::<f64>() / s2 as f64)
+            .collect();
+        if mean_diag.iter().all(|&d| d <= 0.0) {
             return;
         }
-        let mu = opt.smoothness * mean_diag;
-        let eps = RIDGE * mean_diag;
+        let floor = mean_diag.iter().cloned().fold(0.0, f64::max) * 1e-9;
+        let mu: Vec<f64> = mean_diag
+            .iter()
+            .map(|&d| opt.smoothness * d.max(floor))
+            .collect();
+        let eps: Vec<f64> = mean_diag.iter().map(|&d| RIDGE * d.max(floor)).collect();
         let mut rhs = stamper.correlate_kernel(&coef, &self.wy);
         rhs.extend(self.basis.adjoint(&self.wy));
-        let mut pre: Vec<f64> = data_diag.iter().map(|d| d + 4.0 * mu + eps).collect();
+        let mut pre: Vec<f64> = data_diag
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d + 4.0 * mu[i / s2] + eps[i / s2])
+            .collect();
         pre.extend(self.basis.diagonal(&self.weights));
         let mut x = st.kernel.clone();
         x.extend_from_slice(&st.beta);
@@ -192,16 +202,21 @@ impl<'a> Problem<'a> {
             let r = &m;
             let g = stamper.correlate_kernel(&coef, r);
             for i in 0..nk {
-                out[i] = g[i] + eps * k[i];
+                out[i] = g[i] + eps[i / s2] * k[i];
             }
-            add_gradient_penalty(k, s, mu, &mut out[..nk]);
+            for (t, (kt, ot)) in k.chunks(s2).zip(out[..nk].chunks_mut(s2)).enumerate() {
+                add_gradient_penalty(kt, s, mu[t], ot);
+            }
             out[nk..].copy_from_slice(&self.basis.adjoint(r));
         };
         cg::solve(&mut apply, &rhs, &pre, &mut x, opt.tol, opt.cg_iterations);
         let beta = x[nk..].to_vec();
         x.truncate(nk);
         st.beta = beta;
-        st.kernel = symmetry::project(&x, s, opt.symmetry);
+        st.kernel = x
+            .chunks(s2)
+            .flat_map(|k| symmetry::project(k, s, opt.symmetry))
+            .collect();
     }
 
     /// Amplitudes and background given the kernel; then the scale moves into the kernel.
@@ -274,19 +289,35 @@ impl Problem<'_> {
     /// positions move by the kernel's offset, and kernel and amplitudes are fitted again.
     /// Without such a centre the positions stay, on average, where they were given.
     pub fn recentre(&self, st: &mut State, opt: &FitOptions) {
-        let s = st.stamper.size;
         let reach = opt.refine_px.ceil() as usize + 1;
+        self.recentre_within(st, opt, reach);
+    }
+
+    /// [`Self::recentre`] searching centres up to `reach` pixels from `(S/2, S/2)`; each type
+    /// moves by its own kernel's offset.
+    pub fn recentre_within(&self, st: &mut State, opt: &FitOptions, reach: usize) {
+        let s = st.stamper.size;
+        let s2 = s * s;
         for _ in 0..2 {
-            let Some((d, _)) = symmetry::inversion_offset(&st.kernel, s, reach) else {
-                return;
-            };
-            if d[0].hypot(d[1]) < 0.02 {
+            let offsets: Vec<[f64; 2]> = st
+                .kernel
+                .chunks(s2)
+                .map(|k| match symmetry::inversion_offset(k, s, reach) {
+                    Some((d, _)) if d[0].hypot(d[1]) >= 0.02 => d,
+                    _ => [0.0, 0.0],
+                })
+                .collect();
+            if offsets.iter().all(|d| d == &[0.0, 0.0]) {
                 return;
             }
-            let shift = |p: &[f64; 2]| [p[0] + d[0], p[1] + d[1]];
-            let positions = st.stamper.positions.iter().map(shift).collect();
+            let types = &st.stamper.types;
+            let shift = |(i, p): (usize, &[f64; 2])| {
+                let d = offsets[usize::from(types[i])];
+                [p[0] + d[0], p[1] + d[1]]
+            };
+            let positions = st.stamper.positions.iter().enumerate().map(shift).collect();
             let mut moved = st.stamper.moved(positions);
-            moved.given = st.stamper.given.iter().map(shift).collect();
+            moved.given = st.stamper.given.iter().enumerate().map(shift).collect();
             st.stamper = moved;
             self.kernel_step(st, opt);
             self.amplitude_step(st, opt);
@@ -299,12 +330,14 @@ impl Problem<'_> {
     /// given (the kernel's centre stays on the impurity).
     pub fn position_step(&self, st: &mut State, limit: f64) {
         let s = st.stamper.size;
-        // Central-difference derivatives of the kernel along rows and columns.
-        let (mut ky, mut kx) = (vec![0.0; s * s], vec![0.0; s * s]);
+        // Central-difference derivatives of each kernel along rows and columns.
+        let len = st.kernel.len();
+        let (mut ky, mut kx) = (vec![0.0; len], vec![0.0; len]);
+        for b in (0..len).step_by(s * s) {
         for r in 0..s {
             for c in 0..s {
-                let at = |rr: usize, cc: usize| st.kernel[rr * s + cc];
-                let i = r * s + c;
+                let at = |rr: usize, cc: usize| st.kernel[b + rr * s + cc];
+                let i = b + r * s + c;
                 ky[i] = match (r > 0, r + 1 < s) {
                     (true, true) => 0.5 * (at(r + 1, c) - at(r - 1, c)),
                     (false, true) => at(r + 1, c) - at(r, c),
@@ -318,6 +351,7 @@ impl Problem<'_> {
                     _ => 0.0,
                 };
             }
+        }
         }
         let prod = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).collect::<Vec<f64>>();
         let st_ = &st.stamper;
@@ -378,26 +412,37 @@ impl Problem<'_> {
         let coef = st.stamper.tap_coefficients(&st.amplitudes);
         let coef2: Vec<f64> = coef.iter().map(|c| c * c).collect();
         let d = st.stamper.correlate_kernel(&coef2, &self.weights);
-        let mean_d = d.iter().sum::<f64>() / d.len().max(1) as f64;
         let pixels: f64 = self.weights.iter().sum();
-        let unknowns = (s * s + st.amplitudes.len() + st.beta.len()) as f64;
+        let unknowns = (d.len() + st.amplitudes.len() + st.beta.len()) as f64;
         let sigma2 = self.residual_ss(st) / (pixels - unknowns).max(1.0);
-        let penalty = (4.0 * opt.smoothness + RIDGE) * mean_d;
-        d.iter()
-            .map(|dk| (sigma2 / (dk + penalty).max(f64::MIN_POSITIVE)).sqrt())
+        d.chunks(s * s)
+            .flat_map(|dt| {
+                let mean_d = dt.iter().sum::<f64>() / dt.len().max(1) as f64;
+                let penalty = (4.0 * opt.smoothness + RIDGE) * mean_d;
+                dt.iter()
+                    .map(move |dk| (sigma2 / (dk + penalty).max(f64::MIN_POSITIVE)).sqrt())
+            })
             .collect()
     }
 }
 
-/// Move the amplitudes' scale into the kernel: mean amplitude 1 (positive on average).
+/// Move the amplitudes' scale into the kernels: mean amplitude 1 per type (positive on
+/// average).
 pub fn normalise(st: &mut State) {
-    let n = st.amplitudes.len().max(1) as f64;
-    let mean = st.amplitudes.iter().sum::<f64>() / n;
-    let rms = (dot(&st.amplitudes, &st.amplitudes) / n).sqrt();
-    let scale = if mean.abs() > 1e-3 * rms { mean } else { rms };
-    if scale == 0.0 || !scale.is_finite() {
-        return;
+    let s2 = st.stamper.size * st.stamper.size;
+    for t in 0..st.stamper.kinds {
+        let of_type = |i: &usize| usize::from(st.stamper.types[*i]) == t;
+        let idx: Vec<usize> = (0..st.amplitudes.len()).filter(of_type).collect();
+        let n = idx.len().max(1) as f64;
+        let mean = idx.iter().map(|&i| st.amplitudes[i]).sum::<f64>() / n;
+        let rms = (idx.iter().map(|&i| st.amplitudes[i].powi(2)).sum::<f64>() / n).sqrt();
+        let scale = if mean.abs() > 1e-3 * rms { mean } else { rms };
+        if scale == 0.0 || !scale.is_finite() {
+            continue;
+        }
+        idx.iter().for_each(|&i| st.amplitudes[i] /= scale);
+        st.kernel[t * s2..(t + 1) * s2]
+            .iter_mut()
+            .for_each(|k| *k *= scale);
     }
-    st.amplitudes.iter_mut().for_each(|a| *a /= scale);
-    st.kernel.iter_mut().for_each(|k| *k *= scale);
 }

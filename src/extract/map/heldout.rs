@@ -118,8 +118,13 @@ impl<'a> Scorer<'a> {
             return f64::NAN;
         }
         let s = self.a.stamper.size;
-        let ka = super::symmetry::project(&folds.a.kernel, s, symmetry);
-        let kb = super::symmetry::project(&folds.b.kernel, s, symmetry);
+        let project = |k: &[f64]| -> Vec<f64> {
+            k.chunks(s * s)
+                .flat_map(|kt| super::symmetry::project(kt, s, symmetry))
+                .collect()
+        };
+        let ka = project(&folds.a.kernel);
+        let kb = project(&folds.b.kernel);
         let (ss_b, ss_a) = rayon::join(
             || test_ss(&self.b, &folds.a, ka, opt),
             || test_ss(&self.a, &folds.b, kb, opt),

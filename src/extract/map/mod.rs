@@ -27,8 +27,8 @@ pub mod settings;
 pub mod solve;
 pub mod symmetry;
 
-pub use settings::{Background, MapSettings, Smoothness, SymmetryChoice};
-pub use solve::extract_map;
+pub use settings::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount};
+pub use solve::{extract_map, extract_map_typed};
 
 use ndarray::{Array2, Array3, Array4};
 

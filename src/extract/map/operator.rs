@@ -79,6 +79,11 @@ pub struct Stamper {
     pub positions: Vec<[f64; 2]>,
     /// Positions as given, before any refinement.
     pub given: Vec<[f64; 2]>,
+    /// Kernel type of each defect (`< kinds`); kernels are stored one after another, type `t`
+    /// at `[t S^2, (t + 1) S^2)` of every kernel vector.
+    pub types: Vec<u8>,
+    /// Number of kernel types T.
+    pub kinds: usize,
     rows_per_chunk: usize,
 }
 
@@ -93,8 +98,24 @@ impl Stamper {
             defects: positions.len(),
             positions: positions.to_vec(),
             given: positions.to_vec(),
+            types: vec![0; positions.len()],
+            kinds: 1,
             rows_per_chunk: height.div_ceil(4 * threads).max(1),
         }
+    }
+
+    /// The same geometry with defect `i` of type `types[i]` out of `kinds` types.
+    pub fn with_types(mut self, types: Vec<u8>, kinds: usize) -> Self {
+        debug_assert_eq!(types.len(), self.defects);
+        debug_assert!(types.iter().all(|&t| usize::from(t) < kinds));
+        self.types = types;
+        self.kinds = kinds;
+        self
+    }
+
+    /// Offset of a tap's kernel in a kernel vector.
+    fn kernel_offset(&self, t: &Tap) -> usize {
+        usize::from(self.types[t.defect]) * self.size * self.size
     }
 
     /// The same geometry with defects moved to `positions` (the given ones are kept).
@@ -127,7 +148,8 @@ impl Stamper {
         (lo, hi.max(lo))
     }
 
-    /// `out += sum_t coef_t * shift(kernel, n_t)` over the map; `coef` per tap.
+    /// `out += sum_t coef_t * shift(kernel_t, n_t)` over the map; `coef` per tap, `kernel_t`
+    /// the kernel of the tap's type.
     pub fn add_stamps(&self, kernel: &[f64], coef: &[f64], out: &mut [f64]) {
         let (w, s, c) = (self.width, self.size, self.centre());
         let chunk = self.rows_per_chunk * w;
@@ -145,6 +167,7 @@ impl Stamper {
                     if klo >= khi || clo >= chi {
                         continue;
                     }
+                    let kernel = &kernel[self.kernel_offset(t)..];
                     for kr in klo..khi {
                         let ir = (t.row + kr as i64 - c) as usize - r0;
                         let ic = (t.col + clo as i64 - c) as usize;
@@ -158,9 +181,11 @@ impl Stamper {
             });
     }
 
-    /// Adjoint of [`Self::add_stamps`] in the kernel: `g[k] = sum_t coef_t * r[n_t + k - c]`.
+    /// Adjoint of [`Self::add_stamps`] in the kernels: `g[k] = sum_t coef_t * r[n_t + k - c]`
+    /// over the taps of each type (`T S^2` values).
     pub fn correlate_kernel(&self, coef: &[f64], r: &[f64]) -> Vec<f64> {
         let (w, s, c) = (self.width, self.size, self.centre());
+        let len = self.kinds * s * s;
         let per = self
             .taps
             .len()
@@ -170,7 +195,7 @@ impl Stamper {
             .par_chunks(per)
             .zip(coef.par_chunks(per))
             .fold(
-                || vec![0.0; s * s],
+                || vec![0.0; len],
                 |mut g, (taps, coefs)| {
                     for (t, &a) in taps.iter().zip(coefs) {
                         if a == 0.0 {
@@ -181,6 +206,7 @@ impl Stamper {
                         if clo >= chi {
                             continue;
                         }
+                        let g = &mut g[self.kernel_offset(t)..];
                         for kr in klo..khi {
                             let ir = (t.row + kr as i64 - c) as usize;
                             let ic = (t.col + clo as i64 - c) as usize;
@@ -195,7 +221,7 @@ impl Stamper {
                 },
             )
             .reduce(
-                || vec![0.0; s * s],
+                || vec![0.0; len],
                 |mut a, b| {
                     for (x, y) in a.iter_mut().zip(&b) {
                         *x += y;
@@ -205,7 +231,8 @@ impl Stamper {
             )
     }
 
-    /// Adjoint in the tap coefficients: `z_t = sum_k kernel[k] * r[n_t + k - c]`.
+    /// Adjoint in the tap coefficients: `z_t = sum_k kernel_t[k] * r[n_t + k - c]`, `kernel_t`
+    /// the kernel of the tap's type.
     pub fn correlate_taps(&self, kernel: &[f64], r: &[f64]) -> Vec<f64> {
         let (w, s, c) = (self.width, self.size, self.centre());
         self.taps
@@ -217,6 +244,7 @@ impl Stamper {
                 if clo >= chi {
                     return z;
                 }
+                let kernel = &kernel[self.kernel_offset(t)..];
                 for kr in klo..khi {
                     let ir = (t.row + kr as i64 - c) as usize;
                     let ic = (t.col + clo as i64 - c) as usize;

@@ -38,7 +38,17 @@ pub enum SymmetryChoice {
     Rotation(u32),
 }
 
-/// Every setting of [`super::extract_map`].
+/// How many defect types (one kernel each) the blind search separates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TypeCount {
+    /// 1 to [`MapSettings::MAX_AUTO_TYPES`], chosen by held-out R^2 with a penalty per type.
+    Auto,
+    /// Exactly this many (1 to [`MapSettings::MAX_TYPES`]).
+    Fixed(usize),
+}
+
+/// Every setting of [`super::extract_map`] and [`crate::extract::blind::extract_blind`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MapSettings {
@@ -65,6 +75,25 @@ pub struct MapSettings {
     pub seed: u64,
     /// Memory the extraction may use, in bytes; larger inputs are refused before allocating.
     pub memory_budget_bytes: u64,
+    /// Blind search: look for defects in the map itself, beyond any that are given (always on
+    /// when none are given).
+    #[serde(default)]
+    pub blind: bool,
+    /// Defect types of a blind search; given defects are one type of their own.
+    #[serde(default = "one_type")]
+    pub types: TypeCount,
+    /// A blind search accepts a defect when fitting it lowers the residual by more than this
+    /// many noise standard deviations (in the matched filter's units).
+    #[serde(default = "default_detection_sigma")]
+    pub detection_sigma: f64,
+}
+
+fn one_type() -> TypeCount {
+    TypeCount::Fixed(1)
+}
+
+fn default_detection_sigma() -> f64 {
+    MapSettings::DEFAULT_DETECTION_SIGMA
 }
 
 impl Default for MapSettings {
@@ -81,6 +110,9 @@ impl Default for MapSettings {
             cg_iterations: 60,
             seed: 0,
             memory_budget_bytes: Self::DEFAULT_MEMORY_BUDGET,
+            blind: false,
+            types: TypeCount::Fixed(1),
+            detection_sigma: Self::DEFAULT_DETECTION_SIGMA,
         }
     }
 }
@@ -92,6 +124,12 @@ impl MapSettings {
     pub const MAX_KERNEL: usize = 513;
     /// Default memory budget: 4 GiB.
     pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
+    /// Most defect types (kernels) of one extraction.
+    pub const MAX_TYPES: usize = 8;
+    /// Most types tried by `types = auto`.
+    pub const MAX_AUTO_TYPES: usize = 3;
+    /// Default detection threshold of the blind search, in noise standard deviations.
+    pub const DEFAULT_DETECTION_SIGMA: f64 = 5.0;
 
     /// Range checks, with the setting named in the message.
     pub fn validate(&self) -> Result<()> {
@@ -148,6 +186,20 @@ impl MapSettings {
             return Err(Error::invalid(format!(
                 "CG iterations {} is out of range: use 1 to 10000",
                 self.cg_iterations
+            )));
+        }
+        if let TypeCount::Fixed(t) = self.types
+            && !(1..=Self::MAX_TYPES).contains(&t)
+        {
+            return Err(Error::invalid(format!(
+                "{t} defect types is out of range: use auto or 1 to {}",
+                Self::MAX_TYPES
+            )));
+        }
+        if !(self.detection_sigma.is_finite() && (1.0..=100.0).contains(&self.detection_sigma)) {
+            return Err(Error::invalid(format!(
+                "detection threshold {} sigma is out of range: use 1 to 100",
+                self.detection_sigma
             )));
         }
         if self.memory_budget_bytes < (1 << 20) {

@@ -69,7 +69,12 @@ fn memory_needed(e: usize, h: usize, w: usize, s: usize, n: usize, settings: &Ma
     result + per_fit * concurrent
 }
 
-fn check_inputs(map: &MapData, positions: &[[f64; 2]], settings: &MapSettings) -> Result<()> {
+fn check_inputs(
+    map: &MapData,
+    positions: &[[f64; 2]],
+    types: &[u8],
+    settings: &MapSettings,
+) -> Result<usize> {
     settings.validate()?;
     let (e, h, w) = map.data.dim();
     if e == 0 || h == 0 || w == 0 {
@@ -96,7 +101,26 @@ fn check_inputs(map: &MapData, positions: &[[f64; 2]], settings: &MapSettings) -
             )));
         }
     }
-    Ok(())
+    if types.len() != positions.len() {
+        return Err(Error::invalid(format!(
+            "{} defect types for {} positions: give one type per defect",
+            types.len(),
+            positions.len()
+        )));
+    }
+    let kinds = types.iter().map(|&t| usize::from(t) + 1).max().unwrap_or(1);
+    if kinds > MapSettings::MAX_TYPES {
+        return Err(Error::invalid(format!(
+            "{kinds} defect types: at most {} are supported",
+            MapSettings::MAX_TYPES
+        )));
+    }
+    if let Some(t) = (0..kinds).find(|&t| !types.iter().any(|&k| usize::from(k) == t)) {
+        return Err(Error::invalid(format!(
+            "type {t} has no defect: types must be numbered 0..T-1 with at least one defect each"
+        )));
+    }
+    Ok(kinds)
 }
 
 /// Positions whose kernel cannot reach the map are errors.
@@ -293,7 +317,19 @@ pub fn extract_map(
     settings: &MapSettings,
     progress: &dyn Progress,
 ) -> Result<Extraction> {
-    check_inputs(map, positions, settings)?;
+    extract_map_typed(map, positions, &vec![0; positions.len()], settings, progress)
+}
+
+/// [`extract_map`] with defects of several types, one kernel per type: defect `i` has type
+/// `types[i]`, types numbered `0..T` with at least one defect each.
+pub fn extract_map_typed(
+    map: &MapData,
+    positions: &[[f64; 2]],
+    types: &[u8],
+    settings: &MapSettings,
+    progress: &dyn Progress,
+) -> Result<Extraction> {
+    let kinds = check_inputs(map, positions, types, settings)?;
     let (e, h, w) = map.data.dim();
     let n = positions.len();
     // Pixels finite in every layer count; the rest are left out.
@@ -322,7 +358,7 @@ pub fn extract_map(
             2 * (n + basis.len())
         )));
     }
-    let need = memory_needed(e, h, w, s, n, settings);
+    let need = memory_needed(e, h, w, s, n, settings) + (kinds as u64 - 1) * (s * s) as u64 * 8 * 24;
     if need > settings.memory_budget_bytes {
         return Err(Error::invalid(format!(
             "extracting from a {e} x {h} x {w} map with a {s} x {s} kernel needs about {} MiB, over the memory budget of {} MiB: raise the budget or crop the map",
@@ -354,7 +390,7 @@ pub fn extract_map(
             )));
         }
     }
-    let stamper = Stamper::new(h, w, s, positions);
+    let stamper = Stamper::new(h, w, s, positions).with_types(types.to_vec(), kinds);
     let blocks = Blocks::new(h, w, settings.block_px.unwrap_or(s).max(4));
     let opt = FitOptions {
         smoothness: 0.0,
@@ -454,26 +490,31 @@ fn assemble(
 ) -> Result<Extraction> {
     let (e, h, w) = map.data.dim();
     let positions = &layers[0].state.stamper.positions;
+    let types = layers[0].state.stamper.types.clone();
+    let kinds = layers[0].state.stamper.kinds;
     let n = positions.len();
-    let mut kernels = Array4::<f32>::zeros((1, e, s, s));
-    let mut kernel_std = Array4::<f32>::zeros((1, e, s, s));
+    let mut kernels = Array4::<f32>::zeros((kinds, e, s, s));
+    let mut kernel_std = Array4::<f32>::zeros((kinds, e, s, s));
     let mut amplitudes = Array2::<f32>::zeros((n, e));
     let mut residual = Array3::<f32>::zeros((e, h, w));
     let mut background = Array3::<f32>::zeros((e, h, w));
     for (li, layer) in layers.iter().enumerate() {
-        for (dst, &v) in kernels
-            .slice_mut(ndarray::s![0, li, .., ..])
-            .iter_mut()
-            .zip(&layer.state.kernel)
-        {
-            *dst = v as f32;
-        }
-        for (dst, &v) in kernel_std
-            .slice_mut(ndarray::s![0, li, .., ..])
-            .iter_mut()
-            .zip(&layer.std)
-        {
-            *dst = v as f32;
+        for t in 0..kinds {
+            let block = t * s * s..(t + 1) * s * s;
+            for (dst, &v) in kernels
+                .slice_mut(ndarray::s![t, li, .., ..])
+                .iter_mut()
+                .zip(&layer.state.kernel[block.clone()])
+            {
+                *dst = v as f32;
+            }
+            for (dst, &v) in kernel_std
+                .slice_mut(ndarray::s![t, li, .., ..])
+                .iter_mut()
+                .zip(&layer.std[block])
+            {
+                *dst = v as f32;
+            }
         }
         for (i, &a) in layer.state.amplitudes.iter().enumerate() {
             amplitudes[[i, li]] = a as f32;
@@ -510,7 +551,7 @@ fn assemble(
             .iter()
             .map(|p| [p[0] as f32, p[1] as f32])
             .collect(),
-        types: vec![0; n],
+        types,
         amplitudes,
         residual,
         background,
