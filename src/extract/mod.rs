@@ -1,6 +1,7 @@
 //! Kernel extraction: the networks of arXiv 2506.05325 ([`network`]), defect masks estimated
 //! from a map ([`mask`]), error metrics ([`metrics`]) and evaluation on datasets ([`evaluate`]).
 
+pub mod blind;
 pub mod defects;
 pub mod evaluate;
 pub mod map;

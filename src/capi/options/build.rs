@@ -5,7 +5,7 @@ use super::parse::{Value, bad_value};
 use super::qpik_options;
 use crate::capi::{CError, CResult, qpik_status};
 use crate::data::map_data::MapData;
-use crate::extract::map::{Background, MapSettings, Smoothness, SymmetryChoice};
+use crate::extract::map::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount};
 use crate::model::NetConfig;
 use crate::model::train::TrainConfig;
 use crate::synthesis::dataset::DatasetConfig;
@@ -207,6 +207,20 @@ impl qpik_options {
         }
         if let Some(v) = self.usize("map.cg_iterations")? {
             m.cg_iterations = v;
+        }
+        if let Some(v) = self.flag("map.blind") {
+            m.blind = v;
+        }
+        if self.text("defects.from") == Some("blind") {
+            m.blind = true;
+        }
+        if matches!(self.values.get("map.types"), Some(Value::Auto)) {
+            m.types = TypeCount::Auto;
+        } else if let Some(v) = auto_usize("map.types")? {
+            m.types = TypeCount::Fixed(v);
+        }
+        if let Some(v) = self.float("map.detection_sigma") {
+            m.detection_sigma = v;
         }
         m.seed = self.uint("map.seed").unwrap_or_else(|| self.seed());
         if let Some(v) = self.uint("map.memory_budget_bytes") {

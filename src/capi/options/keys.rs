@@ -346,6 +346,30 @@ pub(super) const KEYS: &[Key] = &[
         "qpik_extract_map: memory the extraction may use; larger inputs are refused before allocating (at least 1 MiB)",
     ),
     key(
+        "map.blind",
+        Kind::Bool,
+        "false",
+        "qpik_extract_map: also search the map for defects beyond those given (always on when no defects are given)",
+    ),
+    key(
+        "defects.from",
+        Kind::Choice(&["given", "blind"]),
+        "given",
+        "qpik_extract_map: blind = the same as map.blind = true",
+    ),
+    key(
+        "map.types",
+        Kind::AutoUInt,
+        "1",
+        "qpik_extract_map: defect types (one kernel each) of a blind search, 1..=8; given defects are one type of their own (auto: 1 to 3 by held-out R^2)",
+    ),
+    key(
+        "map.detection_sigma",
+        Kind::Float,
+        "5",
+        "qpik_extract_map: a blind search accepts a defect that lowers the residual by more than this many noise standard deviations (1..=100)",
+    ),
+    key(
         "map.pixel_size_a",
         Kind::Float,
         "(unknown)",

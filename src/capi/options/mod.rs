@@ -290,6 +290,7 @@ mod tests {
             cg_iterations: 99,
             seed: 5, // from `seed` while map.seed is unset
             memory_budget_bytes: 2_000_000,
+            ..MapSettings::default()
         };
         assert_eq!(o.map_settings().ok(), Some(want.clone()));
         o.set("map.seed", "9").ok().unwrap();
