@@ -1,4 +1,192 @@
-//! Blind and multi-type extraction: defects and kernels from the map alone.
+//! Blind and multi-type extraction: defects, their types and their kernels from the map
+//! alone, `Y = sum_t K_t * X_t + B + noise` with sparse activations `X_t`.
+//!
+//! The search ([`search`]) alternates greedy detection with the kernels held
+//! ([`clean`], a matched-filter CLEAN) and the map engine's least-squares fit with the
+//! detections held, adding one type at a time. The defects it finds then go to the map engine
+//! ([`crate::extract::map::extract_map_typed`]), which chooses smoothness and symmetry by the
+//! held-out score, refines the positions and reports the standard error: a blind result is a
+//! forward result on positions the map itself gave.
+//!
+//! # Ambiguities, resolved
+//! - **Shift.** Each kernel is centred on its impurity: the centre of its inversion symmetry
+//!   when it has one (found up to S/4 from the window's centre), otherwise where the search
+//!   put it, the strongest extremum of the smoothed map.
+//! - **Sign.** Amplitudes are positive on average per type.
+//! - **Scale.** Mean amplitude 1 per type, so each kernel carries the map's unit.
+//! - **Types.** Given defects (a mask, a list, a topography) are type 0 when there are any;
+//!   blind types follow in the order found, the strongest first.
 
 pub mod clean;
 pub mod correlate;
+pub mod search;
+
+use crate::data::map_data::MapData;
+use crate::extract::map::background::Basis;
+use crate::extract::map::solve::{choose_kernel_size, extract_map_typed};
+use crate::extract::map::{Extraction, MapSettings, TypeCount};
+use crate::progress::Progress;
+use crate::{Error, Result};
+use search::{Found, Search};
+
+/// Below this held-out R^2 a blind result explains nothing, and is refused.
+pub const MIN_HELDOUT_R2: f64 = 0.01;
+/// Held-out R^2 a further type must add to be chosen by `types = auto`.
+pub const TYPE_PENALTY: f64 = 0.01;
+/// Kernel size of the first search when the size is automatic (then chosen from the count).
+const FIRST_KERNEL: usize = 41;
+
+/// The layer of largest variance: the search runs there (positions are shared by a stack).
+fn loudest_layer(map: &MapData, valid: &[f64]) -> usize {
+    let var = |l: usize| {
+        let layer = map.data.index_axis(ndarray::Axis(0), l);
+        let (mut s1, mut s2, mut n) = (0.0, 0.0, 0.0);
+        for (x, v) in layer.iter().zip(valid) {
+            if *v > 0.0 {
+                s1 += *x as f64;
+                s2 += (*x as f64).powi(2);
+                n += 1.0;
+            }
+        }
+        if n > 0.0 { s2 / n - (s1 / n).powi(2) } else { 0.0 }
+    };
+    (0..map.data.dim().0)
+        .max_by(|&a, &b| var(a).total_cmp(&var(b)))
+        .unwrap_or(0)
+}
+
+/// Defects and kernels of `map` found blind, beyond the given `known` positions (which may be
+/// empty): `settings.types` blind types (given defects are one more type, 0). Progress and
+/// cancel as [`crate::extract::map::extract_map`].
+pub fn extract_blind(
+    map: &MapData,
+    known: &[[f64; 2]],
+    settings: &MapSettings,
+    progress: &dyn Progress,
+) -> Result<Extraction> {
+    settings.validate()?;
+    let (e, h, w) = map.data.dim();
+    if e == 0 || h < 5 || w < 5 {
+        return Err(Error::invalid(format!(
+            "the map ({e} x {h} x {w}) is too small for a blind search: at least 5 x 5 pixels are needed"
+        )));
+    }
+    let mut valid = vec![1.0f64; h * w];
+    for layer in map.data.outer_iter() {
+        for (v, x) in valid.iter_mut().zip(layer.iter()) {
+            if !x.is_finite() {
+                *v = 0.0;
+            }
+        }
+    }
+    let valid_count = valid.iter().filter(|&&v| v > 0.0).count();
+    if valid_count == 0 {
+        return Err(Error::invalid(
+            "the map has no finite pixels (every pixel is NaN or infinite in some layer)",
+        ));
+    }
+    let layer = loudest_layer(map, &valid);
+    let y: Vec<f64> = map
+        .data
+        .index_axis(ndarray::Axis(0), layer)
+        .iter()
+        .map(|&x| if x.is_finite() { x as f64 } else { 0.0 })
+        .collect();
+    let (lo, hi) = y
+        .iter()
+        .zip(&valid)
+        .filter(|(_, v)| **v > 0.0)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
+            (a.min(*x), b.max(*x))
+        });
+    if lo == hi {
+        return Err(Error::invalid(format!(
+            "the map is constant ({lo}): there is nothing to extract"
+        )));
+    }
+    let basis = Basis::new(settings.background, h, w);
+    let search = Search {
+        y: &y,
+        valid: &valid,
+        height: h,
+        width: w,
+        basis: &basis,
+        known,
+        detection_sigma: settings.detection_sigma,
+        cg_iterations: settings.cg_iterations,
+        max_defects: valid_count / 16,
+    };
+    let counts: Vec<usize> = match settings.types {
+        TypeCount::Fixed(t) => vec![t],
+        TypeCount::Auto => (1..=MapSettings::MAX_AUTO_TYPES).collect(),
+    };
+    let mut best: Option<Extraction> = None;
+    for t in counts {
+        let Some(found) = find(&search, settings, t, valid_count, progress)? else {
+            break;
+        };
+        let ex = finish(map, &found, settings, progress)?;
+        let better = best.as_ref().is_none_or(|b| {
+            ex.heldout_r2_mean() > b.heldout_r2_mean() + TYPE_PENALTY
+        });
+        if !better {
+            break;
+        }
+        best = Some(ex);
+    }
+    let Some(ex) = best else {
+        return Err(Error::invalid(
+            "no defects found: no position of the map fits a repeated pattern above the detection threshold (a map without defects, or too noisy; lower detection_sigma to search deeper)",
+        ));
+    };
+    if !(ex.heldout_r2_mean() >= MIN_HELDOUT_R2) {
+        return Err(Error::invalid(format!(
+            "no defects found: the blind search's best kernel explains {:.3} of the held-out half of the map (below {MIN_HELDOUT_R2}); the map shows no repeated defect pattern",
+            ex.heldout_r2_mean()
+        )));
+    }
+    Ok(ex)
+}
+
+/// The search with `blind_types` types at the caller's kernel size, or at the size that the
+/// count of defects found at a first size gives.
+fn find(
+    search: &Search,
+    settings: &MapSettings,
+    blind_types: usize,
+    valid_count: usize,
+    progress: &dyn Progress,
+) -> Result<Option<Found>> {
+    let (h, w) = (search.height, search.width);
+    if let Some(s) = settings.kernel_size {
+        return search.run(s, blind_types, progress);
+    }
+    let first = FIRST_KERNEL.min(h.min(w)) | 1;
+    let first = if first > h.min(w) { first - 2 } else { first };
+    let Some(found) = search.run(first, blind_types, progress)? else {
+        return Ok(None);
+    };
+    let s = choose_kernel_size(settings, h, w, valid_count, found.positions.len())?;
+    if s == first {
+        return Ok(Some(found));
+    }
+    search.run(s, blind_types, progress)
+}
+
+/// The map engine on the defects found: kernels per type and energy, held-out score, error.
+fn finish(
+    map: &MapData,
+    found: &Found,
+    settings: &MapSettings,
+    progress: &dyn Progress,
+) -> Result<Extraction> {
+    let engine = MapSettings {
+        kernel_size: Some(found.kernel_size),
+        refine_positions_px: settings.refine_positions_px.min(1.0),
+        ..settings.clone()
+    };
+    let mut ex = extract_map_typed(map, &found.positions, &found.types, &engine, progress)?;
+    ex.method = "blind".into();
+    ex.settings_toml = toml::to_string(settings).unwrap_or_default();
+    Ok(ex)
+}

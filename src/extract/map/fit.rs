@@ -135,6 +135,14 @@ impl<'a> Problem<'a> {
 
     /// Sum of squared residuals of the best background alone.
     pub fn background_only_ss(&self, cg_iterations: usize) -> f64 {
+        let beta = self.background_only(cg_iterations);
+        let mut m = vec![0.0; self.y.len()];
+        self.basis.add(&beta, &mut m);
+        self.misfit(&m)
+    }
+
+    /// Coefficients of the best background alone.
+    pub fn background_only(&self, cg_iterations: usize) -> Vec<f64> {
         let nb = self.basis.len();
         let rhs = self.basis.adjoint(&self.wy);
         let pre = self.basis.diagonal(&self.weights);
@@ -154,9 +162,7 @@ impl<'a> Problem<'a> {
             1e-10,
             cg_iterations.max(nb + 2),
         );
-        let mut m = vec![0.0; self.y.len()];
-        self.basis.add(&beta, &mut m);
-        self.misfit(&m)
+        beta
     }
 
     /// Kernel and background given the amplitudes.

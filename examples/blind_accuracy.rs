@@ -1,0 +1,101 @@
+//! Accuracy and speed of blind extraction on 256 x 256 catalog maps (realistic preset, 30-80
+//! defects, S = 49): every STRIDE-th catalog kernel; prints maxdot against the truth, defect
+//! recall within 1 px, the share of false positions, the held-out R^2 and the time, and
+//! their medians.
+//! `cargo run --release --example blind_accuracy [STRIDE] [SIZE]`
+
+use qpik::data::map_data::MapData;
+use qpik::extract::blind::extract_blind;
+use qpik::extract::map::MapSettings;
+use qpik::extract::metrics::MaxDot;
+use qpik::physics::catalog::catalog;
+use qpik::progress::NoProgress;
+use qpik::synthesis::scene::catalog_scene;
+use qpik::synthesis::{Artefacts, DefectConfig};
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Recall of `truth` within `tol` px and the share of `found` farther than `tol` from any.
+fn matching(truth: &[[f32; 2]], found: &[[f32; 2]], tol: f32) -> (f64, f64) {
+    let near = |p: &[f32; 2], set: &[[f32; 2]]| {
+        set.iter()
+            .any(|q| (p[0] - q[0]).hypot(p[1] - q[1]) <= tol)
+    };
+    let hit = truth.iter().filter(|t| near(t, found)).count();
+    let false_pos = found.iter().filter(|f| !near(f, truth)).count();
+    (
+        hit as f64 / truth.len().max(1) as f64,
+        false_pos as f64 / found.len().max(1) as f64,
+    )
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let stride: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let size: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(256);
+    let s = 49;
+    let defects = DefectConfig {
+        count_min: 30 * size * size / 65536,
+        count_max: 80 * size * size / 65536,
+        ..DefectConfig::default()
+    };
+    let settings = MapSettings {
+        kernel_size: Some(s),
+        bootstrap: 0,
+        ..MapSettings::default()
+    };
+    let md = MaxDot::new(s, s);
+    let (mut ds, mut recalls, mut falses, mut times) = (vec![], vec![], vec![], vec![]);
+    for (i, spec) in catalog().iter().enumerate().step_by(stride) {
+        let sc = catalog_scene(
+            &spec.name,
+            size,
+            32,
+            s,
+            &defects,
+            &Artefacts::realistic(),
+            i as u64,
+        )
+        .expect("scene");
+        let map = MapData::from_image(sc.observation.image.clone());
+        let t0 = Instant::now();
+        let ex = match extract_blind(&map, &[], &settings, &NoProgress) {
+            Ok(ex) => ex,
+            Err(e) => {
+                println!("{:32} failed: {e}", spec.name);
+                ds.push(0.0);
+                continue;
+            }
+        };
+        let dt = t0.elapsed().as_secs_f64();
+        let k: Vec<f32> = ex.kernels.iter().copied().collect();
+        let t: Vec<f32> = sc.kernel.iter().copied().collect();
+        let d = md.of(&k, &t);
+        let (recall, false_share) = matching(&sc.observation.positions, &ex.positions, 1.0);
+        println!(
+            "{:32} n {:3} found {:3} maxdot {d:.4} recall {recall:.3} false {false_share:.3} heldout {:.3} {dt:.2} s",
+            spec.name,
+            sc.observation.positions.len(),
+            ex.positions.len(),
+            ex.heldout_r2[0]
+        );
+        ds.push(d);
+        recalls.push(recall);
+        falses.push(false_share);
+        times.push(dt);
+    }
+    println!(
+        "{} maps: median maxdot {:.4} (mean {:.4}, min {:.4}), median recall {:.3}, median false {:.3}, median time {:.2} s",
+        ds.len(),
+        median(ds.clone()),
+        ds.iter().sum::<f64>() / ds.len() as f64,
+        ds.iter().cloned().fold(f64::INFINITY, f64::min),
+        median(recalls),
+        median(falses),
+        median(times)
+    );
+}

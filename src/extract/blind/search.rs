@@ -1,0 +1,335 @@
+//! The blind search on one map: alternate greedy detection given the kernels ([`clean`]) and
+//! the least-squares fit of kernels, amplitudes and subpixel positions given the detections
+//! (the map engine's [`Problem`]), adding one blind type at a time.
+//!
+//! - **Start of a type.** The residual of the types found so far is smoothed (Gaussian,
+//!   1 px) and its strongest extremum taken as a defect: the kernel starts as the tapered
+//!   `S x S` window of the residual around it (its sign makes the amplitudes positive).
+//! - **Detection.** From scratch at every round, on the map minus the background and the
+//!   given defects, so that a wrong early pick does not stay. A pick within 1 px of a
+//!   position refined in the previous round keeps that refined position.
+//! - **Threshold.** A defect is kept when it lowers the residual sum of squares by more than
+//!   `(detection_sigma * sigma)^2`, with `sigma^2` the residual variance of the last fit (the
+//!   whole map's variance before the first), so early rounds keep only the clearest defects.
+//! - **Centre.** After each fit every kernel is moved onto its centre of inversion symmetry
+//!   when it has one (up to S/4 away), with its defects.
+
+use super::clean::{CleanInput, Pick, clean};
+use super::correlate::Correlator;
+use crate::extract::map::background::Basis;
+use crate::extract::map::fit::{FitOptions, Problem, State, normalise};
+use crate::extract::map::operator::Stamper;
+use crate::progress::{Progress, check_cancelled};
+use crate::Result;
+
+/// Rounds of detection and fitting per added type, at most.
+const ROUNDS: usize = 8;
+/// Smallest distance between two blind defects, in pixels.
+const SEPARATION: f64 = 2.5;
+/// Picks weaker than this fraction of the strongest pick's residual drop are echoes.
+const RELATIVE_FLOOR: f64 = 0.02;
+/// How far a blind defect may move from its detected pixel as it is refined.
+const REFINE_PX: f64 = 1.0;
+
+/// What the search found: positions `(row, col)`, types (given defects are type 0 when there
+/// are any), the kernel size it settled on, and the kernels and amplitudes of its last fit.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub positions: Vec<[f64; 2]>,
+    pub types: Vec<u8>,
+    pub kinds: usize,
+    pub kernel_size: usize,
+    pub kernels: Vec<f64>,
+    pub amplitudes: Vec<f64>,
+    /// Residual sum of squares of the last fit, and that of the background alone.
+    pub rss: f64,
+    pub background_rss: f64,
+}
+
+/// The map and how to search it.
+pub struct Search<'a> {
+    pub y: &'a [f64],
+    pub valid: &'a [f64],
+    pub height: usize,
+    pub width: usize,
+    pub basis: &'a Basis,
+    pub known: &'a [[f64; 2]],
+    pub detection_sigma: f64,
+    pub cg_iterations: usize,
+    pub max_defects: usize,
+}
+
+/// A Gaussian blur (sigma 1 px, separable, edges renormalised) of `x` on valid pixels.
+fn blur(x: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
+    let taps = [0.054, 0.242, 0.399, 0.242, 0.054];
+    let pass = |src: &[f64], wt: &[f64], along_rows: bool| -> (Vec<f64>, Vec<f64>) {
+        let mut out = vec![0.0; h * w];
+        let mut norm = vec![0.0; h * w];
+        for r in 0..h {
+            for c in 0..w {
+                let (mut acc, mut n) = (0.0, 0.0);
+                for (j, t) in taps.iter().enumerate() {
+                    let d = j as isize - 2;
+                    let (rr, cc) = if along_rows {
+                        (r as isize, c as isize + d)
+                    } else {
+                        (r as isize + d, c as isize)
+                    };
+                    if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                        continue;
+                    }
+                    let q = rr as usize * w + cc as usize;
+                    acc += t * src[q];
+                    n += t * wt[q];
+                }
+                out[r * w + c] = acc;
+                norm[r * w + c] = n;
+            }
+        }
+        (out, norm)
+    };
+    let weighted: Vec<f64> = x.iter().zip(valid).map(|(a, v)| a * v).collect();
+    let (a, na) = pass(&weighted, valid, true);
+    let (b, _) = pass(&a, &vec![1.0; h * w], false);
+    let (nb, _) = pass(&na, &vec![1.0; h * w], false);
+    b.iter()
+        .zip(&nb)
+        .map(|(v, n)| if *n > 0.2 { v / n } else { 0.0 })
+        .collect()
+}
+
+/// The starting kernel of a new type: the tapered window of `r` around its strongest smoothed
+/// extremum, or `None` when `r` is flat.
+fn start_kernel(r: &[f64], valid: &[f64], h: usize, w: usize, s: usize) -> Option<Vec<f64>> {
+    let smooth = blur(r, valid, h, w);
+    let (p, v) = smooth
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| valid[*i] > 0.0)
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
+    if *v == 0.0 {
+        return None;
+    }
+    let (pr, pc) = ((p / w) as isize, (p % w) as isize);
+    let c = (s / 2) as isize;
+    let radius = s as f64 / 2.0;
+    let sign = v.signum();
+    let k = (0..s * s)
+        .map(|i| {
+            let (kr, kc) = ((i / s) as isize - c, (i % s) as isize - c);
+            let (rr, cc) = (pr + kr, pc + kc);
+            if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                return 0.0;
+            }
+            let d = (kr as f64).hypot(kc as f64) / radius;
+            let taper = if d < 1.0 {
+                0.5 + 0.5 * (std::f64::consts::PI * d).cos()
+            } else {
+                0.0
+            };
+            sign * taper * r[rr as usize * w + cc as usize]
+        })
+        .collect();
+    Some(k)
+}
+
+/// A kernel of side `from` cropped or zero-padded about its centre to side `to`.
+pub fn resize_kernel(k: &[f64], from: usize, to: usize) -> Vec<f64> {
+    let (cf, ct) = ((from / 2) as isize, (to / 2) as isize);
+    (0..to * to)
+        .map(|i| {
+            let (r, c) = ((i / to) as isize - ct + cf, (i % to) as isize - ct + cf);
+            if r < 0 || c < 0 || r >= from as isize || c >= from as isize {
+                0.0
+            } else {
+                k[r as usize * from + c as usize]
+            }
+        })
+        .collect()
+}
+
+impl Search<'_> {
+    /// Residual sum of squares of the background alone.
+    fn background_rss(&self, stamper: &Stamper) -> f64 {
+        Problem::new(stamper, self.basis, self.y, self.valid.to_vec())
+            .background_only_ss(self.cg_iterations)
+    }
+
+    /// Fit kernels, amplitudes, positions and background to defects at `positions` of
+    /// `types`, from `kernels` (`kinds` types); blind defects move up to [`REFINE_PX`].
+    fn fit(
+        &self,
+        s: usize,
+        positions: &[[f64; 2]],
+        given: &[[f64; 2]],
+        types: &[u8],
+        kinds: usize,
+        kernels: &[f64],
+        amplitudes: Option<&[f64]>,
+    ) -> State {
+        let mut stamper =
+            Stamper::new(self.height, self.width, s, positions).with_types(types.to_vec(), kinds);
+        stamper.given = given.to_vec();
+        let problem = Problem::new(&stamper, self.basis, self.y, self.valid.to_vec());
+        let mut st = State::start(&stamper, self.basis);
+        st.kernel = kernels.to_vec();
+        if let Some(a) = amplitudes {
+            st.amplitudes = a.to_vec();
+        }
+        let opt = FitOptions {
+            smoothness: 0.03,
+            refine_px: REFINE_PX,
+            symmetry: 0,
+            outer: 2,
+            cg_iterations: self.cg_iterations,
+            tol: 1e-4,
+        };
+        // Amplitudes first: the kernel may be a rough start.
+        problem.amplitude_step(&mut st, &opt);
+        st = problem.fit(st, &opt);
+        problem.recentre_within(&mut st, &opt, (s / 4).max(2));
+        normalise(&mut st);
+        st
+    }
+
+    /// Residual sum of squares of a state on this map.
+    fn rss(&self, st: &State) -> f64 {
+        Problem::new(&st.stamper, self.basis, self.y, self.valid.to_vec()).residual_ss(st)
+    }
+
+    /// Map minus background and the defects of the types in `fixed`, 0 on missing pixels.
+    fn residual_without(&self, st: &State, keep: impl Fn(usize) -> bool) -> Vec<f64> {
+        let stp = &st.stamper;
+        let amps: Vec<f64> = st
+            .amplitudes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| if keep(i) { *a } else { 0.0 })
+            .collect();
+        let mut m = vec![0.0; self.y.len()];
+        stp.add_stamps(&st.kernel, &stp.tap_coefficients(&amps), &mut m);
+        self.basis.add(&st.beta, &mut m);
+        self.y
+            .iter()
+            .zip(&m)
+            .zip(self.valid)
+            .map(|((y, m), v)| if *v > 0.0 { y - m } else { 0.0 })
+            .collect()
+    }
+
+    /// Search for `blind_types` types of defects beyond the given ones; `s` is the kernel
+    /// size. Returns `None` when not even one defect clears the threshold.
+    pub fn run(&self, s: usize, blind_types: usize, progress: &dyn Progress) -> Result<Option<Found>> {
+        let (h, w) = (self.height, self.width);
+        let s2 = s * s;
+        let n_known = self.known.len();
+        let first_blind = usize::from(n_known > 0);
+        let kinds = first_blind + blind_types;
+        let valid_count: f64 = self.valid.iter().sum();
+        let empty = Stamper::new(h, w, s, &[]);
+        let background_rss = self.background_rss(&empty);
+        // The given defects alone first.
+        let mut st = if n_known > 0 {
+            let start = vec![0.0; s2];
+            let types = vec![0u8; n_known];
+            self.fit(s, self.known, self.known, &types, 1, &start, None)
+        } else {
+            let mut st = State::start(&empty, self.basis);
+            st.beta = Problem::new(&empty, self.basis, self.y, self.valid.to_vec())
+                .background_only(self.cg_iterations);
+            st
+        };
+        let cor = Correlator::new(h, w, s);
+        let mut kernels: Vec<f64> = st.kernel.clone();
+        for t in first_blind..kinds {
+            check_cancelled(progress)?;
+            let r = self.residual_without(&st, |_| true);
+            let Some(k0) = start_kernel(&r, self.valid, h, w, s) else {
+                break;
+            };
+            kernels.truncate(t * s2);
+            kernels.extend(k0);
+            let mut previous: Vec<Pick> = Vec::new();
+            for _round in 0..ROUNDS {
+                check_cancelled(progress)?;
+                let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
+                let sigma2 = self.rss(&st) / (valid_count - dof).max(1.0);
+                let fixed: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
+                let r = self.residual_without(&st, |i| i < n_known);
+                let searchable: Vec<bool> = (0..=t).map(|u| u >= first_blind).collect();
+                let picks = clean(
+                    &cor,
+                    &CleanInput {
+                        residual: &r,
+                        valid: self.valid,
+                        kernels: &kernels[..(t + 1) * s2],
+                        searchable: &searchable,
+                        threshold: self.detection_sigma.powi(2) * sigma2,
+                        relative_floor: RELATIVE_FLOOR,
+                        exclude: &fixed,
+                        separation: SEPARATION,
+                        max_picks: self.max_defects.saturating_sub(n_known),
+                    },
+                );
+                if picks.is_empty() {
+                    break;
+                }
+                let same = picks.len() == previous.len()
+                    && picks.iter().all(|p| {
+                        previous
+                            .iter()
+                            .any(|q| q.row == p.row && q.col == p.col && q.kind == p.kind)
+                    });
+                // Keep refined positions of defects found again.
+                let refined = &st.stamper.positions[n_known..];
+                let old_types = &st.stamper.types[n_known..];
+                let mut positions: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
+                let mut given: Vec<[f64; 2]> = st.stamper.given[..n_known].to_vec();
+                let mut types: Vec<u8> = vec![0; n_known];
+                let mut amplitudes: Vec<f64> = st.amplitudes[..n_known].to_vec();
+                for p in &picks {
+                    let at = [p.row as f64, p.col as f64];
+                    let near = refined.iter().zip(old_types).position(|(q, &k)| {
+                        usize::from(k) == p.kind && (q[0] - at[0]).hypot(q[1] - at[1]) <= 1.0
+                    });
+                    positions.push(near.map_or(at, |i| refined[i]));
+                    given.push(at);
+                    types.push(p.kind as u8);
+                    amplitudes.push(p.amplitude);
+                }
+                let present = t + 1;
+                // A type no pick took is dropped for this round (its kernel is kept).
+                if (first_blind..present).any(|u| !types.iter().any(|&k| usize::from(k) == u)) {
+                    break;
+                }
+                st = self.fit(
+                    s,
+                    &positions,
+                    &given,
+                    &types,
+                    present,
+                    &kernels[..present * s2],
+                    Some(&amplitudes),
+                );
+                kernels[..present * s2].copy_from_slice(&st.kernel);
+                if same {
+                    break;
+                }
+                previous = picks;
+            }
+        }
+        if st.amplitudes.len() == n_known {
+            return Ok(None);
+        }
+        Ok(Some(Found {
+            positions: st.stamper.positions.clone(),
+            types: st.stamper.types.clone(),
+            kinds: st.stamper.kinds,
+            kernel_size: s,
+            kernels: st.kernel.clone(),
+            amplitudes: st.amplitudes.clone(),
+            rss: self.rss(&st),
+            background_rss,
+        }))
+    }
+}
