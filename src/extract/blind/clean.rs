@@ -3,6 +3,7 @@
 //! take its contribution out of every type's filter response, repeat while the drop exceeds
 //! the threshold.
 //!
+//! Amplitudes are positive: a type's defects share the sign of its kernel.
 //! For a defect of type `t` at pixel `p` the least-squares amplitude is `C_t[p] / N_t[p]` and
 //! it lowers the residual sum of squares by `gain = C_t[p]^2 / N_t[p]`, with
 //! `C_t = corr(residual, K_t)` and `N_t = corr(valid, K_t^2)` (see [`super::correlate`]).
@@ -31,8 +32,8 @@ pub struct CleanInput<'a> {
     pub kernels: &'a [f64],
     /// Types that may be picked (`true` at index t).
     pub searchable: &'a [bool],
-    /// Smallest residual drop accepted (in the map's unit squared).
-    pub threshold: f64,
+    /// Smallest residual drop accepted per type (in the map's unit squared).
+    pub thresholds: &'a [f64],
     /// Smallest residual drop accepted relative to the first (strongest) pick's: the filter's
     /// update is approximate at the edges, where it leaves weak echoes of strong defects.
     pub relative_floor: f64,
@@ -61,6 +62,30 @@ fn cross_correlation(a: &[f64], b: &[f64], s: usize) -> Vec<f64> {
     let cor = Correlator::new(side, side, s);
     // corr[p] = sum_k a[k] canvas[p + k - c] = sum_k a[k] b[k + p - (S-1)].
     cor.correlate(&cor.map_spectrum(&canvas), a)
+}
+
+/// Noise of the matched filter: the robust standard deviation (1.4826 x the median absolute
+/// deviation) of `C / sqrt(N)` for `kernel` on `residual`, over the pixels where the kernel
+/// is seen. For white noise of standard deviation sigma it is sigma; correlated noise and
+/// model error raise it, and so the threshold.
+pub fn filter_noise(cor: &Correlator, residual: &[f64], valid: &[f64], kernel: &[f64]) -> f64 {
+    let c = cor.correlate(&cor.map_spectrum(residual), kernel);
+    let k2: Vec<f64> = kernel.iter().map(|v| v * v).collect();
+    let total: f64 = k2.iter().sum();
+    let n = cor.correlate(&cor.map_spectrum(valid), &k2);
+    let mut z: Vec<f64> = c
+        .iter()
+        .zip(&n)
+        .filter(|(_, n)| **n >= MIN_VISIBLE * total && **n > 0.0)
+        .map(|(c, n)| c / n.sqrt())
+        .collect();
+    if z.is_empty() {
+        return 0.0;
+    }
+    let mid = z.len() / 2;
+    let median = *z.select_nth_unstable_by(mid, f64::total_cmp).1;
+    let mut dev: Vec<f64> = z.iter().map(|v| (v - median).abs()).collect();
+    1.4826 * *dev.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
 /// Detect defects greedily; picks in the order found (strongest first).
@@ -115,13 +140,12 @@ pub fn clean(cor: &Correlator, input: &CleanInput) -> Vec<Pick> {
     for p in input.exclude {
         forbid(&mut allowed, *p);
     }
+    // Only positive amplitudes: a defect's sign belongs to its type (the same scatterer
+    // with the opposite potential scatters differently, so it is another type).
     let gain_at = |response: &[Vec<f64>], energy: &[Vec<f64>], i: usize, p: usize| {
         let n = energy[i][p];
-        if n > 0.0 {
-            response[i][p] * response[i][p] / n
-        } else {
-            0.0
-        }
+        let c = response[i][p];
+        if n > 0.0 && c > 0.0 { c * c / n } else { 0.0 }
     };
     let (bh, bw) = (h.div_ceil(BLOCK), w.div_ceil(BLOCK));
     // Best (gain, pixel, type index) per block.
@@ -153,8 +177,20 @@ pub fn clean(cor: &Correlator, input: &CleanInput) -> Vec<Pick> {
             break;
         };
         let floor = picks.first().map_or(0.0, |p: &Pick| p.gain * input.relative_floor);
-        if g <= input.threshold || g <= floor {
+        if g <= floor {
             break;
+        }
+        if g <= input.thresholds[types[i]] {
+            // This type is done; the others may still pick.
+            for (e, _) in energy[i].iter_mut().zip(0..) {
+                *e = 0.0;
+            }
+            for b in 0..blocks.len() {
+                if blocks[b].2 == i {
+                    blocks[b] = block_best(&response, &energy, &allowed, b);
+                }
+            }
+            continue;
         }
         let a = response[i][p] / energy[i][p];
         let (pr, pc) = (p / w, p % w);
@@ -217,7 +253,7 @@ mod tests {
             [85.0, 70.0],
             [50.0, 2.0],
         ];
-        let amps = [1.0, 0.8, 1.2, -0.9, 0.6, 1.0];
+        let amps = [1.0, 0.8, 1.2, 0.9, 0.6, 1.0];
         let st = Stamper::new(h, w, s, &truth);
         let mut y = vec![0.0; h * w];
         st.add_stamps(&kernel, &st.tap_coefficients(&amps), &mut y);
@@ -233,7 +269,7 @@ mod tests {
                 valid: &valid,
                 kernels: &kernel,
                 searchable: &[true],
-                threshold: 25.0 * sigma * sigma,
+                thresholds: &[25.0 * sigma * sigma],
                 relative_floor: 0.02,
                 exclude: &[],
                 separation: 2.5,

@@ -115,6 +115,7 @@ pub fn extract_blind(
         detection_sigma: settings.detection_sigma,
         cg_iterations: settings.cg_iterations,
         max_defects: valid_count / 16,
+
     };
     let counts: Vec<usize> = match settings.types {
         TypeCount::Fixed(t) => vec![t],

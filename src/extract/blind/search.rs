@@ -14,7 +14,7 @@
 //! - **Centre.** After each fit every kernel is moved onto its centre of inversion symmetry
 //!   when it has one (up to S/4 away), with its defects.
 
-use super::clean::{CleanInput, Pick, clean};
+use super::clean::{CleanInput, Pick, clean, filter_noise};
 use super::correlate::Correlator;
 use crate::extract::map::background::Basis;
 use crate::extract::map::fit::{FitOptions, Problem, State, normalise};
@@ -28,6 +28,8 @@ const ROUNDS: usize = 8;
 const SEPARATION: f64 = 2.5;
 /// Picks weaker than this fraction of the strongest pick's residual drop are echoes.
 const RELATIVE_FLOOR: f64 = 0.02;
+/// Blind defects weaker than this fraction of their type's median amplitude are dropped.
+const WEAK_AMPLITUDE: f64 = 0.2;
 /// How far a blind defect may move from its detected pixel as it is refined.
 const REFINE_PX: f64 = 1.0;
 
@@ -217,6 +219,30 @@ impl Search<'_> {
             .collect()
     }
 
+    /// Indices of the defects to keep when some blind ones are weaker than
+    /// [`WEAK_AMPLITUDE`] times their type's median amplitude, or of the opposite sign (echoes
+    /// of model error beside strong defects), or `None` when all stay.
+    fn prune(&self, st: &State, n_known: usize) -> Option<Vec<usize>> {
+        let types = &st.stamper.types;
+        let mut median = vec![0.0; st.stamper.kinds];
+        for (t, m) in median.iter_mut().enumerate() {
+            let mut a: Vec<f64> = (n_known..types.len())
+                .filter(|&i| usize::from(types[i]) == t)
+                .map(|i| st.amplitudes[i].abs())
+                .collect();
+            if !a.is_empty() {
+                let mid = a.len() / 2;
+                *m = *a.select_nth_unstable_by(mid, f64::total_cmp).1;
+            }
+        }
+        let kept: Vec<usize> = (0..types.len())
+            .filter(|&i| {
+                i < n_known || st.amplitudes[i] >= WEAK_AMPLITUDE * median[usize::from(types[i])]
+            })
+            .collect();
+        (kept.len() < types.len()).then_some(kept)
+    }
+
     /// Search for `blind_types` types of defects beyond the given ones; `s` is the kernel
     /// size. Returns `None` when not even one defect clears the threshold.
     pub fn run(&self, s: usize, blind_types: usize, progress: &dyn Progress) -> Result<Option<Found>> {
@@ -225,7 +251,6 @@ impl Search<'_> {
         let n_known = self.known.len();
         let first_blind = usize::from(n_known > 0);
         let kinds = first_blind + blind_types;
-        let valid_count: f64 = self.valid.iter().sum();
         let empty = Stamper::new(h, w, s, &[]);
         let background_rss = self.background_rss(&empty);
         // The given defects alone first.
@@ -240,6 +265,12 @@ impl Search<'_> {
             st
         };
         let cor = Correlator::new(h, w, s);
+        // At most one defect per (S/4)^2 pixels: seven times denser than the automatic
+        // kernel size assumes; more means the search is explaining noise.
+        let valid_count: f64 = self.valid.iter().sum();
+        let cap = self
+            .max_defects
+            .min((valid_count / ((s as f64 / 4.0).powi(2)).max(1.0)) as usize);
         let mut kernels: Vec<f64> = st.kernel.clone();
         for t in first_blind..kinds {
             check_cancelled(progress)?;
@@ -250,10 +281,24 @@ impl Search<'_> {
             kernels.truncate(t * s2);
             kernels.extend(k0);
             let mut previous: Vec<Pick> = Vec::new();
-            for _round in 0..ROUNDS {
+            for round in 0..ROUNDS {
                 check_cancelled(progress)?;
-                let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
-                let sigma2 = self.rss(&st) / (valid_count - dof).max(1.0);
+                // Each type's threshold from its filter's noise on the last fit's residual.
+                // In a new type's first round its whole signal is still in the residual, which
+                // would raise the filter's noise: the residual's variance serves instead.
+                let all = self.residual_without(&st, |_| true);
+                let variance = all.iter().map(|v| v * v).sum::<f64>() / valid_count.max(1.0);
+                let thresholds: Vec<f64> = (0..=t)
+                    .map(|u| {
+                        let z2 = if round == 0 {
+                            variance
+                        } else {
+                            filter_noise(&cor, &all, self.valid, &kernels[u * s2..(u + 1) * s2])
+                                .powi(2)
+                        };
+                        self.detection_sigma.powi(2) * z2
+                    })
+                    .collect();
                 let fixed: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
                 let r = self.residual_without(&st, |i| i < n_known);
                 let searchable: Vec<bool> = (0..=t).map(|u| u >= first_blind).collect();
@@ -264,22 +309,35 @@ impl Search<'_> {
                         valid: self.valid,
                         kernels: &kernels[..(t + 1) * s2],
                         searchable: &searchable,
-                        threshold: self.detection_sigma.powi(2) * sigma2,
+                        thresholds: &thresholds,
                         relative_floor: RELATIVE_FLOOR,
                         exclude: &fixed,
                         separation: SEPARATION,
-                        max_picks: self.max_defects.saturating_sub(n_known),
+                        max_picks: cap.saturating_sub(n_known),
                     },
                 );
+                if std::env::var_os("QPIK_DEBUG_BLIND").is_some() {
+                    eprintln!(
+                        "type {t} s {s} picks {} thresholds {:?} gain {:.3e} last {:.3e}",
+                        picks.len(),
+                        thresholds,
+                        picks.first().map_or(0.0, |p| p.gain),
+                        picks.last().map_or(0.0, |p| p.gain)
+                    );
+                }
                 if picks.is_empty() {
                     break;
                 }
-                let same = picks.len() == previous.len()
-                    && picks.iter().all(|p| {
-                        previous
-                            .iter()
-                            .any(|q| q.row == p.row && q.col == p.col && q.kind == p.kind)
-                    });
+                // Settled when at most one pick in fifty (or one) is new.
+                let new = picks
+                    .iter()
+                    .filter(|p| {
+                        !previous.iter().any(|q| {
+                            q.row.abs_diff(p.row) <= 1 && q.col.abs_diff(p.col) <= 1 && q.kind == p.kind
+                        })
+                    })
+                    .count();
+                let same = picks.len().abs_diff(previous.len()) + new <= (picks.len() / 50).max(1);
                 // Keep refined positions of defects found again.
                 let refined = &st.stamper.positions[n_known..];
                 let old_types = &st.stamper.types[n_known..];
@@ -311,6 +369,20 @@ impl Search<'_> {
                     &kernels[..present * s2],
                     Some(&amplitudes),
                 );
+                if let Some(kept) = self.prune(&st, n_known) {
+                    let pick = |v: &[[f64; 2]]| kept.iter().map(|&i| v[i]).collect::<Vec<_>>();
+                    let types: Vec<u8> = kept.iter().map(|&i| st.stamper.types[i]).collect();
+                    let amplitudes: Vec<f64> = kept.iter().map(|&i| st.amplitudes[i]).collect();
+                    st = self.fit(
+                        s,
+                        &pick(&st.stamper.positions),
+                        &pick(&st.stamper.given),
+                        &types,
+                        present,
+                        &st.kernel,
+                        Some(&amplitudes),
+                    );
+                }
                 kernels[..present * s2].copy_from_slice(&st.kernel);
                 if same {
                     break;
