@@ -290,11 +290,37 @@ pub fn observation_table(
             amplitudes[[i, d]] = *a;
         }
     }
+    let (types, type_kernels) = ObservationTable::single_type(&kernel_index, s_max);
     ObservationTable {
         observations,
         masks,
         kernel_index,
         positions,
         amplitudes,
+        types,
+        type_kernels,
     }
+}
+
+/// [`observation_table`] of multi-type observations: `types[i]` holds the type of each
+/// defect of `obs[i]`, `type_kernels[i]` the kernel-table row of each type (its first is
+/// the observation's `kernel_index`); every row of `type_kernels` has the same length T.
+pub fn typed_observation_table(
+    obs: &[Observation],
+    types: &[Vec<u8>],
+    type_kernels: &[Vec<u32>],
+    s_max: usize,
+) -> ObservationTable {
+    let t = type_kernels.first().map_or(1, |k| k.len());
+    debug_assert!(type_kernels.iter().all(|k| k.len() == t && !k.is_empty()));
+    let kernel_index = type_kernels.iter().map(|k| k[0]).collect();
+    let mut table = observation_table(obs, kernel_index, s_max);
+    for (i, ty) in types.iter().enumerate() {
+        for (d, &v) in ty.iter().take(s_max).enumerate() {
+            table.types[[i, d]] = v;
+        }
+    }
+    table.type_kernels =
+        Array2::from_shape_fn((obs.len(), t), |(i, j)| type_kernels[i][j]);
+    table
 }

@@ -173,6 +173,8 @@ fn kernel_only_dataset(spec: &KernelSpec, image: Array2<f32>, generator: String)
             kernel_index: vec![],
             positions: Array3::zeros((0, 0, 2)),
             amplitudes: Array2::zeros((0, 0)),
+            types: Array2::zeros((0, 0)),
+            type_kernels: Array2::zeros((0, 1)),
         },
     }
 }
