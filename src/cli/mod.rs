@@ -119,9 +119,14 @@ pub enum Simulate {
     },
     /// One multi-defect observation of a kernel, with its mask, to HDF5 and PNG.
     Observation {
-        /// Catalog name.
+        /// Catalog name; repeat it to name the kernel of each defect type (--types).
         #[arg(long, default_value = "bi2212-normal-m50meV")]
-        kernel: String,
+        kernel: Vec<String>,
+        /// Defect types (1 to 8), each a kernel with its own defect count and amplitudes
+        /// (--min-defects..--max-defects per type); kernels not named by --kernel are drawn
+        /// from the catalog with the seed. All are rendered at the first kernel's pixel size.
+        #[arg(long, default_value_t = 1)]
+        types: usize,
         #[arg(long, default_value_t = 128)]
         size: usize,
         /// Defects per nm^2 (Poisson); otherwise --min-defects..--max-defects.
@@ -193,6 +198,11 @@ pub struct DatasetArgs {
     /// White-noise SNR (overrides the preset's).
     #[arg(long)]
     pub snr: Option<f64>,
+    /// Defect types per observation (1 to 8): type 0 is the observation's kernel, each other
+    /// a kernel of the same split drawn per observation, each with its own defect count and
+    /// amplitudes; the type of every defect is stored. More than 1 needs --pixel-size.
+    #[arg(long, default_value_t = 1)]
+    pub types: usize,
     #[arg(short, long, default_value = "data.h5")]
     pub out: PathBuf,
 }

@@ -7,7 +7,10 @@
 //! with strengths relative to the standard deviation of the clean sum.
 
 use super::dataset::prepare_kernel;
-use super::{Artefacts, DefectConfig, apply_artefacts, draw_count, draw_drift, place_defects};
+use super::{
+    Artefacts, DefectConfig, KernelStamps, Observation, apply_artefacts, draw_count, draw_drift,
+    place_defects,
+};
 use crate::physics::{SimContext, catalog::find};
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -52,8 +55,8 @@ pub struct TypedScene {
 /// [`super::scene::catalog_scene`]); the truth is returned on `window x window` pixels
 /// (`window <= 2 reach`).
 ///
-/// Seeds: defects are drawn from `Rng::stream(seed, 0)` (the drift, then type 0's count and
-/// defects, then type 1's, ...), artefacts from `Rng::stream(seed, 1)`; so the same seed
+/// Seeds: defects are drawn from `Rng::stream(seed, 0)` (in the order of
+/// [`synthesize_types`]), artefacts from `Rng::stream(seed, 1)`; so the same seed
 /// with other artefact strengths (the same `drift_px`) gives the same defects.
 pub fn typed_scene(
     names: &[&str],
@@ -122,19 +125,18 @@ pub fn typed_scene(
         })
         .collect();
 
+    let stamps: Vec<&KernelStamps> = prepared.iter().map(|p| &p.stamps).collect();
     let mut rng = Rng::stream(seed, 0);
-    let drift = draw_drift(artefacts, &mut rng);
-    let mut image = vec![0.0f32; size * size];
-    let mut mask = Array2::<u8>::zeros((size, size));
-    let (mut positions, mut amplitudes, mut types) = (Vec::new(), Vec::new(), Vec::new());
-    for (t, (p, d)) in prepared.iter().zip(defects).enumerate() {
-        let count = draw_count(d, size, size, pixel_size_a, &mut rng);
-        let (pos, amp) =
-            place_defects(&p.stamps, count, d, drift, &mut image, &mut mask, &mut rng)?;
-        types.extend(std::iter::repeat_n(t as u8, pos.len()));
-        positions.extend(pos);
-        amplitudes.extend(amp);
-    }
+    let placed = place_types(
+        &stamps,
+        size,
+        size,
+        pixel_size_a,
+        defects,
+        artefacts,
+        &mut rng,
+    )?;
+    let mut image = placed.observation.image.into_raw_vec_and_offset().0;
     let clean = Array2::from_shape_vec((size, size), image.clone()).expect("shape");
     apply_artefacts(&mut image, size, size, artefacts, &mut Rng::stream(seed, 1));
     Ok(TypedScene {
@@ -142,12 +144,100 @@ pub fn typed_scene(
         clean,
         kernels,
         names: names.iter().map(|n| n.to_string()).collect(),
-        positions,
-        amplitudes,
-        types,
-        mask,
+        positions: placed.observation.positions,
+        amplitudes: placed.observation.amplitudes,
+        types: placed.types,
+        mask: placed.observation.mask,
         pixel_size_a,
     })
+}
+
+/// An observation of several defect types and the type of each defect.
+#[derive(Clone, Debug)]
+pub struct TypedObservation {
+    /// Positions and amplitudes grouped by type (type 0 first), as [`TypedScene`].
+    pub observation: Observation,
+    /// Type of each defect (an index into the stamps it was made with).
+    pub types: Vec<u8>,
+}
+
+/// The clean part of [`synthesize_types`]: type 0's count, the drift of the frame, type 0's
+/// defects, then each further type's count and defects (`defects[t]` with `stamps[t]`), all
+/// from `rng`, no artefact.
+fn place_types(
+    stamps: &[&KernelStamps],
+    height: usize,
+    width: usize,
+    pixel_size_a: f64,
+    defects: &[DefectConfig],
+    artefacts: &Artefacts,
+    rng: &mut Rng,
+) -> Result<TypedObservation> {
+    if stamps.is_empty() || stamps.len() > MAX_TYPES || stamps.len() != defects.len() {
+        return Err(Error::invalid(format!(
+            "{} kernels and {} defect configs: give 1 to {MAX_TYPES} of each, one per type",
+            stamps.len(),
+            defects.len()
+        )));
+    }
+    if height == 0 || width == 0 {
+        return Err(Error::invalid("observation size must be positive"));
+    }
+    for d in defects {
+        d.validate()?;
+    }
+    // Type 0's count before the drift: the order of the single-type `synthesize`.
+    let first = draw_count(&defects[0], height, width, pixel_size_a, rng);
+    let drift = draw_drift(artefacts, rng);
+    let mut image = vec![0.0f32; height * width];
+    let mut mask = Array2::<u8>::zeros((height, width));
+    let (mut positions, mut amplitudes, mut types) = (Vec::new(), Vec::new(), Vec::new());
+    for (t, (st, d)) in stamps.iter().zip(defects).enumerate() {
+        let count = if t == 0 {
+            first
+        } else {
+            draw_count(d, height, width, pixel_size_a, rng)
+        };
+        let (pos, amp) = place_defects(st, count, d, drift, &mut image, &mut mask, rng)?;
+        types.extend(std::iter::repeat_n(t as u8, pos.len()));
+        positions.extend(pos);
+        amplitudes.extend(amp);
+    }
+    Ok(TypedObservation {
+        observation: Observation {
+            image: Array2::from_shape_vec((height, width), image).expect("shape"),
+            mask,
+            positions,
+            amplitudes,
+        },
+        types,
+    })
+}
+
+/// [`super::synthesize`] for several defect types: type `t` is `stamps[t]` with its count and
+/// amplitudes drawn from `defects[t]`, independently of the other types; one drift for the
+/// frame; the artefacts applied once to the sum (relative to the sum's standard deviation).
+/// Everything is drawn from `rng`: type 0's count, the drift, type 0's defects, type 1's
+/// count and defects, ..., then the artefacts; with one type this is exactly
+/// [`super::synthesize`]. All stamps must share the map's pixel size `pixel_size_a`.
+pub fn synthesize_types(
+    stamps: &[&KernelStamps],
+    height: usize,
+    width: usize,
+    pixel_size_a: f64,
+    defects: &[DefectConfig],
+    artefacts: &Artefacts,
+    rng: &mut Rng,
+) -> Result<TypedObservation> {
+    artefacts.validate()?;
+    let mut placed = place_types(stamps, height, width, pixel_size_a, defects, artefacts, rng)?;
+    let image = placed
+        .observation
+        .image
+        .as_slice_mut()
+        .expect("standard layout");
+    apply_artefacts(image, height, width, artefacts, rng);
+    Ok(placed)
 }
 
 #[cfg(test)]
@@ -269,6 +359,45 @@ mod tests {
         let other = typed_scene(&[A, B], 24, 8, 15, &cfgs, &Artefacts::default(), 99).unwrap();
         let first = typed_scene(&[A, B], 24, 8, 15, &cfgs, &Artefacts::default(), 0).unwrap();
         assert_ne!(other.image, first.image);
+    }
+
+    #[test]
+    fn synthesize_types_is_typed_scene_with_one_stream_and_one_type_is_synthesize() {
+        let cfgs = [config(2, 4, (0.5, 1.0)), config(3, 6, (1.0, 2.0))];
+        let mut ctx = SimContext::new();
+        let mut prepared = vec![];
+        for name in [A, B] {
+            let mut spec = find(name).unwrap();
+            spec.render.size = [16, 16];
+            spec.render.pixel_size_a = find(A).unwrap().render.pixel_size_a;
+            prepared.push(prepare_kernel(&mut ctx, &spec, 4).unwrap());
+        }
+        let stamps: Vec<&KernelStamps> = prepared.iter().map(|p| &p.stamps).collect();
+        let px = prepared[0].spec.render.pixel_size_a;
+        let art = Artefacts {
+            snr: Some(5.0),
+            ..Artefacts::default()
+        };
+        let two = synthesize_types(&stamps, 24, 24, px, &cfgs, &art, &mut Rng::new(3)).unwrap();
+        let mut r = Rng::new(3);
+        let clean = place_types(&stamps, 24, 24, px, &cfgs, &art, &mut r).unwrap();
+        assert_eq!(clean.types, two.types);
+        assert_eq!(clean.observation.positions, two.observation.positions);
+        let mut noisy = clean.observation.image.clone();
+        apply_artefacts(noisy.as_slice_mut().unwrap(), 24, 24, &art, &mut r);
+        assert_eq!(
+            noisy, two.observation.image,
+            "artefacts once, after all types"
+        );
+        // One type: exactly the single-kernel synthesis, draw for draw.
+        let one =
+            synthesize_types(&stamps[..1], 24, 24, px, &cfgs[..1], &art, &mut Rng::new(8)).unwrap();
+        let single =
+            crate::synthesis::synthesize(stamps[0], 24, 24, px, &cfgs[0], &art, &mut Rng::new(8))
+                .unwrap();
+        assert_eq!(one.observation.image, single.image);
+        assert_eq!(one.observation.positions, single.positions);
+        assert!(one.types.iter().all(|&t| t == 0));
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod network;
 mod pictures;
 mod show;
 mod simulate;
+mod simulate_typed;
 
 use super::{Cli, Command, MethodArg, Preset, Simulate};
 use crate::data::hdf5_io::write_dataset;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }) => simulate_kernel(name, spec, &out, png, &render),
         Command::Simulate(Simulate::Observation {
             kernel,
+            types,
             size,
             density,
             min_defects,
@@ -56,21 +58,37 @@ pub fn run(cli: Cli) -> Result<()> {
                 density_per_nm2: density,
                 ..DefectConfig::default()
             };
-            let made = single_observation(
-                &kernel,
-                size,
-                pixel_size,
-                &defects,
-                &artefacts(preset),
-                seed,
-            )?;
-            write_dataset(&out, &made.dataset)?;
             let png = png.unwrap_or_else(|| out.with_extension("png"));
-            made.picture(&png)?;
+            let made = if types == 1 && kernel.len() == 1 {
+                let made = single_observation(
+                    &kernel[0],
+                    size,
+                    pixel_size,
+                    &defects,
+                    &artefacts(preset),
+                    seed,
+                )?;
+                write_dataset(&out, &made.dataset)?;
+                made.picture(&png)?;
+                made
+            } else {
+                let names = simulate_typed::type_kernel_names(&kernel, types, seed)?;
+                let made = simulate_typed::typed_observation(
+                    &names,
+                    size,
+                    pixel_size,
+                    &defects,
+                    &artefacts(preset),
+                    seed,
+                )?;
+                write_dataset(&out, &made.dataset)?;
+                simulate_typed::typed_picture(&made, &png)?;
+                made
+            };
             println!(
                 "{} defects of kernel '{}' on {size}x{size} px ({:.2} Angstrom/px), seed {seed}: {} and {}",
                 made.defects,
-                kernel,
+                made.dataset.kernels.names.join("' + '"),
                 made.pixel_size_a,
                 out.display(),
                 png.display()

@@ -237,6 +237,7 @@ pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
             ..DefectConfig::default()
         },
         artefacts,
+        types: a.types,
     };
     let t = Instant::now();
     let summary = generate_dataset(&cfg, &a.out, &Bars::default())?;

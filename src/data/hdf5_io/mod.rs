@@ -47,6 +47,8 @@ mod tests_reader;
 #[cfg(test)]
 mod tests_schema;
 #[cfg(test)]
+mod tests_types;
+#[cfg(test)]
 mod tests_writer;
 
 pub use layout::{CHUNK_TARGET_BYTES, DEFLATE_LEVEL};

@@ -354,7 +354,10 @@ fn open_types(
     slots: usize,
 ) -> Result<(Option<(hdf5::Dataset, hdf5::Dataset)>, usize)> {
     let fmt_err = |m: String| Error::format(show(path), m);
-    match (file.link_exists("types"), file.link_exists("type_kernel_index")) {
+    match (
+        file.link_exists("types"),
+        file.link_exists("type_kernel_index"),
+    ) {
         (false, false) => return Ok((None, 1)),
         (true, true) => {}
         (has_types, _) => {
@@ -401,13 +404,17 @@ pub(super) fn check_types(
             first + i
         ));
     }
-    if let Some(((i, _), &k)) = type_kernels.indexed_iter().find(|&(_, &k)| k as usize >= nk) {
+    if let Some(((i, _), &k)) = type_kernels
+        .indexed_iter()
+        .find(|&(_, &k)| k as usize >= nk)
+    {
         return bad(format!(
             "dataset 'type_kernel_index' row {} refers to kernel {k}, but the file has {nk} kernels",
             first + i
         ));
     }
-    if let Some(i) = (0..kernel_index.len()).find(|&i| t > 0 && type_kernels[[i, 0]] != kernel_index[i])
+    if let Some(i) =
+        (0..kernel_index.len()).find(|&i| t > 0 && type_kernels[[i, 0]] != kernel_index[i])
     {
         return bad(format!(
             "dataset 'type_kernel_index' row {} starts with kernel {}, but 'kernel_index' says {}",

@@ -104,6 +104,8 @@ pub(super) fn assert_same_observations(a: &ObservationTable, b: &ObservationTabl
     assert_eq!(bits32(&a.positions), bits32(&b.positions), "positions");
     assert_eq!(a.amplitudes.dim(), b.amplitudes.dim());
     assert_eq!(bits32(&a.amplitudes), bits32(&b.amplitudes), "amplitudes");
+    assert_eq!(a.types, b.types, "types");
+    assert_eq!(a.type_kernels, b.type_kernels, "type_kernels");
 }
 
 pub(super) fn assert_same(a: &Dataset, b: &Dataset) {

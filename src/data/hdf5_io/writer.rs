@@ -142,8 +142,11 @@ impl DatasetWriter {
             .write_rows(&path, start, amplitudes.as_slice().unwrap_or_default())?;
         open.types
             .write_rows(&path, start, types.as_slice().unwrap_or_default())?;
-        open.type_kernel_index
-            .write_rows(&path, start, type_kernels.as_slice().unwrap_or_default())?;
+        open.type_kernel_index.write_rows(
+            &path,
+            start,
+            type_kernels.as_slice().unwrap_or_default(),
+        )?;
         for done in &mut self.written[start..start + n] {
             *done = true;
         }
