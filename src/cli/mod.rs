@@ -147,6 +147,13 @@ pub enum Simulate {
         /// Override the kernel's pixel size (Angstrom).
         #[arg(long)]
         pixel_size: Option<f64>,
+        /// A TOML kernel spec instead of --kernel; a stack spec (energies_ev or energy_range)
+        /// makes an observation stack [E, H, W] with the same defects at every energy.
+        #[arg(long, conflicts_with = "kernel")]
+        spec: Option<PathBuf>,
+        /// Energies in eV (comma-separated): an observation stack of the kernel at each.
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        energies: Option<Vec<f64>>,
     },
     /// A training dataset (default: the paper's scale, 100 kernels x 500 observations of 64 x 64).
     Dataset(DatasetArgs),
@@ -163,6 +170,9 @@ pub struct RenderArgs {
     /// Scan rotation in degrees.
     #[arg(long)]
     pub rotation: Option<f64>,
+    /// Energies in eV (comma-separated) for a K(E) stack, instead of the spec's energy.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub energies: Option<Vec<f64>>,
 }
 
 #[derive(Args, Debug)]

@@ -6,6 +6,7 @@ mod network;
 mod pictures;
 mod show;
 mod simulate;
+mod simulate_stack;
 mod simulate_typed;
 
 use super::{Cli, Command, MethodArg, Preset, Simulate};
@@ -51,6 +52,8 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
             png,
             pixel_size,
+            spec,
+            energies,
         }) => {
             let defects = DefectConfig {
                 count_min: min_defects,
@@ -59,6 +62,41 @@ pub fn run(cli: Cli) -> Result<()> {
                 ..DefectConfig::default()
             };
             let png = png.unwrap_or_else(|| out.with_extension("png"));
+            if spec.is_some() || energies.is_some() {
+                if types != 1 || kernel.len() > 1 {
+                    return Err(Error::invalid(
+                        "energy stacks (--spec, --energies) have one defect type; drop --types",
+                    ));
+                }
+                let mut spec = match spec {
+                    Some(p) => read_spec(&p)?,
+                    None => catalog_spec(&kernel[0])?,
+                };
+                if let Some(p) = pixel_size {
+                    spec.render.pixel_size_a = p;
+                }
+                let spec = simulate_stack::with_energies(spec, energies)?;
+                spec.validate()?;
+                let made = simulate_stack::observation_stack(
+                    &spec,
+                    size,
+                    &defects,
+                    &artefacts(preset),
+                    seed,
+                )?;
+                let files = made.write(&out)?;
+                made.picture(&png)?;
+                let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                println!(
+                    "{} defects of kernel '{}' at {} energies on {size}x{size} px, seed {seed}: {} and {}",
+                    made.dataset.observations.positions.dim().1,
+                    spec.name,
+                    made.layers.len(),
+                    shown.join(", "),
+                    png.display()
+                );
+                return Ok(());
+            }
             let made = if types == 1 && kernel.len() == 1 {
                 let made = single_observation(
                     &kernel[0],
@@ -162,6 +200,20 @@ fn catalog_spec(name: &str) -> Result<KernelSpec> {
             }
         ))
     })
+}
+
+/// A TOML kernel spec from a file (a regular file of at most 1 MiB).
+fn read_spec(path: &std::path::Path) -> Result<KernelSpec> {
+    const MAX_SPEC_BYTES: u64 = 1 << 20;
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(shown.clone(), e))?;
+    if !meta.is_file() || meta.len() > MAX_SPEC_BYTES {
+        return Err(Error::invalid(format!(
+            "{shown}: a kernel spec must be a regular TOML file of at most 1 MiB"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(shown.clone(), e))?;
+    KernelSpec::from_toml(&text).map_err(|e| Error::format(shown, e.to_string()))
 }
 
 fn to_f32(a: &Array2<f64>) -> Array2<f32> {
