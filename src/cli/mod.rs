@@ -124,7 +124,8 @@ pub enum Simulate {
         kernel: Vec<String>,
         /// Defect types (1 to 8), each a kernel with its own defect count and amplitudes
         /// (--min-defects..--max-defects per type); kernels not named by --kernel are drawn
-        /// from the catalog with the seed. All are rendered at the first kernel's pixel size.
+        /// from the catalog with the seed. All are rendered at the first kernel's pixel size;
+        /// type t's amplitudes are scaled by rms(K_0) / rms(K_t), so every type shows.
         #[arg(long, default_value_t = 1)]
         types: usize,
         #[arg(long, default_value_t = 128)]
@@ -210,7 +211,8 @@ pub struct DatasetArgs {
     pub snr: Option<f64>,
     /// Defect types per observation (1 to 8): type 0 is the observation's kernel, each other
     /// a kernel of the same split drawn per observation, each with its own defect count and
-    /// amplitudes; the type of every defect is stored. More than 1 needs --pixel-size.
+    /// amplitudes (scaled by rms(K_0) / rms(K_t), so every type shows); the type of every
+    /// defect is stored. More than 1 needs --pixel-size.
     #[arg(long, default_value_t = 1)]
     pub types: usize,
     #[arg(short, long, default_value = "data.h5")]

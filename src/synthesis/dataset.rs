@@ -40,7 +40,8 @@ pub struct DatasetConfig {
     /// Defect types per observation (1..=[`MAX_DEFECT_TYPES`]). Type 0 is the observation's
     /// kernel; each further type is a kernel drawn per observation from the other kernels of
     /// the same split (so unseen kernels stay out of training observations). Every type
-    /// draws its own count and amplitudes from `defects`. More than one type needs a common
+    /// draws its own count and amplitudes from `defects`, type t's amplitudes scaled by
+    /// `rms(K_0) / rms(K_t)` ([`balanced_defects`]). More than one type needs a common
     /// `pixel_size_a`.
     #[serde(default = "one_type", skip_serializing_if = "is_one_type")]
     pub types: usize,
@@ -359,7 +360,11 @@ fn typed_observation(
         .iter()
         .map(|&k| &prepared[k as usize].stamps)
         .collect();
-    let defects = vec![cfg.defects; cfg.types];
+    let images: Vec<&Array2<f32>> = kernels
+        .iter()
+        .map(|&k| &prepared[k as usize].image)
+        .collect();
+    let defects = balanced_defects(&cfg.defects, &images);
     let obs = synthesize_types(
         &stamps,
         cfg.size,
@@ -370,6 +375,33 @@ fn typed_observation(
         &mut rng,
     )?;
     Ok((obs, kernels))
+}
+
+/// One defect config per kernel: `defects` for the first, and for kernel `t` its amplitude
+/// range scaled by `rms(K_0) / rms(K_t)` (over the kernel images), so that every type
+/// contributes comparably to the map whatever its kernel's units. Stored amplitudes are
+/// the scaled ones, so the forward model holds as written.
+pub fn balanced_defects(defects: &DefectConfig, kernels: &[&Array2<f32>]) -> Vec<DefectConfig> {
+    let rms = |k: &Array2<f32>| {
+        (k.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / k.len().max(1) as f64).sqrt()
+    };
+    let first = kernels.first().map_or(0.0, |k| rms(k));
+    kernels
+        .iter()
+        .map(|k| {
+            let r = rms(k);
+            let scale = if r > 0.0 && first > 0.0 {
+                first / r
+            } else {
+                1.0
+            };
+            DefectConfig {
+                amplitude_min: defects.amplitude_min * scale,
+                amplitude_max: defects.amplitude_max * scale,
+                ..*defects
+            }
+        })
+        .collect()
 }
 
 /// Pack observations into the file's table layout (positions/amplitudes NaN-padded to `s_max`).

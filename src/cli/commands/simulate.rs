@@ -5,8 +5,8 @@ use crate::cli::progress::Bars;
 use crate::cli::{DatasetArgs, RenderArgs};
 use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
-use crate::physics::catalog::catalog;
 use crate::physics::SimContext;
+use crate::physics::catalog::catalog;
 use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::rng::Rng;
 use crate::synthesis::dataset::{

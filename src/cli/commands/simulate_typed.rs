@@ -8,7 +8,7 @@ use crate::physics::SimContext;
 use crate::physics::catalog::catalog;
 use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::rng::Rng;
-use crate::synthesis::dataset::{prepare_kernel, typed_observation_table};
+use crate::synthesis::dataset::{balanced_defects, prepare_kernel, typed_observation_table};
 use crate::synthesis::typed_scene::synthesize_types;
 use crate::synthesis::{Artefacts, DefectConfig, KernelStamps};
 use crate::{Error, Result};
@@ -46,7 +46,8 @@ pub(super) fn type_kernel_names(named: &[String], types: usize, seed: u64) -> Re
 
 /// A `size x size` observation of the catalog kernels `names` (type `t` is `names[t]`), every
 /// type drawing its own defects from `defects`, all kernels rendered at the first's pixel
-/// size (or `pixel_size`), artefacts once on the sum, everything from `Rng::new(seed)`.
+/// size (or `pixel_size`), type `t`'s amplitudes scaled by `rms(K_0) / rms(K_t)`
+/// ([`balanced_defects`]), artefacts once on the sum, everything from `Rng::new(seed)`.
 /// The dataset holds the T kernels (rows 0..T), the observation, its `types` and
 /// `type_kernels` = `[0, 1, ..., T-1]`.
 pub(super) fn typed_observation(
@@ -76,7 +77,8 @@ pub(super) fn typed_observation(
         prepared.push(prepare_kernel(&mut ctx, spec, defects.subpixel_steps)?);
     }
     let stamps: Vec<&KernelStamps> = prepared.iter().map(|p| &p.stamps).collect();
-    let per_type = vec![*defects; names.len()];
+    let images: Vec<_> = prepared.iter().map(|p| &p.image).collect();
+    let per_type = balanced_defects(defects, &images);
     let made = synthesize_types(
         &stamps,
         size,
