@@ -37,6 +37,8 @@ fn generated(path: &Path) {
             kernel_index: (0..n).map(|i| (i % k) as u32).collect(),
             positions: Array3::from_elem((n, s, 2), 3.0),
             amplitudes: Array2::from_elem((n, s), 1.0),
+            types: Array2::zeros((n, s)),
+            type_kernels: Array2::from_shape_fn((n, 1), |(i, _)| (i % k) as u32),
         },
     };
     write_dataset(path, &ds).expect("write the bench dataset");

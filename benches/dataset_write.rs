@@ -36,12 +36,16 @@ fn block(n: usize, h: usize, w: usize, s: usize, k: usize, seed: u64) -> Observa
             masks[[i, r.round() as usize, c.round() as usize]] = 1;
         }
     }
+    let kernel_index: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
+    let (types, type_kernels) = ObservationTable::single_type(&kernel_index, s);
     ObservationTable {
         observations: Array3::from_shape_fn((n, h, w), |_| rng.normal() as f32 * 1e-3),
         masks,
-        kernel_index: (0..n).map(|i| (i % k) as u32).collect(),
+        kernel_index,
         positions,
         amplitudes,
+        types,
+        type_kernels,
     }
 }
 

@@ -330,12 +330,17 @@ pub unsafe extern "C" fn qpik_dataset_write(
                 split: vec![SPLIT_TRAIN; k],
                 pixel_size_m: vec![pixel_a * 1e-10; k],
             },
-            observations: ObservationTable {
-                observations: Array3::from_shape_vec((n, h, w), ov).expect("shape"),
-                masks: masks3,
-                kernel_index: index,
-                positions,
-                amplitudes: Array2::from_elem((n, s_max), f32::NAN),
+            observations: {
+                let (types, type_kernels) = ObservationTable::single_type(&index, s_max);
+                ObservationTable {
+                    observations: Array3::from_shape_vec((n, h, w), ov).expect("shape"),
+                    masks: masks3,
+                    kernel_index: index,
+                    positions,
+                    amplitudes: Array2::from_elem((n, s_max), f32::NAN),
+                    types,
+                    type_kernels,
+                }
             },
         };
         write_dataset(Path::new(path), &ds)?;

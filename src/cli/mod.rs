@@ -119,9 +119,15 @@ pub enum Simulate {
     },
     /// One multi-defect observation of a kernel, with its mask, to HDF5 and PNG.
     Observation {
-        /// Catalog name.
+        /// Catalog name; repeat it to name the kernel of each defect type (--types).
         #[arg(long, default_value = "bi2212-normal-m50meV")]
-        kernel: String,
+        kernel: Vec<String>,
+        /// Defect types (1 to 8), each a kernel with its own defect count and amplitudes
+        /// (--min-defects..--max-defects per type); kernels not named by --kernel are drawn
+        /// from the catalog with the seed. All are rendered at the first kernel's pixel size;
+        /// type t's amplitudes are scaled by rms(K_0) / rms(K_t), so every type shows.
+        #[arg(long, default_value_t = 1)]
+        types: usize,
         #[arg(long, default_value_t = 128)]
         size: usize,
         /// Defects per nm^2 (Poisson); otherwise --min-defects..--max-defects.
@@ -142,6 +148,13 @@ pub enum Simulate {
         /// Override the kernel's pixel size (Angstrom).
         #[arg(long)]
         pixel_size: Option<f64>,
+        /// A TOML kernel spec instead of --kernel; a stack spec (energies_ev or energy_range)
+        /// makes an observation stack [E, H, W] with the same defects at every energy.
+        #[arg(long, conflicts_with = "kernel")]
+        spec: Option<PathBuf>,
+        /// Energies in eV (comma-separated): an observation stack of the kernel at each.
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        energies: Option<Vec<f64>>,
     },
     /// A training dataset (default: the paper's scale, 100 kernels x 500 observations of 64 x 64).
     Dataset(DatasetArgs),
@@ -158,6 +171,9 @@ pub struct RenderArgs {
     /// Scan rotation in degrees.
     #[arg(long)]
     pub rotation: Option<f64>,
+    /// Energies in eV (comma-separated) for a K(E) stack, instead of the spec's energy.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub energies: Option<Vec<f64>>,
 }
 
 #[derive(Args, Debug)]
@@ -193,6 +209,12 @@ pub struct DatasetArgs {
     /// White-noise SNR (overrides the preset's).
     #[arg(long)]
     pub snr: Option<f64>,
+    /// Defect types per observation (1 to 8): type 0 is the observation's kernel, each other
+    /// a kernel of the same split drawn per observation, each with its own defect count and
+    /// amplitudes (scaled by rms(K_0) / rms(K_t), so every type shows); the type of every
+    /// defect is stored. More than 1 needs --pixel-size.
+    #[arg(long, default_value_t = 1)]
+    pub types: usize,
     #[arg(short, long, default_value = "data.h5")]
     pub out: PathBuf,
 }

@@ -377,12 +377,18 @@ pub fn import_csv_files(paths: &[PathBuf], unseen_fraction: f64, seed: u64) -> R
             split,
             pixel_size_m,
         },
-        observations: ObservationTable {
-            observations,
-            masks,
-            kernel_index,
-            positions,
-            amplitudes,
+        observations: {
+            let (types, type_kernels) =
+                ObservationTable::single_type(&kernel_index, positions.dim().1);
+            ObservationTable {
+                observations,
+                masks,
+                kernel_index,
+                positions,
+                amplitudes,
+                types,
+                type_kernels,
+            }
         },
     })
 }

@@ -60,6 +60,28 @@ pub struct ObservationTable {
     pub positions: Array3<f32>,
     /// `[N, S]` defect amplitudes; NaN where unused.
     pub amplitudes: Array2<f32>,
+    /// `[N, S]` type of each defect, a column of `type_kernels` (same slots as `positions`;
+    /// 0 where unused). Files without a `types` dataset read as all 0.
+    pub types: Array2<u8>,
+    /// `[N, T]` row of the kernel table that made defect type `t` of each observation; column
+    /// 0 equals `kernel_index`. Files without `type_kernel_index` read as `[N, 1]` = `kernel_index`.
+    pub type_kernels: Array2<u32>,
+}
+
+/// Most defect types per observation a dataset file may hold (type codes are `u8`; the map
+/// engine separates at most 8).
+pub const MAX_DEFECT_TYPES: usize = 8;
+
+impl ObservationTable {
+    /// `types` (all 0, `[N, slots]`) and `type_kernels` (`[N, 1]` = `kernel_index`) of
+    /// single-type observations.
+    pub fn single_type(kernel_index: &[u32], slots: usize) -> (Array2<u8>, Array2<u32>) {
+        let n = kernel_index.len();
+        (
+            Array2::zeros((n, slots)),
+            Array2::from_shape_fn((n, 1), |(i, _)| kernel_index[i]),
+        )
+    }
 }
 
 /// Root attributes besides `format` and `version`.

@@ -74,6 +74,8 @@ fn lattice_spec(
         family: family.to_string(),
         symmetry,
         energy_ev,
+        energies_ev: None,
+        energy_range: None,
         broadening_ev,
         model: KernelSpec::tight_binding_model_spec(model, 0.6 * nearest_neighbour_distance(model)),
         impurity,
@@ -152,6 +154,8 @@ fn shockley(out: &mut Vec<KernelSpec>) {
                 family: "shockley".into(),
                 symmetry: 1,
                 energy_ev: e,
+                energies_ev: None,
+                energy_range: None,
                 broadening_ev: 0.01 + 0.05 * (e - e0),
                 model: ModelSpec::Parabolic {
                     band_bottom_ev: e0,

@@ -170,7 +170,31 @@ fn default_size() -> [usize; 2] {
     [64, 64]
 }
 
+/// Evenly spaced energies `start_ev, ..., stop_ev` (both included; `count` of them), eV.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnergyRange {
+    pub start_ev: f64,
+    pub stop_ev: f64,
+    pub count: usize,
+}
+
+/// Most energies of one K(E) stack.
+pub const MAX_ENERGIES: usize = 1024;
+
+fn no_energy() -> f64 {
+    f64::NAN
+}
+
+fn is_no_energy(e: &f64) -> bool {
+    e.is_nan()
+}
+
 /// A complete kernel description.
+///
+/// One energy (`energy_ev`), or a K(E) stack: `energies_ev = [...]` or
+/// `energy_range = { start_ev, stop_ev, count }` instead of `energy_ev`
+/// ([`KernelSpec::energies`], [`KernelSpec::at_energy`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelSpec {
@@ -179,7 +203,15 @@ pub struct KernelSpec {
     pub family: String,
     /// n-fold rotation symmetry label (1 = isotropic).
     pub symmetry: u8,
+    /// The energy (eV from the Fermi level); NaN (absent in TOML) for a stack spec.
+    #[serde(default = "no_energy", skip_serializing_if = "is_no_energy")]
     pub energy_ev: f64,
+    /// The energies of a K(E) stack, eV, in output order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energies_ev: Option<Vec<f64>>,
+    /// The energies of a K(E) stack as a range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_range: Option<EnergyRange>,
     pub broadening_ev: f64,
     pub model: ModelSpec,
     pub impurity: ImpuritySpec,
@@ -212,11 +244,87 @@ impl KernelSpec {
                 self.name, self.symmetry
             )));
         }
+        self.validate_energies()?;
         self.grid().validate()?;
         if let ModelSpec::TightBinding { .. } = self.model {
             self.tight_binding()?;
         }
         Ok(())
+    }
+
+    /// One energy (`energy_ev`, finite), or a stack: exactly one of `energies_ev` and
+    /// `energy_range`, 1 to [`MAX_ENERGIES`] finite energies, and no `energy_ev`.
+    fn validate_energies(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid(format!("kernel spec '{}': {m}", self.name)));
+        match (&self.energies_ev, &self.energy_range) {
+            (None, None) if self.energy_ev.is_finite() => Ok(()),
+            (None, None) => bad(format!(
+                "energy_ev = {} must be a finite number (eV), or give energies_ev = [...] or \
+                 energy_range = {{ start_ev, stop_ev, count }} for a stack",
+                self.energy_ev
+            )),
+            (Some(_), Some(_)) => bad("give energies_ev or energy_range, not both".into()),
+            _ if !self.energy_ev.is_nan() => bad(
+                "a stack spec (energies_ev or energy_range) takes no energy_ev: remove it".into(),
+            ),
+            (Some(list), None) => {
+                if list.is_empty() || list.len() > MAX_ENERGIES {
+                    return bad(format!(
+                        "energies_ev has {} energies; give 1 to {MAX_ENERGIES}",
+                        list.len()
+                    ));
+                }
+                match list.iter().find(|e| !e.is_finite()) {
+                    Some(e) => bad(format!(
+                        "energies_ev holds {e}; every energy must be finite"
+                    )),
+                    None => Ok(()),
+                }
+            }
+            (None, Some(r)) => {
+                if !(1..=MAX_ENERGIES).contains(&r.count) {
+                    return bad(format!(
+                        "energy_range count {} must be 1 to {MAX_ENERGIES}",
+                        r.count
+                    ));
+                }
+                if !(r.start_ev.is_finite() && r.stop_ev.is_finite()) {
+                    return bad(format!(
+                        "energy_range {}..{} eV must be finite",
+                        r.start_ev, r.stop_ev
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether this spec describes a K(E) stack (`energies_ev` or `energy_range`).
+    pub fn is_stack(&self) -> bool {
+        self.energies_ev.is_some() || self.energy_range.is_some()
+    }
+
+    /// The energies this spec describes, eV: the stack's, in order (a range from `start_ev`
+    /// to `stop_ev` inclusive, `start + i (stop - start) / (count - 1)`), or `[energy_ev]`.
+    pub fn energies(&self) -> Vec<f64> {
+        match (&self.energies_ev, &self.energy_range) {
+            (Some(list), _) => list.clone(),
+            (None, Some(r)) if r.count == 1 => vec![r.start_ev],
+            (None, Some(r)) => (0..r.count)
+                .map(|i| r.start_ev + i as f64 * (r.stop_ev - r.start_ev) / (r.count - 1) as f64)
+                .collect(),
+            (None, None) => vec![self.energy_ev],
+        }
+    }
+
+    /// This spec at one energy: a single-energy spec (`energy_ev = energy_ev`, no stack).
+    pub fn at_energy(&self, energy_ev: f64) -> KernelSpec {
+        KernelSpec {
+            energy_ev,
+            energies_ev: None,
+            energy_range: None,
+            ..self.clone()
+        }
     }
 
     /// The pixel grid of the kernel image.
@@ -345,6 +453,14 @@ impl KernelSpec {
     /// Simulate the single-impurity field (the expensive part: FFTs for lattice models).
     pub fn simulate(&self, ctx: &mut SimContext) -> Result<KernelField> {
         let wrap = |e: Error| Error::invalid(format!("kernel '{}': {e}", self.name));
+        if self.is_stack() || !self.energy_ev.is_finite() {
+            return Err(Error::invalid(format!(
+                "kernel '{}' describes {} energies; simulate each with at_energy (the CLI \
+                 `qpik simulate kernel` does)",
+                self.name,
+                self.energies().len()
+            )));
+        }
         match &self.model {
             ModelSpec::Parabolic {
                 band_bottom_ev,

@@ -1,8 +1,11 @@
 //! Paper-scale dataset generation: catalog kernels -> stamps -> observations -> HDF5.
 
+use super::typed_scene::{TypedObservation, synthesize_types};
 use super::{Artefacts, DefectConfig, KernelStamps, Observation, synthesize};
 use crate::data::hdf5_io::DatasetWriter;
-use crate::data::{DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
+use crate::data::{
+    DatasetInfo, KernelTable, MAX_DEFECT_TYPES, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN,
+};
 use crate::physics::{KernelSpec, PixelGrid, SimContext, catalog::catalog};
 use crate::progress::{Progress, check_cancelled};
 use crate::rng::Rng;
@@ -34,6 +37,22 @@ pub struct DatasetConfig {
     pub pixel_size_a: Option<f64>,
     pub defects: DefectConfig,
     pub artefacts: Artefacts,
+    /// Defect types per observation (1..=[`MAX_DEFECT_TYPES`]). Type 0 is the observation's
+    /// kernel; each further type is a kernel drawn per observation from the other kernels of
+    /// the same split (so unseen kernels stay out of training observations). Every type
+    /// draws its own count and amplitudes from `defects`, type t's amplitudes scaled by
+    /// `rms(K_0) / rms(K_t)` ([`balanced_defects`]). More than one type needs a common
+    /// `pixel_size_a`.
+    #[serde(default = "one_type", skip_serializing_if = "is_one_type")]
+    pub types: usize,
+}
+
+fn one_type() -> usize {
+    1
+}
+
+fn is_one_type(t: &usize) -> bool {
+    *t == 1
 }
 
 impl Default for DatasetConfig {
@@ -49,6 +68,7 @@ impl Default for DatasetConfig {
             pixel_size_a: None,
             defects: DefectConfig::default(),
             artefacts: Artefacts::default(),
+            types: 1,
         }
     }
 }
@@ -84,8 +104,50 @@ impl DatasetConfig {
                 "datasets use a defect count range (count_min..count_max); density is for single large observations",
             ));
         }
+        if !(1..=MAX_DEFECT_TYPES).contains(&self.types) {
+            return Err(Error::invalid(format!(
+                "{} defect types; choose 1 to {MAX_DEFECT_TYPES}",
+                self.types
+            )));
+        }
+        if self.types > 1 && self.pixel_size_a.is_none() {
+            return Err(Error::invalid(
+                "several defect types share one map, so their kernels need a common pixel size: \
+                 give one (--pixel-size, e.g. 2.5 Angstrom)",
+            ));
+        }
         self.defects.validate()?;
         self.artefacts.validate()
+    }
+
+    /// For each kernel, the kernels (rows) a further defect type of its observations may
+    /// be drawn from: the others of its split. Errors when a split has fewer than `types`.
+    fn type_pools(&self, split: &[u8]) -> Result<Vec<Vec<u32>>> {
+        let pools: Vec<Vec<u32>> = (0..split.len())
+            .map(|k| {
+                (0..split.len())
+                    .filter(|&j| j != k && split[j] == split[k])
+                    .map(|j| j as u32)
+                    .collect()
+            })
+            .collect();
+        if self.types > 1 {
+            if let Some(k) = pools.iter().position(|p| p.len() + 1 < self.types) {
+                return Err(Error::invalid(format!(
+                    "{} defect types need {} kernels in each split, but the {} kernels have {}; \
+                     use more --kernels or change --unseen-fraction",
+                    self.types,
+                    self.types,
+                    if split[k] == SPLIT_UNSEEN {
+                        "unseen"
+                    } else {
+                        "training"
+                    },
+                    pools[k].len() + 1
+                )));
+            }
+        }
+        Ok(pools)
     }
 
     /// The kernels this config uses, with their split, in file order.
@@ -212,8 +274,9 @@ pub fn generate_dataset(
         generator: toml::to_string(cfg).expect("config serialises"),
     };
     let n = k * cfg.per_kernel;
-    let s_max = cfg.defects.count_max;
-    let mut writer = DatasetWriter::create(path, &info, &table, n, s_max)?;
+    let s_max = cfg.defects.count_max * cfg.types;
+    let pools = cfg.type_pools(&table.split)?;
+    let mut writer = DatasetWriter::create_typed(path, &info, &table, n, s_max, cfg.types)?;
 
     let t1 = std::time::Instant::now();
     progress.stage("synthesising observations", n as u64);
@@ -224,29 +287,40 @@ pub fn generate_dataset(
             return Err(Error::Cancelled);
         }
         let end = (start + BLOCK).min(n);
-        let obs: Vec<Observation> = (start..end)
-            .into_par_iter()
-            .map(|idx| {
-                let p = &prepared[idx / cfg.per_kernel];
-                let mut rng = Rng::stream(cfg.seed, idx as u64);
-                synthesize(
-                    &p.stamps,
-                    size,
-                    size,
-                    p.spec.render.pixel_size_a,
-                    &cfg.defects,
-                    &cfg.artefacts,
-                    &mut rng,
-                )
-            })
-            .collect::<Result<_>>()?;
+        let block = if cfg.types == 1 {
+            let obs: Vec<Observation> = (start..end)
+                .into_par_iter()
+                .map(|idx| {
+                    let p = &prepared[idx / cfg.per_kernel];
+                    let mut rng = Rng::stream(cfg.seed, idx as u64);
+                    synthesize(
+                        &p.stamps,
+                        size,
+                        size,
+                        p.spec.render.pixel_size_a,
+                        &cfg.defects,
+                        &cfg.artefacts,
+                        &mut rng,
+                    )
+                })
+                .collect::<Result<_>>()?;
+            observation_table(
+                &obs,
+                (start..end).map(|i| (i / cfg.per_kernel) as u32).collect(),
+                s_max,
+            )
+        } else {
+            let made: Vec<(TypedObservation, Vec<u32>)> = (start..end)
+                .into_par_iter()
+                .map(|idx| typed_observation(cfg, &prepared, &pools, idx))
+                .collect::<Result<_>>()?;
+            let obs: Vec<Observation> = made.iter().map(|m| m.0.observation.clone()).collect();
+            let types: Vec<Vec<u8>> = made.iter().map(|m| m.0.types.clone()).collect();
+            let kernels: Vec<Vec<u32>> = made.into_iter().map(|m| m.1).collect();
+            typed_observation_table(&obs, &types, &kernels, s_max)
+        };
         // Reported from the calling thread only (C callbacks must not run on workers).
         progress.advance((end - start) as u64);
-        let block = observation_table(
-            &obs,
-            (start..end).map(|i| (i / cfg.per_kernel) as u32).collect(),
-            s_max,
-        );
         writer.write_block(start, &block)?;
     }
     if progress.cancelled() {
@@ -261,6 +335,73 @@ pub fn generate_dataset(
         seconds_kernels,
         seconds_observations: t1.elapsed().as_secs_f64(),
     })
+}
+
+/// Observation `idx` of a multi-type dataset and the kernel of each of its types: type 0 is
+/// kernel `idx / per_kernel`, the others drawn without repeats from `pools` of that kernel,
+/// then the map (all from `Rng::stream(seed, idx)`).
+fn typed_observation(
+    cfg: &DatasetConfig,
+    prepared: &[PreparedKernel],
+    pools: &[Vec<u32>],
+    idx: usize,
+) -> Result<(TypedObservation, Vec<u32>)> {
+    let first = idx / cfg.per_kernel;
+    let mut rng = Rng::stream(cfg.seed, idx as u64);
+    let mut pool = pools[first].clone();
+    let mut kernels = vec![first as u32];
+    for t in 1..cfg.types {
+        // Partial Fisher-Yates: slot t-1 gets a uniform pick of the rest.
+        let j = rng.int_inclusive(t - 1, pool.len() - 1);
+        pool.swap(t - 1, j);
+        kernels.push(pool[t - 1]);
+    }
+    let stamps: Vec<&KernelStamps> = kernels
+        .iter()
+        .map(|&k| &prepared[k as usize].stamps)
+        .collect();
+    let images: Vec<&Array2<f32>> = kernels
+        .iter()
+        .map(|&k| &prepared[k as usize].image)
+        .collect();
+    let defects = balanced_defects(&cfg.defects, &images);
+    let obs = synthesize_types(
+        &stamps,
+        cfg.size,
+        cfg.size,
+        prepared[first].spec.render.pixel_size_a,
+        &defects,
+        &cfg.artefacts,
+        &mut rng,
+    )?;
+    Ok((obs, kernels))
+}
+
+/// One defect config per kernel: `defects` for the first, and for kernel `t` its amplitude
+/// range scaled by `rms(K_0) / rms(K_t)` (over the kernel images), so that every type
+/// contributes comparably to the map whatever its kernel's units. Stored amplitudes are
+/// the scaled ones, so the forward model holds as written.
+pub fn balanced_defects(defects: &DefectConfig, kernels: &[&Array2<f32>]) -> Vec<DefectConfig> {
+    let rms = |k: &Array2<f32>| {
+        (k.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / k.len().max(1) as f64).sqrt()
+    };
+    let first = kernels.first().map_or(0.0, |k| rms(k));
+    kernels
+        .iter()
+        .map(|k| {
+            let r = rms(k);
+            let scale = if r > 0.0 && first > 0.0 {
+                first / r
+            } else {
+                1.0
+            };
+            DefectConfig {
+                amplitude_min: defects.amplitude_min * scale,
+                amplitude_max: defects.amplitude_max * scale,
+                ..*defects
+            }
+        })
+        .collect()
 }
 
 /// Pack observations into the file's table layout (positions/amplitudes NaN-padded to `s_max`).
@@ -290,11 +431,119 @@ pub fn observation_table(
             amplitudes[[i, d]] = *a;
         }
     }
+    let (types, type_kernels) = ObservationTable::single_type(&kernel_index, s_max);
     ObservationTable {
         observations,
         masks,
         kernel_index,
         positions,
         amplitudes,
+        types,
+        type_kernels,
+    }
+}
+
+/// [`observation_table`] of multi-type observations: `types[i]` holds the type of each
+/// defect of `obs[i]`, `type_kernels[i]` the kernel-table row of each type (its first is
+/// the observation's `kernel_index`); every row of `type_kernels` has the same length T.
+pub fn typed_observation_table(
+    obs: &[Observation],
+    types: &[Vec<u8>],
+    type_kernels: &[Vec<u32>],
+    s_max: usize,
+) -> ObservationTable {
+    let t = type_kernels.first().map_or(1, |k| k.len());
+    debug_assert!(type_kernels.iter().all(|k| k.len() == t && !k.is_empty()));
+    let kernel_index = type_kernels.iter().map(|k| k[0]).collect();
+    let mut table = observation_table(obs, kernel_index, s_max);
+    for (i, ty) in types.iter().enumerate() {
+        for (d, &v) in ty.iter().take(s_max).enumerate() {
+            table.types[[i, d]] = v;
+        }
+    }
+    table.type_kernels = Array2::from_shape_fn((obs.len(), t), |(i, j)| type_kernels[i][j]);
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::hdf5_io::read_dataset;
+    use crate::progress::NoProgress;
+
+    #[test]
+    fn a_two_type_dataset_stores_each_defects_type_and_kernels_from_its_split() {
+        let cfg = DatasetConfig {
+            kernels: 6,
+            per_kernel: 3,
+            size: 16,
+            seed: 11,
+            unseen_fraction: 0.34,
+            pixel_size_a: Some(3.0),
+            defects: DefectConfig {
+                count_min: 2,
+                count_max: 4,
+                ..DefectConfig::default()
+            },
+            types: 2,
+            ..DatasetConfig::default()
+        };
+        let path = std::env::temp_dir().join(format!("qpik-typed-{}.h5", std::process::id()));
+        generate_dataset(&cfg, &path, &NoProgress).unwrap();
+        let ds = read_dataset(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let o = &ds.observations;
+        assert_eq!(o.type_kernels.dim(), (18, 2));
+        assert_eq!(o.positions.dim().1, 8, "slots: 2 types x count_max");
+        let split = &ds.kernels.split;
+        assert_eq!(split.iter().filter(|&&s| s == SPLIT_UNSEEN).count(), 2);
+        for i in 0..18 {
+            let (k0, k1) = (o.type_kernels[[i, 0]], o.type_kernels[[i, 1]]);
+            assert_eq!(k0 as usize, i / 3);
+            assert_ne!(k0, k1, "two different kernels");
+            assert_eq!(split[k0 as usize], split[k1 as usize], "same split");
+            for t in 0..2u8 {
+                let n = (0..8)
+                    .filter(|&d| o.positions[[i, d, 0]].is_finite() && o.types[[i, d]] == t)
+                    .count();
+                assert!((2..=4).contains(&n), "observation {i} type {t}: {n}");
+            }
+            // The clean map is the sum over defects of the stamp of its type's kernel.
+            let mut expected = vec![0f32; 16 * 16];
+            let mut ctx = SimContext::new();
+            for d in (0..8).filter(|&d| o.positions[[i, d, 0]].is_finite()) {
+                let k = o.type_kernels[[i, o.types[[i, d]] as usize]] as usize;
+                let mut spec = crate::physics::catalog::find(&ds.kernels.names[k]).unwrap();
+                spec.render.size = [16, 16];
+                spec.render.pixel_size_a = 3.0;
+                let p = prepare_kernel(&mut ctx, &spec, 4).unwrap();
+                let pos = [o.positions[[i, d, 0]] as f64, o.positions[[i, d, 1]] as f64];
+                p.stamps
+                    .add(&mut expected, 16, pos, o.amplitudes[[i, d]], &|_| [0.0; 2]);
+            }
+            let got = o.observations.index_axis(ndarray::Axis(0), i);
+            for (a, b) in got.iter().zip(&expected) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "obs {i}: {a} vs {b}"
+                );
+            }
+            if i == 2 {
+                break; // the stamps are slow to rebuild; three maps suffice
+            }
+        }
+        // One type: unchanged generator TOML (no `types` key), one type column.
+        let one = DatasetConfig::default();
+        assert!(!toml::to_string(&one).unwrap().contains("types"));
+        let bad = DatasetConfig {
+            pixel_size_a: None,
+            ..cfg
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("pixel size")
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod scene;
 pub mod stamps;
 pub mod topography;
+pub mod typed_scene;
 
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -197,6 +198,10 @@ pub struct Observation {
 }
 
 /// Synthesise one observation of size `height x width` from a kernel's stamps.
+///
+/// Draws, in this order: the defect count ([`draw_count`]), the drift direction
+/// ([`draw_drift`]), the defects ([`place_defects`]), then the artefacts
+/// ([`apply_artefacts`]), all from `rng`; the same `rng` state gives the same map.
 pub fn synthesize(
     stamps: &KernelStamps,
     height: usize,
@@ -211,18 +216,77 @@ pub fn synthesize(
     if height == 0 || width == 0 {
         return Err(Error::invalid("observation size must be positive"));
     }
-    if stamps.steps != defects.subpixel_steps {
-        return Err(Error::invalid(
-            "stamps were rendered for a different subpixel step count",
-        ));
-    }
-    let count = match defects.density_per_nm2 {
+    let count = draw_count(defects, height, width, pixel_size_a, rng);
+    let drift = draw_drift(artefacts, rng);
+    let mut image = vec![0.0f32; height * width];
+    let mut mask = Array2::<u8>::zeros((height, width));
+    let (positions, amplitudes) =
+        place_defects(stamps, count, defects, drift, &mut image, &mut mask, rng)?;
+    apply_artefacts(&mut image, height, width, artefacts, rng);
+    let image = Array2::from_shape_vec((height, width), image).expect("shape");
+    Ok(Observation {
+        image,
+        mask,
+        positions,
+        amplitudes,
+    })
+}
+
+/// Draws how many defects one map of `height x width` pixels of `pixel_size_a` Angstrom
+/// gets: uniform in `count_min..=count_max`, or Poisson (at least 1) for a density.
+pub fn draw_count(
+    defects: &DefectConfig,
+    height: usize,
+    width: usize,
+    pixel_size_a: f64,
+    rng: &mut Rng,
+) -> usize {
+    match defects.density_per_nm2 {
         Some(d) => {
             let area_nm2 = height as f64 * width as f64 * (pixel_size_a / 10.0).powi(2);
             rng.poisson(d * area_nm2).max(1)
         }
         None => rng.int_inclusive(defects.count_min, defects.count_max),
-    };
+    }
+}
+
+/// Draws the thermal drift of one frame: its total displacement `(rows, cols)` in pixels
+/// over the frame (length `artefacts.drift_px`, uniform direction). Always draws once, so
+/// the defects drawn next do not depend on whether drift is on.
+pub fn draw_drift(artefacts: &Artefacts, rng: &mut Rng) -> [f64; 2] {
+    let drift_dir = rng.range(0.0, std::f64::consts::TAU);
+    [
+        artefacts.drift_px * drift_dir.sin(),
+        artefacts.drift_px * drift_dir.cos(),
+    ]
+}
+
+/// Adds `count` defects of one kernel to `image` (`mask.dim()`, row-major) and marks them in
+/// `mask`: positions uniform in the config's region, quantised to the stamps' subpixel
+/// grid, signed amplitudes; `drift` (from [`draw_drift`]) shears the frame, a defect being
+/// seen at `position - drift * row / height` on each scan line. Returns the positions
+/// `(row, col)` as rendered and the amplitudes, in drawing order.
+pub fn place_defects(
+    stamps: &KernelStamps,
+    count: usize,
+    defects: &DefectConfig,
+    drift: [f64; 2],
+    image: &mut [f32],
+    mask: &mut Array2<u8>,
+    rng: &mut Rng,
+) -> Result<(Vec<[f32; 2]>, Vec<f32>)> {
+    let (height, width) = mask.dim();
+    if height == 0 || width == 0 || image.len() != height * width {
+        return Err(Error::invalid(format!(
+            "image of {} pixels does not match a {height}x{width} mask",
+            image.len()
+        )));
+    }
+    if stamps.steps != defects.subpixel_steps {
+        return Err(Error::invalid(
+            "stamps were rendered for a different subpixel step count",
+        ));
+    }
     let (lo_r, hi_r, lo_c, hi_c) = match defects.region {
         Region::Full => (0.0, height as f64 - 1.0, 0.0, width as f64 - 1.0),
         Region::Central { fraction } => {
@@ -233,21 +297,12 @@ pub fn synthesize(
             (mr, height as f64 - 1.0 - mr, mc, width as f64 - 1.0 - mc)
         }
     };
-    // Drift: position seen on line i is shifted by drift * i / height.
-    let drift_dir = rng.range(0.0, std::f64::consts::TAU);
-    let drift = [
-        artefacts.drift_px * drift_dir.sin(),
-        artefacts.drift_px * drift_dir.cos(),
-    ];
     let drift_at = move |i: usize| {
         [
             drift[0] * i as f64 / height as f64,
             drift[1] * i as f64 / height as f64,
         ]
     };
-
-    let mut image = vec![0.0f32; height * width];
-    let mut mask = Array2::<u8>::zeros((height, width));
     let mut positions = Vec::with_capacity(count);
     let mut amplitudes = Vec::with_capacity(count);
     for _ in 0..count {
@@ -265,7 +320,7 @@ pub fn synthesize(
                 defects.amplitude_min,
                 defects.amplitude_max.max(defects.amplitude_min + 1e-12),
             );
-        stamps.add(&mut image, width, p, a as f32, &drift_at);
+        stamps.add(image, width, p, a as f32, &drift_at);
         let (mr, mc) = (
             p[0].round().clamp(0.0, height as f64 - 1.0),
             p[1].round().clamp(0.0, width as f64 - 1.0),
@@ -274,14 +329,7 @@ pub fn synthesize(
         positions.push([p[0] as f32, p[1] as f32]);
         amplitudes.push(a as f32);
     }
-    apply_artefacts(&mut image, height, width, artefacts, rng);
-    let image = Array2::from_shape_vec((height, width), image).expect("shape");
-    Ok(Observation {
-        image,
-        mask,
-        positions,
-        amplitudes,
-    })
+    Ok((positions, amplitudes))
 }
 
 fn std_dev(x: &[f32]) -> f64 {

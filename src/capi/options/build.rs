@@ -108,6 +108,9 @@ impl qpik_options {
         if let Some(v) = self.float("dataset.unseen_fraction") {
             c.unseen_fraction = v;
         }
+        if let Some(v) = self.usize("dataset.types")? {
+            c.types = v;
+        }
         c.pixel_size_a = self.pixel_size_a();
         c.defects = self.defects()?;
         c.artefacts = self.artefacts()?;

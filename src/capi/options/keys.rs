@@ -218,6 +218,12 @@ pub(super) const KEYS: &[Key] = &[
         "datasets: fraction of kernels held out as unseen",
     ),
     key(
+        "dataset.types",
+        Kind::UInt,
+        "1",
+        "datasets: defect types per observation, 1 to 8 (each a kernel of the same split with its own defects; more than 1 needs pixel_size_a)",
+    ),
+    key(
         "train.vae",
         Kind::Path,
         "(none)",

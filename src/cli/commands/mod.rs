@@ -6,6 +6,8 @@ mod network;
 mod pictures;
 mod show;
 mod simulate;
+mod simulate_stack;
+mod simulate_typed;
 
 use super::{Cli, Command, MethodArg, Preset, Simulate};
 use crate::data::hdf5_io::write_dataset;
@@ -40,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }) => simulate_kernel(name, spec, &out, png, &render),
         Command::Simulate(Simulate::Observation {
             kernel,
+            types,
             size,
             density,
             min_defects,
@@ -49,6 +52,8 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
             png,
             pixel_size,
+            spec,
+            energies,
         }) => {
             let defects = DefectConfig {
                 count_min: min_defects,
@@ -56,21 +61,72 @@ pub fn run(cli: Cli) -> Result<()> {
                 density_per_nm2: density,
                 ..DefectConfig::default()
             };
-            let made = single_observation(
-                &kernel,
-                size,
-                pixel_size,
-                &defects,
-                &artefacts(preset),
-                seed,
-            )?;
-            write_dataset(&out, &made.dataset)?;
             let png = png.unwrap_or_else(|| out.with_extension("png"));
-            made.picture(&png)?;
+            if spec.is_some() || energies.is_some() {
+                if types != 1 || kernel.len() > 1 {
+                    return Err(Error::invalid(
+                        "energy stacks (--spec, --energies) have one defect type; drop --types",
+                    ));
+                }
+                let mut spec = match spec {
+                    Some(p) => read_spec(&p)?,
+                    None => catalog_spec(&kernel[0])?,
+                };
+                if let Some(p) = pixel_size {
+                    spec.render.pixel_size_a = p;
+                }
+                let spec = simulate_stack::with_energies(spec, energies)?;
+                spec.validate()?;
+                let made = simulate_stack::observation_stack(
+                    &spec,
+                    size,
+                    &defects,
+                    &artefacts(preset),
+                    seed,
+                )?;
+                let files = made.write(&out)?;
+                made.picture(&png)?;
+                let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                println!(
+                    "{} defects of kernel '{}' at {} energies on {size}x{size} px, seed {seed}: {} and {}",
+                    made.dataset.observations.positions.dim().1,
+                    spec.name,
+                    made.layers.len(),
+                    shown.join(", "),
+                    png.display()
+                );
+                return Ok(());
+            }
+            let made = if types == 1 && kernel.len() == 1 {
+                let made = single_observation(
+                    &kernel[0],
+                    size,
+                    pixel_size,
+                    &defects,
+                    &artefacts(preset),
+                    seed,
+                )?;
+                write_dataset(&out, &made.dataset)?;
+                made.picture(&png)?;
+                made
+            } else {
+                let names = simulate_typed::type_kernel_names(&kernel, types, seed)?;
+                let made = simulate_typed::typed_observation(
+                    &names,
+                    size,
+                    pixel_size,
+                    &defects,
+                    &artefacts(preset),
+                    seed,
+                )?;
+                write_dataset(&out, &made.dataset)?;
+                simulate_typed::typed_picture(&made, &png)?;
+                made
+            };
             println!(
                 "{} defects of kernel '{}' on {size}x{size} px ({:.2} Angstrom/px), seed {seed}: {} and {}",
                 made.defects,
-                kernel,
+                made.dataset.kernels.names.join("' + '"),
                 made.pixel_size_a,
                 out.display(),
                 png.display()
@@ -146,6 +202,20 @@ fn catalog_spec(name: &str) -> Result<KernelSpec> {
     })
 }
 
+/// A TOML kernel spec from a file (a regular file of at most 1 MiB).
+fn read_spec(path: &std::path::Path) -> Result<KernelSpec> {
+    const MAX_SPEC_BYTES: u64 = 1 << 20;
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(shown.clone(), e))?;
+    if !meta.is_file() || meta.len() > MAX_SPEC_BYTES {
+        return Err(Error::invalid(format!(
+            "{shown}: a kernel spec must be a regular TOML file of at most 1 MiB"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(shown.clone(), e))?;
+    KernelSpec::from_toml(&text).map_err(|e| Error::format(shown, e.to_string()))
+}
+
 fn to_f32(a: &Array2<f64>) -> Array2<f32> {
     a.mapv(|x| x as f32)
 }
@@ -173,6 +243,8 @@ fn kernel_only_dataset(spec: &KernelSpec, image: Array2<f32>, generator: String)
             kernel_index: vec![],
             positions: Array3::zeros((0, 0, 2)),
             amplitudes: Array2::zeros((0, 0)),
+            types: Array2::zeros((0, 0)),
+            type_kernels: Array2::zeros((0, 1)),
         },
     }
 }

@@ -5,8 +5,8 @@ use crate::cli::progress::Bars;
 use crate::cli::{DatasetArgs, RenderArgs};
 use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
+use crate::physics::SimContext;
 use crate::physics::catalog::catalog;
-use crate::physics::{KernelSpec, SimContext};
 use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::rng::Rng;
 use crate::synthesis::dataset::{
@@ -48,12 +48,7 @@ pub(super) fn simulate_kernel(
 ) -> Result<()> {
     let mut spec = match (name, spec_path) {
         (Some(n), None) => catalog_spec(&n)?,
-        (None, Some(p)) => {
-            let text =
-                std::fs::read_to_string(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
-            KernelSpec::from_toml(&text)
-                .map_err(|e| Error::format(p.display().to_string(), e.to_string()))?
-        }
+        (None, Some(p)) => super::read_spec(&p)?,
         _ => {
             return Err(Error::invalid(
                 "give a catalog kernel name or --spec FILE.toml",
@@ -69,7 +64,11 @@ pub(super) fn simulate_kernel(
     if let Some(a) = r.rotation {
         spec.render.rotation_deg = a;
     }
+    let spec = super::simulate_stack::with_energies(spec, r.energies.clone())?;
     spec.validate()?;
+    if spec.is_stack() {
+        return super::simulate_stack::simulate_kernel_stack(&spec, out, png);
+    }
     let t = Instant::now();
     let image = to_f32(&spec.kernel_image(&mut SimContext::new())?);
     let seconds = t.elapsed().as_secs_f64();
@@ -237,6 +236,7 @@ pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
             ..DefectConfig::default()
         },
         artefacts,
+        types: a.types,
     };
     let t = Instant::now();
     let summary = generate_dataset(&cfg, &a.out, &Bars::default())?;

@@ -1,6 +1,6 @@
 //! The child-process protocol of [`DatasetReader`]: when reading is isolated, how long a child
 //! may take, forking it, what it sends back (the header of an opened file; observations block
-//! by block, five arrays each) and how the parent decodes it or names the way it failed.
+//! by block, seven arrays each) and how the parent decodes it or names the way it failed.
 
 use std::ops::Range;
 use std::path::Path;
@@ -8,7 +8,7 @@ use std::path::Path;
 use ndarray::{Array2, Array3};
 
 use super::layout::show;
-use super::reader::{ChildOptions, DatasetReader, Source};
+use super::reader::{ChildOptions, DatasetReader, Source, check_types};
 use crate::data::isolate::{Child, Ended, Sender, bytes_of, bytes_of_mut, signal_name};
 use crate::data::{DatasetInfo, KernelTable, ObservationTable};
 use crate::{Error, Result};
@@ -112,6 +112,7 @@ impl DatasetReader {
         let rows = range.len();
         let (h, w) = self.image_shape();
         let s = self.max_defects;
+        let t = self.n_types;
         // Sizes come from the file: refuse what this machine cannot hold instead of aborting.
         let too_big = || {
             Error::format(
@@ -125,6 +126,8 @@ impl DatasetReader {
         let image = rows.checked_mul(h).and_then(|v| v.checked_mul(w));
         let slots = rows.checked_mul(s);
         let (image, slots) = (image.ok_or_else(too_big)?, slots.ok_or_else(too_big)?);
+        // T <= MAX_DEFECT_TYPES (checked on opening), so rows * t cannot overflow here.
+        let type_cells = rows.checked_mul(t).ok_or_else(too_big)?;
         let mut out = ObservationTable {
             observations: Array3::from_shape_vec((rows, h, w), zeros(image).ok_or_else(too_big)?)
                 .expect("shape"),
@@ -135,12 +138,16 @@ impl DatasetReader {
                 .expect("shape"),
             amplitudes: Array2::from_shape_vec((rows, s), zeros(slots).ok_or_else(too_big)?)
                 .expect("shape"),
+            types: Array2::from_shape_vec((rows, s), zeros(slots).ok_or_else(too_big)?)
+                .expect("shape"),
+            type_kernels: Array2::from_shape_vec((rows, t), zeros(type_cells).ok_or_else(too_big)?)
+                .expect("shape"),
         };
         if rows == 0 {
             return Ok(out);
         }
         let block = (options.block_bytes / self.row_bytes()).max(1);
-        let expected = (self.n, h, w, s, self.kernels.names.len());
+        let expected = (self.n, h, w, s, self.kernels.names.len(), t);
         let limit = time_limit(options.time_limit, (rows * self.row_bytes()) as u64);
         let mut child = spawn_reader(path, limit, |tx| {
             let reader = Self::open_in_process(path)?;
@@ -150,6 +157,7 @@ impl DatasetReader {
                 w,
                 reader.max_defects,
                 reader.kernels.names.len(),
+                reader.n_types,
             );
             if found != expected || reader.image_shape() != (h, w) {
                 return Err(Error::format(
@@ -171,6 +179,8 @@ impl DatasetReader {
                         tx.send(bytes_of(&t.kernel_index))?;
                         tx.send(bytes_of(t.positions.as_slice().expect("standard")))?;
                         tx.send(bytes_of(t.amplitudes.as_slice().expect("standard")))?;
+                        tx.send(bytes_of(t.types.as_slice().expect("standard")))?;
+                        tx.send(bytes_of(t.type_kernels.as_slice().expect("standard")))?;
                     }
                     Ok(())
                 });
@@ -191,6 +201,8 @@ impl DatasetReader {
             let masks = out.masks.as_slice_mut().expect("standard layout");
             let pos = out.positions.as_slice_mut().expect("standard layout");
             let amp = out.amplitudes.as_slice_mut().expect("standard layout");
+            let types = out.types.as_slice_mut().expect("standard layout");
+            let tk = out.type_kernels.as_slice_mut().expect("standard layout");
             for b in (0..rows).step_by(block) {
                 let e = (b + block).min(rows);
                 child.recv_into(bytes_of_mut(&mut obs[b * h * w..e * h * w]))?;
@@ -198,6 +210,8 @@ impl DatasetReader {
                 child.recv_into(bytes_of_mut(&mut out.kernel_index[b..e]))?;
                 child.recv_into(bytes_of_mut(&mut pos[b * s * 2..e * s * 2]))?;
                 child.recv_into(bytes_of_mut(&mut amp[b * s..e * s]))?;
+                child.recv_into(bytes_of_mut(&mut types[b * s..e * s]))?;
+                child.recv_into(bytes_of_mut(&mut tk[b * t..e * t]))?;
             }
             Ok(())
         })();
@@ -212,6 +226,16 @@ impl DatasetReader {
                 Ended::Protocol(format!("kernel index {k} of {nk} kernels")),
             ));
         }
+        let kernel_index = ndarray::Array1::from(out.kernel_index.clone());
+        check_types(
+            path,
+            range.start,
+            &kernel_index,
+            &out.types,
+            &out.type_kernels,
+            nk,
+        )
+        .map_err(|e| ended(path, Ended::Protocol(e.to_string())))?;
         Ok(out)
     }
 }
@@ -245,6 +269,7 @@ pub(super) fn encode_header(r: &DatasetReader) -> Vec<u8> {
             nk as u64,
             h as u64,
             w as u64,
+            r.n_types as u64,
         ],
     );
     text(&mut out, &r.info.generator);
@@ -259,7 +284,10 @@ pub(super) fn encode_header(r: &DatasetReader) -> Vec<u8> {
 }
 
 /// Inverse of [`encode_header`]; `None` when the bytes do not add up.
-pub(super) fn decode_header(bytes: &[u8]) -> Option<(DatasetInfo, KernelTable, usize, usize)> {
+#[allow(clippy::type_complexity)]
+pub(super) fn decode_header(
+    bytes: &[u8],
+) -> Option<(DatasetInfo, KernelTable, usize, usize, usize)> {
     let mut at = 0usize;
     let mut take = |n: usize| -> Option<&[u8]> {
         let end = at.checked_add(n)?;
@@ -267,13 +295,13 @@ pub(super) fn decode_header(bytes: &[u8]) -> Option<(DatasetInfo, KernelTable, u
         at = end;
         Some(part)
     };
-    let mut head = [0u64; 7];
+    let mut head = [0u64; 8];
     for v in &mut head {
         *v = u64::from_le_bytes(take(8)?.try_into().ok()?);
     }
-    let [px, seed, n, s, nk, h, w] = head;
-    let [n, s, nk, h, w] = [n, s, nk, h, w].map(|v| usize::try_from(v).ok());
-    let (n, s, nk, h, w) = (n?, s?, nk?, h?, w?);
+    let [px, seed, n, s, nk, h, w, t] = head;
+    let [n, s, t, nk, h, w] = [n, s, t, nk, h, w].map(|v| usize::try_from(v).ok());
+    let (n, s, t, nk, h, w) = (n?, s?, t?, nk?, h?, w?);
     // Sizes come from the child: check them against the bytes before allocating.
     if nk.checked_mul(h)?.checked_mul(w)?.checked_mul(4)? > bytes.len() {
         return None;
@@ -307,5 +335,5 @@ pub(super) fn decode_header(bytes: &[u8]) -> Option<(DatasetInfo, KernelTable, u
         split,
         pixel_size_m,
     };
-    Some((info, table, n, s))
+    Some((info, table, n, s, t))
 }

@@ -16,6 +16,11 @@
 //! | `kernel_index`        | u32    | [N]       | row of the kernel table                 |
 //! | `positions`           | f32    | [N, S, 2] | (row, col) pixels, NaN unused           |
 //! | `amplitudes`          | f32    | [N, S]    | NaN unused                              |
+//! | `types`               | u8     | [N, S]    | defect type per slot; absent = all 0    |
+//! | `type_kernel_index`   | u32    | [N, T]    | kernel row per type; absent = [N, 1]    |
+//!
+//! `types` and `type_kernel_index` come together or not at all (files of earlier writers
+//! have neither: one type, `type_kernel_index` = `kernel_index`).
 //!
 //! Every per-observation dataset is chunked along N only, about [`CHUNK_TARGET_BYTES`] per chunk
 //! (32 images of 64 x 64 f32), compressed with shuffle (multi-byte types) + deflate level
@@ -46,6 +51,8 @@ mod tests_child;
 mod tests_reader;
 #[cfg(test)]
 mod tests_schema;
+#[cfg(test)]
+mod tests_types;
 #[cfg(test)]
 mod tests_writer;
 

@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Ix1, Ix2, Ix3, s};
+use ndarray::{Array1, Array2, Ix1, Ix2, Ix3, s};
 
 use super::child::{
     decode_header, encode_header, ended, isolation_enabled, spawn_reader, time_limit,
@@ -15,8 +15,8 @@ use super::schema::{
 };
 use crate::data::isolate::Ended;
 use crate::data::{
-    DATASET_FORMAT, DATASET_VERSION, Dataset, DatasetInfo, KernelTable, ObservationTable,
-    SPLIT_TRAIN, SPLIT_UNSEEN,
+    DATASET_FORMAT, DATASET_VERSION, Dataset, DatasetInfo, KernelTable, MAX_DEFECT_TYPES,
+    ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN,
 };
 use crate::{Error, Result};
 
@@ -34,6 +34,8 @@ pub struct DatasetReader {
     pub(super) kernels: KernelTable,
     pub(super) n: usize,
     pub(super) max_defects: usize,
+    /// Defect types T per observation (1 when the file has no `type_kernel_index`).
+    pub(super) n_types: usize,
     pub(super) source: Source,
 }
 
@@ -71,6 +73,8 @@ pub(super) struct Handles {
     kernel_index: hdf5::Dataset,
     positions: hdf5::Dataset,
     amplitudes: hdf5::Dataset,
+    /// `types` and `type_kernel_index`, absent from single-type files of earlier versions.
+    typed: Option<(hdf5::Dataset, hdf5::Dataset)>,
     // Keeps the file open for the datasets above.
     _file: hdf5::File,
 }
@@ -150,18 +154,21 @@ impl DatasetReader {
             )));
         }
         debug_assert_eq!(kernels.names.len(), nk);
+        let (typed, n_types) = open_types(&file, path, n, max_defects)?;
         Ok(DatasetReader {
             path: path.to_path_buf(),
             info,
             kernels,
             n,
             max_defects,
+            n_types,
             source: Source::InProcess(Handles {
                 observations,
                 masks,
                 kernel_index,
                 positions,
                 amplitudes,
+                typed,
                 _file: file,
             }),
         })
@@ -184,11 +191,12 @@ impl DatasetReader {
         })?;
         let header = child.recv(usize::MAX).map_err(|e| ended(path, e))?;
         child.finish().map_err(|e| ended(path, e))?;
-        let (info, kernels, n, max_defects) = decode_header(&header)
-            .filter(|(_, k, _, _)| {
+        let (info, kernels, n, max_defects, n_types) = decode_header(&header)
+            .filter(|(_, k, _, _, t)| {
                 k.split
                     .iter()
                     .all(|&v| v == SPLIT_TRAIN || v == SPLIT_UNSEEN)
+                    && (1..=MAX_DEFECT_TYPES).contains(t)
             })
             .ok_or_else(|| ended(path, Ended::Protocol("garbled dataset header".into())))?;
         Ok(DatasetReader {
@@ -197,6 +205,7 @@ impl DatasetReader {
             kernels,
             n,
             max_defects,
+            n_types,
             source: Source::Child(options.clone()),
         })
     }
@@ -232,7 +241,14 @@ impl DatasetReader {
         self.max_defects
     }
 
-    /// Reads observations `range` (and their masks, kernel indices, positions, amplitudes).
+    /// Defect types T per observation: columns of [`ObservationTable::type_kernels`]
+    /// (1 for files without types).
+    pub fn n_types(&self) -> usize {
+        self.n_types
+    }
+
+    /// Reads observations `range` (and their masks, kernel indices, positions, amplitudes,
+    /// defect types and the kernel of each type).
     pub fn read_observations(&self, range: Range<usize>) -> Result<ObservationTable> {
         let path = self.path.as_path();
         if range.start > range.end || range.end > self.n {
@@ -248,13 +264,14 @@ impl DatasetReader {
         }
     }
 
-    /// Bytes of one observation row across the five per-observation datasets.
+    /// Bytes of one observation row across the seven per-observation datasets.
     pub(super) fn row_bytes(&self) -> usize {
         let (h, w) = self.image_shape();
         h.saturating_mul(w)
             .saturating_mul(5)
-            .saturating_add(self.max_defects.saturating_mul(12))
+            .saturating_add(self.max_defects.saturating_mul(13))
             .saturating_add(4)
+            .saturating_add(self.n_types.saturating_mul(4))
     }
 
     pub(super) fn read_here(
@@ -285,8 +302,22 @@ impl DatasetReader {
             .map_err(err("positions"))?;
         let amplitudes = handles
             .amplitudes
-            .read_slice::<f32, _, Ix2>(s![r, ..])
+            .read_slice::<f32, _, Ix2>(s![r.clone(), ..])
             .map_err(err("amplitudes"))?;
+        let (types, type_kernels) = match &handles.typed {
+            Some((types, type_kernels)) => (
+                types
+                    .read_slice::<u8, _, Ix2>(s![r.clone(), ..])
+                    .map_err(err("types"))?,
+                type_kernels
+                    .read_slice::<u32, _, Ix2>(s![r, ..])
+                    .map_err(err("type_kernel_index"))?,
+            ),
+            None => ObservationTable::single_type(
+                kernel_index.as_slice().unwrap_or_default(),
+                self.max_defects,
+            ),
+        };
         let nk = self.kernels.names.len();
         if let Some((i, &k)) = kernel_index
             .iter()
@@ -301,14 +332,98 @@ impl DatasetReader {
                 ),
             ));
         }
+        check_types(path, range.start, &kernel_index, &types, &type_kernels, nk)?;
         Ok(ObservationTable {
             observations,
             masks,
             kernel_index: kernel_index.to_vec(),
             positions,
             amplitudes,
+            types,
+            type_kernels,
         })
     }
+}
+
+/// Opens `types` `[N, S]` and `type_kernel_index` `[N, T]` when the file has them (both or
+/// neither); returns them and T (1 when absent).
+fn open_types(
+    file: &hdf5::File,
+    path: &Path,
+    n: usize,
+    slots: usize,
+) -> Result<(Option<(hdf5::Dataset, hdf5::Dataset)>, usize)> {
+    let fmt_err = |m: String| Error::format(show(path), m);
+    match (
+        file.link_exists("types"),
+        file.link_exists("type_kernel_index"),
+    ) {
+        (false, false) => return Ok((None, 1)),
+        (true, true) => {}
+        (has_types, _) => {
+            let (have, miss) = if has_types {
+                ("types", "type_kernel_index")
+            } else {
+                ("type_kernel_index", "types")
+            };
+            return Err(fmt_err(format!(
+                "dataset '{have}' without '{miss}': a typed dataset needs both"
+            )));
+        }
+    }
+    let (types, tshape) = open_checked(file, path, "types", &U8, 2)?;
+    if tshape != [n, slots] {
+        return Err(fmt_err(format!(
+            "dataset 'types' has shape {tshape:?}, expected [{n}, {slots}] like 'positions'"
+        )));
+    }
+    let (tki, kshape) = open_checked(file, path, "type_kernel_index", &U32, 2)?;
+    if kshape[0] != n || !(1..=MAX_DEFECT_TYPES).contains(&kshape[1]) {
+        return Err(fmt_err(format!(
+            "dataset 'type_kernel_index' has shape {kshape:?}, expected [{n}, T] with T in 1..={MAX_DEFECT_TYPES}"
+        )));
+    }
+    Ok((Some((types, tki)), kshape[1]))
+}
+
+/// Every defect type is a column of `type_kernels`, every type's kernel a row of the kernel
+/// table, and type 0's kernel the observation's `kernel_index` (rows counted from `first`).
+pub(super) fn check_types(
+    path: &Path,
+    first: usize,
+    kernel_index: &Array1<u32>,
+    types: &Array2<u8>,
+    type_kernels: &Array2<u32>,
+    nk: usize,
+) -> Result<()> {
+    let t = type_kernels.dim().1;
+    let bad = |m: String| Err(Error::format(show(path), m));
+    if let Some(((i, _), &v)) = types.indexed_iter().find(|&(_, &v)| v as usize >= t) {
+        return bad(format!(
+            "dataset 'types' row {} has type {v}, but 'type_kernel_index' has {t} types",
+            first + i
+        ));
+    }
+    if let Some(((i, _), &k)) = type_kernels
+        .indexed_iter()
+        .find(|&(_, &k)| k as usize >= nk)
+    {
+        return bad(format!(
+            "dataset 'type_kernel_index' row {} refers to kernel {k}, but the file has {nk} kernels",
+            first + i
+        ));
+    }
+    if let Some(i) =
+        (0..kernel_index.len()).find(|&i| t > 0 && type_kernels[[i, 0]] != kernel_index[i])
+    {
+        return bad(format!(
+            "dataset 'type_kernel_index' row {} starts with kernel {}, but 'kernel_index' says {}",
+            first + i,
+            type_kernels[[i, 0]],
+            kernel_index[i]
+        ));
+    }
+    Ok(())
 }
 
 /// Reads a whole dataset file into memory.

@@ -66,12 +66,18 @@ pub(super) fn sample(n: usize, h: usize, w: usize, s: usize, seed: u64) -> Datas
             split: vec![SPLIT_TRAIN, SPLIT_UNSEEN, SPLIT_TRAIN],
             pixel_size_m: vec![6.25e-10, 6.25e-10, f64::NAN],
         },
-        observations: ObservationTable {
-            observations,
-            masks,
-            kernel_index,
-            positions,
-            amplitudes,
+        observations: {
+            let (types, type_kernels) =
+                ObservationTable::single_type(&kernel_index, positions.dim().1);
+            ObservationTable {
+                observations,
+                masks,
+                kernel_index,
+                positions,
+                amplitudes,
+                types,
+                type_kernels,
+            }
         },
     }
 }
@@ -98,6 +104,8 @@ pub(super) fn assert_same_observations(a: &ObservationTable, b: &ObservationTabl
     assert_eq!(bits32(&a.positions), bits32(&b.positions), "positions");
     assert_eq!(a.amplitudes.dim(), b.amplitudes.dim());
     assert_eq!(bits32(&a.amplitudes), bits32(&b.amplitudes), "amplitudes");
+    assert_eq!(a.types, b.types, "types");
+    assert_eq!(a.type_kernels, b.type_kernels, "type_kernels");
 }
 
 pub(super) fn assert_same(a: &Dataset, b: &Dataset) {
@@ -120,6 +128,8 @@ pub(super) fn rows(t: &ObservationTable, r: Range<usize>) -> ObservationTable {
         masks: t.masks.slice(s![r.clone(), .., ..]).to_owned(),
         kernel_index: t.kernel_index[r.clone()].to_vec(),
         positions: t.positions.slice(s![r.clone(), .., ..]).to_owned(),
-        amplitudes: t.amplitudes.slice(s![r, ..]).to_owned(),
+        amplitudes: t.amplitudes.slice(s![r.clone(), ..]).to_owned(),
+        types: t.types.slice(s![r.clone(), ..]).to_owned(),
+        type_kernels: t.type_kernels.slice(s![r, ..]).to_owned(),
     }
 }

@@ -102,8 +102,8 @@ fn header_bytes_round_trip_and_garbage_is_refused() {
     write_dataset(&tmp.0, &sample(5, 8, 6, 2, 4)).unwrap();
     let here = DatasetReader::open_in_process(&tmp.0).unwrap();
     let bytes = encode_header(&here);
-    let (info, kernels, n, s) = decode_header(&bytes).unwrap();
-    assert_eq!((n, s), (5, 2));
+    let (info, kernels, n, s, t) = decode_header(&bytes).unwrap();
+    assert_eq!((n, s, t), (5, 2, 1));
     assert_eq!(info.generator, here.info().generator);
     assert_eq!(kernels.names, here.kernels().names);
     for cut in [0, 8, 55, bytes.len() - 1] {
@@ -170,6 +170,9 @@ fn absurd_declared_sizes_are_an_error_not_an_abort() {
     write_dataset(&tmp.0, &sample(2, 8, 8, 1, 4)).unwrap();
     {
         let file = hdf5::File::open_rw(&tmp.0).unwrap();
+        // As an untyped file (types follow the slots of 'positions').
+        file.unlink("types").unwrap();
+        file.unlink("type_kernel_index").unwrap();
         let slots = 1usize << 40;
         for (name, shape) in [
             ("positions", vec![2, slots, 2]),

@@ -10,7 +10,8 @@ use super::compress::Column;
 use super::layout::{DEFLATE_LEVEL, chunk_rows, h5_error, show};
 use super::schema::validate_kernels;
 use crate::data::{
-    DATASET_FORMAT, DATASET_VERSION, Dataset, DatasetInfo, KernelTable, ObservationTable,
+    DATASET_FORMAT, DATASET_VERSION, Dataset, DatasetInfo, KernelTable, MAX_DEFECT_TYPES,
+    ObservationTable,
 };
 use crate::{Error, Result};
 
@@ -22,6 +23,8 @@ struct OpenFile {
     kernel_index: Column<u32>,
     positions: Column<f32>,
     amplitudes: Column<f32>,
+    types: Column<u8>,
+    type_kernel_index: Column<u32>,
 }
 
 /// Streams a large dataset to disk block by block.
@@ -37,12 +40,13 @@ pub struct DatasetWriter {
     n_kernels: usize,
     image_shape: (usize, usize),
     max_defects: usize,
+    n_types: usize,
     written: Vec<bool>,
 }
 
 impl DatasetWriter {
     /// Creates the file, writes the root attributes and the kernel table, and reserves
-    /// `n_observations` rows with up to `max_defects` defects each.
+    /// `n_observations` rows with up to `max_defects` defects each, of one type.
     pub fn create(
         path: &Path,
         info: &DatasetInfo,
@@ -50,7 +54,26 @@ impl DatasetWriter {
         n_observations: usize,
         max_defects: usize,
     ) -> Result<Self> {
+        Self::create_typed(path, info, kernels, n_observations, max_defects, 1)
+    }
+
+    /// [`DatasetWriter::create`] for observations of `n_types` defect types
+    /// (1..=[`MAX_DEFECT_TYPES`]): blocks then carry `type_kernels` of `n_types` columns.
+    pub fn create_typed(
+        path: &Path,
+        info: &DatasetInfo,
+        kernels: &KernelTable,
+        n_observations: usize,
+        max_defects: usize,
+        n_types: usize,
+    ) -> Result<Self> {
         validate_kernels(kernels)?;
+        if !(1..=MAX_DEFECT_TYPES).contains(&n_types) {
+            return Err(Error::invalid(format!(
+                "{}: {n_types} defect types; a dataset holds 1 to {MAX_DEFECT_TYPES}",
+                show(path)
+            )));
+        }
         let (_, h, w) = kernels.kernels.dim();
         let tmp_path = temporary_path(path);
         // An unwritable place is an I/O error (missing directory, permissions), said as such.
@@ -64,6 +87,7 @@ impl DatasetWriter {
             n_kernels: kernels.names.len(),
             image_shape: (h, w),
             max_defects,
+            n_types,
             written: vec![false; n_observations],
         };
         // From here on, an error drops `writer`, which removes the temporary file.
@@ -75,6 +99,8 @@ impl DatasetWriter {
         let kernel_index = Column::create(&file, path, "kernel_index", n, &[])?;
         let positions = Column::create(&file, path, "positions", n, &[s, 2])?;
         let amplitudes = Column::create(&file, path, "amplitudes", n, &[s])?;
+        let types = Column::create(&file, path, "types", n, &[s])?;
+        let type_kernel_index = Column::create(&file, path, "type_kernel_index", n, &[n_types])?;
         writer.open = Some(OpenFile {
             file,
             observations,
@@ -82,6 +108,8 @@ impl DatasetWriter {
             kernel_index,
             positions,
             amplitudes,
+            types,
+            type_kernel_index,
         });
         Ok(writer)
     }
@@ -99,7 +127,8 @@ impl DatasetWriter {
         };
         let observations = block.observations.as_standard_layout();
         let masks = block.masks.as_standard_layout();
-        let (positions, amplitudes) = pad_defects(block, s);
+        let (positions, amplitudes, types) = pad_defects(block, s);
+        let type_kernels = block.type_kernels.as_standard_layout();
         let obs = observations.as_slice().unwrap_or_default();
         let msk = masks.as_slice().unwrap_or_default();
         debug_assert_eq!(obs.len(), n * h * w);
@@ -111,6 +140,13 @@ impl DatasetWriter {
             .write_rows(&path, start, positions.as_slice().unwrap_or_default())?;
         open.amplitudes
             .write_rows(&path, start, amplitudes.as_slice().unwrap_or_default())?;
+        open.types
+            .write_rows(&path, start, types.as_slice().unwrap_or_default())?;
+        open.type_kernel_index.write_rows(
+            &path,
+            start,
+            type_kernels.as_slice().unwrap_or_default(),
+        )?;
         for done in &mut self.written[start..start + n] {
             *done = true;
         }
@@ -161,6 +197,51 @@ impl DatasetWriter {
                 self.n_kernels
             ));
         }
+        if block.types.dim() != (n, ps) {
+            let (a, b) = block.types.dim();
+            return bad(format!("block types are {a}x{b}, expected {n}x{ps}"));
+        }
+        if block.type_kernels.dim() != (n, self.n_types) {
+            let (a, b) = block.type_kernels.dim();
+            return bad(format!(
+                "block type_kernels are {a}x{b}, expected {n}x{} (one kernel per defect type)",
+                self.n_types
+            ));
+        }
+        if let Some(((i, _), &t)) = block
+            .types
+            .indexed_iter()
+            .find(|&(_, &t)| t as usize >= self.n_types)
+        {
+            return bad(format!(
+                "observation {} has a defect of type {t}, but there are {} types",
+                start + i,
+                self.n_types
+            ));
+        }
+        if let Some(((i, _), &k)) = block
+            .type_kernels
+            .indexed_iter()
+            .find(|&(_, &k)| k as usize >= self.n_kernels)
+        {
+            return bad(format!(
+                "observation {} has a defect type made by kernel {k}, but there are {} kernels",
+                start + i,
+                self.n_kernels
+            ));
+        }
+        if let Some((i, _)) = block
+            .kernel_index
+            .iter()
+            .zip(block.type_kernels.column(0))
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+        {
+            return bad(format!(
+                "observation {}: kernel_index and the kernel of type 0 differ",
+                start + i
+            ));
+        }
         if let Some(i) = self.written[start..start + n].iter().position(|&d| d) {
             return bad(format!("observation {} written twice", start + i));
         }
@@ -186,8 +267,11 @@ impl DatasetWriter {
             kernel_index,
             positions,
             amplitudes,
+            types,
+            type_kernel_index,
         } = open;
         drop((observations, masks, kernel_index, positions, amplitudes));
+        drop((types, type_kernel_index));
         file.close()
             .map_err(|e| h5_error(&self.path, "cannot close the file", e))?;
         std::fs::rename(&self.tmp_path, &self.path).map_err(|e| Error::io(show(&self.path), e))
@@ -213,17 +297,20 @@ pub(super) fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Positions `[N, S, 2]` and amplitudes `[N, S]` padded with NaN to `s` defect slots.
-fn pad_defects(block: &ObservationTable, s: usize) -> (Array3<f32>, Array2<f32>) {
+/// Positions `[N, S, 2]` and amplitudes `[N, S]` padded with NaN to `s` defect slots, and
+/// types `[N, S]` padded with 0.
+fn pad_defects(block: &ObservationTable, s: usize) -> (Array3<f32>, Array2<f32>, Array2<u8>) {
     let n = block.kernel_index.len();
     let ps = block.positions.dim().1;
     let mut positions = Array3::from_elem((n, s, 2), f32::NAN);
     let mut amplitudes = Array2::from_elem((n, s), f32::NAN);
+    let mut types = Array2::zeros((n, s));
     positions
         .slice_mut(s![.., ..ps, ..])
         .assign(&block.positions);
     amplitudes.slice_mut(s![.., ..ps]).assign(&block.amplitudes);
-    (positions, amplitudes)
+    types.slice_mut(s![.., ..ps]).assign(&block.types);
+    (positions, amplitudes, types)
 }
 
 fn varlen(path: &Path, what: &str, text: &str) -> Result<VarLenUnicode> {
@@ -299,7 +386,8 @@ pub fn write_dataset(path: &Path, ds: &Dataset) -> Result<()> {
     let obs = &ds.observations;
     let n = obs.kernel_index.len();
     let s = obs.positions.dim().1;
-    let mut writer = DatasetWriter::create(path, &ds.info, &ds.kernels, n, s)?;
+    let t = obs.type_kernels.dim().1;
+    let mut writer = DatasetWriter::create_typed(path, &ds.info, &ds.kernels, n, s, t)?;
     writer.write_block(0, obs)?;
     writer.finish()
 }
