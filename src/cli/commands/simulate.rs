@@ -18,6 +18,9 @@ use ndarray::ArrayView2;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Largest kernel spec read: 1 MiB of TOML (the catalog's are about 1 kB).
+const MAX_SPEC_BYTES: u64 = 1 << 20;
+
 pub(super) fn list_catalog(spec: Option<String>, symmetry: Option<u8>) -> Result<()> {
     if let Some(name) = spec {
         print!("{}", catalog_spec(&name)?.to_toml());
@@ -49,8 +52,14 @@ pub(super) fn simulate_kernel(
     let mut spec = match (name, spec_path) {
         (Some(n), None) => catalog_spec(&n)?,
         (None, Some(p)) => {
-            let text =
-                std::fs::read_to_string(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
+            let bytes = crate::data::checked_read::read_regular_file(
+                &p,
+                MAX_SPEC_BYTES,
+                "kernel spec (TOML)",
+            )?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::format(p.display().to_string(), "the spec is not UTF-8 text")
+            })?;
             KernelSpec::from_toml(&text)
                 .map_err(|e| Error::format(p.display().to_string(), e.to_string()))?
         }
