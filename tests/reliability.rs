@@ -520,3 +520,179 @@ fn huge_option_keys_and_values_are_cut_in_messages() {
         "QPIK_ERR_MEMORY_BUDGET"
     );
 }
+
+/// Class 3: a small file declaring 2^27 defect slots per observation (never written) took
+/// gigabytes in the reader.
+#[test]
+fn declared_sizes_beyond_what_the_file_holds_are_refused() {
+    in_child(
+        "declared_sizes_beyond_what_the_file_holds_are_refused",
+        2 * GIB,
+        Duration::from_secs(120),
+        || {
+            let dir = tempdir("declared");
+            let path = dir.join("d.h5");
+            let c = CString::new(path.to_str().unwrap()).unwrap();
+            let o = options(&[
+                ("dataset.kernels", "1"),
+                ("dataset.per_kernel", "2"),
+                ("size", "16"),
+            ]);
+            let s = unsafe { qpik_dataset_generate(c.as_ptr(), o, None, std::ptr::null_mut()) };
+            assert_eq!(s, qpik_status::QPIK_OK, "{}", last_error());
+            unsafe { qpik_options_free(o) };
+            {
+                let f = hdf5::File::open_rw(&path).unwrap();
+                f.unlink("positions").unwrap();
+                f.unlink("amplitudes").unwrap();
+                f.new_dataset::<f32>()
+                    .chunk((1, 1024, 2))
+                    .shape((2, 1usize << 27, 2))
+                    .create("positions")
+                    .unwrap();
+                f.new_dataset::<f32>()
+                    .chunk((1, 1024))
+                    .shape((2, 1usize << 27))
+                    .create("amplitudes")
+                    .unwrap();
+            }
+            assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+            let mut ds = std::ptr::null_mut();
+            let s = unsafe { qpik_dataset_open(c.as_ptr(), &mut ds) };
+            assert_eq!(s, qpik_status::QPIK_ERR_FORMAT, "{}", last_error());
+            assert!(last_error().contains("positions"), "{}", last_error());
+            std::fs::remove_dir_all(&dir).unwrap();
+        },
+    );
+}
+
+fn qpik_cli(args: &[&str], dir: &Path, limit_kib: u64) -> std::process::Output {
+    let mut line = format!("ulimit -v {limit_kib}; exec \"$0\"");
+    for i in 0..args.len() {
+        line.push_str(&format!(" \"${}\"", i + 1));
+    }
+    Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .arg(env!("CARGO_BIN_EXE_qpik"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// The CLI: the same classes through `qpik`, under `ulimit -v`.
+#[test]
+fn cli_refuses_sizes_devices_and_fifos() {
+    let dir = tempdir("cli");
+    let out = qpik_cli(
+        &[
+            "simulate",
+            "dataset",
+            "--kernels",
+            "1",
+            "--per-kernel",
+            "1000000000000",
+            "--size",
+            "16",
+            "-o",
+            "d.h5",
+        ],
+        &dir,
+        2 << 20,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("memory budget"), "{err}");
+    assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
+
+    let out = qpik_cli(
+        &["simulate", "kernel", "graphene-500meV", "-o", "/dev/null"],
+        &dir,
+        2 << 20,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device_like()
+    );
+
+    let fifo = dir.join("fifo");
+    let c = CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let t = Instant::now();
+    for args in [
+        vec!["show", "fifo"],
+        vec!["simulate", "kernel", "--spec", "fifo", "-o", "k.h5"],
+    ] {
+        let out = qpik_cli(&args, &dir, 2 << 20);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(60));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ctrl-C in the CLI cancels cleanly: status 130 and no file, temporary or final.
+#[test]
+fn cli_interrupt_leaves_nothing_behind() {
+    let dir = tempdir("sigint");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qpik"))
+        .args([
+            "simulate",
+            "dataset",
+            "--kernels",
+            "2",
+            "--per-kernel",
+            "200000",
+            "--size",
+            "32",
+            "-o",
+            "d.h5",
+        ])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary file exists (the work has started), then interrupt.
+    let start = Instant::now();
+    while entries(&dir).is_empty() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!entries(&dir).is_empty(), "the dataset never started");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("qpik did not stop after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(entries(&dir).is_empty(), "left behind: {:?}", entries(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+trait CharDevice {
+    fn is_char_device_like(&self) -> bool;
+}
+impl CharDevice for std::fs::FileType {
+    fn is_char_device_like(&self) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        self.is_char_device()
+    }
+}

@@ -8,6 +8,11 @@
 //! a pool built for this process (once per process) instead. Consequences in such a child:
 //! the work and any progress callback run on that pool's thread while the calling thread
 //! waits; results and messages are the same.
+//!
+//! Candle keeps a second pool of its own (element-wise ops on 64k elements or more) that
+//! cannot be rebuilt: `qpik_extract` therefore runs one image at a time in a forked process,
+//! which keeps the default models' tensors below that size. Training or wider models in a
+//! forked child may still wait on it: use the `spawn` start method for those.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

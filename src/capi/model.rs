@@ -258,11 +258,16 @@ pub unsafe extern "C" fn qpik_extract(
                 .flat_map(|c| estimate_mask(ArrayView2::from_shape((s, s), c).expect("shape")))
                 .collect(),
         };
+        // In a forked process, one image at a time: candle's own worker pool (used for
+        // element-wise ops of 64k elements or more) has no threads there and cannot be
+        // rebuilt; one 64 x 64 image of the default models stays below that size.
+        let chunk = if super::fork::forked() {
+            1
+        } else {
+            EXTRACT_CHUNK
+        };
         let mut flat: Vec<f32> = Vec::with_capacity(n * px);
-        for (obs, masks) in obs
-            .chunks(EXTRACT_CHUNK * px)
-            .zip(masks.chunks(EXTRACT_CHUNK * px))
-        {
+        for (obs, masks) in obs.chunks(chunk * px).zip(masks.chunks(chunk * px)) {
             let items: Vec<(ArrayView2<f32>, ArrayView2<u8>)> = obs
                 .chunks_exact(px)
                 .zip(masks.chunks_exact(px))
