@@ -450,7 +450,7 @@ fn calls_from_a_thread_exit_hook_do_not_abort() {
                 let s = unsafe { qpik_options_new(std::ptr::null_mut()) };
                 assert_eq!(s, qpik_status::QPIK_ERR_NULL);
                 assert!(!last_error().is_empty());
-                unsafe { libc::pthread_setspecific(key, 1 as *const c_void) };
+                unsafe { libc::pthread_setspecific(key, std::ptr::dangling::<c_void>()) };
             })
             .join()
             .unwrap();
