@@ -22,8 +22,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Recall of `truth` within `tol` px and the share of `found` farther than `tol` from any.
 fn matching(truth: &[[f32; 2]], found: &[[f32; 2]], tol: f32) -> (f64, f64) {
     let near = |p: &[f32; 2], set: &[[f32; 2]]| {
-        set.iter()
-            .any(|q| (p[0] - q[0]).hypot(p[1] - q[1]) <= tol)
+        set.iter().any(|q| (p[0] - q[0]).hypot(p[1] - q[1]) <= tol)
     };
     let hit = truth.iter().filter(|t| near(t, found)).count();
     let false_pos = found.iter().filter(|f| !near(f, truth)).count();
@@ -105,7 +104,10 @@ fn main() {
     let (mut ds, mut recalls, mut falses, mut times) = (vec![], vec![], vec![], vec![]);
     let only = std::env::var("QPIK_ONLY").ok();
     for (i, spec) in catalog().iter().enumerate().step_by(stride) {
-        if only.as_ref().is_some_and(|o| !spec.name.contains(o.as_str())) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !spec.name.contains(o.as_str()))
+        {
             continue;
         }
         let sc = catalog_scene(
@@ -143,7 +145,10 @@ fn main() {
                     .iter()
                     .map(|t| (t[0] - f[0]).hypot(t[1] - f[1]))
                     .fold(f32::INFINITY, f32::min);
-                println!("  found {f:?} amplitude {:.3} nearest truth {d:.2} px", ex.amplitudes[[i, 0]]);
+                println!(
+                    "  found {f:?} amplitude {:.3} nearest truth {d:.2} px",
+                    ex.amplitudes[[i, 0]]
+                );
             }
         }
         println!(

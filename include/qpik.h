@@ -105,6 +105,11 @@ typedef enum qpik_status {
    * A bug inside qpik (caught; the process is intact). Please report the message.
    */
   QPIK_ERR_INTERNAL = 14,
+  /**
+   * The request needs more memory than the budget (option `memory_budget_bytes`) allows;
+   * the message names the size and the budget. Nothing was allocated.
+   */
+  QPIK_ERR_MEMORY_BUDGET = 15,
 } qpik_status;
 
 /**
@@ -432,7 +437,9 @@ struct qpik_array qpik_array_3d(void *data,
  * Generate a simulated dataset file at `path` (HDF5; written under a temporary name and
  * renamed, so an existing file is replaced only on success). Options (NULL = defaults, the
  * paper's scale: 100 kernels x 500 observations of 64 x 64): `seed`, `size`,
- * `pixel_size_a`, `dataset.*`, `defects.*`, `artefacts*`. `progress` (may be NULL) is
+ * `pixel_size_a`, `dataset.*`, `defects.*`, `artefacts*`, `memory_budget_bytes` (a dataset
+ * whose generation needs more, or whose kernels x per_kernel overflows, gives
+ * `QPIK_ERR_MEMORY_BUDGET` before anything is allocated). `progress` (may be NULL) is
  * called on this thread; returning nonzero cancels (`QPIK_ERR_CANCELLED`).
  * Uses all cores. Thread-safe.
  */
@@ -651,7 +658,8 @@ enum qpik_status qpik_catalog_spec(const char *name, char *buf, size_t buf_len, 
 /**
  * Simulate a kernel: a catalog kernel by `name`, or a TOML spec in `spec_toml` (exactly one
  * of them non-NULL). Options (NULL = defaults): `size`, `pixel_size_a`, `rotation_deg`
- * override the spec's image grid. Units: the image is the LDOS change in states/eV per
+ * override the spec's image grid; `memory_budget_bytes` bounds the simulation (a k-grid or
+ * orbital count that needs more gives `QPIK_ERR_MEMORY_BUDGET` before allocating). Units: the image is the LDOS change in states/eV per
  * Angstrom^2 (per spin for spinless models), impurity at pixel (rows/2, cols/2).
  * On success `*out` receives a handle to free with `qpik_kernel_free`. Thread-safe.
  * Takes milliseconds to a second (lattice models at fine energy resolution).
@@ -682,8 +690,9 @@ enum qpik_status qpik_kernel_image(const struct qpik_kernel *kernel,
 /**
  * Synthesise a `rows x cols` observation of `kernel` at random defects: the sum of the
  * kernel shifted to each defect, times its amplitude, plus the artefacts asked for.
- * Options (NULL = defaults): `seed`, `defects.*`, `artefacts`, `artefacts.*`; the pixel
- * size is the kernel's. `*out` receives a handle to free with `qpik_observation_free`.
+ * Options (NULL = defaults): `seed`, `defects.*`, `artefacts`, `artefacts.*`,
+ * `memory_budget_bytes` (`QPIK_ERR_MEMORY_BUDGET` before allocating when the kernel's
+ * subpixel stamps and the map need more); the pixel size is the kernel's. `*out` receives a handle to free with `qpik_observation_free`.
  * Thread-safe.
  */
 enum qpik_status qpik_observation_new(const struct qpik_kernel *kernel,

@@ -20,6 +20,9 @@ pub enum Error {
     Unavailable(String),
     /// Long work was stopped on request (a progress receiver asked to cancel).
     Cancelled,
+    /// The request needs more memory than the budget allows (the message names the size and
+    /// the budget; see [`crate::budget`]).
+    OverBudget(String),
 }
 
 /// Result with [`Error`].
@@ -57,6 +60,7 @@ impl fmt::Display for Error {
             Error::Hdf5 { path, message } => write!(f, "{path}: HDF5 error: {message}"),
             Error::Unavailable(m) => write!(f, "{m}"),
             Error::Cancelled => write!(f, "cancelled on request"),
+            Error::OverBudget(m) => write!(f, "{m}"),
         }
     }
 }

@@ -21,6 +21,7 @@
 //!   arXiv 2506.05325), not "no symmetry".
 //! - Every random draw comes from an explicit seed ([`rng::Rng`]).
 
+pub mod budget;
 pub mod capi;
 pub mod cli;
 pub mod data;

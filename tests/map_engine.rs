@@ -412,7 +412,10 @@ fn two_types_with_known_types_give_both_kernels() {
     let k0 = ex.kernels.slice(ndarray::s![0, 0, .., ..]).to_owned();
     let k1 = ex.kernels.slice(ndarray::s![1, 0, .., ..]).to_owned();
     let (r0, r1) = (pearson(&k0, &a.kernel), pearson(&k1, &b.kernel));
-    assert!(r0 > 0.97 && r1 > 0.97, "type kernels Pearson {r0:.4}, {r1:.4}");
+    assert!(
+        r0 > 0.97 && r1 > 0.97,
+        "type kernels Pearson {r0:.4}, {r1:.4}"
+    );
     let one = extract_map(&map, &positions, &cheap, &NoProgress).expect("one type");
     assert!(
         1.0 - one.heldout_r2[0] > 3.0 * (1.0 - ex.heldout_r2[0]),

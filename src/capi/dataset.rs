@@ -7,7 +7,7 @@ use super::{
 };
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
 use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN};
-use crate::synthesis::dataset::generate_dataset;
+use crate::synthesis::dataset::generate_dataset_within;
 use ndarray::{Array2, Array3};
 use std::ffi::{c_char, c_void};
 use std::path::Path;
@@ -51,7 +51,9 @@ pub struct qpik_dataset_kernel_info {
 /// Generate a simulated dataset file at `path` (HDF5; written under a temporary name and
 /// renamed, so an existing file is replaced only on success). Options (NULL = defaults, the
 /// paper's scale: 100 kernels x 500 observations of 64 x 64): `seed`, `size`,
-/// `pixel_size_a`, `dataset.*`, `defects.*`, `artefacts*`. `progress` (may be NULL) is
+/// `pixel_size_a`, `dataset.*`, `defects.*`, `artefacts*`, `memory_budget_bytes` (a dataset
+/// whose generation needs more, or whose kernels x per_kernel overflows, gives
+/// `QPIK_ERR_MEMORY_BUDGET` before anything is allocated). `progress` (may be NULL) is
 /// called on this thread; returning nonzero cancels (`QPIK_ERR_CANCELLED`).
 /// Uses all cores. Thread-safe.
 #[unsafe(no_mangle)]
@@ -63,9 +65,10 @@ pub unsafe extern "C" fn qpik_dataset_generate(
 ) -> qpik_status {
     guard("qpik_dataset_generate", || {
         let path = unsafe { c_str(path, "path") }?;
-        let cfg = unsafe { options_or_default(opts) }.dataset()?;
+        let o = unsafe { options_or_default(opts) };
+        let cfg = o.dataset()?;
         let p = CallbackProgress::new(progress, user_data);
-        generate_dataset(&cfg, Path::new(path), &p)?;
+        generate_dataset_within(&cfg, Path::new(path), &o.budget()?, &p)?;
         Ok(())
     })
 }

@@ -105,7 +105,8 @@ pub unsafe extern "C" fn qpik_catalog_spec(
 
 /// Simulate a kernel: a catalog kernel by `name`, or a TOML spec in `spec_toml` (exactly one
 /// of them non-NULL). Options (NULL = defaults): `size`, `pixel_size_a`, `rotation_deg`
-/// override the spec's image grid. Units: the image is the LDOS change in states/eV per
+/// override the spec's image grid; `memory_budget_bytes` bounds the simulation (a k-grid or
+/// orbital count that needs more gives `QPIK_ERR_MEMORY_BUDGET` before allocating). Units: the image is the LDOS change in states/eV per
 /// Angstrom^2 (per spin for spinless models), impurity at pixel (rows/2, cols/2).
 /// On success `*out` receives a handle to free with `qpik_kernel_free`. Thread-safe.
 /// Takes milliseconds to a second (lattice models at fine energy resolution).
@@ -142,7 +143,15 @@ pub unsafe extern "C" fn qpik_kernel_new(
             spec.render.rotation_deg = r;
         }
         spec.validate()?;
+        let budget = opts.budget()?;
+        let [rows, cols] = spec.render.size;
+        // The f64 render and the copy kept in the handle.
+        budget.check(
+            &format!("a {rows} x {cols} kernel image"),
+            crate::budget::bytes(&[rows, cols, 16]),
+        )?;
         let mut ctx = SimContext::new();
+        ctx.memory_budget = budget;
         let field = spec.simulate(&mut ctx)?;
         let grid = spec.grid();
         let image = field.render(&grid, grid.centre())?;
@@ -204,8 +213,9 @@ pub unsafe extern "C" fn qpik_kernel_image(
 
 /// Synthesise a `rows x cols` observation of `kernel` at random defects: the sum of the
 /// kernel shifted to each defect, times its amplitude, plus the artefacts asked for.
-/// Options (NULL = defaults): `seed`, `defects.*`, `artefacts`, `artefacts.*`; the pixel
-/// size is the kernel's. `*out` receives a handle to free with `qpik_observation_free`.
+/// Options (NULL = defaults): `seed`, `defects.*`, `artefacts`, `artefacts.*`,
+/// `memory_budget_bytes` (`QPIK_ERR_MEMORY_BUDGET` before allocating when the kernel's
+/// subpixel stamps and the map need more); the pixel size is the kernel's. `*out` receives a handle to free with `qpik_observation_free`.
 /// Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_observation_new(
@@ -231,6 +241,20 @@ pub unsafe extern "C" fn qpik_observation_new(
         let artefacts = opts.artefacts()?;
         let grid: PixelGrid = k.spec.grid();
         let radius = grid.height.max(grid.width);
+        // The stamps (steps^2 f32 renders of a 2 radius window, one f64 render per worker)
+        // and the map with its mask and working copy.
+        let (steps, side) = (defects.subpixel_steps, 2 * radius);
+        opts.budget()?.check(
+            &format!(
+                "a {rows} x {cols} observation of a {} x {} kernel at {steps} subpixel steps",
+                grid.height, grid.width
+            ),
+            crate::budget::sum(&[
+                crate::budget::bytes(&[steps, steps, side, side, 4]),
+                crate::budget::bytes(&[rayon::current_num_threads(), side, side, 8]),
+                crate::budget::bytes(&[rows as usize, cols as usize, 4 + 1 + 8]),
+            ]),
+        )?;
         let stamps = KernelStamps::new(&k.field, &grid, radius, defects.subpixel_steps)?;
         let mut rng = Rng::new(opts.seed());
         let obs = synthesize(

@@ -20,6 +20,7 @@
 mod array;
 mod dataset;
 mod extract_map;
+mod fork;
 mod kernel;
 mod model;
 mod options;
@@ -83,6 +84,9 @@ pub enum qpik_status {
     QPIK_ERR_CANCELLED = 13,
     /// A bug inside qpik (caught; the process is intact). Please report the message.
     QPIK_ERR_INTERNAL = 14,
+    /// The request needs more memory than the budget (option `memory_budget_bytes`) allows;
+    /// the message names the size and the budget. Nothing was allocated.
+    QPIK_ERR_MEMORY_BUDGET = 15,
 }
 
 /// An error on its way out through the ABI.
@@ -119,6 +123,7 @@ impl From<Error> for CError {
             Error::Format { .. } | Error::Hdf5 { .. } => qpik_status::QPIK_ERR_FORMAT,
             Error::Cancelled => qpik_status::QPIK_ERR_CANCELLED,
             Error::Unavailable(_) => qpik_status::QPIK_ERR_UNAVAILABLE,
+            Error::OverBudget(_) => qpik_status::QPIK_ERR_MEMORY_BUDGET,
         };
         CError::new(status, e.to_string())
     }
@@ -128,9 +133,20 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
+/// What `qpik_last_error` gives while the calling thread is exiting (from a pthread key
+/// destructor, after this thread's storage is gone): the real message can no longer be kept.
+static EXITING_THREAD_MESSAGE: &CStr =
+    c"qpik: no error message is kept while this thread exits (call made from a thread-exit hook)";
+
 fn set_last_error(message: &str) {
     let c = CString::new(message.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = c);
+    // `try_with`: from a thread-exit hook the storage is already destroyed, and `with` would
+    // panic inside a function that cannot unwind (an abort of the host).
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut s) = slot.try_borrow_mut() {
+            *s = c;
+        }
+    });
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -144,9 +160,10 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Run the body of an exported function: errors become a status plus the thread's last
-/// error message; panics are caught and become `QPIK_ERR_INTERNAL`.
+/// error message; panics are caught and become `QPIK_ERR_INTERNAL`. In a process forked
+/// after qpik was used, the body runs in a pool of this process (see [`fork`]).
 pub(crate) fn guard(name: &str, body: impl FnOnce() -> CResult<()>) -> qpik_status {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    match catch_unwind(AssertUnwindSafe(|| fork::run(body))) {
         Ok(Ok(())) => qpik_status::QPIK_OK,
         Ok(Err(e)) => {
             set_last_error(&format!("{name}: {}", e.message));
@@ -264,7 +281,12 @@ pub extern "C" fn qpik_version() -> *const c_char {
 /// it. Successful calls leave it unchanged. Never NULL. Do not free.
 #[unsafe(no_mangle)]
 pub extern "C" fn qpik_last_error() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+    // The CString's heap buffer stays put until the next failing call replaces it.
+    LAST_ERROR
+        .try_with(|slot| slot.try_borrow().map(|s| s.as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(EXITING_THREAD_MESSAGE.as_ptr())
 }
 
 /// A short constant name for a status value ("QPIK_OK", ...; "unknown status" for values
@@ -287,6 +309,7 @@ pub extern "C" fn qpik_status_name(status: i32) -> *const c_char {
         12 => c"QPIK_ERR_UNAVAILABLE",
         13 => c"QPIK_ERR_CANCELLED",
         14 => c"QPIK_ERR_INTERNAL",
+        15 => c"QPIK_ERR_MEMORY_BUDGET",
         _ => c"unknown status",
     };
     s.as_ptr()

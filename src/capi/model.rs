@@ -14,7 +14,13 @@ use std::ffi::{c_char, c_void};
 pub struct qpik_model {
     ex: Extractor,
     fell_back: bool,
+    /// From the options at creation: bounds what `qpik_extract` holds at once.
+    budget: crate::budget::MemoryBudget,
 }
+
+/// Observations `qpik_extract` runs through the network at a time: a stack is processed in
+/// such chunks so its working memory (about 0.85 MB per 64 x 64 image) stays bounded.
+const EXTRACT_CHUNK: usize = 32;
 
 /// What a model is. The caller sets `struct_size = sizeof(qpik_model_info)` first.
 #[repr(C)]
@@ -52,6 +58,7 @@ fn finish(
     if out.is_null() {
         return Err(CError::null("out"));
     }
+    let budget = opts.budget()?;
     let (device, note) = select_device(opts.want_cuda());
     let ex = load(&device)?;
     unsafe {
@@ -60,6 +67,7 @@ fn finish(
             qpik_model {
                 ex,
                 fell_back: note.is_some(),
+                budget,
             },
         )
     };
@@ -235,8 +243,14 @@ pub unsafe extern "C" fn qpik_extract(
         if !info.is_null() {
             unsafe { check_sized(info, "info") }?;
         }
-        let obs = o.read_f32(true)?;
         let px = s * s;
+        // Copies of the input, the masks and the output, plus one chunk's network work.
+        let per_chunk = crate::budget::bytes(&[EXTRACT_CHUNK.min(n), px, 4 * 60]);
+        m.budget.check(
+            &format!("extracting {n} observations of {s} x {s}"),
+            crate::budget::sum(&[crate::budget::bytes(&[n, px, 4 + 1 + 4]), per_chunk]),
+        )?;
+        let obs = o.read_f32(true)?;
         let masks: Vec<u8> = match &maskref {
             Some(r) => r.read_mask()?,
             None => obs
@@ -244,18 +258,39 @@ pub unsafe extern "C" fn qpik_extract(
                 .flat_map(|c| estimate_mask(ArrayView2::from_shape((s, s), c).expect("shape")))
                 .collect(),
         };
-        let items: Vec<(ArrayView2<f32>, ArrayView2<u8>)> = obs
-            .chunks_exact(px)
-            .zip(masks.chunks_exact(px))
-            .map(|(a, b)| {
-                (
-                    ArrayView2::from_shape((s, s), a).expect("shape"),
-                    ArrayView2::from_shape((s, s), b).expect("shape"),
-                )
-            })
-            .collect();
-        let out = m.ex.extract_batch(&items)?;
-        let flat: Vec<f32> = out.iter().flat_map(|a| a.iter().copied()).collect();
+        // In a forked process, one image at a time: candle's own worker pool (used for
+        // element-wise ops of 64k elements or more) has no threads there and cannot be
+        // rebuilt; one 64 x 64 image of the default models stays below that size.
+        let chunk = if super::fork::forked() {
+            1
+        } else {
+            EXTRACT_CHUNK
+        };
+        let mut flat: Vec<f32> = Vec::with_capacity(n * px);
+        for (obs, masks) in obs.chunks(chunk * px).zip(masks.chunks(chunk * px)) {
+            let items: Vec<(ArrayView2<f32>, ArrayView2<u8>)> = obs
+                .chunks_exact(px)
+                .zip(masks.chunks_exact(px))
+                .map(|(a, b)| {
+                    (
+                        ArrayView2::from_shape((s, s), a).expect("shape"),
+                        ArrayView2::from_shape((s, s), b).expect("shape"),
+                    )
+                })
+                .collect();
+            let out = m.ex.extract_batch(&items)?;
+            flat.extend(out.iter().flat_map(|a| a.iter().copied()));
+        }
+        if let Some(i) = flat.iter().position(|x| !x.is_finite()) {
+            return Err(CError::new(
+                qpik_status::QPIK_ERR_NOT_FINITE,
+                format!(
+                    "the model produced a non-finite value (observation {}, pixel {}); its weights or this input are unusable, nothing was written",
+                    i / px,
+                    i % px
+                ),
+            ));
+        }
         k.write_f32(&flat)?;
         if !info.is_null() {
             let v = qpik_extract_info {

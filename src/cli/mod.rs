@@ -367,8 +367,13 @@ pub enum Preset {
 /// Run the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    progress::install_interrupt_handler();
     match commands::run(cli) {
         Ok(()) => 0,
+        Err(crate::Error::Cancelled) if progress::interrupted() => {
+            eprintln!("interrupted: stopped; no output file was written or changed");
+            130
+        }
         Err(e) => {
             eprintln!("error: {e}");
             1

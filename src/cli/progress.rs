@@ -3,6 +3,46 @@
 use crate::progress::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the first Ctrl-C (SIGINT): long work stops at its next check, removes its
+/// temporary files and the command exits with status 130.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+#[cfg(unix)]
+extern "C" fn on_sigint(_: libc::c_int) {
+    // Only async-signal-safe calls here: an atomic, write(2), signal(2), raise(3).
+    if INTERRUPTED.swap(true, Ordering::Relaxed) {
+        // The second Ctrl-C: the default action (end now).
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::raise(libc::SIGINT);
+        }
+        return;
+    }
+    let msg = b"\ninterrupted: stopping cleanly (press Ctrl-C again to end at once)\n";
+    unsafe {
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+    }
+}
+
+/// Installs the Ctrl-C handler of the command line (the first press cancels long work
+/// cleanly, the second ends the process).
+pub fn install_interrupt_handler() {
+    #[cfg(unix)]
+    // SAFETY: the handler only touches an atomic and async-signal-safe functions.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+}
 
 /// One bar per stage; hidden automatically when stderr is not a terminal.
 #[derive(Default)]
@@ -42,6 +82,10 @@ impl Progress for Bars {
         if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             b.inc(n);
         }
+    }
+
+    fn cancelled(&self) -> bool {
+        interrupted()
     }
 }
 

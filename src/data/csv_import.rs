@@ -172,7 +172,10 @@ fn parse_axis(
 }
 
 fn parse_file(path: &Path) -> Result<KernelFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(show(path), e))?;
+    // A regular file of at most 1 GiB (a published kernel file is about 100 kB).
+    let bytes = super::checked_read::read_regular_file(path, 1 << 30, "kernel CSV file")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::format(show(path), "not UTF-8 text; save the CSV as UTF-8"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut lines = text
         .lines()

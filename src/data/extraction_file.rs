@@ -337,6 +337,7 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
             show(path)
         )));
     }
+    super::checked_read::check_regular_file(path, u64::MAX, "qpik extraction file (.h5)")?;
     let file = hdf5::File::open(path).map_err(h5(path, "cannot open as HDF5".into()))?;
     let r = Reader { file, path };
     let format = r.string("format")?;

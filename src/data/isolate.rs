@@ -83,6 +83,7 @@ const KIND_HDF5: u8 = 4;
 const KIND_UNAVAILABLE: u8 = 5;
 const KIND_CANCELLED: u8 = 6;
 const KIND_PANIC: u8 = 7;
+const KIND_OVER_BUDGET: u8 = 8;
 
 /// Result message: kind (1 byte), OS error code (i32 LE; 0 = none), path length (u32 LE),
 /// path, text (rest).
@@ -101,6 +102,7 @@ fn encode(result: &std::thread::Result<Result<()>>) -> Vec<u8> {
             Error::Hdf5 { path, message } => (KIND_HDF5, 0, path, message.clone()),
             Error::Unavailable(m) => (KIND_UNAVAILABLE, 0, "", m.clone()),
             Error::Cancelled => (KIND_CANCELLED, 0, "", String::new()),
+            Error::OverBudget(m) => (KIND_OVER_BUDGET, 0, "", m.clone()),
         },
         Err(payload) => {
             let text = payload
@@ -157,9 +159,15 @@ fn decode(msg: &[u8]) -> Option<Result<()>> {
         }),
         KIND_UNAVAILABLE => Err(Error::Unavailable(text)),
         KIND_CANCELLED => Err(Error::Cancelled),
-        KIND_PANIC => Err(Error::invalid(format!(
-            "internal error while reading a file: {text}"
-        ))),
+        KIND_OVER_BUDGET => Err(Error::OverBudget(text)),
+        // A panic of the reader is a file it could not read: FORMAT, on the path the caller
+        // fills in (see `hdf5_io::child::ended`).
+        KIND_PANIC => Err(Error::Format {
+            path,
+            message: format!(
+                "the reader stopped on an internal error ({text}); the file is probably damaged or crafted"
+            ),
+        }),
         _ => return None,
     })
 }
@@ -915,7 +923,9 @@ mod tests {
     fn a_panic_in_the_child_is_an_error() {
         let child = spawn(20_000, |_| panic!("boom"));
         match child.finish() {
-            Err(Ended::Work(Error::InvalidInput(m))) => assert!(m.contains("boom"), "{m}"),
+            Err(Ended::Work(Error::Format { message, .. })) => {
+                assert!(message.contains("boom"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
     }

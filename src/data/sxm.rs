@@ -97,9 +97,14 @@ impl SxmFile {
     }
 }
 
-/// Reads a `.sxm` file.
+/// Reads a `.sxm` file: a regular file of at most [`crate::data::map_file::MAX_SXM_BYTES`]
+/// (a FIFO, a device or a larger file is refused before anything is read).
 pub fn read_sxm(path: &Path) -> Result<SxmFile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let bytes = crate::data::checked_read::read_regular_file(
+        path,
+        crate::data::map_file::MAX_SXM_BYTES,
+        "Nanonis .sxm file",
+    )?;
     parse_sxm(&bytes, &path.display().to_string())
 }
 

@@ -7,10 +7,13 @@
 //! settings, epochs done, timings, metrics).
 
 use super::NetConfig;
+use crate::data::checked_read::{check_regular_file, read_head, read_regular_file};
+use crate::data::output_file::OutputFile;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
 pub const MODEL_FORMAT: &str = "qpik-model";
@@ -107,6 +110,15 @@ impl ModelFile {
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
+            if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+                return Err(Error::format(
+                    what,
+                    format!(
+                        "tensor '{name}' holds a non-finite weight ({} at element {i}): the model is unusable (its training diverged); retrain it with a lower learning rate",
+                        data[i]
+                    ),
+                ));
+            }
             let t = Tensor::from_vec(data, view.shape(), device).map_err(|e| candle(what, e))?;
             tensors.insert(name, t);
         }
@@ -118,16 +130,58 @@ impl ModelFile {
         })
     }
 
-    /// Read a model file.
+    /// Read a model file: a regular file of at most [`MAX_MODEL_BYTES`], whose safetensors
+    /// header is read and checked to be a qpik model's before the rest is.
     pub fn read(path: &Path, device: &Device) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-        Self::from_bytes(&bytes, &path.display().to_string(), device)
+        let what = path.display().to_string();
+        check_header(path)?;
+        let bytes = read_regular_file(path, MAX_MODEL_BYTES, "qpik model file (.safetensors)")?;
+        Self::from_bytes(&bytes, &what, device)
     }
 
     /// A VarBuilder over the file's tensors (missing names fail with the name).
     pub fn var_builder(&self, device: &Device) -> candle_nn::VarBuilder<'static> {
         candle_nn::VarBuilder::from_tensors(self.tensors.clone(), DType::F32, device)
     }
+}
+
+/// Largest model file read: 256 MiB (the shipped models are under 1 MB).
+pub const MAX_MODEL_BYTES: u64 = 256 << 20;
+
+/// Checks the safetensors header of `path` (its length word, then the JSON header alone) for
+/// qpik's `qpik.format` metadata, so a large foreign file is refused after reading at most
+/// the header.
+fn check_header(path: &Path) -> Result<()> {
+    let what = path.display().to_string();
+    let kind = "qpik model file (.safetensors)";
+    let len = check_regular_file(path, MAX_MODEL_BYTES, kind)?;
+    let not_model =
+        |why: &str| Error::format(&what, format!("not a safetensors model file ({why})"));
+    let head = read_head(path, 8, kind)?;
+    let Ok(word) = <[u8; 8]>::try_from(head.as_slice()) else {
+        return Err(not_model("shorter than its 8-byte header length"));
+    };
+    let n = u64::from_le_bytes(word);
+    if n > (1 << 20) || n.saturating_add(8) > len {
+        return Err(not_model(&format!(
+            "header length {n} is beyond 1 MiB or the file's {len} bytes"
+        )));
+    }
+    let head = read_head(path, 8 + n as usize, kind)?;
+    let json: serde_json::Value = serde_json::from_slice(&head[8..])
+        .map_err(|e| not_model(&format!("header is not JSON: {e}")))?;
+    if json
+        .get("__metadata__")
+        .and_then(|m| m.get("qpik.format"))
+        .and_then(|f| f.as_str())
+        != Some(MODEL_FORMAT)
+    {
+        return Err(Error::format(
+            &what,
+            "missing metadata 'qpik.format' = 'qpik-model': not a qpik model file",
+        ));
+    }
+    Ok(())
 }
 
 /// Serialise the variables of `varmap` whose names start with one of `prefixes`.
@@ -152,6 +206,12 @@ pub fn to_bytes(
             .flatten_all()
             .and_then(|t| t.to_vec1::<f32>())
             .map_err(|e| Error::invalid(format!("tensor {name}: {e}")))?;
+        // Never write a model that cannot work (a diverged training run).
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::invalid(format!(
+                "model tensor '{name}' holds non-finite weights (training diverged); nothing was written: lower the learning rate"
+            )));
+        }
         named.push((
             name.clone(),
             t.dims().to_vec(),
@@ -185,11 +245,14 @@ pub fn to_bytes(
         .map_err(|e| Error::invalid(format!("serialising model: {e}")))
 }
 
-/// Write atomically (temporary name, then rename).
+/// Write atomically: a uniquely named temporary file in the target's folder, renamed over
+/// the target (removed on any error); a target that is a directory or a device is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(path.display().to_string(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display().to_string(), e))
+    let mut out = OutputFile::create(path)?;
+    out.file()
+        .write_all(bytes)
+        .map_err(|e| Error::io(path.display().to_string(), e))?;
+    out.commit()
 }
 
 /// Copy tensors from a file into existing variables (resume, or a VAE under an aligner).

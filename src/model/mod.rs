@@ -74,17 +74,25 @@ impl NetConfig {
 
 /// Min-max scale an image to [0, 1] (a constant image becomes zeros).
 pub fn minmax(x: &[f32]) -> Vec<f32> {
+    // In f64: the range of finite f32 values near +-3.4e38 overflows f32, and the reciprocal
+    // of a subnormal range is infinite in f32; both would turn every pixel into NaN.
     let (lo, hi) = x
         .iter()
         .filter(|v| v.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(f64::from(v)), b.max(f64::from(v)))
         });
     if hi <= lo {
         return vec![0.0; x.len()];
     }
     let s = 1.0 / (hi - lo);
     x.iter()
-        .map(|&v| if v.is_finite() { (v - lo) * s } else { 0.0 })
+        .map(|&v| {
+            if v.is_finite() {
+                ((f64::from(v) - lo) * s) as f32
+            } else {
+                0.0
+            }
+        })
         .collect()
 }

@@ -84,23 +84,25 @@ impl TrainConfig {
                 "steps per epoch is 0: use at least 1, or leave it unset for one pass".into(),
             );
         }
+        // Upper bounds: AdamW steps of the order of the learning rate; above 1 every run
+        // diverges to NaN weights.
         let positive = [
-            ("learning rate", self.learning_rate),
-            ("gradient clip", self.grad_clip),
+            ("learning rate", self.learning_rate, 1.0),
+            ("gradient clip", self.grad_clip, 1e6),
         ];
-        for (name, v) in positive {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(format!("{name} {v} must be a finite number above 0"));
+        for (name, v, max) in positive {
+            if !(v.is_finite() && v > 0.0 && v <= max) {
+                return bad(format!("{name} {v} must be above 0 and at most {max}"));
             }
         }
         let non_negative = [
-            ("weight decay", self.weight_decay),
-            ("symmetry loss weight (alpha_sym)", self.alpha_sym),
-            ("KL loss weight (beta_kl)", self.beta_kl),
+            ("weight decay", self.weight_decay, 1.0),
+            ("symmetry loss weight (alpha_sym)", self.alpha_sym, 1e6),
+            ("KL loss weight (beta_kl)", self.beta_kl, 1e6),
         ];
-        for (name, v) in non_negative {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} {v} must be a finite number >= 0"));
+        for (name, v, max) in non_negative {
+            if !(v.is_finite() && (0.0..=max).contains(&v)) {
+                return bad(format!("{name} {v} must be between 0 and {max}"));
             }
         }
         if !(0.0..1.0).contains(&self.seen_test_fraction) {
@@ -166,7 +168,7 @@ fn step(opt: &mut AdamW, vars: &[Var], loss: &Tensor, clip: f64) -> Result<f64> 
     let value = loss.to_scalar::<f32>().map_err(ce)? as f64;
     if !value.is_finite() {
         return Err(Error::invalid(
-            "training diverged (loss is not finite); lower --lr",
+            "training diverged (the loss is not finite); lower the learning rate",
         ));
     }
     let mut grads = loss.backward().map_err(ce)?;

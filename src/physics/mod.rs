@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod continuum;
 pub mod fft2;
 pub mod kgrid;
+pub mod memory;
 pub mod model;
 pub mod render;
 pub mod spec;

@@ -452,7 +452,11 @@ impl KernelSpec {
 
     /// Simulate the single-impurity field (the expensive part: FFTs for lattice models).
     pub fn simulate(&self, ctx: &mut SimContext) -> Result<KernelField> {
-        let wrap = |e: Error| Error::invalid(format!("kernel '{}': {e}", self.name));
+        let wrap = |e: Error| match e {
+            // Keep the status: a request over the memory budget is not a bad spec.
+            Error::OverBudget(m) => Error::OverBudget(format!("kernel '{}': {m}", self.name)),
+            e => Error::invalid(format!("kernel '{}': {e}", self.name)),
+        };
         if self.is_stack() || !self.energy_ev.is_finite() {
             return Err(Error::invalid(format!(
                 "kernel '{}' describes {} energies; simulate each with at_energy (the CLI \

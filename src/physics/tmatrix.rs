@@ -65,6 +65,9 @@ pub struct SimContext {
     /// When false (default) a Nambu model with a purely scalar impurity uses
     /// `rho = 2 rho_e(w)`, exact by spin symmetry; tests switch it on to check.
     pub nambu_exact_spin_sum: bool,
+    /// Memory a simulation may hold; larger k-grids and orbital counts are refused before
+    /// allocating (default [`crate::budget::DEFAULT_MEMORY_BUDGET_BYTES`]).
+    pub memory_budget: crate::budget::MemoryBudget,
 }
 
 /// Green's-function components needed for one LDOS evaluation.
@@ -334,6 +337,21 @@ impl SimContext {
     ) -> Result<LatticeLdos> {
         model.validate()?;
         validate_common(impurity, energy_ev, eta_ev, n)?;
+        let needed = super::memory::lattice_ldos_bytes(
+            model,
+            impurity.orbitals.len(),
+            n,
+            reach.min(n / 2 - 1),
+            rayon::current_num_threads(),
+        );
+        self.memory_budget.check(
+            &format!(
+                "a {n} x {n} k-grid with {} orbitals ({} on the impurity)",
+                model.n_orbitals(),
+                impurity.orbitals.len()
+            ),
+            needed,
+        )?;
         let norb = model.n_orbitals();
         let n_sites = if model.spinful { norb / 2 } else { norb };
         for &o in &impurity.orbitals {

@@ -2,6 +2,7 @@
 
 use super::typed_scene::{TypedObservation, synthesize_types};
 use super::{Artefacts, DefectConfig, KernelStamps, Observation, synthesize};
+use crate::budget::{self, MemoryBudget};
 use crate::data::hdf5_io::DatasetWriter;
 use crate::data::{
     DatasetInfo, KernelTable, MAX_DEFECT_TYPES, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN,
@@ -150,6 +151,47 @@ impl DatasetConfig {
         Ok(pools)
     }
 
+    /// Number of observations, `kernels x per_kernel`; `None` when the product overflows.
+    pub fn observations(&self) -> Option<usize> {
+        self.kernels.checked_mul(self.per_kernel)
+    }
+
+    /// Upper bound of the bytes [`generate_dataset`] holds at once (`None` on overflow):
+    /// every kernel's stamps (`subpixel_steps^2` renders of a `2 size` square window, f32,
+    /// plus one f64 render per worker), the kernel table, a block of [`BLOCK`] observations
+    /// three times over (synthesised, packed, padded for the file) and the writer's row table
+    /// (one byte per observation).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        let n = self.observations()?;
+        let steps = self.defects.subpixel_steps;
+        let side = self.size.checked_mul(2)?;
+        let threads = rayon::current_num_threads();
+        let per_obs = budget::sum(&[
+            budget::bytes(&[self.size, self.size, 4 + 1]),
+            budget::bytes(&[self.defects.count_max, self.types.max(1), 3, 4]),
+        ])?;
+        budget::sum(&[
+            budget::bytes(&[self.kernels, steps, steps, side, side, 4]),
+            budget::bytes(&[threads, side, side, 8]),
+            budget::bytes(&[self.kernels, self.size, self.size, 4]),
+            per_obs.checked_mul(3 * BLOCK.min(n) as u64),
+            Some(n as u64),
+        ])
+    }
+
+    /// Refuses a config whose observation count overflows or whose generation needs more
+    /// memory than `budget` ([`DatasetConfig::memory_bytes`]).
+    pub fn check_memory(&self, budget: &MemoryBudget) -> Result<()> {
+        let what = format!(
+            "a dataset of {} kernels x {} observations of {} x {} pixels",
+            self.kernels, self.per_kernel, self.size, self.size
+        );
+        if self.observations().is_none() {
+            return budget.check(&what, None);
+        }
+        budget.check(&what, self.memory_bytes())
+    }
+
     /// The kernels this config uses, with their split, in file order.
     pub fn select_kernels(&self) -> Result<Vec<(KernelSpec, u8)>> {
         let all = catalog();
@@ -231,17 +273,35 @@ pub struct DatasetSummary {
     pub seconds_observations: f64,
 }
 
-/// Generate the dataset described by `cfg` and write it to `path` (HDF5, qpik-dataset v1).
+/// Observations synthesised and written at a time.
+const BLOCK: usize = 2048;
+
+/// Generate the dataset described by `cfg` and write it to `path` (HDF5, qpik-dataset v1),
+/// within the default memory budget.
 pub fn generate_dataset(
     cfg: &DatasetConfig,
     path: &Path,
     progress: &dyn Progress,
 ) -> Result<DatasetSummary> {
+    generate_dataset_within(cfg, path, &MemoryBudget::default(), progress)
+}
+
+/// [`generate_dataset`] refused with [`Error::OverBudget`] before anything is allocated when
+/// it would need more than `budget` ([`DatasetConfig::memory_bytes`]).
+pub fn generate_dataset_within(
+    cfg: &DatasetConfig,
+    path: &Path,
+    budget: &MemoryBudget,
+    progress: &dyn Progress,
+) -> Result<DatasetSummary> {
     cfg.validate()?;
+    cfg.check_memory(budget)?;
+    crate::data::output_file::check_target(path)?;
     let selected = cfg.select_kernels()?;
     let t0 = std::time::Instant::now();
     progress.stage("simulating kernels", selected.len() as u64);
     let mut ctx = SimContext::new();
+    ctx.memory_budget = *budget;
     let mut prepared = Vec::with_capacity(selected.len());
     for (spec, _) in &selected {
         check_cancelled(progress)?;
@@ -273,14 +333,15 @@ pub fn generate_dataset(
         seed: cfg.seed,
         generator: toml::to_string(cfg).expect("config serialises"),
     };
-    let n = k * cfg.per_kernel;
+    let n = cfg
+        .observations()
+        .ok_or_else(|| Error::invalid("observation count overflows"))?;
     let s_max = cfg.defects.count_max * cfg.types;
     let pools = cfg.type_pools(&table.split)?;
     let mut writer = DatasetWriter::create_typed(path, &info, &table, n, s_max, cfg.types)?;
 
     let t1 = std::time::Instant::now();
     progress.stage("synthesising observations", n as u64);
-    const BLOCK: usize = 2048;
     for start in (0..n).step_by(BLOCK) {
         if progress.cancelled() {
             drop(writer); // removes the temporary file; an existing file at `path` is untouched

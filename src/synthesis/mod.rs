@@ -119,27 +119,40 @@ impl Artefacts {
         }
     }
 
+    /// Largest relative strength (noise, offsets, steps, spikes, plane), in clean-map stds.
+    pub const MAX_STRENGTH: f64 = 1e3;
+    /// Largest mean number of tip changes or spikes per image.
+    pub const MAX_EVENTS: f64 = 1e6;
+    /// Largest thermal drift over the frame, in pixels.
+    pub const MAX_DRIFT_PX: f64 = 1e4;
+    /// Smallest signal-to-noise ratio.
+    pub const MIN_SNR: f64 = 1e-3;
+
+    /// Every value finite and within its stated bound, so a map stays finite in f32.
     pub fn validate(&self) -> Result<()> {
         let fields = [
-            ("flicker", self.flicker),
-            ("line_offsets", self.line_offsets),
-            ("tip_changes", self.tip_changes),
-            ("tip_change_size", self.tip_change_size),
-            ("spikes", self.spikes),
-            ("spike_size", self.spike_size),
-            ("plane", self.plane),
-            ("drift_px", self.drift_px),
+            ("flicker", self.flicker, Self::MAX_STRENGTH),
+            ("line_offsets", self.line_offsets, Self::MAX_STRENGTH),
+            ("tip_changes", self.tip_changes, Self::MAX_EVENTS),
+            ("tip_change_size", self.tip_change_size, Self::MAX_STRENGTH),
+            ("spikes", self.spikes, Self::MAX_EVENTS),
+            ("spike_size", self.spike_size, Self::MAX_STRENGTH),
+            ("plane", self.plane, Self::MAX_STRENGTH),
+            ("drift_px", self.drift_px, Self::MAX_DRIFT_PX),
         ];
-        for (name, v) in fields {
-            if !(v.is_finite() && v >= 0.0) {
+        for (name, v, max) in fields {
+            if !(v.is_finite() && (0.0..=max).contains(&v)) {
                 return Err(Error::invalid(format!(
-                    "artefact '{name}' = {v} must be finite and >= 0"
+                    "artefact '{name}' = {v} must be between 0 and {max}"
                 )));
             }
         }
         if let Some(s) = self.snr {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(Error::invalid(format!("snr = {s} must be positive")));
+            if !(s.is_finite() && s >= Self::MIN_SNR) {
+                return Err(Error::invalid(format!(
+                    "snr = {s} must be at least {}",
+                    Self::MIN_SNR
+                )));
             }
         }
         Ok(())
@@ -155,9 +168,9 @@ impl DefectConfig {
             )));
         }
         if let Some(d) = self.density_per_nm2 {
-            if !(d.is_finite() && d > 0.0) {
+            if !(d.is_finite() && d > 0.0 && d <= 1e3) {
                 return Err(Error::invalid(format!(
-                    "defect density {d} per nm^2 must be positive"
+                    "defect density {d} per nm^2 must be positive and at most 1000"
                 )));
             }
         }
@@ -169,9 +182,9 @@ impl DefectConfig {
             }
         }
         let a = (self.amplitude_min, self.amplitude_max);
-        if !(a.0.is_finite() && a.1.is_finite() && 0.0 <= a.0 && a.0 <= a.1) {
+        if !(a.0.is_finite() && a.1.is_finite() && 0.0 <= a.0 && a.0 <= a.1 && a.1 <= 1e6) {
             return Err(Error::invalid(format!(
-                "amplitude range {}..{} must satisfy 0 <= min <= max",
+                "amplitude range {}..{} must satisfy 0 <= min <= max <= 1e6",
                 a.0, a.1
             )));
         }
@@ -184,6 +197,9 @@ impl DefectConfig {
         Ok(())
     }
 }
+
+/// Most defects a density may ask for in one map (its Poisson mean).
+pub const MAX_DENSITY_DEFECTS: f64 = 1e6;
 
 /// One synthesised map with everything that made it.
 #[derive(Clone, Debug)]
@@ -216,13 +232,14 @@ pub fn synthesize(
     if height == 0 || width == 0 {
         return Err(Error::invalid("observation size must be positive"));
     }
-    let count = draw_count(defects, height, width, pixel_size_a, rng);
+    let count = draw_count(defects, height, width, pixel_size_a, rng)?;
     let drift = draw_drift(artefacts, rng);
     let mut image = vec![0.0f32; height * width];
     let mut mask = Array2::<u8>::zeros((height, width));
     let (positions, amplitudes) =
         place_defects(stamps, count, defects, drift, &mut image, &mut mask, rng)?;
     apply_artefacts(&mut image, height, width, artefacts, rng);
+    check_finite(&image, width)?;
     let image = Array2::from_shape_vec((height, width), image).expect("shape");
     Ok(Observation {
         image,
@@ -240,14 +257,20 @@ pub fn draw_count(
     width: usize,
     pixel_size_a: f64,
     rng: &mut Rng,
-) -> usize {
-    match defects.density_per_nm2 {
+) -> Result<usize> {
+    Ok(match defects.density_per_nm2 {
         Some(d) => {
             let area_nm2 = height as f64 * width as f64 * (pixel_size_a / 10.0).powi(2);
-            rng.poisson(d * area_nm2).max(1)
+            let mean = d * area_nm2;
+            if mean.is_nan() || mean > MAX_DENSITY_DEFECTS {
+                return Err(Error::invalid(format!(
+                    "a density of {d} per nm^2 on {area_nm2:.0} nm^2 means {mean:.3e} defects; at most {MAX_DENSITY_DEFECTS:e} are drawn: lower the density"
+                )));
+            }
+            rng.poisson(mean).max(1)
         }
         None => rng.int_inclusive(defects.count_min, defects.count_max),
-    }
+    })
 }
 
 /// Draws the thermal drift of one frame: its total displacement `(rows, cols)` in pixels
@@ -339,6 +362,18 @@ fn std_dev(x: &[f32]) -> f64 {
 }
 
 /// Apply every enabled artefact in place (raster order = scan time, rows = slow axis).
+/// A synthesised map beyond the float32 range is an error, not a map of infinities.
+pub(crate) fn check_finite(image: &[f32], width: usize) -> Result<()> {
+    match image.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::invalid(format!(
+            "the synthesised map is not finite at pixel ({}, {}) (beyond the float32 range): lower the amplitudes or the artefact strengths",
+            i / width,
+            i % width
+        ))),
+    }
+}
+
 pub fn apply_artefacts(
     image: &mut [f32],
     height: usize,
@@ -410,10 +445,13 @@ fn pink_noise(n: usize, rng: &mut Rng) -> Vec<f32> {
         })
         .collect();
     fft.process(&mut spec);
-    let re: Vec<f32> = spec.iter().map(|c| c.re as f32).collect();
-    let sd = std_dev(&re).max(f64::MIN_POSITIVE) as f32;
-    let mean = re.iter().sum::<f32>() / n as f32;
-    re.into_iter().map(|x| (x - mean) / sd).collect()
+    // In f64: f64::MIN_POSITIVE is 0 in f32, and a constant (one-sample) series would give 0/0.
+    let mean = spec.iter().map(|c| c.re).sum::<f64>() / n as f64;
+    let sd = (spec.iter().map(|c| (c.re - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+    if sd.is_nan() || sd <= 0.0 {
+        return vec![0.0; n];
+    }
+    spec.iter().map(|c| ((c.re - mean) / sd) as f32).collect()
 }
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ fn place_types(
         d.validate()?;
     }
     // Type 0's count before the drift: the order of the single-type `synthesize`.
-    let first = draw_count(&defects[0], height, width, pixel_size_a, rng);
+    let first = draw_count(&defects[0], height, width, pixel_size_a, rng)?;
     let drift = draw_drift(artefacts, rng);
     let mut image = vec![0.0f32; height * width];
     let mut mask = Array2::<u8>::zeros((height, width));
@@ -196,7 +196,7 @@ fn place_types(
         let count = if t == 0 {
             first
         } else {
-            draw_count(d, height, width, pixel_size_a, rng)
+            draw_count(d, height, width, pixel_size_a, rng)?
         };
         let (pos, amp) = place_defects(st, count, d, drift, &mut image, &mut mask, rng)?;
         types.extend(std::iter::repeat_n(t as u8, pos.len()));
@@ -237,6 +237,7 @@ pub fn synthesize_types(
         .as_slice_mut()
         .expect("standard layout");
     apply_artefacts(image, height, width, artefacts, rng);
+    super::check_finite(image, width)?;
     Ok(placed)
 }
 

@@ -25,6 +25,7 @@ class Status(enum.IntEnum):
     QPIK_ERR_UNAVAILABLE = 12
     QPIK_ERR_CANCELLED = 13
     QPIK_ERR_INTERNAL = 14
+    QPIK_ERR_MEMORY_BUDGET = 15
 
     def __str__(self):
         return self.name
@@ -42,7 +43,8 @@ class QpikError(Exception):
     :class:`ShapeError`, :class:`DtypeError`, :class:`NotFiniteError`,
     :class:`InvalidArgumentError`, :class:`OptionError` (unknown key or bad value),
     :class:`QpikIOError`, :class:`FormatError`, :class:`NotFoundError`,
-    :class:`UnavailableError`, :class:`CancelledError`, :class:`InternalError`.
+    :class:`UnavailableError`, :class:`CancelledError`, :class:`InternalError`,
+    :class:`MemoryBudgetError`.
     """
 
     def __init__(self, status, message):
@@ -103,9 +105,14 @@ class InternalError(QpikError, RuntimeError):
     """QPIK_ERR_INTERNAL: a bug inside qpik (caught; the process is intact)."""
 
 
+class MemoryBudgetError(QpikError, MemoryError):
+    """QPIK_ERR_MEMORY_BUDGET: the request needs more memory than ``memory_budget_bytes``
+    allows (nothing was allocated); the message names the size and the budget."""
+
+
 for _cls in (QpikError, InvalidArgumentError, ShapeError, DtypeError, NotFiniteError,
              OptionError, QpikIOError, FormatError, NotFoundError, UnavailableError,
-             CancelledError, InternalError, Status):
+             CancelledError, InternalError, MemoryBudgetError, Status):
     _cls.__module__ = "qpik"  # shown as qpik.ShapeError in tracebacks
 
 _CLASSES = {
@@ -123,6 +130,7 @@ _CLASSES = {
     Status.QPIK_ERR_UNAVAILABLE: UnavailableError,
     Status.QPIK_ERR_CANCELLED: CancelledError,
     Status.QPIK_ERR_INTERNAL: InternalError,
+    Status.QPIK_ERR_MEMORY_BUDGET: MemoryBudgetError,
 }
 
 

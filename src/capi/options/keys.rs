@@ -68,6 +68,12 @@ pub(super) const KEYS: &[Key] = &[
         "synthesis, datasets, training: random seed (results are reproducible)",
     ),
     key(
+        "memory_budget_bytes",
+        Kind::UInt,
+        "4294967296",
+        "every call: memory a call may use (kernels, datasets, extraction, training, file reads); larger requests are refused with QPIK_ERR_MEMORY_BUDGET before allocating (at least 1048576)",
+    ),
+    key(
         "size",
         Kind::Size,
         "64",
@@ -413,17 +419,21 @@ fn distance(a: &str, b: &str) -> usize {
 
 pub(super) fn find_key(name: &str) -> CResult<&'static Key> {
     KEYS.iter().find(|k| k.name == name).ok_or_else(|| {
-        let best = KEYS
-            .iter()
-            .map(|k| (distance(&name.to_ascii_lowercase(), k.name), k.name))
-            .min();
+        // Edit distances of a huge key would take long and mean nothing.
+        let best = if name.len() > 64 {
+            None
+        } else {
+            KEYS.iter()
+                .map(|k| (distance(&name.to_ascii_lowercase(), k.name), k.name))
+                .min()
+        };
         let hint = match best {
             Some((d, k)) if d <= 3 => format!("did you mean '{k}'?"),
             _ => "qpik_options_describe() lists every key".to_string(),
         };
         CError::new(
             qpik_status::QPIK_ERR_UNKNOWN_OPTION,
-            format!("unknown option '{name}'; {hint}"),
+            format!("unknown option '{}'; {hint}", super::parse::cut(name)),
         )
     })
 }

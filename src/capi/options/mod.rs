@@ -83,6 +83,18 @@ impl qpik_options {
     pub(crate) fn seed(&self) -> u64 {
         self.uint("seed").unwrap_or(0)
     }
+    /// The memory budget (`memory_budget_bytes`, default 4 GiB), checked to be at least 1 MiB.
+    pub(crate) fn budget(&self) -> CResult<crate::budget::MemoryBudget> {
+        let bytes = self
+            .uint("memory_budget_bytes")
+            .unwrap_or(crate::budget::DEFAULT_MEMORY_BUDGET_BYTES);
+        crate::budget::MemoryBudget::new(bytes).map_err(|e| {
+            CError::new(
+                qpik_status::QPIK_ERR_OPTION_VALUE,
+                format!("option 'memory_budget_bytes': {e}"),
+            )
+        })
+    }
     pub(crate) fn want_cuda(&self) -> bool {
         self.text("device") == Some("cuda")
     }

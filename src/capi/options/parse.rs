@@ -22,8 +22,23 @@ pub(super) enum Value {
 pub(super) fn bad_value(key: &str, value: &str, expected: &str) -> CError {
     CError::new(
         qpik_status::QPIK_ERR_OPTION_VALUE,
-        format!("option '{key}' = '{value}': expected {expected}"),
+        format!("option '{key}' = '{}': expected {expected}", cut(value)),
     )
+}
+
+/// Longest key or value quoted in a message; longer ones are cut and their length given.
+const MAX_QUOTED: usize = 80;
+
+/// `text` for a message: whole when short, else its first bytes and its length.
+pub(super) fn cut(text: &str) -> String {
+    if text.len() <= MAX_QUOTED {
+        return text.to_string();
+    }
+    let mut end = MAX_QUOTED;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
 }
 
 pub(super) fn parse(k: &Key, v: &str) -> CResult<Value> {

@@ -206,13 +206,10 @@ fn catalog_spec(name: &str) -> Result<KernelSpec> {
 fn read_spec(path: &std::path::Path) -> Result<KernelSpec> {
     const MAX_SPEC_BYTES: u64 = 1 << 20;
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(shown.clone(), e))?;
-    if !meta.is_file() || meta.len() > MAX_SPEC_BYTES {
-        return Err(Error::invalid(format!(
-            "{shown}: a kernel spec must be a regular TOML file of at most 1 MiB"
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(shown.clone(), e))?;
+    let bytes =
+        crate::data::checked_read::read_regular_file(path, MAX_SPEC_BYTES, "kernel spec (TOML)")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::format(shown.clone(), "the spec is not UTF-8 text"))?;
     KernelSpec::from_toml(&text).map_err(|e| Error::format(shown, e.to_string()))
 }
 

@@ -51,14 +51,17 @@ pub(super) fn train(what: TrainWhat, a: &TrainArgs) -> Result<()> {
         TrainWhat::OneStep => train_one_step(&cfg, &a.out, a.resume, &dev, &bars)?,
     };
     drop(bars);
+    let validation = match record.validation.last() {
+        Some(v) if v.is_finite() => format!("validation RMSE {v:.5}"),
+        _ => "no validation (no held-out seen kernels)".to_string(),
+    };
     println!(
-        "trained {} for {} epochs in {:.1} s ({:.1} samples/s): final loss {:.5}, validation {:?} -> {}",
+        "trained {} for {} epochs in {:.1} s ({:.1} samples/s): final loss {:.5}, {validation} -> {}",
         record.kind,
         record.epochs_done,
         t.elapsed().as_secs_f64(),
         record.samples_per_second,
         record.final_train_loss,
-        record.validation.last(),
         a.out.display()
     );
     Ok(())

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 type ShownImage = (Array2<f32>, String, bool, Vec<(f32, f32)>);
 
 pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
-    let mut head = [0u8; 17];
-    let is_sxm = std::fs::File::open(file)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok_and(|_| crate::data::sxm::looks_like_sxm(&head));
+    // A regular file first: a FIFO would block the sniffing read forever.
+    let head =
+        crate::data::checked_read::read_head(file, 17, "dataset (.h5) or Nanonis scan (.sxm)")?;
+    let is_sxm = crate::data::sxm::looks_like_sxm(&head);
     if is_sxm {
         return show_sxm(file, out);
     }

@@ -187,7 +187,7 @@ pub(super) fn observation_stack(
     }
     let px = spec.render.pixel_size_a;
     let mut rng = Rng::new(seed);
-    let count = draw_count(defects, size, size, px, &mut rng);
+    let count = draw_count(defects, size, size, px, &mut rng)?;
     let drift = draw_drift(artefacts, &mut rng);
     let mut ctx = SimContext::new();
     let (mut layers, mut obs) = (vec![], vec![]);

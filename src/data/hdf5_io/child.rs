@@ -69,7 +69,21 @@ pub(super) fn ended(path: &Path, why: Ended) -> Error {
         ),
     };
     match why {
+        Ended::Work(Error::Format { path: p, message }) if p.is_empty() => Error::Format {
+            path: show(path),
+            message,
+        },
         Ended::Work(e) => e,
+        Ended::Died {
+            signal: Some(libc::SIGABRT),
+            ..
+        } => Error::Hdf5 {
+            path: show(path),
+            message: "the process reading this file aborted (SIGABRT): libhdf5 failed a check on \
+                      the damaged file, or the reader ran out of memory (qpik reads dataset files \
+                      in a separate process, so nothing else is affected)"
+                .to_string(),
+        },
         Ended::Died {
             signal: Some(s), ..
         } => damaged(format!("crashed with {}", signal_name(s))),

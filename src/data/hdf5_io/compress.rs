@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::layout::{DEFLATE_LEVEL, chunk_rows, h5_error, show};
+use super::layout::{DEFLATE_LEVEL, chunk_rows, h5_write_error as h5_error, show};
 use crate::{Error, Result};
 
 /// An element type of a per-observation dataset, with the byte shuffle HDF5's filter applies.

@@ -27,6 +27,29 @@ pub(super) fn h5_error(path: &Path, what: &str, e: hdf5::Error) -> Error {
     }
 }
 
+/// An error of libhdf5 while *writing* `path`: an I/O error (a full disk, a quota, a folder
+/// that went away), with libhdf5's own stack cut to its first line, since its later lines
+/// ("bytes actually written = 18446744073709551615") say nothing a user can act on.
+pub(super) fn h5_write_error(path: &Path, what: &str, e: hdf5::Error) -> Error {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("").trim();
+    let mut first = first.to_string();
+    if first.len() > 200 {
+        let mut end = 200;
+        while !first.is_char_boundary(end) {
+            end -= 1;
+        }
+        first.truncate(end);
+        first.push_str("...");
+    }
+    Error::io(
+        show(path),
+        std::io::Error::other(format!(
+            "{what}: the write failed (is the disk full, or the folder not writable?); libhdf5 said: {first}"
+        )),
+    )
+}
+
 /// Rows per chunk for rows of `row_bytes`, at most `n_rows`.
 pub(super) fn chunk_rows(row_bytes: usize, n_rows: usize) -> usize {
     (CHUNK_TARGET_BYTES / row_bytes.max(1)).clamp(1, n_rows.max(1))

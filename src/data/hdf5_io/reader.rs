@@ -20,6 +20,10 @@ use crate::data::{
 };
 use crate::{Error, Result};
 
+/// Most defect slots per observation a file may declare: the generator's limit on
+/// `count_max` ([`crate::synthesis::DefectConfig::validate`]).
+pub const MAX_DEFECT_SLOTS: usize = 100_000;
+
 /// Reads a qpik dataset file in parts: the kernel table at once, observations by range.
 ///
 /// By default ([`DatasetReader::open`]) libhdf5 never runs on the file in the calling
@@ -147,6 +151,11 @@ impl DatasetReader {
             )));
         }
         let max_defects = pshape[1];
+        if max_defects > MAX_DEFECT_SLOTS {
+            return Err(fmt_err(format!(
+                "dataset 'positions' declares {max_defects} defect slots per observation; qpik writes at most {MAX_DEFECT_SLOTS} (the damaged or crafted file is refused)"
+            )));
+        }
         let (amplitudes, ashape) = open_checked(&file, path, "amplitudes", &F32, 2)?;
         if ashape != [n, max_defects] {
             return Err(fmt_err(format!(

@@ -49,9 +49,9 @@ pub(super) fn validate_kernels(k: &KernelTable) -> Result<()> {
 
 /// Opens the file, telling a foreign file from a damaged HDF5 file.
 pub(super) fn open_file(path: &Path) -> Result<hdf5::File> {
-    if let Err(e) = std::fs::metadata(path) {
-        return Err(Error::io(show(path), e));
-    }
+    // A regular file (a FIFO would block libhdf5's open); no size limit: reads are bounded
+    // by the reader's own checks of the declared shapes.
+    crate::data::checked_read::check_regular_file(path, u64::MAX, "qpik dataset file (.h5)")?;
     hdf5::File::open(path).map_err(|e| {
         let mut head = [0u8; 8];
         let has_signature = std::fs::File::open(path)
@@ -168,7 +168,37 @@ pub(super) fn open_checked(
             ),
         ));
     }
+    check_declared_size(path, name, &shape, t.size())?;
     Ok((ds, shape))
+}
+
+/// Most bytes of data a file may declare per byte it holds: deflate expands at most about
+/// 1032 times, and chunks never written are read as fill values without being stored, so a
+/// small crafted file could otherwise declare gigabytes that a reader would allocate.
+pub const MAX_EXPANSION: u64 = 1100;
+
+/// Refuses a dataset whose declared size (shape x element size) overflows or is more than
+/// the file can hold ([`MAX_EXPANSION`] times its length, plus 1 MiB).
+pub(super) fn check_declared_size(
+    path: &Path,
+    name: &str,
+    shape: &[usize],
+    elem: usize,
+) -> Result<()> {
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let cap = len.saturating_mul(MAX_EXPANSION).saturating_add(1 << 20);
+    let mut factors = shape.to_vec();
+    factors.push(elem);
+    match crate::budget::bytes(&factors) {
+        Some(b) if b <= cap => Ok(()),
+        declared => Err(Error::format(
+            show(path),
+            format!(
+                "dataset '{name}' declares shape {shape:?} ({} bytes), more than a file of {len} bytes can hold (at most {cap}); the file is damaged or crafted",
+                declared.map_or("over 2^64".to_string(), |b| b.to_string())
+            ),
+        )),
+    }
 }
 
 /// `version` as any unsigned or signed integer (h5py writes Python ints as i64).

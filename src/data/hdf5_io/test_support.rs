@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, s};
 
-use super::writer::temporary_path;
+use super::writer::temporaries;
 use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
 use crate::rng::Rng;
 
@@ -26,7 +26,9 @@ impl TempPath {
 impl Drop for TempPath {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-        let _ = std::fs::remove_file(temporary_path(&self.0));
+        for t in temporaries(&self.0) {
+            let _ = std::fs::remove_file(t);
+        }
     }
 }
 

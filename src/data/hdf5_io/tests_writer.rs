@@ -5,7 +5,7 @@ use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, Array3, s};
 
 use super::test_support::*;
-use super::writer::temporary_path;
+use super::writer::temporaries;
 use super::{DatasetWriter, read_dataset, write_dataset};
 use crate::data::DATASET_FORMAT;
 
@@ -14,10 +14,7 @@ fn round_trip_is_bit_exact() {
     let ds = sample(70, 8, 6, 4, 1);
     let tmp = TempPath::new("roundtrip");
     write_dataset(&tmp.0, &ds).unwrap();
-    assert!(
-        !temporary_path(&tmp.0).exists(),
-        "temporary file left behind"
-    );
+    assert!(temporaries(&tmp.0).is_empty(), "temporary file left behind");
     let back = read_dataset(&tmp.0).unwrap();
     assert_same(&ds, &back);
     // Guard against a vacuous comparison: the sample must have both used and unused slots.
@@ -136,12 +133,12 @@ fn unfinished_writer_leaves_no_file() {
         "{err}"
     );
     assert!(!tmp.0.exists());
-    assert!(!temporary_path(&tmp.0).exists());
+    assert!(temporaries(&tmp.0).is_empty());
 
     let writer = DatasetWriter::create(&tmp.0, &ds.info, &ds.kernels, 40, 2).unwrap();
-    assert!(temporary_path(&tmp.0).exists());
+    assert!(temporaries(&tmp.0).len() == 1);
     drop(writer);
-    assert!(!temporary_path(&tmp.0).exists() && !tmp.0.exists());
+    assert!(temporaries(&tmp.0).is_empty() && !tmp.0.exists());
 }
 
 #[test]

@@ -7,8 +7,9 @@ use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, Array3, s};
 
 use super::compress::Column;
-use super::layout::{DEFLATE_LEVEL, chunk_rows, h5_error, show};
+use super::layout::{DEFLATE_LEVEL, chunk_rows, h5_write_error as h5_error, show};
 use super::schema::validate_kernels;
+use crate::data::output_file::OutputFile;
 use crate::data::{
     DATASET_FORMAT, DATASET_VERSION, Dataset, DatasetInfo, KernelTable, MAX_DEFECT_TYPES,
     ObservationTable,
@@ -35,7 +36,8 @@ struct OpenFile {
 /// exactly once. Chunks are compressed in parallel (rayon).
 pub struct DatasetWriter {
     path: PathBuf,
-    tmp_path: PathBuf,
+    /// The temporary file (unique name in the target's folder); dropping it removes it.
+    target: Option<OutputFile>,
     open: Option<OpenFile>,
     n_kernels: usize,
     image_shape: (usize, usize),
@@ -75,20 +77,22 @@ impl DatasetWriter {
             )));
         }
         let (_, h, w) = kernels.kernels.dim();
-        let tmp_path = temporary_path(path);
-        // An unwritable place is an I/O error (missing directory, permissions), said as such.
-        std::fs::File::create(&tmp_path).map_err(|e| Error::io(show(path), e))?;
-        let file = hdf5::File::create(&tmp_path)
+        // Refuses a directory or device as target; an unwritable place is an I/O error
+        // (missing directory, permissions), said as such. Two writers of one path get two
+        // temporary files, and the last to finish wins whole.
+        let target = OutputFile::create(path)?;
+        let written = crate::budget::try_vec("dataset writer", n_observations, false)?;
+        let file = hdf5::File::create(target.temp_path())
             .map_err(|e| h5_error(path, "cannot create the file", e))?;
         let mut writer = DatasetWriter {
             path: path.to_path_buf(),
-            tmp_path,
+            target: Some(target),
             open: None,
             n_kernels: kernels.names.len(),
             image_shape: (h, w),
             max_defects,
             n_types,
-            written: vec![false; n_observations],
+            written,
         };
         // From here on, an error drops `writer`, which removes the temporary file.
         write_header(&file, path, info, kernels)?;
@@ -274,27 +278,43 @@ impl DatasetWriter {
         drop((types, type_kernel_index));
         file.close()
             .map_err(|e| h5_error(&self.path, "cannot close the file", e))?;
-        std::fs::rename(&self.tmp_path, &self.path).map_err(|e| Error::io(show(&self.path), e))
+        match self.target.take() {
+            Some(t) => t.commit(),
+            None => Err(Error::invalid("dataset writer used after an error")),
+        }
     }
 }
 
 impl Drop for DatasetWriter {
     fn drop(&mut self) {
-        // Unfinished (error or early return): never leave a half-written file behind.
-        if let Some(open) = self.open.take() {
-            drop(open);
-            let _ = std::fs::remove_file(&self.tmp_path);
-        }
+        // Unfinished (error or early return): close the HDF5 handles first, then dropping the
+        // temporary file removes it, so no half-written file is left behind.
+        drop(self.open.take());
+        drop(self.target.take());
     }
 }
 
-pub(super) fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path
+/// Temporary files a writer of `path` leaves beside it (`.NAME.*.partial`): for tests.
+#[cfg(test)]
+pub(super) fn temporaries(path: &Path) -> Vec<PathBuf> {
+    let name = path
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    name.push(format!(".partial-{}", std::process::id()));
-    path.with_file_name(name)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    let f = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                    f.is_some_and(|f| {
+                        f.starts_with(&format!(".{name}.")) && f.ends_with(".partial")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Positions `[N, S, 2]` and amplitudes `[N, S]` padded with NaN to `s` defect slots, and

@@ -176,18 +176,18 @@ pub fn clean(cor: &Correlator, input: &CleanInput) -> Vec<Pick> {
         let Some(&(g, p, i)) = blocks.iter().max_by(|a, b| a.0.total_cmp(&b.0)) else {
             break;
         };
-        let floor = picks.first().map_or(0.0, |p: &Pick| p.gain * input.relative_floor);
+        let floor = picks
+            .first()
+            .map_or(0.0, |p: &Pick| p.gain * input.relative_floor);
         if g <= floor {
             break;
         }
         if g <= input.thresholds[types[i]] {
             // This type is done; the others may still pick.
-            for (e, _) in energy[i].iter_mut().zip(0..) {
-                *e = 0.0;
-            }
-            for b in 0..blocks.len() {
-                if blocks[b].2 == i {
-                    blocks[b] = block_best(&response, &energy, &allowed, b);
+            energy[i].iter_mut().for_each(|e| *e = 0.0);
+            for (b, best) in blocks.iter_mut().enumerate() {
+                if best.2 == i {
+                    *best = block_best(&response, &energy, &allowed, b);
                 }
             }
             continue;

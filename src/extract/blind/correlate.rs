@@ -181,13 +181,17 @@ mod tests {
                     for kc in 0..s as i64 {
                         let (r, q) = (pr + kr - c, pc + kc - c);
                         if (0..h as i64).contains(&r) && (0..w as i64).contains(&q) {
-                            sum += k[(kr * s as i64 + kc) as usize] * x[(r * w as i64 + q) as usize];
+                            sum +=
+                                k[(kr * s as i64 + kc) as usize] * x[(r * w as i64 + q) as usize];
                         }
                     }
                 }
                 worst = worst.max((sum - got[(pr * w as i64 + pc) as usize]).abs());
             }
         }
-        assert!(worst < 1e-10, "FFT correlation differs from the direct sum by {worst}");
+        assert!(
+            worst < 1e-10,
+            "FFT correlation differs from the direct sum by {worst}"
+        );
     }
 }

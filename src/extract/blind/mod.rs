@@ -48,7 +48,11 @@ fn loudest_layer(map: &MapData, valid: &[f64]) -> usize {
                 n += 1.0;
             }
         }
-        if n > 0.0 { s2 / n - (s1 / n).powi(2) } else { 0.0 }
+        if n > 0.0 {
+            s2 / n - (s1 / n).powi(2)
+        } else {
+            0.0
+        }
     };
     (0..map.data.dim().0)
         .max_by(|&a, &b| var(a).total_cmp(&var(b)))
@@ -115,7 +119,6 @@ pub fn extract_blind(
         detection_sigma: settings.detection_sigma,
         cg_iterations: settings.cg_iterations,
         max_defects: valid_count / 16,
-
     };
     let counts: Vec<usize> = match settings.types {
         TypeCount::Fixed(t) => vec![t],
@@ -127,9 +130,9 @@ pub fn extract_blind(
             break;
         };
         let ex = finish(map, &found, settings, progress)?;
-        let better = best.as_ref().is_none_or(|b| {
-            ex.heldout_r2_mean() > b.heldout_r2_mean() + TYPE_PENALTY
-        });
+        let better = best
+            .as_ref()
+            .is_none_or(|b| ex.heldout_r2_mean() > b.heldout_r2_mean() + TYPE_PENALTY);
         if !better {
             break;
         }
@@ -140,7 +143,8 @@ pub fn extract_blind(
             "no defects found: no position of the map fits a repeated pattern above the detection threshold (a map without defects, or too noisy; lower detection_sigma to search deeper)",
         ));
     };
-    if !(ex.heldout_r2_mean() >= MIN_HELDOUT_R2) {
+    let r2 = ex.heldout_r2_mean();
+    if r2.is_nan() || r2 < MIN_HELDOUT_R2 {
         return Err(Error::invalid(format!(
             "no defects found: the blind search's best kernel explains {:.3} of the held-out half of the map (below {MIN_HELDOUT_R2}); the map shows no repeated defect pattern",
             ex.heldout_r2_mean()

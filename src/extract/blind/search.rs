@@ -4,7 +4,8 @@
 //!
 //! - **Start of a type.** The residual of the types found so far is smoothed (Gaussian,
 //!   1 px) and its strongest extremum taken as a defect: the kernel starts as the tapered
-//!   `S x S` window of the residual around it (its sign makes the amplitudes positive).
+//!   `S x S` window of the residual around it, with amplitude +1 there (a dark defect has a
+//!   kernel with a dark centre, not a negative amplitude).
 //! - **Detection.** From scratch at every round, on the map minus the background and the
 //!   given defects, so that a wrong early pick does not stay. A pick within 1 px of a
 //!   position refined in the previous round keeps that refined position.
@@ -14,13 +15,13 @@
 //! - **Centre.** After each fit every kernel is moved onto its centre of inversion symmetry
 //!   when it has one (up to S/4 away), with its defects.
 
-use super::clean::{CleanInput, Pick, clean, filter_noise};
+use super::clean::{CleanInput, Pick, clean};
 use super::correlate::Correlator;
+use crate::Result;
 use crate::extract::map::background::Basis;
 use crate::extract::map::fit::{FitOptions, Problem, State, normalise};
 use crate::extract::map::operator::Stamper;
 use crate::progress::{Progress, check_cancelled};
-use crate::Result;
 
 /// Rounds of detection and fitting per added type, at most.
 const ROUNDS: usize = 8;
@@ -115,7 +116,6 @@ fn start_kernel(r: &[f64], valid: &[f64], h: usize, w: usize, s: usize) -> Optio
     let (pr, pc) = ((p / w) as isize, (p % w) as isize);
     let c = (s / 2) as isize;
     let radius = s as f64 / 2.0;
-    let sign = v.signum();
     let k = (0..s * s)
         .map(|i| {
             let (kr, kc) = ((i / s) as isize - c, (i % s) as isize - c);
@@ -129,7 +129,7 @@ fn start_kernel(r: &[f64], valid: &[f64], h: usize, w: usize, s: usize) -> Optio
             } else {
                 0.0
             };
-            sign * taper * r[rr as usize * w + cc as usize]
+            taper * r[rr as usize * w + cc as usize]
         })
         .collect();
     Some(k)
@@ -159,6 +159,7 @@ impl Search<'_> {
 
     /// Fit kernels, amplitudes, positions and background to defects at `positions` of
     /// `types`, from `kernels` (`kinds` types); blind defects move up to [`REFINE_PX`].
+    #[allow(clippy::too_many_arguments)]
     fn fit(
         &self,
         s: usize,
@@ -245,7 +246,12 @@ impl Search<'_> {
 
     /// Search for `blind_types` types of defects beyond the given ones; `s` is the kernel
     /// size. Returns `None` when not even one defect clears the threshold.
-    pub fn run(&self, s: usize, blind_types: usize, progress: &dyn Progress) -> Result<Option<Found>> {
+    pub fn run(
+        &self,
+        s: usize,
+        blind_types: usize,
+        progress: &dyn Progress,
+    ) -> Result<Option<Found>> {
         let (h, w) = (self.height, self.width);
         let s2 = s * s;
         let n_known = self.known.len();
@@ -281,24 +287,14 @@ impl Search<'_> {
             kernels.truncate(t * s2);
             kernels.extend(k0);
             let mut previous: Vec<Pick> = Vec::new();
-            for round in 0..ROUNDS {
+            for _round in 0..ROUNDS {
                 check_cancelled(progress)?;
                 // Each type's threshold from its filter's noise on the last fit's residual.
-                // In a new type's first round its whole signal is still in the residual, which
-                // would raise the filter's noise: the residual's variance serves instead.
-                let all = self.residual_without(&st, |_| true);
-                let variance = all.iter().map(|v| v * v).sum::<f64>() / valid_count.max(1.0);
-                let thresholds: Vec<f64> = (0..=t)
-                    .map(|u| {
-                        let z2 = if round == 0 {
-                            variance
-                        } else {
-                            filter_noise(&cor, &all, self.valid, &kernels[u * s2..(u + 1) * s2])
-                                .powi(2)
-                        };
-                        self.detection_sigma.powi(2) * z2
-                    })
-                    .collect();
+                // White-noise threshold from the last fit's residual variance (the whole
+                // map's before the first fit, so early rounds keep only the clearest defects).
+                let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
+                let sigma2 = self.rss(&st) / (valid_count - dof).max(1.0);
+                let thresholds = vec![self.detection_sigma.powi(2) * sigma2; t + 1];
                 let fixed: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
                 let r = self.residual_without(&st, |i| i < n_known);
                 let searchable: Vec<bool> = (0..=t).map(|u| u >= first_blind).collect();
@@ -333,7 +329,9 @@ impl Search<'_> {
                     .iter()
                     .filter(|p| {
                         !previous.iter().any(|q| {
-                            q.row.abs_diff(p.row) <= 1 && q.col.abs_diff(p.col) <= 1 && q.kind == p.kind
+                            q.row.abs_diff(p.row) <= 1
+                                && q.col.abs_diff(p.col) <= 1
+                                && q.kind == p.kind
                         })
                     })
                     .count();

@@ -340,24 +340,24 @@ impl Problem<'_> {
         let len = st.kernel.len();
         let (mut ky, mut kx) = (vec![0.0; len], vec![0.0; len]);
         for b in (0..len).step_by(s * s) {
-        for r in 0..s {
-            for c in 0..s {
-                let at = |rr: usize, cc: usize| st.kernel[b + rr * s + cc];
-                let i = b + r * s + c;
-                ky[i] = match (r > 0, r + 1 < s) {
-                    (true, true) => 0.5 * (at(r + 1, c) - at(r - 1, c)),
-                    (false, true) => at(r + 1, c) - at(r, c),
-                    (true, false) => at(r, c) - at(r - 1, c),
-                    _ => 0.0,
-                };
-                kx[i] = match (c > 0, c + 1 < s) {
-                    (true, true) => 0.5 * (at(r, c + 1) - at(r, c - 1)),
-                    (false, true) => at(r, c + 1) - at(r, c),
-                    (true, false) => at(r, c) - at(r, c - 1),
-                    _ => 0.0,
-                };
+            for r in 0..s {
+                for c in 0..s {
+                    let at = |rr: usize, cc: usize| st.kernel[b + rr * s + cc];
+                    let i = b + r * s + c;
+                    ky[i] = match (r > 0, r + 1 < s) {
+                        (true, true) => 0.5 * (at(r + 1, c) - at(r - 1, c)),
+                        (false, true) => at(r + 1, c) - at(r, c),
+                        (true, false) => at(r, c) - at(r - 1, c),
+                        _ => 0.0,
+                    };
+                    kx[i] = match (c > 0, c + 1 < s) {
+                        (true, true) => 0.5 * (at(r, c + 1) - at(r, c - 1)),
+                        (false, true) => at(r, c + 1) - at(r, c),
+                        (true, false) => at(r, c) - at(r, c - 1),
+                        _ => 0.0,
+                    };
+                }
             }
-        }
         }
         let prod = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).collect::<Vec<f64>>();
         let st_ = &st.stamper;

@@ -317,7 +317,13 @@ pub fn extract_map(
     settings: &MapSettings,
     progress: &dyn Progress,
 ) -> Result<Extraction> {
-    extract_map_typed(map, positions, &vec![0; positions.len()], settings, progress)
+    extract_map_typed(
+        map,
+        positions,
+        &vec![0; positions.len()],
+        settings,
+        progress,
+    )
 }
 
 /// [`extract_map`] with defects of several types, one kernel per type: defect `i` has type
@@ -358,7 +364,8 @@ pub fn extract_map_typed(
             2 * (n + basis.len())
         )));
     }
-    let need = memory_needed(e, h, w, s, n, settings) + (kinds as u64 - 1) * (s * s) as u64 * 8 * 24;
+    let need =
+        memory_needed(e, h, w, s, n, settings) + (kinds as u64 - 1) * (s * s) as u64 * 8 * 24;
     if need > settings.memory_budget_bytes {
         return Err(Error::invalid(format!(
             "extracting from a {e} x {h} x {w} map with a {s} x {s} kernel needs about {} MiB, over the memory budget of {} MiB: raise the budget or crop the map",
