@@ -649,7 +649,12 @@ main(int argc, char **argv)
     gwy_app_init_nongui(NULL);
     g_log_set_default_handler(count_warning, NULL);
     g_log_set_handler(NULL, G_LOG_LEVEL_WARNING, count_warning, NULL);
-    if (!gwy_module_register_module(argv[1], &err) || !gwy_module_register_module(argv[2], &err)) {
+    /* Installed into $HOME/.gwyddion/modules, Gwyddion's start-up has loaded them already. */
+    if (gwy_process_func_exists("qpik_extract_kernel"))
+        printf("  the modules were loaded from Gwyddion's module folders: %s\n",
+               gwy_module_get_filename("qpik_extract"));
+    else if (!gwy_module_register_module(argv[1], &err)
+             || !gwy_module_register_module(argv[2], &err)) {
         fprintf(stderr, "gwy_module_register_module: %s\n", err ? err->message : "?");
         return 1;
     }
