@@ -17,6 +17,8 @@ echo "== cargo test"
 cargo test --release
 echo "== C and C++ (CMake, ctest, valgrind)"
 bash scripts/test-c.sh
+echo "== Host plugins (Gwyddion, headless and GUI)"
+bash scripts/test-plugins.sh
 echo "== Python bindings (pytest)"
 bash scripts/test-python.sh
 echo "== all tests passed"

@@ -19,6 +19,7 @@
 
 mod array;
 mod dataset;
+mod defects;
 mod extract_map;
 mod kernel;
 mod model;
@@ -28,6 +29,7 @@ mod train;
 
 pub use array::*;
 pub use dataset::*;
+pub use defects::*;
 pub use extract_map::*;
 pub use kernel::*;
 pub use model::*;
