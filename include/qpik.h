@@ -630,6 +630,32 @@ enum qpik_status qpik_extraction_heldout_r2(const struct qpik_extraction *ex,
                                             const struct qpik_array *out);
 
 /**
+ * Find point defects in a topography image and write their positions.
+ *
+ * - `opts` (NULL = defaults): `map.pixel_size_a` (Angstrom) sizes the filter for defects
+ *   6 Angstrom wide (FWHM); without it defects are taken to be 4 pixels wide.
+ * - `topography`: 2-D `[H, W]` (QPIK_F32 or QPIK_F64, any strides, any unit), NaN for
+ *   missing pixels; at least 3 x 3.
+ * - `polarity`: 0 = bright defects (protrusions), 1 = dark (depressions, vacancies),
+ *   2 = whichever of the two stands out more.
+ * - `positions` (NULL to only count): `[capacity, 2]` (QPIK_F32 or QPIK_F64) receives
+ *   (row, col) in pixels of the image, subpixel, strongest first, in rows `0..*count`;
+ *   rows beyond are untouched.
+ * - `*count` (required) receives the number found, also when it exceeds the capacity: then
+ *   the call returns `QPIK_ERR_BUFFER_TOO_SMALL` and writes no position. Finding none is
+ *   not an error (`*count` = 0).
+ *
+ * The steps (levelling, band-pass, robust threshold of 5 MAD-sigmas, minimum separation,
+ * Gaussian-fit subpixel centres) are those of `qpik extract --defects-from`. Pass the
+ * positions to `qpik_extract_map` as its `defects`. Thread-safe.
+ */
+enum qpik_status qpik_find_defects(const struct qpik_options *opts,
+                                   const struct qpik_array *topography,
+                                   int32_t polarity,
+                                   const struct qpik_array *positions,
+                                   size_t *count);
+
+/**
  * Number of kernels in the built-in catalog into `*count`. Thread-safe.
  */
 enum qpik_status qpik_catalog_count(size_t *count);

@@ -20,6 +20,7 @@
 mod array;
 mod dataset;
 mod extract_map;
+mod find_defects;
 mod kernel;
 mod model;
 mod options;
@@ -29,6 +30,7 @@ mod train;
 pub use array::*;
 pub use dataset::*;
 pub use extract_map::*;
+pub use find_defects::*;
 pub use kernel::*;
 pub use model::*;
 pub use options::*;

@@ -96,6 +96,10 @@ impl qpik_options {
     pub(crate) fn pixel_size_a(&self) -> Option<f64> {
         self.float("pixel_size_a")
     }
+    /// `map.pixel_size_a`, if set (Angstrom).
+    pub(crate) fn map_pixel_size_a(&self) -> Option<f64> {
+        self.float("map.pixel_size_a")
+    }
     pub(crate) fn rotation_deg(&self) -> Option<f64> {
         self.float("rotation_deg")
     }
