@@ -166,7 +166,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
     double *pos = NULL, dummy = 0.0;
     int64_t k4[4];
 
-    qm_begin(release);
+    qm_begin(release, release);
     release(); /* anything a previous call left (it cannot, but be sure) */
     g_source = "estimated";
     if (nrhs < 1 || nlhs > 2) {

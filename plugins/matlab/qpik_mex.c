@@ -17,10 +17,10 @@ static void qm_release(void) {
     }
 }
 
-void qm_begin(qm_release_fn release) {
-    qm_release_now = release;
+void qm_begin(qm_release_fn on_error, qm_release_fn at_exit) {
+    qm_release_now = on_error;
     if (!qm_locked) {
-        mexAtExit(qm_release);
+        mexAtExit(at_exit);
         mexLock();
         qm_locked = 1;
     }

@@ -19,10 +19,11 @@
 /* Called before every error is raised and at mexAtExit: frees what the gateway holds. */
 typedef void (*qm_release_fn)(void);
 
-/* First thing in mexFunction: remembers `release`, registers it with mexAtExit, locks the
+/* First thing in mexFunction: remembers `on_error` (what an error frees), registers
+ * `at_exit` with mexAtExit (what persists across calls, too), locks the
  * MEX file in memory (libqpik's worker threads live as long as the process, so the code they
  * park in must not be unloaded by `clear`), and refuses a libqpik of another ABI. */
-void qm_begin(qm_release_fn release);
+void qm_begin(qm_release_fn on_error, qm_release_fn at_exit);
 
 /* Free the gateway's handles, then raise `qpik:<status_name>` with the message. Never returns. */
 void qm_fail(const char *status_name, const char *fmt, ...)
