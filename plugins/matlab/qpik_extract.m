@@ -22,7 +22,8 @@
 %                 'Defects' or 'Topography': find them all from the map).
 %   'Types'       number of defect types 1..8, or 'auto' (default 1).
 %   'KernelSize'  S, odd pixels, or 'auto' (default: 1.5 x the mean defect spacing).
-%   'Symmetry'    'auto' (default), 'none', 1 (isotropic), 2, 3, 4 or 6.
+%   'Symmetry'    'none' (default), 'auto' (each tried on held-out data, kept if it
+%                 helps), 1 (isotropic), 2, 3, 4 or 6: projects K onto that rotation group.
 %   'PixelSize'   the map's pixel size in metres (reported in info.pixel_size_m).
 %   'Background'  'constant', 'plane' (default) or 'plane-and-lines'.
 %   'Smoothness'  'auto' (default, chosen on held-out data) or a weight.
