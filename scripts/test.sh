@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole qpik test suite: formatting, lints, the generated C header, unit, physics,
 # file-format, model and CLI tests, then the C/C++ tests (ctest, valgrind, an outside
-# consumer of the installed library) and the Python binding tests.
+# consumer of the installed library), the Python binding tests and the MATLAB MEX
+# functions under GNU Octave.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -21,4 +22,6 @@ echo "== Host plugins (Gwyddion, headless and GUI)"
 bash scripts/test-plugins.sh
 echo "== Python bindings (pytest)"
 bash scripts/test-python.sh
+echo "== MATLAB MEX functions (GNU Octave)"
+bash scripts/test-matlab.sh
 echo "== all tests passed"
