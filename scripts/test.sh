@@ -19,4 +19,6 @@ echo "== C and C++ (CMake, ctest, valgrind)"
 bash scripts/test-c.sh
 echo "== Python bindings (pytest)"
 bash scripts/test-python.sh
+echo "== Igor Pro (procedure file contract, XOP core)"
+bash scripts/test-igor.sh
 echo "== all tests passed"
