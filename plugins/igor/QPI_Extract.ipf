@@ -152,8 +152,9 @@ Function/S QPIK_WriteNpy(WAVE w, String path)
 		return "cannot write " + path + ": check that the folder exists and is writable"
 	endif
 	Variable byte = 0x93
+	String magic = "NUMPY"
 	FBinWrite/F=1/U refNum, byte
-	FBinWrite refNum, "NUMPY"
+	FBinWrite refNum, magic
 	byte = 1
 	FBinWrite/F=1/U refNum, byte
 	byte = 0
@@ -188,8 +189,8 @@ static Function/S NpyField(String dict, String key)
 	endif
 	String rest = dict[at + strlen(key) + 3, inf]
 	if (CmpStr(key, "shape") == 0)
-		Variable close = strsearch(rest, ")", 0)
-		return rest[strsearch(rest, "(", 0) + 1, close - 1]
+		Variable closeAt = strsearch(rest, ")", 0)
+		return rest[strsearch(rest, "(", 0) + 1, closeAt - 1]
 	endif
 	String value
 	SplitString/E="^\\s*'?([^',}]*)" rest, value
@@ -642,10 +643,8 @@ static Function ExtractKernelDialog()
 		return -1
 	endif
 	WAVE map = $mapName
-	WAVE/Z defects = $""
-	if (CmpStr(defectsName, "_from the map_") != 0)
-		WAVE defects = $defectsName
-	endif
+	String chosen = SelectString(CmpStr(defectsName, "_from the map_") == 0, defectsName, "")
+	WAVE/Z defects = $chosen
 	String folder = QPIK_ExtractKernel(map, defects, kernelSize, symmetry, types = types)
 	if (strlen(folder) > 0)
 		WAVE kernel = $(folder + ":kernel")
