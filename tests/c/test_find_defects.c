@@ -10,8 +10,8 @@
 
 enum { H = 72, W = 80, ND = 9, CAP = 32 };
 
-/* Found positions must lie this close (pixels) to the true ones. */
-#define TOL 0.25
+/* Found positions must lie this close (pixels) to the true ones (measured: 0.03 px at worst). */
+#define TOL 0.1
 
 /* True positions (row, col), at least 18 pixels apart and 6 from the edges. */
 static const double TRUE_POS[ND][2] = {
