@@ -23,16 +23,16 @@ function test_qpik_mex(refdir)
   check(strcmp(info.defects_source, 'mask'), 'mask: defects_source');
   % The same mask as double and as uint8 gives the same kernel.
   K2 = qpik_extract(map, 'Defects', double(mask), common{:});
-  check(isequal(K2, K), 'mask as double gives the same kernel');
+  check(near(K2, K, 1e-9), 'mask as double gives the same kernel');
   K3 = qpik_extract(map, 'Defects', uint8(mask), common{:});
-  check(isequal(K3, K), 'mask as uint8 gives the same kernel');
+  check(near(K3, K, 1e-9), 'mask as uint8 gives the same kernel');
 
   % 2-D, single, positions (1-based here, 0-based in C).
   [K, info] = qpik_extract(single(map), 'Defects', pos, common{:});
   compare(refdir, 'single', K, info, H, W, 1, N, 'single');
   check(strcmp(info.defects_source, 'positions'), 'single: defects_source');
   Kp = qpik_extract(single(map), 'Defects', single(pos), common{:});
-  check(isequal(Kp, K), 'single-precision positions give the same kernel');
+  check(near(Kp, K, 1e-6), 'single-precision positions give the same kernel');
 
   % H x W x E stack, double.
   [K, info] = qpik_extract(stack, 'Defects', pos, common{:});
@@ -117,14 +117,14 @@ function test_simulate(map, mask, pos)
   [K, kinfo] = qpik_simulate('kernel', 'graphene-500meV', 'Size', 33);
   check(isequal(size(K), [33 33]) && isequal(kinfo.centre, [17 17]), 'kernel size, centre');
   [K2, ~] = qpik_simulate('kernel', 'Spec', toml, 'Size', 33);
-  check(isequal(K2, K), 'the catalog spec as TOML gives the catalog kernel');
+  check(near(K2, K, 1e-12), 'the catalog spec as TOML gives the catalog kernel');
   % The reference map was made in C from this kernel, seed 7, 8-10 defects.
   [Y, oinfo] = qpik_simulate('observation', 'graphene-500meV', 'Size', 33, ...
                              'MapSize', size(map), 'Seed', 7, 'Count', [8 10]);
   check(max(abs(Y(:) - map(:))) <= 1e-12 * max(abs(map(:))), 'observation equals the C one');
   check(isequal(oinfo.mask, mask), 'observation mask equals the C one');
   check(max(abs(oinfo.positions(:) - pos(:))) < 1e-9, 'observation positions, 1-based');
-  check(isequal(oinfo.kernel, K), 'observation info.kernel');
+  check(near(oinfo.kernel, K, 1e-12), 'observation info.kernel');
   [K3, kinfo3] = qpik_simulate('kernel', 'graphene-500meV', 'Size', [31 41], ...
                                'PixelSize', 1e-10, 'Rotation', 30);
   check(isequal(size(K3), [31 41]) && abs(kinfo3.pixel_size_m - 1e-10) < 1e-22 && ...
@@ -168,6 +168,14 @@ function test_errors(map, mask, topo)
   % After every one of those, the gateways still work (their handles were freed).
   K = qpik_extract(map, 'Defects', mask, S{:});
   check(isequal(size(K), [21 21]), 'works after the errors');
+end
+
+% Same class and size, and equal to a relative tol (of max |b|). Two runs of the same
+% computation may differ in the last bits: the library's parallel sums group terms by how
+% the work was split between threads, which varies with the load.
+function ok = near(a, b, tol)
+  ok = strcmp(class(a), class(b)) && isequal(size(a), size(b)) && ...
+       max(abs(double(a(:)) - double(b(:)))) <= tol * max(abs(double(b(:))));
 end
 
 function expect(id, f)
