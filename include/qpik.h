@@ -524,6 +524,31 @@ enum qpik_status qpik_dataset_write(const char *path,
                                     const struct qpik_options *opts);
 
 /**
+ * Find point defects in a topography image (the height channel of the scan a dI/dV map
+ * comes from), for `qpik_extract_map`'s `defects_or_null` argument.
+ *
+ * - `opts` (NULL = defaults): `topography.polarity` (bright, dark or auto; default
+ *   bright), `topography.threshold_sigma` (default 5), `topography.defect_size_a` (apparent
+ *   width in Angstrom, default 6) with `map.pixel_size_a` (the image's pixel size in
+ *   Angstrom; unset: defects are taken to be 4 pixels wide).
+ * - `topography`: 2-D `[H, W]`, QPIK_F32 or QPIK_F64, any unit and strides, H and W at
+ *   least 3. NaN marks missing pixels; infinity is `QPIK_ERR_NOT_FINITE`.
+ * - `positions`: NULL to count only, or `[M, 2]` (QPIK_F32 or QPIK_F64) that receives
+ *   (row, col) in pixels of the image (pixel centres at integers, subpixel), strongest
+ *   defect first, in its first N rows; rows from N on are left untouched. M < N gives
+ *   `QPIK_ERR_BUFFER_TOO_SMALL` and writes nothing there.
+ * - `*count` receives N, the number of defects found (also with
+ *   `QPIK_ERR_BUFFER_TOO_SMALL`); 0 is a success (a flat image).
+ *
+ * Steps: level (plane and line medians), band-pass, robust threshold, separate, refine to
+ * subpixel: the search `qpik extract --defects-from` runs. Thread-safe.
+ */
+enum qpik_status qpik_find_defects(const struct qpik_options *opts,
+                                   const struct qpik_array *topography,
+                                   const struct qpik_array *positions,
+                                   size_t *count);
+
+/**
  * Extract the kernel of a dI/dV map (or an energy stack) by least squares on the forward
  * model `Y = sum_i a_i K(r - r_i) + B + noise`, with defects at known or estimated positions.
  *

@@ -398,6 +398,36 @@ impl ArrayRef {
         Ok(())
     }
 
+    /// Write row-major f64 `values` into the first `rows` entries along dimension 0 (the
+    /// rest of the buffer is left as it was), converting to the buffer's dtype.
+    pub fn write_f64_rows(&self, values: &[f64], rows: usize) -> CResult<()> {
+        let per_row = self.shape[1..].iter().product::<usize>();
+        if rows > self.shape[0] || values.len() != rows * per_row {
+            return Err(shape_err(format!(
+                "{} has {} rows of {per_row} but the result has {} values in {rows} rows",
+                self.name,
+                self.shape[0],
+                values.len()
+            )));
+        }
+        // SAFETY: as in `write_f32`; offsets run in row-major order, so the first
+        // `rows * per_row` of them are the first `rows` rows.
+        unsafe {
+            for (o, &x) in self.offsets().zip(values) {
+                match self.dtype {
+                    qpik_dtype::QPIK_F64 => (self.data as *mut f64).add(o).write_unaligned(x),
+                    qpik_dtype::QPIK_F32 => {
+                        (self.data as *mut f32).add(o).write_unaligned(x as f32)
+                    }
+                    qpik_dtype::QPIK_U8 => {
+                        *(self.data as *mut u8).add(o) = x.clamp(0.0, 255.0) as u8
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn is_dense_row_major(&self) -> bool {
         let mut expect = 1usize;
         for d in (0..self.shape.len()).rev() {

@@ -19,6 +19,7 @@
 
 mod array;
 mod dataset;
+mod defects;
 mod extract_map;
 mod fork;
 mod kernel;
@@ -29,6 +30,7 @@ mod train;
 
 pub use array::*;
 pub use dataset::*;
+pub use defects::*;
 pub use extract_map::*;
 pub use kernel::*;
 pub use model::*;

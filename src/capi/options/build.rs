@@ -5,6 +5,7 @@ use super::parse::{Value, bad_value};
 use super::qpik_options;
 use crate::capi::{CError, CResult, qpik_status};
 use crate::data::map_data::MapData;
+use crate::extract::defects::{DEFAULT_DEFECT_SIZE_A, Polarity, TopographySettings};
 use crate::extract::map::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount};
 use crate::model::NetConfig;
 use crate::model::train::TrainConfig;
@@ -232,6 +233,37 @@ impl qpik_options {
         m.validate()
             .map_err(|e| CError::new(qpik_status::QPIK_ERR_OPTION_VALUE, format!("map.*: {e}")))?;
         Ok(m)
+    }
+
+    /// Settings of the topography defect finder: `topography.*`, with the defect size in
+    /// pixels from `topography.defect_size_a` over `map.pixel_size_a` when the pixel size is
+    /// set (else the 4-pixel default), validated.
+    pub(crate) fn topography_settings(&self) -> CResult<TopographySettings> {
+        let option_err = |e: crate::Error| {
+            CError::new(
+                qpik_status::QPIK_ERR_OPTION_VALUE,
+                format!("topography.*: {e}"),
+            )
+        };
+        let mut t = match self.float("map.pixel_size_a") {
+            Some(p) => {
+                let size = self
+                    .float("topography.defect_size_a")
+                    .unwrap_or(DEFAULT_DEFECT_SIZE_A);
+                TopographySettings::with_defect_size_a(size, p).map_err(option_err)?
+            }
+            None => TopographySettings::default(),
+        };
+        t.polarity = match self.text("topography.polarity") {
+            Some("dark") => Polarity::Dark,
+            Some("auto") => Polarity::Auto,
+            _ => Polarity::Bright,
+        };
+        if let Some(v) = self.float("topography.threshold_sigma") {
+            t.threshold_sigma = v;
+        }
+        t.validate().map_err(option_err)?;
+        Ok(t)
     }
 
     /// A map `[E, H, W]` with the metadata of `map.pixel_size_a` (unknown: NaN),

@@ -394,6 +394,24 @@ pub(super) const KEYS: &[Key] = &[
         "qpik_extract_map: the map's unit (e.g. S or V), which the kernel carries",
     ),
     key(
+        "topography.polarity",
+        Kind::Choice(&["bright", "dark", "auto"]),
+        "bright",
+        "qpik_find_defects: look for protrusions, depressions, or whichever stands out more",
+    ),
+    key(
+        "topography.defect_size_a",
+        Kind::Float,
+        "6",
+        "qpik_find_defects: apparent defect width (FWHM) in Angstrom, used when map.pixel_size_a is set (else 4 pixels)",
+    ),
+    key(
+        "topography.threshold_sigma",
+        Kind::Float,
+        "5",
+        "qpik_find_defects: detection threshold in robust standard deviations of the band-passed image (0.5..=1000)",
+    ),
+    key(
         "map.energies_ev",
         Kind::FloatList,
         "(unknown)",

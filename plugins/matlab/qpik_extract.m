@@ -1,0 +1,55 @@
+%QPIK_EXTRACT  Extract the QPI kernel of a dI/dV map (qpik's map engine).
+%   [K, info] = qpik_extract(map, Name, Value, ...)
+%
+%   Fits map = sum_i a_i K(r - r_i) + background + noise by least squares and returns the
+%   kernel K: S x S for a map, S x S x E for a stack, S x S x E x T for T defect types.
+%   The impurity sits at pixel (info.centre, info.centre) = (floor(S/2)+1, floor(S/2)+1);
+%   K is in the map's unit (the amplitudes have mean 1 per type and energy).
+%
+%   map   H x W, or H x W x E (an energy stack sharing the defects); double or single,
+%         real. Passed to qpik without a copy. NaN marks missing pixels (left out).
+%         K, info.residual and info.kernel_std have the map's class.
+%
+%   Name-value pairs (case-insensitive):
+%   'Defects'     H x W mask (logical, uint8, double or single; each pixel above 0.5 is a
+%                 defect) or N x 2 positions [row col] in pixels, 1-based, subpixel allowed.
+%   'Topography'  H x W topography (double or single) of the same area: defects are found
+%                 in it (levelled, band-passed, 5 robust sigmas; sized for 6 Angstrom
+%                 defects when 'PixelSize' is given, else 4 pixels), as qpik extract
+%                 --defects-from does. Not together with 'Defects'.
+%   'Polarity'    'bright' (default), 'dark' or 'auto': which defects 'Topography' shows.
+%   'Blind'       true: search the map for more defects than those given (with no
+%                 'Defects' or 'Topography': find them all from the map).
+%   'Types'       number of defect types 1..8, or 'auto' (default 1).
+%   'KernelSize'  S, odd pixels, or 'auto' (default: 1.5 x the mean defect spacing).
+%   'Symmetry'    'none' (default), 'auto' (each tried on held-out data, kept if it
+%                 helps), 1 (isotropic), 2, 3, 4 or 6: projects K onto that rotation group.
+%   'PixelSize'   the map's pixel size in metres (reported in info.pixel_size_m).
+%   'Background'  'constant', 'plane' (default) or 'plane-and-lines'.
+%   'Smoothness'  'auto' (default, chosen on held-out data) or a weight.
+%   'Bootstrap'   replicates of the block bootstrap for info.kernel_std (default 8).
+%   'RefinePositions'  how far positions may move, pixels (default 1.5; 0 keeps them).
+%   'Seed'        seed of the held-out split and the bootstrap (results are reproducible).
+%   'Energies'    E energies in eV, one per layer.
+%   'Unit'        the map's unit, for the record.
+%   'Options'     {key, value, ...}: any qpik option (qpik_options_describe in qpik.h).
+%
+%   info fields: positions (N x 2, 1-based, refined), amplitudes (N x E), types (N x 1,
+%   1..T), residual (H x W x E: map minus model), kernel_std (like K: standard error per
+%   pixel), heldout_r2 (the fraction of the map's variance the kernel explains on pixels
+%   it was not fitted to; near 0 the kernel means nothing), heldout_r2_per_energy,
+%   fit_r2, pixel_size_m (NaN when unknown), symmetry (0 none, 1 isotropic, n-fold),
+%   kernel_size, centre, num_types, energies, positions_estimated, defects_source
+%   ('mask', 'positions', 'topography', 'blind' or 'estimated'), method.
+%
+%   Errors have identifiers qpik:<STATUS>, the qpik status names: qpik:QPIK_ERR_SHAPE,
+%   qpik:QPIK_ERR_DTYPE, qpik:QPIK_ERR_NOT_FINITE, qpik:QPIK_ERR_INVALID_ARGUMENT,
+%   qpik:QPIK_ERR_UNKNOWN_OPTION, qpik:QPIK_ERR_OPTION_VALUE, ...
+%
+%   Example (a simulated map with its mask):
+%     [Y, truth] = qpik_simulate('observation', 'graphene-500meV', 'MapSize', 128, 'Seed', 1);
+%     [K, info] = qpik_extract(Y, 'Defects', truth.mask, 'KernelSize', 49);
+%     imagesc(K); axis image; title(sprintf('held-out R^2 %.2f', info.heldout_r2));
+%
+%   The MEX file contains libqpik (and HDF5) itself and needs no other library.
+%   See also QPIK_SIMULATE, docs/matlab.md.
