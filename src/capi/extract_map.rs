@@ -5,9 +5,9 @@ use super::{
     options_or_default, put_handle, qpik_array, qpik_dtype, qpik_options, qpik_progress_fn,
     qpik_status, write_sized,
 };
-use crate::extract::estimate_mask;
+use crate::extract::blind::extract_blind;
 use crate::extract::map::{Extraction, MapSettings, extract_map};
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array3, Axis};
 use std::ffi::c_void;
 
 /// The result of `qpik_extract_map` (the C type `qpik_extraction`). Immutable: any number of
@@ -44,7 +44,7 @@ pub struct qpik_extraction_info {
     pub fit_r2: f64,
     /// The map's pixel size in metres (option `map.pixel_size_a`; NaN when not given).
     pub pixel_size_m: f64,
-    /// 1 when no defects were given and qpik estimated their positions from the map.
+    /// 1 when no defects were given and qpik found them from the map (blind).
     pub positions_estimated: u32,
     pub reserved: u32,
 }
@@ -117,33 +117,6 @@ unsafe fn read_defects(p: *const qpik_array, h: usize, w: usize) -> CResult<Defe
             .map(|p| [f64::from(p[0]), f64::from(p[1])])
             .collect(),
     ))
-}
-
-/// Positions of the defects estimated from the map (the mean over energies of a stack):
-/// `estimate_mask`'s pixels.
-fn estimate_positions(map: &Array3<f32>) -> Vec<[f64; 2]> {
-    let (_, h, w) = map.dim();
-    let mut sum = Array2::<f32>::zeros((h, w));
-    let mut count = Array2::<u32>::zeros((h, w));
-    for layer in map.axis_iter(Axis(0)) {
-        ndarray::Zip::from(&mut sum)
-            .and(&mut count)
-            .and(&layer)
-            .for_each(|s, c, &x| {
-                if x.is_finite() {
-                    *s += x;
-                    *c += 1;
-                }
-            });
-    }
-    let mean = ndarray::Zip::from(&sum)
-        .and(&count)
-        .map_collect(|&s, &c| if c > 0 { s / c as f32 } else { f32::NAN });
-    estimate_mask(mean.view())
-        .indexed_iter()
-        .filter(|(_, m)| **m == 1)
-        .map(|((r, c), _)| [r as f64, c as f64])
-        .collect()
 }
 
 /// The largest kernel the settings may use on an `h x w` map: half of it is how far outside
@@ -226,16 +199,12 @@ unsafe fn run(
     let estimated = matches!(defects, Defects::Estimate);
     let positions = match defects {
         Defects::Positions(p) => p,
-        Defects::Estimate => estimate_positions(&data),
+        Defects::Estimate => Vec::new(),
     };
-    if positions.is_empty() {
-        return Err(CError::invalid(if estimated {
-            "no defects found in the map (estimated from the map itself); pass a mask or positions"
-                .to_string()
-        } else {
-            "defects marks no defect (no mask value above 0.5); the kernel needs at least one"
-                .to_string()
-        }));
+    if positions.is_empty() && !estimated {
+        return Err(CError::invalid(
+            "defects marks no defect (no mask value above 0.5); the kernel needs at least one",
+        ));
     }
     let reach = (kernel_reach(&settings, h, w) / 2) as f64;
     if let Some((i, p)) = positions.iter().enumerate().find(|(_, p)| {
@@ -251,7 +220,12 @@ unsafe fn run(
     }
     let map_data = opts.map_data(data, "C API map")?;
     let p = CallbackProgress::new(progress, user_data);
-    let ex = extract_map(&map_data, &positions, &settings, &p)?;
+    // No defects given, or map.blind: the blind search (given defects are type 0).
+    let ex = if estimated || settings.blind {
+        extract_blind(&map_data, &positions, &settings, &p)?
+    } else {
+        extract_map(&map_data, &positions, &settings, &p)?
+    };
     unsafe {
         put_handle(
             out,
@@ -284,9 +258,14 @@ unsafe fn run(
 ///   kernel (its kernel still reaches the map); further out is `QPIK_ERR_INVALID_ARGUMENT`.
 ///   Positions are refined with the kernel by up to `map.refine_positions_px` (default
 ///   1.5 pixels; 0 keeps them): `qpik_extraction_positions` gives the ones used.
-///   NULL: positions are estimated from the map (the mean over energies of a stack) with
-///   `qpik_estimate_mask`'s heuristic. No defect at all, or a mask marking every pixel, is
-///   `QPIK_ERR_INVALID_ARGUMENT`.
+///   NULL: blind extraction: the defects, their types (`map.types`, default 1; `auto`
+///   chooses 1 to 3) and the kernels are found from the map itself (the stack's layer of
+///   largest variance), and the extraction's method is "blind". With defects given and
+///   `map.blind = true` (or `defects.from = blind`), the given defects are type 0 and the
+///   search adds `map.types` blind types. A map where no repeated defect pattern clears
+///   the detection threshold (`map.detection_sigma`) or explains at least 1 % of the
+///   held-out half is `QPIK_ERR_INVALID_ARGUMENT` ("no defects found"). No defect at all
+///   in a given mask, or a mask marking every pixel, is `QPIK_ERR_INVALID_ARGUMENT`.
 /// - `*out` receives a new `qpik_extraction` (free it with `qpik_extraction_free`);
 ///   untouched on failure.
 ///
@@ -529,18 +508,6 @@ pub unsafe extern "C" fn qpik_extraction_heldout_r2(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn estimated_positions_use_the_mean_over_energies() {
-        // A single sharp peak in the mean of two layers whose own peaks cancel elsewhere.
-        let mut m = Array3::<f32>::zeros((2, 20, 24));
-        m[[0, 5, 7]] = 10.0;
-        m[[1, 5, 7]] = 10.0;
-        m[[0, 12, 15]] = 10.0;
-        m[[1, 12, 15]] = -10.0;
-        m[[1, 0, 0]] = f32::NAN;
-        assert_eq!(estimate_positions(&m), vec![[5.0, 7.0]]);
-    }
 
     #[test]
     fn reach_is_half_the_largest_possible_kernel() {

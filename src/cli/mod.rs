@@ -279,6 +279,18 @@ pub struct ExtractArgs {
     /// Defects in the topography channel are dark rather than bright.
     #[arg(long)]
     pub dark_defects: bool,
+    /// Find the defects and kernels from the map itself (the default when no defects are
+    /// given); with --mask, --positions or --defects-from, those defects are type 0 and the
+    /// search adds --types more.
+    #[arg(long)]
+    pub blind: bool,
+    /// Defect types of the blind search, one kernel each: 1 to 8, or auto (1 to 3 by held-out
+    /// R^2).
+    #[arg(long, default_value = "1")]
+    pub types: String,
+    /// Blind detection threshold in noise standard deviations.
+    #[arg(long, default_value_t = 5.0)]
+    pub detection_sigma: f64,
     /// Kernel size S in pixels (default: from the defect spacing).
     #[arg(long)]
     pub kernel_size: Option<usize>,

@@ -7,12 +7,12 @@ use crate::data::extraction_file::write_extraction;
 use crate::data::map_data::MapData;
 use crate::data::map_file::{LoadedMap, MapSource, load_channel, load_map};
 use crate::data::sxm::Direction;
+use crate::extract::blind::extract_blind;
 use crate::extract::defects::{
-    MapDefectSettings, Polarity, TopographySettings, defects_from_map, find_defects,
-    positions_from_mask, positions_of, read_positions,
+    Polarity, TopographySettings, find_defects, positions_from_mask, positions_of, read_positions,
 };
 use crate::extract::map::{
-    Background, Extraction, MapSettings, Smoothness, SymmetryChoice, extract_map,
+    Background, Extraction, MapSettings, Smoothness, SymmetryChoice, TypeCount, extract_map,
 };
 use crate::picture::{write_extraction_png, write_extraction_sheet};
 use crate::{Error, Result};
@@ -68,6 +68,14 @@ pub(super) fn settings_of(a: &ExtractArgs) -> Result<MapSettings> {
         bootstrap: a.bootstrap,
         refine_positions_px: a.refine_positions,
         seed: a.seed,
+        blind: a.blind,
+        types: match a.types.trim().to_ascii_lowercase().as_str() {
+            "auto" => TypeCount::Auto,
+            t => TypeCount::Fixed(t.parse().map_err(|_| {
+                Error::invalid(format!("--types {:?}: use auto or 1 to 8", a.types))
+            })?),
+        },
+        detection_sigma: a.detection_sigma,
         ..MapSettings::default()
     })
 }
@@ -121,23 +129,14 @@ fn defect_positions(a: &ExtractArgs, loaded: &LoadedMap) -> Result<(Vec<[f64; 2]
             format!("channel {channel} ({} defects found)", found.len()),
         ));
     }
-    if let Some(mask) = &loaded.mask {
+    // A dataset's mask, unless the search is blind (masks ignored).
+    if let Some(mask) = loaded.mask.as_ref().filter(|_| !a.blind) {
         return Ok((
             positions_from_mask(mask.view())?,
             "the dataset's mask".into(),
         ));
     }
-    // The mean over energies carries every layer's evidence of the defects.
-    let mean = loaded.map.data.map_axis(ndarray::Axis(0), |v| {
-        let f: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
-        if f.is_empty() {
-            f32::NAN
-        } else {
-            f.iter().sum::<f32>() / f.len() as f32
-        }
-    });
-    let found = defects_from_map(mean.view(), &MapDefectSettings::default())?;
-    Ok((positions_of(&found), "estimated from the map itself".into()))
+    Ok((Vec::new(), "found blind in the map".into()))
 }
 
 /// What `qpik extract --json` prints.
@@ -149,6 +148,9 @@ struct Report<'a> {
     method: &'a str,
     defects_from: String,
     defects: usize,
+    /// Kernel types T and the defects of each.
+    types: usize,
+    defects_per_type: Vec<usize>,
     kernel_size: usize,
     energies: usize,
     map_shape: [usize; 2],
@@ -210,7 +212,11 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
     let settings = settings_of(a)?;
     let (positions, from) = defect_positions(a, &loaded)?;
     let map: &MapData = &loaded.map;
-    let ex = extract_map(map, &positions, &settings, &Bars::default())?;
+    let ex = if positions.is_empty() || settings.blind {
+        extract_blind(map, &positions, &settings, &Bars::default())?
+    } else {
+        extract_map(map, &positions, &settings, &Bars::default())?
+    };
     write_result(&a.out, &ex)?;
     let png = a.png.clone().unwrap_or_else(|| a.out.with_extension("png"));
     write_extraction_png(&png, map, &ex, 0)?;
@@ -225,9 +231,13 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         input: a.input.display().to_string(),
         output: a.out.display().to_string(),
         pictures,
-        method: "forward",
+        method: &ex.method,
         defects_from: from,
         defects: ex.positions.len(),
+        types: ex.type_count(),
+        defects_per_type: (0..ex.type_count())
+            .map(|t| ex.types.iter().filter(|&&k| usize::from(k) == t).count())
+            .collect(),
         kernel_size: ex.kernel_size(),
         energies: e,
         map_shape: [h, w],
@@ -265,13 +275,18 @@ fn summarise(r: &Report, ex: &Extraction) {
         None => String::new(),
     };
     println!(
-        "{} x {} map, {} energ{}; {} defects ({}); kernel {s} x {s} px{size}, symmetry {}",
+        "{} x {} map, {} energ{}; {} defects ({}){}; kernel {s} x {s} px{size}, symmetry {}",
         r.map_shape[0],
         r.map_shape[1],
         r.energies,
         if r.energies == 1 { "y" } else { "ies" },
         r.defects,
         r.defects_from,
+        if r.types > 1 {
+            format!(", {} types of {:?} defects", r.types, r.defects_per_type)
+        } else {
+            String::new()
+        },
         match r.symmetry {
             0 => "none".to_string(),
             1 => "isotropic".to_string(),
