@@ -233,6 +233,8 @@ pub enum TrainWhat {
 pub enum MethodArg {
     /// The map engine: least squares on the forward model (any map size).
     Forward,
+    /// The map engine's blind search: defects and kernel from the map alone (masks ignored).
+    Blind,
     /// The networks of arXiv 2506.05325 (64 x 64 crops).
     TwoStep,
     OneStep,

@@ -1,6 +1,6 @@
 //! Evaluation of a network on a dataset's seen-test and unseen observations.
 
-use super::metrics::{GroupMetrics, MaxDot, sample_metrics};
+use super::metrics::{GroupMetrics, MaxDot, SampleMetrics, sample_metrics};
 use super::network::{Extractor, ce};
 use crate::Result;
 
@@ -43,7 +43,8 @@ pub fn evaluate(
 /// The kernel is extracted on `settings.kernel_size` pixels, else on the dataset's kernel
 /// window (or the image's smaller side if less); its central window (at most the dataset's)
 /// is compared with the true kernel's, both min-max scaled as for the networks; maxdot on the
-/// same pair.
+/// same pair. With `settings.blind` the masks are ignored and the defects found blind
+/// ([`crate::extract::blind::extract_blind`]); a map where none are found scores 0.
 pub fn evaluate_forward(
     path: &std::path::Path,
     settings: &crate::extract::map::MapSettings,
@@ -94,19 +95,33 @@ pub fn evaluate_forward(
                 continue;
             }
             check_cancelled(progress)?;
-            let positions = positions_from_mask(table.masks.index_axis(ndarray::Axis(0), j))
-                .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?;
             let obs = table
                 .observations
                 .index_axis(ndarray::Axis(0), j)
                 .to_owned();
-            let ex = extract_map(
-                &MapData::from_image(obs),
-                &positions,
-                &settings,
-                &NoProgress,
-            )
-            .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?;
+            let map = MapData::from_image(obs);
+            let ex = if settings.blind {
+                match crate::extract::blind::extract_blind(&map, &[], &settings, &NoProgress) {
+                    Ok(ex) => ex,
+                    Err(_) => {
+                        // Scored as a flat kernel.
+                        let flat = vec![0.5f32; s * s];
+                        group.push(SampleMetrics {
+                            maxdot: 0.0,
+                            ..sample_metrics(&flat, &truth[k])
+                        });
+                        progress.advance(1);
+                        continue;
+                    }
+                }
+            } else {
+                let positions = positions_from_mask(table.masks.index_axis(ndarray::Axis(0), j))
+                    .map_err(|e| {
+                        crate::Error::invalid(format!("observation {}: {e}", start + j))
+                    })?;
+                extract_map(&map, &positions, &settings, &NoProgress)
+                    .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?
+            };
             let off = fit / 2 - s / 2;
             let found: Vec<f32> = (0..s * s)
                 .map(|i| ex.kernels[[0, 0, off + i / s, off + i % s]])

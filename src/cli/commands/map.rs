@@ -68,7 +68,7 @@ pub(super) fn settings_of(a: &ExtractArgs) -> Result<MapSettings> {
         bootstrap: a.bootstrap,
         refine_positions_px: a.refine_positions,
         seed: a.seed,
-        blind: a.blind,
+        blind: a.blind || a.method == Some(crate::cli::MethodArg::Blind),
         types: match a.types.trim().to_ascii_lowercase().as_str() {
             "auto" => TypeCount::Auto,
             t => TypeCount::Fixed(t.parse().map_err(|_| {

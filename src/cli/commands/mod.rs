@@ -145,7 +145,9 @@ pub fn run(cli: Cli) -> Result<()> {
             cuda,
         } => eval(&data, method, model, limit, json, cuda),
         Command::Extract(a) => match (a.method, &a.model) {
-            (Some(MethodArg::Forward), _) | (None, None) => map::extract_forward(&a),
+            (Some(MethodArg::Forward | MethodArg::Blind), _) | (None, None) => {
+                map::extract_forward(&a)
+            }
             (m, _) => extract(
                 &a.input,
                 a.mask.clone(),

@@ -79,9 +79,9 @@ pub(super) fn extractor(
             match method {
                 MethodArg::TwoStep => Method::TwoStep,
                 MethodArg::OneStep => Method::OneStep,
-                MethodArg::Forward => {
+                MethodArg::Forward | MethodArg::Blind => {
                     return Err(Error::invalid(
-                        "the forward method (the map engine) has no network model",
+                        "the forward and blind methods (the map engine) have no network model",
                     ));
                 }
             },
@@ -99,9 +99,11 @@ pub(super) fn eval(
     json: bool,
     cuda: bool,
 ) -> Result<()> {
-    let (name, seen, unseen) = if method == MethodArg::Forward {
+    let (name, seen, unseen) = if matches!(method, MethodArg::Forward | MethodArg::Blind) {
+        let blind = method == MethodArg::Blind;
         let settings = crate::extract::map::MapSettings {
             bootstrap: 0,
+            blind,
             ..Default::default()
         };
         let (seen, unseen) = crate::extract::evaluate_forward(
@@ -110,7 +112,7 @@ pub(super) fn eval(
             limit,
             &crate::cli::progress::Bars::default(),
         )?;
-        ("forward", seen, unseen)
+        (if blind { "blind" } else { "forward" }, seen, unseen)
     } else {
         let ex = extractor(method, model, cuda)?;
         // A test set is held out as a whole: every observation of a training kernel is "seen".

@@ -1,0 +1,182 @@
+//! Blind and multi-type extraction against the truth of seeded synthetic maps, and its
+//! refusals.
+
+use ndarray::Array2;
+use qpik::data::map_data::MapData;
+use qpik::extract::blind::extract_blind;
+use qpik::extract::map::{MapSettings, TypeCount};
+use qpik::extract::metrics::MaxDot;
+use qpik::progress::NoProgress;
+use qpik::synthesis::scene::catalog_scene;
+use qpik::synthesis::typed_scene::typed_scene;
+use qpik::synthesis::{Artefacts, DefectConfig};
+
+fn settings(s: usize) -> MapSettings {
+    MapSettings {
+        kernel_size: Some(s),
+        bootstrap: 0,
+        ..MapSettings::default()
+    }
+}
+
+fn noise_only() -> Artefacts {
+    Artefacts {
+        snr: Some(8.0),
+        ..Artefacts::default()
+    }
+}
+
+/// Index of the found defect nearest to `t` within `tol` pixels.
+fn nearest(found: &[[f32; 2]], t: &[f32; 2], tol: f32) -> Option<usize> {
+    found
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i, (f[0] - t[0]).hypot(f[1] - t[1])))
+        .filter(|(_, d)| *d <= tol)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+fn kernel_of(ex: &qpik::extract::map::Extraction, t: usize) -> Vec<f32> {
+    ex.kernels
+        .slice(ndarray::s![t, 0, .., ..])
+        .iter()
+        .copied()
+        .collect()
+}
+
+#[test]
+fn blind_finds_the_kernel_and_the_defects_of_a_realistic_map() {
+    // Realistic artefacts except drift (whose shear moves positions from the truth).
+    let s = 41;
+    let defects = DefectConfig {
+        count_min: 25,
+        count_max: 40,
+        ..DefectConfig::default()
+    };
+    let art = Artefacts {
+        drift_px: 0.0,
+        ..Artefacts::realistic()
+    };
+    let sc = catalog_scene("bi2212-dwave-35meV", 192, 28, s, &defects, &art, 3).expect("scene");
+    let map = MapData::from_image(sc.observation.image.clone());
+    let ex = extract_blind(&map, &[], &settings(s), &NoProgress).expect("blind extraction");
+    assert_eq!(ex.method, "blind");
+    let truth: Vec<f32> = sc.kernel.iter().copied().collect();
+    let d = MaxDot::new(s, s).of(&kernel_of(&ex, 0), &truth);
+    assert!(d > 0.99, "maxdot {d}");
+    let t = &sc.observation.positions;
+    let hits = t
+        .iter()
+        .filter(|p| nearest(&ex.positions, p, 1.0).is_some())
+        .count();
+    let false_pos = ex
+        .positions
+        .iter()
+        .filter(|f| nearest(t, f, 1.0).is_none())
+        .count();
+    assert!(
+        hits * 100 >= 95 * t.len() && false_pos * 100 <= 5 * ex.positions.len(),
+        "{hits} of {} defects found within 1 px, {false_pos} of {} found are false",
+        t.len(),
+        ex.positions.len()
+    );
+    // Centred on the impurity: the positions agree with the truth on average.
+    let (mut dr, mut dc, mut n) = (0.0f32, 0.0f32, 0.0f32);
+    for p in t {
+        if let Some(i) = nearest(&ex.positions, p, 1.0) {
+            dr += ex.positions[i][0] - p[0];
+            dc += ex.positions[i][1] - p[1];
+            n += 1.0;
+        }
+    }
+    assert!(
+        (dr / n).hypot(dc / n) < 0.25,
+        "mean offset ({}, {})",
+        dr / n,
+        dc / n
+    );
+    assert!(ex.heldout_r2[0] > 0.8, "held-out R^2 {}", ex.heldout_r2[0]);
+}
+
+#[test]
+fn two_types_are_separated_and_assigned() {
+    let s = 33;
+    let names = ["square-tp-3-m200meV", "shockley-cu111-m100meV"];
+    let unit = DefectConfig {
+        count_min: 20,
+        count_max: 30,
+        ..DefectConfig::default()
+    };
+    // Amplitudes so that both types are equally visible.
+    let first = typed_scene(&names, 224, 24, s, &[unit, unit], &noise_only(), 8).expect("scene");
+    let rms = |k: &Array2<f32>| (k.iter().map(|v| v * v).sum::<f32>() / k.len() as f32).sqrt();
+    let ratio = (rms(&first.kernels[0]) / rms(&first.kernels[1])) as f64;
+    let second = DefectConfig {
+        amplitude_min: unit.amplitude_min * ratio,
+        amplitude_max: unit.amplitude_max * ratio,
+        ..unit
+    };
+    let sc = typed_scene(&names, 224, 24, s, &[unit, second], &noise_only(), 8).expect("scene");
+    let map = MapData::from_image(sc.image.clone());
+    let two = MapSettings {
+        types: TypeCount::Fixed(2),
+        ..settings(s)
+    };
+    let ex = extract_blind(&map, &[], &two, &NoProgress).expect("two-type extraction");
+    assert_eq!(ex.type_count(), 2);
+    let md = MaxDot::new(s, s);
+    let truth: Vec<Vec<f32>> = sc
+        .kernels
+        .iter()
+        .map(|k| k.iter().copied().collect())
+        .collect();
+    // The found types in the order that matches the truth best.
+    let score = |perm: [usize; 2]| {
+        [
+            md.of(&kernel_of(&ex, perm[0]), &truth[0]),
+            md.of(&kernel_of(&ex, perm[1]), &truth[1]),
+        ]
+    };
+    let (a, b) = (score([0, 1]), score([1, 0]));
+    let (perm, d) = if a[0] + a[1] >= b[0] + b[1] {
+        ([0u8, 1], a)
+    } else {
+        ([1u8, 0], b)
+    };
+    assert!(d[0] > 0.9 && d[1] > 0.9, "kernel maxdot {d:?}");
+    let (mut matched, mut right) = (0, 0);
+    for (p, &t) in sc.positions.iter().zip(&sc.types) {
+        if let Some(i) = nearest(&ex.positions, p, 1.5) {
+            matched += 1;
+            if ex.types[i] == perm[usize::from(t)] {
+                right += 1;
+            }
+        }
+    }
+    assert!(
+        right * 10 >= 9 * matched && matched * 10 >= 9 * sc.positions.len(),
+        "{right} of {matched} matched defects typed right ({} in the truth)",
+        sc.positions.len()
+    );
+}
+
+#[test]
+fn maps_without_defects_are_refused_with_the_reason() {
+    let mut rng = qpik::rng::Rng::new(4);
+    let noise = Array2::from_shape_fn((96, 96), |_| rng.normal() as f32);
+    let err = extract_blind(&MapData::from_image(noise), &[], &settings(21), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no defects found"), "{err}");
+    let flat = Array2::from_elem((64, 64), 3.0f32);
+    let err = extract_blind(&MapData::from_image(flat), &[], &settings(21), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("constant"), "{err}");
+    let nan = Array2::from_elem((64, 64), f32::NAN);
+    let err = extract_blind(&MapData::from_image(nan), &[], &settings(21), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no finite pixels"), "{err}");
+}
