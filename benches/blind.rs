@@ -1,0 +1,74 @@
+//! Blind-extraction benchmarks (`cargo bench --bench blind`); medians of repeated runs.
+//!
+//! bi2212-normal-m50meV with white noise (SNR 8), S = 49, one type, no bootstrap:
+//! - 256 x 256 with 50 defects;
+//! - 1024 x 1024 with 800 defects;
+//! - a stack of 32 energies x 256 x 256 (the search on one layer, kernels per energy).
+
+use ndarray::Array3;
+use qpik::data::map_data::MapData;
+use qpik::extract::blind::extract_blind;
+use qpik::extract::map::MapSettings;
+use qpik::progress::NoProgress;
+use qpik::rng::Rng;
+use qpik::synthesis::scene::catalog_scene;
+use qpik::synthesis::{Artefacts, DefectConfig};
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::time;
+
+fn scene(size: usize, n: usize, seed: u64) -> MapData {
+    let defects = DefectConfig {
+        count_min: n,
+        count_max: n,
+        ..DefectConfig::default()
+    };
+    let art = Artefacts {
+        snr: Some(8.0),
+        ..Artefacts::default()
+    };
+    let sc =
+        catalog_scene("bi2212-normal-m50meV", size, 32, 49, &defects, &art, seed).expect("scene");
+    MapData::from_image(sc.observation.image)
+}
+
+fn main() {
+    println!("threads: {}", rayon::current_num_threads());
+    let settings = MapSettings {
+        kernel_size: Some(49),
+        bootstrap: 0,
+        ..MapSettings::default()
+    };
+    let run = |m: &MapData| {
+        let ex = extract_blind(m, &[], &settings, &NoProgress).expect("blind extraction");
+        assert!(!ex.positions.is_empty());
+    };
+    let map = scene(256, 50, 1);
+    let t = time(5, || run(&map));
+    println!("blind 256 x 256, 50 defects:              {:8.1} ms", t * 1e3);
+    let big = scene(1024, 800, 2);
+    let t = time(3, || run(&big));
+    println!("blind 1024 x 1024, 800 defects:           {:8.1} ms", t * 1e3);
+    let e = 32;
+    let mut rng = Rng::new(5);
+    let base = map.data.index_axis(ndarray::Axis(0), 0).to_owned();
+    let sd = {
+        let m = base.iter().map(|&v| v as f64).sum::<f64>() / base.len() as f64;
+        (base.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / base.len() as f64).sqrt()
+    };
+    let mut data = Array3::<f32>::zeros((e, 256, 256));
+    for l in 0..e {
+        let f = 1.0 + 0.5 * (l as f32 * 0.2).sin();
+        for ((r, c), v) in base.indexed_iter() {
+            data[[l, r, c]] = f * v + (0.1 * sd * rng.normal()) as f32;
+        }
+    }
+    let stack = MapData {
+        data,
+        energies_ev: vec![f64::NAN; e],
+        ..map.clone()
+    };
+    let t = time(3, || run(&stack));
+    println!("blind stack 32 x 256 x 256:               {:8.1} ms", t * 1e3);
+}
