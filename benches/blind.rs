@@ -46,10 +46,16 @@ fn main() {
     };
     let map = scene(256, 50, 1);
     let t = time(5, || run(&map));
-    println!("blind 256 x 256, 50 defects:              {:8.1} ms", t * 1e3);
+    println!(
+        "blind 256 x 256, 50 defects:              {:8.1} ms",
+        t * 1e3
+    );
     let big = scene(1024, 800, 2);
     let t = time(3, || run(&big));
-    println!("blind 1024 x 1024, 800 defects:           {:8.1} ms", t * 1e3);
+    println!(
+        "blind 1024 x 1024, 800 defects:           {:8.1} ms",
+        t * 1e3
+    );
     let e = 32;
     let mut rng = Rng::new(5);
     let base = map.data.index_axis(ndarray::Axis(0), 0).to_owned();
@@ -70,5 +76,8 @@ fn main() {
         ..map.clone()
     };
     let t = time(3, || run(&stack));
-    println!("blind stack 32 x 256 x 256:               {:8.1} ms", t * 1e3);
+    println!(
+        "blind stack 32 x 256 x 256:               {:8.1} ms",
+        t * 1e3
+    );
 }

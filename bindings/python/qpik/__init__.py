@@ -47,7 +47,7 @@ from ._lib import ABI_VERSION, LibraryError
 from ._options import OptionInfo
 from ._options import describe as _describe
 from .dataset import Dataset, DatasetInfo, DatasetKernelInfo, generate_dataset, write_dataset
-from .extraction import Extraction, extract_map
+from .extraction import Extraction, extract_map, find_defects
 from .kernel import Kernel, KernelInfo, Synthesis, catalog, catalog_spec, synthesize
 from .model import ExtractInfo, Model, ModelInfo, estimate_mask
 from .training import train
@@ -86,6 +86,7 @@ __all__ = [
     "catalog_spec",
     "estimate_mask",
     "extract_map",
+    "find_defects",
     "generate_dataset",
     "library_path",
     "load_library",

@@ -201,6 +201,7 @@ _PROTOTYPES = {
     "qpik_estimate_mask": (c_status, [_A, _A, c_size_p]),
     "qpik_extract": (c_status, [_P, _A, _A, _A, ctypes.POINTER(qpik_extract_info)]),
     "qpik_extract_map": (c_status, [_P, _A, _A, ctypes.POINTER(_P)]),
+    "qpik_find_defects": (c_status, [_P, _A, _A, ctypes.POINTER(ctypes.c_size_t)]),
     "qpik_extract_map_progress": (c_status, [_P, _A, _A, ctypes.POINTER(_P), PROGRESS_FN, _P]),
     "qpik_extraction_free": (None, [_P]),
     "qpik_extraction_get_info": (c_status, [_P, ctypes.POINTER(qpik_extraction_info)]),

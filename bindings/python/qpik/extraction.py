@@ -104,7 +104,41 @@ def _read(ex, fn, shape, dtype=np.float32):
     return out
 
 
-def extract_map(map, mask=None, positions=None, topography=None, progress=None, **options):
+def find_defects(topography, **options):
+    """Point defects of a topography image (the height channel of the scan a dI/dV map
+    comes from): levelled, band-passed, robust threshold, subpixel centres
+    (``qpik_find_defects``, the search of ``qpik extract --defects-from``).
+
+    Args:
+        topography: (H, W) array, any unit and memory order; NaN marks missing pixels.
+        **options: ``topography__polarity`` ("bright" (default), "dark", "auto"),
+            ``topography__threshold_sigma`` (default 5), ``topography__defect_size_a``
+            (apparent width in Angstrom, default 6) with ``map__pixel_size_a``.
+
+    Returns:
+        (N, 2) float64 array of (row, col) in pixels, strongest defect first (N may be 0).
+    """
+    z = _arrays.data(topography, "topography")
+    lib = _lib.lib()
+    count = ctypes.c_size_t(0)
+    with Options(options) as opts:
+        _errors.check(lib.qpik_find_defects(opts.handle, z.ref, None, ctypes.byref(count)))
+        out, d = _arrays.output((count.value, 2), np.float64)
+        if count.value:
+            _errors.check(lib.qpik_find_defects(opts.handle, z.ref, d.ref, ctypes.byref(count)))
+    return out
+
+
+def extract_map(
+    map,
+    mask=None,
+    positions=None,
+    topography=None,
+    progress=None,
+    blind=False,
+    types=1,
+    **options,
+):
     """Extract the kernel of a dI/dV map (2-D) or an energy stack (3-D, energies first) by
     least squares on the forward model ``Y = sum_i a_i K(r - r_i) + B + noise``.
 
@@ -116,9 +150,15 @@ def extract_map(map, mask=None, positions=None, topography=None, progress=None, 
             that pixel), shared by all energies.
         positions: (N, 2) defect positions, (row, col) in pixels of the map, subpixel
             allowed; up to half the kernel outside the map is allowed.
-            With neither mask nor positions, the positions are estimated from the map
-            (the mean over energies of a stack) with :func:`estimate_mask`'s heuristic.
-        topography: not supported yet (raises NotImplementedError).
+            With none of mask, positions and topography, extraction is blind: the
+            defects, their types and the kernels are found from the map itself
+            (``method`` "blind" in the result; ``positions_estimated`` is True).
+        topography: (H, W) topography of the same scan: the defects are found there
+            with :func:`find_defects` (its ``topography__*`` options apply).
+        blind: also search the map for defects beyond those given (they become type 0,
+            the blind ones types 1...).
+        types: blind defect types, one kernel each: 1 to 8, or "auto" (1 to 3 by
+            held-out R^2).
         progress: ``callable(stage, done, total, message)`` called on this thread (one
             stage per energy); returning True cancels (CancelledError).
         **options: ``map__*`` settings: ``map__kernel_size`` ("auto" or pixels),
@@ -139,11 +179,25 @@ def extract_map(map, mask=None, positions=None, topography=None, progress=None, 
     OptionError, CancelledError.
     """
     if topography is not None:
-        raise NotImplementedError(
-            "positions from a topography channel are not in qpik yet; find the defects "
-            "with your own detector and pass positions=(N, 2) or mask=, or pass neither "
-            "to estimate them from the map"
-        )
+        if mask is not None or positions is not None:
+            raise _errors.error(
+                Status.QPIK_ERR_INVALID_ARGUMENT,
+                "give one of mask, positions and topography",
+            )
+        topo_opts = {k: v for k, v in options.items() if k.startswith(("topography__", "map__pixel"))}
+        positions = find_defects(topography, **topo_opts)
+        if len(positions) == 0 and not blind:
+            raise _errors.error(
+                Status.QPIK_ERR_INVALID_ARGUMENT,
+                "no defects found in the topography; pass blind=True to search the map itself",
+            )
+        if len(positions) == 0:
+            positions = None
+    options = dict(options)
+    if blind:
+        options["map__blind"] = True
+    if types != 1:
+        options["map__types"] = types
     m = _arrays.data(map, "map")
     defects = _defects(m.array.shape, mask, positions)
     lib = _lib.lib()

@@ -132,9 +132,31 @@ def test_nan_rows_are_left_out(scene):
     assert np.isnan(ex.residual[0, 20:22]).all() and not np.isnan(ex.residual[0, 22]).any()
 
 
-def test_positions_are_estimated_without_defects(scene):
+def test_blind_without_defects_finds_them_and_the_kernel(scene):
     ex = qpik.extract_map(scene["map"], **OPTS)
-    assert ex.positions_estimated and 0 < len(ex.positions) <= len(scene["rc"]) + 2
+    assert ex.positions_estimated and len(ex.positions) == len(scene["rc"])
+    d = np.hypot(*(ex.positions[:, None, :] - scene["rc"][None, :, :]).transpose(2, 0, 1))
+    assert (d.min(axis=1) < 0.5).all()
+    assert pearson(ex.kernel, scene["kernel"]) > 0.98
+
+
+def test_topography_gives_the_positions(scene):
+    # Gaussian bumps (1.5 px) at the defects on a tilted plane: the topography of the map.
+    n = scene["n"]
+    rows, cols = np.mgrid[:n, :n]
+    z = 1e-3 * rows
+    for r, c in scene["rc"]:
+        z = z + np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * 1.5**2))
+    found = qpik.find_defects(z, map__pixel_size_a=2.5)
+    assert found.shape == (len(scene["rc"]), 2)
+    d = np.hypot(*(found[:, None, :] - scene["rc"][None, :, :]).transpose(2, 0, 1))
+    assert (d.min(axis=1) < 0.2).all()
+    ex = qpik.extract_map(scene["map"], topography=z, **OPTS)
+    assert not ex.positions_estimated
+    assert pearson(ex.kernel, scene["kernel"]) > 0.99
+    # Known defects plus a blind type: the given ones are type 0.
+    both = qpik.extract_map(scene["map"], topography=z, blind=True, **OPTS)
+    assert set(both.types[: len(scene["rc"])]) == {0}
 
 
 def test_progress_cancels_and_reraises(scene):
@@ -156,8 +178,11 @@ def test_bad_input_raises_the_matching_exception(scene):
         qpik.extract_map(m, mask=np.zeros_like(mask), **OPTS)
     with pytest.raises(qpik.InvalidArgumentError, match="0 positions"):
         qpik.extract_map(m, positions=[], **OPTS)
-    with pytest.raises(qpik.InvalidArgumentError, match="no defects found"):
+    with pytest.raises(qpik.InvalidArgumentError, match="constant"):
         qpik.extract_map(np.zeros((32, 32)))
+    noise = np.random.default_rng(1).normal(size=(64, 64))
+    with pytest.raises(qpik.InvalidArgumentError, match="no defects found"):
+        qpik.extract_map(noise, map__kernel_size=15)
     with pytest.raises(qpik.InvalidArgumentError, match="every one"):
         qpik.extract_map(m, mask=np.ones_like(mask), **OPTS)
     with pytest.raises(qpik.ShapeError, match="mask has shape"):
@@ -178,8 +203,8 @@ def test_bad_input_raises_the_matching_exception(scene):
         qpik.extract_map(m.astype(np.complex64), mask=mask, **OPTS)
     with pytest.raises(qpik.InvalidArgumentError, match="not both"):
         qpik.extract_map(m, mask=mask, positions=[[1, 2]], **OPTS)
-    with pytest.raises(NotImplementedError, match="topography"):
-        qpik.extract_map(m, topography=m)
+    with pytest.raises(qpik.InvalidArgumentError, match="one of mask, positions and topography"):
+        qpik.extract_map(m, mask=mask, topography=m)
     with pytest.raises(qpik.OptionError, match="kernel size"):
         qpik.extract_map(m, mask=mask, map__kernel_size=1)
     with pytest.raises(qpik.OptionError, match="did you mean 'map.symmetry'"):

@@ -194,41 +194,40 @@ impl Stamper {
         self.taps
             .par_chunks(per)
             .zip(coef.par_chunks(per))
-            .fold(
-                || vec![0.0; len],
-                |mut g, (taps, coefs)| {
-                    for (t, &a) in taps.iter().zip(coefs) {
-                        if a == 0.0 {
-                            continue;
-                        }
-                        let (klo, khi) = self.row_span(t, 0, self.height);
-                        let (clo, chi) = self.col_span(t);
-                        if clo >= chi {
-                            continue;
-                        }
-                        let g = &mut g[self.kernel_offset(t)..];
-                        for kr in klo..khi {
-                            let ir = (t.row + kr as i64 - c) as usize;
-                            let ic = (t.col + clo as i64 - c) as usize;
-                            let src = &r[ir * w + ic..ir * w + ic + (chi - clo)];
-                            let dst = &mut g[kr * s + clo..kr * s + chi];
-                            for (d, &x) in dst.iter_mut().zip(src) {
-                                *d += a * x;
-                            }
+            .map(|(taps, coefs)| {
+                let mut g = vec![0.0; len];
+                for (t, &a) in taps.iter().zip(coefs) {
+                    if a == 0.0 {
+                        continue;
+                    }
+                    let (klo, khi) = self.row_span(t, 0, self.height);
+                    let (clo, chi) = self.col_span(t);
+                    if clo >= chi {
+                        continue;
+                    }
+                    let g = &mut g[self.kernel_offset(t)..];
+                    for kr in klo..khi {
+                        let ir = (t.row + kr as i64 - c) as usize;
+                        let ic = (t.col + clo as i64 - c) as usize;
+                        let src = &r[ir * w + ic..ir * w + ic + (chi - clo)];
+                        let dst = &mut g[kr * s + clo..kr * s + chi];
+                        for (d, &x) in dst.iter_mut().zip(src) {
+                            *d += a * x;
                         }
                     }
-                    g
-                },
-            )
-            .reduce(
-                || vec![0.0; len],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(&b) {
-                        *x += y;
-                    }
-                    a
-                },
-            )
+                }
+                g
+            })
+            .collect::<Vec<Vec<f64>>>()
+            // Partial sums added in chunk order: the same result on every run.
+            .into_iter()
+            .reduce(|mut a, b| {
+                for (x, y) in a.iter_mut().zip(&b) {
+                    *x += y;
+                }
+                a
+            })
+            .unwrap_or_else(|| vec![0.0; len])
     }
 
     /// Adjoint in the tap coefficients: `z_t = sum_k kernel_t[k] * r[n_t + k - c]`, `kernel_t`
