@@ -301,7 +301,7 @@ typedef struct qpik_extraction_info {
    */
   double pixel_size_m;
   /**
-   * 1 when no defects were given and qpik estimated their positions from the map.
+   * 1 when no defects were given and qpik found them from the map (blind).
    */
   uint32_t positions_estimated;
   uint32_t reserved;
@@ -569,9 +569,14 @@ enum qpik_status qpik_find_defects(const struct qpik_options *opts,
  *   kernel (its kernel still reaches the map); further out is `QPIK_ERR_INVALID_ARGUMENT`.
  *   Positions are refined with the kernel by up to `map.refine_positions_px` (default
  *   1.5 pixels; 0 keeps them): `qpik_extraction_positions` gives the ones used.
- *   NULL: positions are estimated from the map (the mean over energies of a stack) with
- *   `qpik_estimate_mask`'s heuristic. No defect at all, or a mask marking every pixel, is
- *   `QPIK_ERR_INVALID_ARGUMENT`.
+ *   NULL: blind extraction: the defects, their types (`map.types`, default 1; `auto`
+ *   chooses 1 to 3) and the kernels are found from the map itself (the stack's layer of
+ *   largest variance), and the extraction's method is "blind". With defects given and
+ *   `map.blind = true` (or `defects.from = blind`), the given defects are type 0 and the
+ *   search adds `map.types` blind types. A map where no repeated defect pattern clears
+ *   the detection threshold (`map.detection_sigma`) or explains at least 1 % of the
+ *   held-out half is `QPIK_ERR_INVALID_ARGUMENT` ("no defects found"). No defect at all
+ *   in a given mask, or a mask marking every pixel, is `QPIK_ERR_INVALID_ARGUMENT`.
  * - `*out` receives a new `qpik_extraction` (free it with `qpik_extraction_free`);
  *   untouched on failure.
  *

@@ -23,6 +23,8 @@ use crate::extract::map::fit::{FitOptions, Problem, State, normalise};
 use crate::extract::map::operator::Stamper;
 use crate::progress::{Progress, check_cancelled};
 
+/// Starts tried for a further type.
+const STARTS: usize = 4;
 /// Rounds of detection and fitting per added type, at most.
 const ROUNDS: usize = 8;
 /// Smallest distance between two blind defects, in pixels.
@@ -101,38 +103,62 @@ fn blur(x: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The starting kernel of a new type: the tapered window of `r` around its strongest smoothed
-/// extremum, or `None` when `r` is flat.
-fn start_kernel(r: &[f64], valid: &[f64], h: usize, w: usize, s: usize) -> Option<Vec<f64>> {
+/// Starting kernels of a new type: the tapered windows of `r` around its strongest smoothed
+/// extrema (`count` = 1: the strongest of either sign; more: the strongest positive and
+/// negative ones in turn, at least S/2 apart). Empty when `r` is flat.
+fn start_kernels(
+    r: &[f64],
+    valid: &[f64],
+    h: usize,
+    w: usize,
+    s: usize,
+    count: usize,
+) -> Vec<Vec<f64>> {
     let smooth = blur(r, valid, h, w);
-    let (p, v) = smooth
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| valid[*i] > 0.0)
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
-    if *v == 0.0 {
-        return None;
+    let mut order: Vec<usize> = (0..h * w).filter(|&i| valid[i] > 0.0).collect();
+    order.sort_by(|&a, &b| smooth[b].abs().total_cmp(&smooth[a].abs()));
+    let mut centres: Vec<usize> = Vec::new();
+    let far = |p: usize, q: usize| {
+        let d = ((p / w) as f64 - (q / w) as f64).hypot((p % w) as f64 - (q % w) as f64);
+        d >= s as f64 / 2.0
+    };
+    for sign in [1.0, -1.0, 1.0, -1.0] {
+        if centres.len() >= count {
+            break;
+        }
+        let pick = order.iter().copied().find(|&p| {
+            (count == 1 || smooth[p] * sign > 0.0)
+                && smooth[p] != 0.0
+                && centres.iter().all(|&q| far(p, q))
+        });
+        if let Some(p) = pick {
+            centres.push(p);
+        }
     }
-    let (pr, pc) = ((p / w) as isize, (p % w) as isize);
     let c = (s / 2) as isize;
     let radius = s as f64 / 2.0;
-    let k = (0..s * s)
-        .map(|i| {
-            let (kr, kc) = ((i / s) as isize - c, (i % s) as isize - c);
-            let (rr, cc) = (pr + kr, pc + kc);
-            if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
-                return 0.0;
-            }
-            let d = (kr as f64).hypot(kc as f64) / radius;
-            let taper = if d < 1.0 {
-                0.5 + 0.5 * (std::f64::consts::PI * d).cos()
-            } else {
-                0.0
-            };
-            taper * r[rr as usize * w + cc as usize]
+    centres
+        .into_iter()
+        .map(|p| {
+            let (pr, pc) = ((p / w) as isize, (p % w) as isize);
+            (0..s * s)
+                .map(|i| {
+                    let (kr, kc) = ((i / s) as isize - c, (i % s) as isize - c);
+                    let (rr, cc) = (pr + kr, pc + kc);
+                    if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                        return 0.0;
+                    }
+                    let d = (kr as f64).hypot(kc as f64) / radius;
+                    let taper = if d < 1.0 {
+                        0.5 + 0.5 * (std::f64::consts::PI * d).cos()
+                    } else {
+                        0.0
+                    };
+                    taper * r[rr as usize * w + cc as usize]
+                })
+                .collect()
         })
-        .collect();
-    Some(k)
+        .collect()
 }
 
 /// A kernel of side `from` cropped or zero-padded about its centre to side `to`.
@@ -244,6 +270,125 @@ impl Search<'_> {
         (kept.len() < types.len()).then_some(kept)
     }
 
+    /// Rounds of detection and fitting with type `t` added (kernels `[..(t+1) S^2]`), from
+    /// `st` (the types before `t`); the state has `t + 1` types unless no defect took type `t`.
+    #[allow(clippy::too_many_arguments)]
+    fn grow(
+        &self,
+        cor: &Correlator,
+        mut st: State,
+        mut kernels: Vec<f64>,
+        t: usize,
+        first_blind: usize,
+        cap: usize,
+        progress: &dyn Progress,
+    ) -> Result<(State, Vec<f64>)> {
+        let s = cor.size;
+        let s2 = s * s;
+        let n_known = self.known.len();
+        let valid_count: f64 = self.valid.iter().sum();
+        let mut previous: Vec<Pick> = Vec::new();
+        for _round in 0..ROUNDS {
+            check_cancelled(progress)?;
+            // Each type's threshold from its filter's noise on the last fit's residual.
+            // White-noise threshold from the last fit's residual variance (the whole
+            // map's before the first fit, so early rounds keep only the clearest defects).
+            let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
+            let sigma2 = self.rss(&st) / (valid_count - dof).max(1.0);
+            let thresholds = vec![self.detection_sigma.powi(2) * sigma2; t + 1];
+            let fixed: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
+            let r = self.residual_without(&st, |i| i < n_known);
+            let searchable: Vec<bool> = (0..=t).map(|u| u >= first_blind).collect();
+            let picks = clean(
+                cor,
+                &CleanInput {
+                    residual: &r,
+                    valid: self.valid,
+                    kernels: &kernels[..(t + 1) * s2],
+                    searchable: &searchable,
+                    thresholds: &thresholds,
+                    relative_floor: RELATIVE_FLOOR,
+                    exclude: &fixed,
+                    separation: SEPARATION,
+                    max_picks: cap.saturating_sub(n_known),
+                },
+            );
+            if std::env::var_os("QPIK_DEBUG_BLIND").is_some() {
+                eprintln!(
+                    "type {t} s {s} picks {} thresholds {:?} gain {:.3e} last {:.3e}",
+                    picks.len(),
+                    thresholds,
+                    picks.first().map_or(0.0, |p| p.gain),
+                    picks.last().map_or(0.0, |p| p.gain)
+                );
+            }
+            if picks.is_empty() {
+                break;
+            }
+            // Settled when at most one pick in fifty (or one) is new.
+            let new = picks
+                .iter()
+                .filter(|p| {
+                    !previous.iter().any(|q| {
+                        q.row.abs_diff(p.row) <= 1 && q.col.abs_diff(p.col) <= 1 && q.kind == p.kind
+                    })
+                })
+                .count();
+            let same = picks.len().abs_diff(previous.len()) + new <= (picks.len() / 50).max(1);
+            // Keep refined positions of defects found again.
+            let refined = &st.stamper.positions[n_known..];
+            let old_types = &st.stamper.types[n_known..];
+            let mut positions: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
+            let mut given: Vec<[f64; 2]> = st.stamper.given[..n_known].to_vec();
+            let mut types: Vec<u8> = vec![0; n_known];
+            let mut amplitudes: Vec<f64> = st.amplitudes[..n_known].to_vec();
+            for p in &picks {
+                let at = [p.row as f64, p.col as f64];
+                let near = refined.iter().zip(old_types).position(|(q, &k)| {
+                    usize::from(k) == p.kind && (q[0] - at[0]).hypot(q[1] - at[1]) <= 1.0
+                });
+                positions.push(near.map_or(at, |i| refined[i]));
+                given.push(at);
+                types.push(p.kind as u8);
+                amplitudes.push(p.amplitude);
+            }
+            let present = t + 1;
+            // A type no pick took is dropped for this round (its kernel is kept).
+            if (first_blind..present).any(|u| !types.iter().any(|&k| usize::from(k) == u)) {
+                break;
+            }
+            st = self.fit(
+                s,
+                &positions,
+                &given,
+                &types,
+                present,
+                &kernels[..present * s2],
+                Some(&amplitudes),
+            );
+            if let Some(kept) = self.prune(&st, n_known) {
+                let pick = |v: &[[f64; 2]]| kept.iter().map(|&i| v[i]).collect::<Vec<_>>();
+                let types: Vec<u8> = kept.iter().map(|&i| st.stamper.types[i]).collect();
+                let amplitudes: Vec<f64> = kept.iter().map(|&i| st.amplitudes[i]).collect();
+                st = self.fit(
+                    s,
+                    &pick(&st.stamper.positions),
+                    &pick(&st.stamper.given),
+                    &types,
+                    present,
+                    &st.kernel,
+                    Some(&amplitudes),
+                );
+            }
+            kernels[..present * s2].copy_from_slice(&st.kernel);
+            if same {
+                break;
+            }
+            previous = picks;
+        }
+        Ok((st, kernels))
+    }
+
     /// Search for `blind_types` types of defects beyond the given ones; `s` is the kernel
     /// size. Returns `None` when not even one defect clears the threshold.
     pub fn run(
@@ -281,111 +426,33 @@ impl Search<'_> {
         for t in first_blind..kinds {
             check_cancelled(progress)?;
             let r = self.residual_without(&st, |_| true);
-            let Some(k0) = start_kernel(&r, self.valid, h, w, s) else {
-                break;
-            };
-            kernels.truncate(t * s2);
-            kernels.extend(k0);
-            let mut previous: Vec<Pick> = Vec::new();
-            for _round in 0..ROUNDS {
-                check_cancelled(progress)?;
-                // Each type's threshold from its filter's noise on the last fit's residual.
-                // White-noise threshold from the last fit's residual variance (the whole
-                // map's before the first fit, so early rounds keep only the clearest defects).
-                let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
-                let sigma2 = self.rss(&st) / (valid_count - dof).max(1.0);
-                let thresholds = vec![self.detection_sigma.powi(2) * sigma2; t + 1];
-                let fixed: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
-                let r = self.residual_without(&st, |i| i < n_known);
-                let searchable: Vec<bool> = (0..=t).map(|u| u >= first_blind).collect();
-                let picks = clean(
-                    &cor,
-                    &CleanInput {
-                        residual: &r,
-                        valid: self.valid,
-                        kernels: &kernels[..(t + 1) * s2],
-                        searchable: &searchable,
-                        thresholds: &thresholds,
-                        relative_floor: RELATIVE_FLOOR,
-                        exclude: &fixed,
-                        separation: SEPARATION,
-                        max_picks: cap.saturating_sub(n_known),
-                    },
-                );
-                if std::env::var_os("QPIK_DEBUG_BLIND").is_some() {
-                    eprintln!(
-                        "type {t} s {s} picks {} thresholds {:?} gain {:.3e} last {:.3e}",
-                        picks.len(),
-                        thresholds,
-                        picks.first().map_or(0.0, |p| p.gain),
-                        picks.last().map_or(0.0, |p| p.gain)
-                    );
+            // The first type from the strongest extremum; a further type from several starts,
+            // the best by the residual plus the detection threshold per defect.
+            let starts = start_kernels(&r, self.valid, h, w, s, if t == 0 { 1 } else { STARTS });
+            let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
+            let penalty =
+                self.detection_sigma.powi(2) * self.rss(&st) / (valid_count - dof).max(1.0);
+            let score = |x: &State| self.rss(x) + penalty * x.amplitudes.len() as f64;
+            let mut best: Option<(f64, State, Vec<f64>)> = None;
+            for k0 in starts {
+                let mut ks = kernels[..t * s2].to_vec();
+                ks.extend(k0);
+                let (grown, ks) = self.grow(&cor, st.clone(), ks, t, first_blind, cap, progress)?;
+                if grown.stamper.kinds != t + 1 {
+                    continue;
                 }
-                if picks.is_empty() {
-                    break;
+                let sc = score(&grown);
+                if best.as_ref().is_none_or(|b| sc < b.0) {
+                    best = Some((sc, grown, ks));
                 }
-                // Settled when at most one pick in fifty (or one) is new.
-                let new = picks
-                    .iter()
-                    .filter(|p| {
-                        !previous.iter().any(|q| {
-                            q.row.abs_diff(p.row) <= 1
-                                && q.col.abs_diff(p.col) <= 1
-                                && q.kind == p.kind
-                        })
-                    })
-                    .count();
-                let same = picks.len().abs_diff(previous.len()) + new <= (picks.len() / 50).max(1);
-                // Keep refined positions of defects found again.
-                let refined = &st.stamper.positions[n_known..];
-                let old_types = &st.stamper.types[n_known..];
-                let mut positions: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
-                let mut given: Vec<[f64; 2]> = st.stamper.given[..n_known].to_vec();
-                let mut types: Vec<u8> = vec![0; n_known];
-                let mut amplitudes: Vec<f64> = st.amplitudes[..n_known].to_vec();
-                for p in &picks {
-                    let at = [p.row as f64, p.col as f64];
-                    let near = refined.iter().zip(old_types).position(|(q, &k)| {
-                        usize::from(k) == p.kind && (q[0] - at[0]).hypot(q[1] - at[1]) <= 1.0
-                    });
-                    positions.push(near.map_or(at, |i| refined[i]));
-                    given.push(at);
-                    types.push(p.kind as u8);
-                    amplitudes.push(p.amplitude);
+            }
+            match best {
+                // A further type must pay for its defects.
+                Some((sc, grown, ks)) if t == first_blind || sc < score(&st) => {
+                    st = grown;
+                    kernels = ks;
                 }
-                let present = t + 1;
-                // A type no pick took is dropped for this round (its kernel is kept).
-                if (first_blind..present).any(|u| !types.iter().any(|&k| usize::from(k) == u)) {
-                    break;
-                }
-                st = self.fit(
-                    s,
-                    &positions,
-                    &given,
-                    &types,
-                    present,
-                    &kernels[..present * s2],
-                    Some(&amplitudes),
-                );
-                if let Some(kept) = self.prune(&st, n_known) {
-                    let pick = |v: &[[f64; 2]]| kept.iter().map(|&i| v[i]).collect::<Vec<_>>();
-                    let types: Vec<u8> = kept.iter().map(|&i| st.stamper.types[i]).collect();
-                    let amplitudes: Vec<f64> = kept.iter().map(|&i| st.amplitudes[i]).collect();
-                    st = self.fit(
-                        s,
-                        &pick(&st.stamper.positions),
-                        &pick(&st.stamper.given),
-                        &types,
-                        present,
-                        &st.kernel,
-                        Some(&amplitudes),
-                    );
-                }
-                kernels[..present * s2].copy_from_slice(&st.kernel);
-                if same {
-                    break;
-                }
-                previous = picks;
+                _ => break,
             }
         }
         if st.amplitudes.len() == n_known {
