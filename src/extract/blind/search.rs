@@ -21,6 +21,7 @@ use crate::Result;
 use crate::extract::map::background::Basis;
 use crate::extract::map::fit::{FitOptions, Problem, State, normalise};
 use crate::extract::map::operator::Stamper;
+use crate::extract::map::symmetry;
 use crate::progress::{Progress, check_cancelled};
 
 /// Starts tried for a further type.
@@ -217,8 +218,55 @@ impl Search<'_> {
         problem.amplitude_step(&mut st, &opt);
         st = problem.fit(st, &opt);
         problem.recentre_within(&mut st, &opt, (s / 4).max(2));
+        self.centre_on_extremum(&problem, &mut st, &opt);
         normalise(&mut st);
         st
+    }
+
+    /// Blind types whose kernel has no centre of inversion symmetry are centred on the
+    /// strongest extremum of the smoothed kernel (within S/4 of the window's centre): their
+    /// defects move by its offset and kernels and amplitudes are fitted again.
+    fn centre_on_extremum(&self, problem: &Problem, st: &mut State, opt: &FitOptions) {
+        let s = st.stamper.size;
+        let s2 = s * s;
+        let reach = (s / 4).max(2);
+        let c = (s / 2) as isize;
+        let first_blind = usize::from(!self.known.is_empty());
+        let ones = vec![1.0; s2];
+        let mut offsets = vec![[0.0f64; 2]; st.stamper.kinds];
+        for (t, d) in offsets.iter_mut().enumerate().skip(first_blind) {
+            let k = &st.kernel[t * s2..(t + 1) * s2];
+            if symmetry::inversion_offset(k, s, reach).is_some() {
+                continue;
+            }
+            let smooth = blur(k, &ones, s, s);
+            let near = |i: &usize| {
+                ((i / s) as isize - c).unsigned_abs() <= reach
+                    && ((i % s) as isize - c).unsigned_abs() <= reach
+            };
+            if let Some(i) = (0..s2)
+                .filter(near)
+                .max_by(|a, b| smooth[*a].abs().total_cmp(&smooth[*b].abs()))
+            {
+                *d = [(i / s) as f64 - c as f64, (i % s) as f64 - c as f64];
+            }
+        }
+        if offsets.iter().all(|d| d == &[0.0, 0.0]) {
+            return;
+        }
+        let types = &st.stamper.types;
+        let shift = |(i, p): (usize, &[f64; 2])| {
+            let d = offsets[usize::from(types[i])];
+            [p[0] + d[0], p[1] + d[1]]
+        };
+        let positions = st.stamper.positions.iter().enumerate().map(shift).collect();
+        let mut moved = st.stamper.moved(positions);
+        moved.given = st.stamper.given.iter().enumerate().map(shift).collect();
+        st.stamper = moved;
+        for _ in 0..2 {
+            problem.kernel_step(st, opt);
+            problem.amplitude_step(st, opt);
+        }
     }
 
     /// Residual sum of squares of a state on this map.
