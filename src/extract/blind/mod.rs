@@ -10,8 +10,8 @@
 //!
 //! # Ambiguities, resolved
 //! - **Shift.** Each kernel is centred on its impurity: the centre of its inversion symmetry
-//!   when it has one (found up to S/4 from the window's centre), otherwise where the search
-//!   put it, the strongest extremum of the smoothed map.
+//!   when it has one (found up to S/4 from the window's centre), otherwise the strongest
+//!   extremum of the smoothed kernel (also within S/4).
 //! - **Sign.** Amplitudes are positive on average per type.
 //! - **Scale.** Mean amplitude 1 per type, so each kernel carries the map's unit.
 //! - **Types.** Given defects (a mask, a list, a topography) are type 0 when there are any;

@@ -13,7 +13,8 @@
 //!   `(detection_sigma * sigma)^2`, with `sigma^2` the residual variance of the last fit (the
 //!   whole map's variance before the first), so early rounds keep only the clearest defects.
 //! - **Centre.** After each fit every kernel is moved onto its centre of inversion symmetry
-//!   when it has one (up to S/4 away), with its defects.
+//!   when it has one (up to S/4 away), else (blind types) onto the strongest extremum of the
+//!   smoothed kernel, with its defects.
 
 use super::clean::{CleanInput, Pick, clean};
 use super::correlate::Correlator;
