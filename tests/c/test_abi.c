@@ -126,12 +126,13 @@ TEST(status_names) {
         "QPIK_ERR_UNAVAILABLE",
         "QPIK_ERR_CANCELLED",
         "QPIK_ERR_INTERNAL",
+        "QPIK_ERR_MEMORY_BUDGET",
     };
     int32_t s;
-    for (s = 0; s <= QPIK_ERR_INTERNAL; s++) {
+    for (s = 0; s <= QPIK_ERR_MEMORY_BUDGET; s++) {
         CHECK_STR(qpik_status_name(s), names[s]);
     }
-    CHECK_STR(qpik_status_name(QPIK_ERR_INTERNAL + 1), "unknown status");
+    CHECK_STR(qpik_status_name(QPIK_ERR_MEMORY_BUDGET + 1), "unknown status");
     CHECK_STR(qpik_status_name(-1), "unknown status");
     CHECK_STR(qpik_status_name(INT32_MAX), "unknown status");
     CHECK_STR(qpik_status_name(INT32_MIN), "unknown status");
