@@ -180,3 +180,44 @@ fn maps_without_defects_are_refused_with_the_reason() {
         .to_string();
     assert!(err.contains("no finite pixels"), "{err}");
 }
+
+#[test]
+fn one_defect_gives_a_kernel_with_a_large_standard_error() {
+    // One defect against twelve, the same kernel and noise: the blind result from one defect
+    // says it is far less certain.
+    let s = 25;
+    let art = noise_only();
+    let std_of = |n: usize, seed: u64| {
+        let defects = DefectConfig {
+            count_min: n,
+            count_max: n,
+            amplitude_min: 1.0,
+            amplitude_max: 1.0,
+            ..DefectConfig::default()
+        };
+        let sc =
+            catalog_scene("square-tp0-m500meV", 96, 16, s, &defects, &art, seed).expect("scene");
+        let cfg = MapSettings {
+            bootstrap: 8,
+            ..settings(s)
+        };
+        let ex = extract_blind(
+            &MapData::from_image(sc.observation.image.clone()),
+            &[],
+            &cfg,
+            &NoProgress,
+        )
+        .expect("blind extraction");
+        let k: Vec<f32> = ex.kernels.iter().copied().collect();
+        let rms = (k.iter().map(|v| v * v).sum::<f32>() / k.len() as f32).sqrt();
+        let std = ex.kernel_std.iter().sum::<f32>() / ex.kernel_std.len() as f32;
+        (ex.positions.len(), std / rms)
+    };
+    let (n1, one) = std_of(1, 5);
+    let (n12, twelve) = std_of(12, 5);
+    assert!(n1 >= 1 && n12 >= 10, "{n1} and {n12} defects found");
+    assert!(
+        one > 2.0 * twelve,
+        "relative standard error {one:.3} from one defect, {twelve:.3} from twelve"
+    );
+}
