@@ -570,8 +570,8 @@ enum qpik_status qpik_find_defects(const struct qpik_options *opts,
  *   Positions are refined with the kernel by up to `map.refine_positions_px` (default
  *   1.5 pixels; 0 keeps them): `qpik_extraction_positions` gives the ones used.
  *   NULL: blind extraction: the defects, their types (`map.types`, default 1; `auto`
- *   chooses 1 to 3) and the kernels are found from the map itself (the stack's layer of
- *   largest variance), and the extraction's method is "blind". With defects given and
+ *   chooses 1 to 3) and the kernels are found from the map itself (a stack's first
+ *   principal component over energies), and the extraction's method is "blind". With defects given and
  *   `map.blind = true` (or `defects.from = blind`), the given defects are type 0 and the
  *   search adds `map.types` blind types. A map where no repeated defect pattern clears
  *   the detection threshold (`map.detection_sigma`) or explains at least 1 % of the

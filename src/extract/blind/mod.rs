@@ -36,27 +36,60 @@ pub const TYPE_PENALTY: f64 = 0.01;
 /// Kernel size of the first search when the size is automatic (then chosen from the count).
 const FIRST_KERNEL: usize = 41;
 
-/// The layer of largest variance: the search runs there (positions are shared by a stack).
-fn loudest_layer(map: &MapData, valid: &[f64]) -> usize {
-    let var = |l: usize| {
-        let layer = map.data.index_axis(ndarray::Axis(0), l);
-        let (mut s1, mut s2, mut n) = (0.0, 0.0, 0.0);
-        for (x, v) in layer.iter().zip(valid) {
-            if *v > 0.0 {
-                s1 += *x as f64;
-                s2 += (*x as f64).powi(2);
-                n += 1.0;
-            }
+/// The search's map for a stack: the layers' first principal component, `sum_e w_e (Y_e -
+/// mean_e)` with `w` the top eigenvector of the layers' covariance (power iteration). When
+/// defects keep their relative strength across energies, it is the map of one kernel,
+/// `sum_e w_e K_e`, with the evidence of every energy and the least noise; a single map is
+/// itself. Missing pixels are 0.
+fn principal_map(map: &MapData, valid: &[f64]) -> Vec<f64> {
+    let (e, h, w) = map.data.dim();
+    let layers: Vec<Vec<f64>> = map
+        .data
+        .outer_iter()
+        .map(|l| {
+            let v: Vec<f64> = l
+                .iter()
+                .zip(valid)
+                .map(|(x, m)| if *m > 0.0 { *x as f64 } else { 0.0 })
+                .collect();
+            let n = valid.iter().sum::<f64>().max(1.0);
+            let mean = v.iter().sum::<f64>() / n;
+            v.iter()
+                .zip(valid)
+                .map(|(x, m)| if *m > 0.0 { x - mean } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    if e == 1 {
+        return layers
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| vec![0.0; h * w]);
+    }
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let cov: Vec<f64> = (0..e * e)
+        .map(|i| dot(&layers[i / e], &layers[i % e]))
+        .collect();
+    // Start from the loudest layer; the covariance is positive semi-definite.
+    let mut v: Vec<f64> = (0..e).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
+    if let Some(l) = (0..e).max_by(|&a, &b| cov[a * e + a].total_cmp(&cov[b * e + b])) {
+        v = (0..e).map(|i| if i == l { 1.0 } else { 0.0 }).collect();
+    }
+    for _ in 0..100 {
+        let next: Vec<f64> = (0..e).map(|i| dot(&cov[i * e..(i + 1) * e], &v)).collect();
+        let norm = dot(&next, &next).sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            break;
         }
-        if n > 0.0 {
-            s2 / n - (s1 / n).powi(2)
-        } else {
-            0.0
+        v = next.iter().map(|x| x / norm).collect();
+    }
+    let mut out = vec![0.0; h * w];
+    for (layer, wt) in layers.iter().zip(&v) {
+        for (o, x) in out.iter_mut().zip(layer) {
+            *o += wt * x;
         }
-    };
-    (0..map.data.dim().0)
-        .max_by(|&a, &b| var(a).total_cmp(&var(b)))
-        .unwrap_or(0)
+    }
+    out
 }
 
 /// Defects and kernels of `map` found blind, beyond the given `known` positions (which may be
@@ -89,13 +122,7 @@ pub fn extract_blind(
             "the map has no finite pixels (every pixel is NaN or infinite in some layer)",
         ));
     }
-    let layer = loudest_layer(map, &valid);
-    let y: Vec<f64> = map
-        .data
-        .index_axis(ndarray::Axis(0), layer)
-        .iter()
-        .map(|&x| if x.is_finite() { x as f64 } else { 0.0 })
-        .collect();
+    let y = principal_map(map, &valid);
     let (lo, hi) = y
         .iter()
         .zip(&valid)
@@ -105,7 +132,7 @@ pub fn extract_blind(
         });
     if lo == hi {
         return Err(Error::invalid(format!(
-            "the map is constant ({lo}): there is nothing to extract"
+            "the map is constant: there is nothing to extract"
         )));
     }
     let basis = Basis::new(settings.background, h, w);
