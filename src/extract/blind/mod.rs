@@ -131,9 +131,9 @@ pub fn extract_blind(
             (a.min(*x), b.max(*x))
         });
     if lo == hi {
-        return Err(Error::invalid(format!(
-            "the map is constant: there is nothing to extract"
-        )));
+        return Err(Error::invalid(
+            "the map is constant: there is nothing to extract",
+        ));
     }
     let basis = Basis::new(settings.background, h, w);
     let search = Search {
