@@ -25,8 +25,8 @@ use crate::extract::map::operator::Stamper;
 use crate::extract::map::symmetry;
 use crate::progress::{Progress, check_cancelled};
 
-/// Starts tried for a further type.
-const STARTS: usize = 4;
+/// Extremum starts tried for a further type (beside the two of the split).
+const STARTS: usize = 2;
 /// Rounds of detection and fitting per added type, at most.
 const ROUNDS: usize = 8;
 /// Smallest distance between two blind defects, in pixels.
@@ -222,6 +222,89 @@ impl Search<'_> {
         self.centre_on_extremum(&problem, &mut st, &opt);
         normalise(&mut st);
         st
+    }
+
+    /// Starts from splitting the blind defects found so far in two by their looks: each
+    /// defect's window (the residual plus its own fitted kernel, tapered, unit norm) is
+    /// clustered by 2-means on correlation; each cluster's mean window is a start. A type
+    /// that absorbed two species separates this way.
+    fn split_starts(&self, st: &State, r: &[f64], first_blind: usize) -> Vec<Vec<f64>> {
+        let (h, w) = (self.height, self.width);
+        let s = st.stamper.size;
+        let s2 = s * s;
+        let c = (s / 2) as isize;
+        let radius = s as f64 / 2.0;
+        let blind: Vec<usize> = (0..st.amplitudes.len())
+            .filter(|&i| usize::from(st.stamper.types[i]) >= first_blind)
+            .collect();
+        if blind.len() < 4 {
+            return Vec::new();
+        }
+        let windows: Vec<Vec<f64>> = blind
+            .iter()
+            .map(|&i| {
+                let p = st.stamper.positions[i];
+                let (pr, pc) = (p[0].round() as isize, p[1].round() as isize);
+                let t = usize::from(st.stamper.types[i]);
+                let k = &st.kernel[t * s2..(t + 1) * s2];
+                let mut v: Vec<f64> = (0..s2)
+                    .map(|j| {
+                        let (kr, kc) = ((j / s) as isize - c, (j % s) as isize - c);
+                        let (rr, cc) = (pr + kr, pc + kc);
+                        if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                            return 0.0;
+                        }
+                        let d = (kr as f64).hypot(kc as f64) / radius;
+                        let taper = if d < 1.0 {
+                            0.5 + 0.5 * (std::f64::consts::PI * d).cos()
+                        } else {
+                            0.0
+                        };
+                        taper * (r[rr as usize * w + cc as usize] + st.amplitudes[i] * k[j])
+                    })
+                    .collect();
+                let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+                if norm > 0.0 {
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+                v
+            })
+            .collect();
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        // Seeds: the window least like the mean, and the one least like that.
+        let n = windows.len();
+        let mean: Vec<f64> = (0..s2)
+            .map(|j| windows.iter().map(|v| v[j]).sum::<f64>() / n as f64)
+            .collect();
+        let least = |like: &[f64]| {
+            (0..n)
+                .min_by(|&a, &b| dot(&windows[a], like).total_cmp(&dot(&windows[b], like)))
+                .unwrap_or(0)
+        };
+        let a0 = least(&mean);
+        let b0 = least(&windows[a0]);
+        let mut centres = [windows[a0].clone(), windows[b0].clone()];
+        let mut label = vec![0usize; n];
+        for _ in 0..10 {
+            for (l, v) in label.iter_mut().zip(&windows) {
+                *l = usize::from(dot(v, &centres[1]) > dot(v, &centres[0]));
+            }
+            for (k, centre) in centres.iter_mut().enumerate() {
+                let members: Vec<&Vec<f64>> = windows
+                    .iter()
+                    .zip(&label)
+                    .filter(|(_, l)| **l == k)
+                    .map(|(v, _)| v)
+                    .collect();
+                if members.is_empty() {
+                    return Vec::new();
+                }
+                *centre = (0..s2)
+                    .map(|j| members.iter().map(|v| v[j]).sum::<f64>() / members.len() as f64)
+                    .collect();
+            }
+        }
+        centres.to_vec()
     }
 
     /// Blind types whose kernel has no centre of inversion symmetry are centred on the
@@ -477,7 +560,11 @@ impl Search<'_> {
             let r = self.residual_without(&st, |_| true);
             // The first type from the strongest extremum; a further type from several starts,
             // the best by the residual plus the detection threshold per defect.
-            let starts = start_kernels(&r, self.valid, h, w, s, if t == 0 { 1 } else { STARTS });
+            let mut starts =
+                start_kernels(&r, self.valid, h, w, s, if t == 0 { 1 } else { STARTS });
+            if t > first_blind {
+                starts.extend(self.split_starts(&st, &r, first_blind));
+            }
             let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
             let penalty =
                 self.detection_sigma.powi(2) * self.rss(&st) / (valid_count - dof).max(1.0);
