@@ -128,6 +128,61 @@ fn the_real_scan_blind_beside_z_finds_a_second_type_that_explains_more() {
 }
 
 #[test]
+fn types_auto_finds_two_types_in_a_simulated_two_type_map_and_one_in_a_one_type_map() {
+    let d = tempdir("extract-types-auto");
+    let simulate = |kernels: &[&str], out: &str| {
+        let mut args = vec!["simulate", "observation"];
+        for k in kernels {
+            args.extend_from_slice(&["--kernel", k]);
+        }
+        let types = kernels.len().to_string();
+        args.extend_from_slice(&[
+            "--types",
+            &types,
+            "--size",
+            "192",
+            "--min-defects",
+            "15",
+            "--max-defects",
+            "20",
+            "--seed",
+            "3",
+            "-o",
+            out,
+        ]);
+        let o = qpik(&args, &d);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let auto = |input: &str| -> serde_json::Value {
+        let o = qpik(
+            &[
+                "extract",
+                input,
+                "--blind",
+                "--types",
+                "auto",
+                "--kernel-size",
+                "33",
+                "--bootstrap",
+                "0",
+                "-o",
+                "auto.h5",
+                "--json",
+            ],
+            &d,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).expect("one JSON object on stdout")
+    };
+    simulate(&["bi2212-dwave-35meV", "kagome-m500meV"], "two.h5");
+    simulate(&["bi2212-dwave-35meV"], "one.h5");
+    let two = auto("two.h5");
+    let one = auto("one.h5");
+    assert_eq!(two["types"], 2, "{two}");
+    assert_eq!(one["types"], 1, "{one}");
+}
+
+#[test]
 fn bad_input_gets_a_clear_message_and_leaves_nothing() {
     let d = tempdir("extract-bad");
     let err = failure(&qpik(
