@@ -5,18 +5,19 @@
 //! - 1024 x 1024 with 800 defects;
 //! - a stack of 32 energies x 256 x 256 (the search on one layer, kernels per energy).
 
-use ndarray::Array3;
 use qpik::data::map_data::MapData;
 use qpik::extract::blind::extract_blind;
 use qpik::extract::map::MapSettings;
 use qpik::progress::NoProgress;
-use qpik::rng::Rng;
 use qpik::synthesis::scene::catalog_scene;
 use qpik::synthesis::{Artefacts, DefectConfig};
 
 #[path = "common/timing.rs"]
 mod timing;
 use timing::time;
+#[path = "common/stack.rs"]
+mod stack;
+use stack::noisy_stack;
 
 fn scene(size: usize, n: usize, seed: u64) -> MapData {
     let defects = DefectConfig {
@@ -57,24 +58,7 @@ fn main() {
         t * 1e3
     );
     let e = 32;
-    let mut rng = Rng::new(5);
-    let base = map.data.index_axis(ndarray::Axis(0), 0).to_owned();
-    let sd = {
-        let m = base.iter().map(|&v| v as f64).sum::<f64>() / base.len() as f64;
-        (base.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / base.len() as f64).sqrt()
-    };
-    let mut data = Array3::<f32>::zeros((e, 256, 256));
-    for l in 0..e {
-        let f = 1.0 + 0.5 * (l as f32 * 0.2).sin();
-        for ((r, c), v) in base.indexed_iter() {
-            data[[l, r, c]] = f * v + (0.1 * sd * rng.normal()) as f32;
-        }
-    }
-    let stack = MapData {
-        data,
-        energies_ev: vec![f64::NAN; e],
-        ..map.clone()
-    };
+    let stack = noisy_stack(&map, e, 5);
     let t = time(3, || run(&stack));
     println!(
         "blind stack 32 x 256 x 256:               {:8.1} ms",

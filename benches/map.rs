@@ -8,18 +8,19 @@
 //! - 1024 x 1024, 800 defects: one fit and the default without bootstrap;
 //! - a stack of 64 energies x 256 x 256: the default without bootstrap.
 
-use ndarray::Array3;
 use qpik::data::map_data::MapData;
 use qpik::extract::defects::positions_from_mask;
 use qpik::extract::map::{MapSettings, Smoothness, extract_map};
 use qpik::progress::NoProgress;
-use qpik::rng::Rng;
 use qpik::synthesis::scene::catalog_scene;
 use qpik::synthesis::{Artefacts, DefectConfig};
 
 #[path = "common/timing.rs"]
 mod timing;
 use timing::time;
+#[path = "common/stack.rs"]
+mod stack;
+use stack::noisy_stack;
 
 fn scene(size: usize, n: usize, seed: u64) -> (MapData, Vec<[f64; 2]>) {
     let defects = DefectConfig {
@@ -89,24 +90,7 @@ fn main() {
     );
     // A stack: the 256 x 256 map scaled per energy, with fresh noise per layer.
     let e = 64;
-    let mut rng = Rng::new(5);
-    let base = map.data.index_axis(ndarray::Axis(0), 0).to_owned();
-    let sd = {
-        let m = base.iter().map(|&v| v as f64).sum::<f64>() / base.len() as f64;
-        (base.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / base.len() as f64).sqrt()
-    };
-    let mut data = Array3::<f32>::zeros((e, 256, 256));
-    for l in 0..e {
-        let f = 1.0 + 0.5 * (l as f32 * 0.2).sin();
-        for ((r, c), v) in base.indexed_iter() {
-            data[[l, r, c]] = f * v + (0.1 * sd * rng.normal()) as f32;
-        }
-    }
-    let stack = MapData {
-        data,
-        energies_ev: vec![f64::NAN; e],
-        ..map.clone()
-    };
+    let stack = noisy_stack(&map, e, 5);
     let t = time(3, || run(&stack, &pos, &default_no_boot));
     println!(
         "stack 64 x 256 x 256, default without bootstrap:     {:8.1} ms",

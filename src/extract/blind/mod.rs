@@ -23,7 +23,7 @@ pub mod search;
 
 use crate::data::map_data::MapData;
 use crate::extract::map::background::Basis;
-use crate::extract::map::solve::{choose_kernel_size, extract_map_typed};
+use crate::extract::map::solve::{choose_kernel_size, extract_map_typed, valid_pixels};
 use crate::extract::map::{Extraction, MapSettings, TypeCount};
 use crate::progress::Progress;
 use crate::{Error, Result};
@@ -108,20 +108,7 @@ pub fn extract_blind(
             "the map ({e} x {h} x {w}) is too small for a blind search: at least 5 x 5 pixels are needed"
         )));
     }
-    let mut valid = vec![1.0f64; h * w];
-    for layer in map.data.outer_iter() {
-        for (v, x) in valid.iter_mut().zip(layer.iter()) {
-            if !x.is_finite() {
-                *v = 0.0;
-            }
-        }
-    }
-    let valid_count = valid.iter().filter(|&&v| v > 0.0).count();
-    if valid_count == 0 {
-        return Err(Error::invalid(
-            "the map has no finite pixels (every pixel is NaN or infinite in some layer)",
-        ));
-    }
+    let (valid, valid_count) = valid_pixels(map)?;
     let y = principal_map(map, &valid);
     let (lo, hi) = y
         .iter()

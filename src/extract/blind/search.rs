@@ -20,7 +20,7 @@ use super::clean::{CleanInput, Pick, clean};
 use super::correlate::Correlator;
 use crate::Result;
 use crate::extract::map::background::Basis;
-use crate::extract::map::fit::{FitOptions, Problem, State, normalise};
+use crate::extract::map::fit::{FitOptions, Problem, State, normalise, shift_types};
 use crate::extract::map::operator::Stamper;
 use crate::extract::map::symmetry;
 use crate::progress::{Progress, check_cancelled};
@@ -137,28 +137,43 @@ fn start_kernels(
             centres.push(p);
         }
     }
-    let c = (s / 2) as isize;
-    let radius = s as f64 / 2.0;
     centres
         .into_iter()
-        .map(|p| {
-            let (pr, pc) = ((p / w) as isize, (p % w) as isize);
-            (0..s * s)
-                .map(|i| {
-                    let (kr, kc) = ((i / s) as isize - c, (i % s) as isize - c);
-                    let (rr, cc) = (pr + kr, pc + kc);
-                    if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
-                        return 0.0;
-                    }
-                    let d = (kr as f64).hypot(kc as f64) / radius;
-                    let taper = if d < 1.0 {
-                        0.5 + 0.5 * (std::f64::consts::PI * d).cos()
-                    } else {
-                        0.0
-                    };
-                    taper * r[rr as usize * w + cc as usize]
-                })
-                .collect()
+        .map(|p| tapered_window(r, h, w, s, p / w, p % w))
+        .collect()
+}
+
+/// Radial Hann taper of an `S x S` window (1 at the centre, 0 from radius S/2 on).
+fn taper(s: usize) -> Vec<f64> {
+    let c = (s / 2) as f64;
+    let radius = s as f64 / 2.0;
+    (0..s * s)
+        .map(|i| {
+            let d = ((i / s) as f64 - c).hypot((i % s) as f64 - c) / radius;
+            if d < 1.0 {
+                0.5 + 0.5 * (std::f64::consts::PI * d).cos()
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The tapered `S x S` window of the `h x w` map `r` centred on pixel `(row, col)` (0 off
+/// the map).
+fn tapered_window(r: &[f64], h: usize, w: usize, s: usize, row: usize, col: usize) -> Vec<f64> {
+    let c = (s / 2) as isize;
+    taper(s)
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let rr = row as isize + (i / s) as isize - c;
+            let cc = col as isize + (i % s) as isize - c;
+            if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                0.0
+            } else {
+                t * r[rr as usize * w + cc as usize]
+            }
         })
         .collect()
 }
@@ -232,37 +247,27 @@ impl Search<'_> {
         let (h, w) = (self.height, self.width);
         let s = st.stamper.size;
         let s2 = s * s;
-        let c = (s / 2) as isize;
-        let radius = s as f64 / 2.0;
         let blind: Vec<usize> = (0..st.amplitudes.len())
             .filter(|&i| usize::from(st.stamper.types[i]) >= first_blind)
             .collect();
         if blind.len() < 4 {
             return Vec::new();
         }
+        let weights = taper(s);
         let windows: Vec<Vec<f64>> = blind
             .iter()
             .map(|&i| {
                 let p = st.stamper.positions[i];
-                let (pr, pc) = (p[0].round() as isize, p[1].round() as isize);
+                let (pr, pc) = (
+                    p[0].round().max(0.0) as usize,
+                    p[1].round().max(0.0) as usize,
+                );
                 let t = usize::from(st.stamper.types[i]);
                 let k = &st.kernel[t * s2..(t + 1) * s2];
-                let mut v: Vec<f64> = (0..s2)
-                    .map(|j| {
-                        let (kr, kc) = ((j / s) as isize - c, (j % s) as isize - c);
-                        let (rr, cc) = (pr + kr, pc + kc);
-                        if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
-                            return 0.0;
-                        }
-                        let d = (kr as f64).hypot(kc as f64) / radius;
-                        let taper = if d < 1.0 {
-                            0.5 + 0.5 * (std::f64::consts::PI * d).cos()
-                        } else {
-                            0.0
-                        };
-                        taper * (r[rr as usize * w + cc as usize] + st.amplitudes[i] * k[j])
-                    })
-                    .collect();
+                let mut v = tapered_window(r, h, w, s, pr.min(h - 1), pc.min(w - 1));
+                for ((x, wt), kj) in v.iter_mut().zip(&weights).zip(k) {
+                    *x += st.amplitudes[i] * wt * kj;
+                }
                 let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
                 if norm > 0.0 {
                     v.iter_mut().for_each(|x| *x /= norm);
@@ -335,18 +340,9 @@ impl Search<'_> {
                 *d = [(i / s) as f64 - c as f64, (i % s) as f64 - c as f64];
             }
         }
-        if offsets.iter().all(|d| d == &[0.0, 0.0]) {
+        if !shift_types(st, &offsets) {
             return;
         }
-        let types = &st.stamper.types;
-        let shift = |(i, p): (usize, &[f64; 2])| {
-            let d = offsets[usize::from(types[i])];
-            [p[0] + d[0], p[1] + d[1]]
-        };
-        let positions = st.stamper.positions.iter().enumerate().map(shift).collect();
-        let mut moved = st.stamper.moved(positions);
-        moved.given = st.stamper.given.iter().enumerate().map(shift).collect();
-        st.stamper = moved;
         for _ in 0..2 {
             problem.kernel_step(st, opt);
             problem.amplitude_step(st, opt);

@@ -313,18 +313,9 @@ impl Problem<'_> {
                     _ => [0.0, 0.0],
                 })
                 .collect();
-            if offsets.iter().all(|d| d == &[0.0, 0.0]) {
+            if !shift_types(st, &offsets) {
                 return;
             }
-            let types = &st.stamper.types;
-            let shift = |(i, p): (usize, &[f64; 2])| {
-                let d = offsets[usize::from(types[i])];
-                [p[0] + d[0], p[1] + d[1]]
-            };
-            let positions = st.stamper.positions.iter().enumerate().map(shift).collect();
-            let mut moved = st.stamper.moved(positions);
-            moved.given = st.stamper.given.iter().enumerate().map(shift).collect();
-            st.stamper = moved;
             self.kernel_step(st, opt);
             self.amplitude_step(st, opt);
         }
@@ -430,6 +421,24 @@ impl Problem<'_> {
             })
             .collect()
     }
+}
+
+/// Move every defect of type `t` (and where it was given) by `offsets[t]` pixels; false
+/// when all offsets are 0 (nothing moves).
+pub fn shift_types(st: &mut State, offsets: &[[f64; 2]]) -> bool {
+    if offsets.iter().all(|d| d == &[0.0, 0.0]) {
+        return false;
+    }
+    let types = &st.stamper.types;
+    let shift = |(i, p): (usize, &[f64; 2])| {
+        let d = offsets[usize::from(types[i])];
+        [p[0] + d[0], p[1] + d[1]]
+    };
+    let positions = st.stamper.positions.iter().enumerate().map(shift).collect();
+    let mut moved = st.stamper.moved(positions);
+    moved.given = st.stamper.given.iter().enumerate().map(shift).collect();
+    st.stamper = moved;
+    true
 }
 
 /// Move the amplitudes' scale into the kernels: mean amplitude 1 per type (positive on

@@ -123,6 +123,27 @@ fn check_inputs(
     Ok(kinds)
 }
 
+/// The pixels finite in every layer (weight 1; the rest 0, left out) and their count; a map
+/// without any is an error.
+pub fn valid_pixels(map: &MapData) -> Result<(Vec<f64>, usize)> {
+    let (_, h, w) = map.data.dim();
+    let mut valid = vec![1.0f64; h * w];
+    for layer in map.data.outer_iter() {
+        for (v, x) in valid.iter_mut().zip(layer.iter()) {
+            if !x.is_finite() {
+                *v = 0.0;
+            }
+        }
+    }
+    let count = valid.iter().filter(|&&v| v > 0.0).count();
+    if count == 0 {
+        return Err(Error::invalid(
+            "the map has no finite pixels (every pixel is NaN or infinite in some layer)",
+        ));
+    }
+    Ok((valid, count))
+}
+
 /// Positions whose kernel cannot reach the map are errors.
 fn check_positions(positions: &[[f64; 2]], h: usize, w: usize, s: usize) -> Result<()> {
     let c = (s / 2) as f64;
@@ -338,21 +359,7 @@ pub fn extract_map_typed(
     let kinds = check_inputs(map, positions, types, settings)?;
     let (e, h, w) = map.data.dim();
     let n = positions.len();
-    // Pixels finite in every layer count; the rest are left out.
-    let mut valid = vec![1.0f64; h * w];
-    for layer in map.data.outer_iter() {
-        for (v, x) in valid.iter_mut().zip(layer.iter()) {
-            if !x.is_finite() {
-                *v = 0.0;
-            }
-        }
-    }
-    let valid_count = valid.iter().filter(|&&v| v > 0.0).count();
-    if valid_count == 0 {
-        return Err(Error::invalid(
-            "the map has no finite pixels (every pixel is NaN or infinite in some layer)",
-        ));
-    }
+    let (valid, valid_count) = valid_pixels(map)?;
     let s = choose_kernel_size(settings, h, w, valid_count, n)?;
     check_positions(positions, h, w, s)?;
     let basis = Basis::new(settings.background, h, w);
