@@ -9,30 +9,13 @@ use qpik::data::map_data::MapData;
 use qpik::extract::blind::extract_blind;
 use qpik::extract::map::MapSettings;
 use qpik::progress::NoProgress;
-use qpik::synthesis::scene::catalog_scene;
-use qpik::synthesis::{Artefacts, DefectConfig};
 
 #[path = "common/timing.rs"]
 mod timing;
 use timing::time;
-#[path = "common/stack.rs"]
-mod stack;
-use stack::noisy_stack;
-
-fn scene(size: usize, n: usize, seed: u64) -> MapData {
-    let defects = DefectConfig {
-        count_min: n,
-        count_max: n,
-        ..DefectConfig::default()
-    };
-    let art = Artefacts {
-        snr: Some(8.0),
-        ..Artefacts::default()
-    };
-    let sc =
-        catalog_scene("bi2212-normal-m50meV", size, 32, 49, &defects, &art, seed).expect("scene");
-    MapData::from_image(sc.observation.image)
-}
+#[path = "common/scenes.rs"]
+mod scenes;
+use scenes::{noisy_stack, scene};
 
 fn main() {
     println!("threads: {}", rayon::current_num_threads());
@@ -45,13 +28,13 @@ fn main() {
         let ex = extract_blind(m, &[], &settings, &NoProgress).expect("blind extraction");
         assert!(!ex.positions.is_empty());
     };
-    let map = scene(256, 50, 1);
+    let (map, _) = scene(256, 50, 1);
     let t = time(5, || run(&map));
     println!(
         "blind 256 x 256, 50 defects:              {:8.1} ms",
         t * 1e3
     );
-    let big = scene(1024, 800, 2);
+    let (big, _) = scene(1024, 800, 2);
     let t = time(3, || run(&big));
     println!(
         "blind 1024 x 1024, 800 defects:           {:8.1} ms",

@@ -9,34 +9,15 @@
 //! - a stack of 64 energies x 256 x 256: the default without bootstrap.
 
 use qpik::data::map_data::MapData;
-use qpik::extract::defects::positions_from_mask;
 use qpik::extract::map::{MapSettings, Smoothness, extract_map};
 use qpik::progress::NoProgress;
-use qpik::synthesis::scene::catalog_scene;
-use qpik::synthesis::{Artefacts, DefectConfig};
 
 #[path = "common/timing.rs"]
 mod timing;
 use timing::time;
-#[path = "common/stack.rs"]
-mod stack;
-use stack::noisy_stack;
-
-fn scene(size: usize, n: usize, seed: u64) -> (MapData, Vec<[f64; 2]>) {
-    let defects = DefectConfig {
-        count_min: n,
-        count_max: n,
-        ..DefectConfig::default()
-    };
-    let art = Artefacts {
-        snr: Some(8.0),
-        ..Artefacts::default()
-    };
-    let sc =
-        catalog_scene("bi2212-normal-m50meV", size, 32, 49, &defects, &art, seed).expect("scene");
-    let positions = positions_from_mask(sc.observation.mask.view()).expect("defects");
-    (MapData::from_image(sc.observation.image), positions)
-}
+#[path = "common/scenes.rs"]
+mod scenes;
+use scenes::{noisy_stack, scene};
 
 fn main() {
     println!("threads: {}", rayon::current_num_threads());
