@@ -183,6 +183,49 @@ fn types_auto_finds_two_types_in_a_simulated_two_type_map_and_one_in_a_one_type_
 }
 
 #[test]
+fn eval_blind_scores_a_dataset_with_its_masks_ignored() {
+    let d = tempdir("eval-blind");
+    let o = qpik(
+        &[
+            "simulate",
+            "dataset",
+            "--kernels",
+            "4",
+            "--per-kernel",
+            "2",
+            "--size",
+            "128",
+            "--min-defects",
+            "10",
+            "--max-defects",
+            "15",
+            "--unseen-fraction",
+            "0.5",
+            "--seed",
+            "2",
+            "-o",
+            "ev.h5",
+        ],
+        &d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = qpik(
+        &["eval", "--data", "ev.h5", "--method", "blind", "--json"],
+        &d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(r["method"], "blind");
+    assert_eq!(r["unseen"]["count"], 4);
+    let d_unseen = r["unseen"]["maxdot_mean"].as_f64().unwrap();
+    let d_seen = r["seen"]["maxdot_mean"].as_f64().unwrap();
+    assert!(
+        d_unseen > 0.9 && d_seen > 0.9,
+        "maxdot {d_seen} seen, {d_unseen} unseen"
+    );
+}
+
+#[test]
 fn bad_input_gets_a_clear_message_and_leaves_nothing() {
     let d = tempdir("extract-bad");
     let err = failure(&qpik(

@@ -62,6 +62,9 @@ pub fn evaluate_forward(
     let (kh, kw) = (kt.kernels.dim().1, kt.kernels.dim().2);
     let fit = settings.kernel_size.unwrap_or(kh.min(kw).min(h).min(w));
     let s = fit.min(kh).min(kw);
+    // The blind search chooses its own kernel size unless the caller gave one: the dataset's
+    // window may be as large as the map, which a search cannot start from.
+    let blind = settings.clone();
     let settings = crate::extract::map::MapSettings {
         kernel_size: Some(fit),
         ..settings.clone()
@@ -101,7 +104,7 @@ pub fn evaluate_forward(
                 .to_owned();
             let map = MapData::from_image(obs);
             let ex = if settings.blind {
-                match crate::extract::blind::extract_blind(&map, &[], &settings, &NoProgress) {
+                match crate::extract::blind::extract_blind(&map, &[], &blind, &NoProgress) {
                     Ok(ex) => ex,
                     Err(_) => {
                         // Scored as a flat kernel.
@@ -122,9 +125,17 @@ pub fn evaluate_forward(
                 extract_map(&map, &positions, &settings, &NoProgress)
                     .map_err(|e| crate::Error::invalid(format!("observation {}: {e}", start + j)))?
             };
-            let off = fit / 2 - s / 2;
-            let found: Vec<f32> = (0..s * s)
-                .map(|i| ex.kernels[[0, 0, off + i / s, off + i % s]])
+            // On the dataset's window: the kernel's centre cropped or zero-padded to S.
+            let side = ex.kernel_size();
+            let own: Vec<f64> = ex
+                .kernels
+                .slice(ndarray::s![0, 0, .., ..])
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            let found: Vec<f32> = crate::extract::blind::search::resize_kernel(&own, side, s)
+                .into_iter()
+                .map(|v| v as f32)
                 .collect();
             let pred = crate::model::minmax(&found);
             let mut m = sample_metrics(&pred, &truth[k]);
