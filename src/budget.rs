@@ -3,7 +3,8 @@
 //! allocated, because Rust aborts the whole process (MATLAB, Gwyddion, Igor with the user's
 //! unsaved work) when an allocation fails.
 //!
-//! The budget is the option `memory_budget_bytes` (C ABI, Python; the CLI uses the default);
+//! The budget is the option `memory_budget_bytes` (C ABI, Python) or `--memory-budget`
+//! (`qpik simulate dataset`, `qpik extract`);
 //! the default is [`DEFAULT_MEMORY_BUDGET_BYTES`] (4 GiB). Estimates count the large arrays a
 //! call holds at once, not every small vector, so the real peak stays within a small factor
 //! of the figure checked (the README's reliability section lists measured peaks).
@@ -47,7 +48,7 @@ impl MemoryBudget {
             Some(n) if n <= self.bytes => Ok(()),
             Some(n) => Err(Error::OverBudget(format!(
                 "{what} needs {n} bytes ({}), more than the memory budget of {} bytes ({}); \
-                 use smaller sizes, or raise the budget (option memory_budget_bytes)",
+                 use smaller sizes, or raise the budget (option memory_budget_bytes; --memory-budget in the CLI)",
                 human(n),
                 self.bytes,
                 human(self.bytes)

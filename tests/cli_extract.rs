@@ -226,6 +226,49 @@ fn eval_blind_scores_a_dataset_with_its_masks_ignored() {
 }
 
 #[test]
+fn the_memory_budget_flag_refuses_large_work_before_allocating() {
+    let d = tempdir("memory-budget");
+    let o = qpik(
+        &[
+            "simulate",
+            "dataset",
+            "--kernels",
+            "2",
+            "--per-kernel",
+            "1000000000",
+            "--memory-budget",
+            "100000000",
+            "-o",
+            "big.h5",
+        ],
+        &d,
+    );
+    let err = failure(&o);
+    assert!(
+        err.contains("more than the memory budget of 100000000 bytes"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(&d).unwrap().next().is_none(),
+        "a file was left behind"
+    );
+    let o = qpik(
+        &[
+            "extract",
+            scan(),
+            "--memory-budget",
+            "2000000",
+            "-o",
+            "x.h5",
+        ],
+        &d,
+    );
+    let err = failure(&o);
+    assert!(err.contains("over the memory budget of 1 MiB"), "{err}");
+    assert!(!d.join("x.h5").exists());
+}
+
+#[test]
 fn bad_input_gets_a_clear_message_and_leaves_nothing() {
     let d = tempdir("extract-bad");
     let err = failure(&qpik(

@@ -178,6 +178,10 @@ pub struct RenderArgs {
 
 #[derive(Args, Debug)]
 pub struct DatasetArgs {
+    /// Memory the generation may use, in bytes; a larger dataset is refused before anything
+    /// is allocated.
+    #[arg(long, default_value_t = crate::budget::DEFAULT_MEMORY_BUDGET_BYTES)]
+    pub memory_budget: u64,
     #[arg(long, default_value_t = 100)]
     pub kernels: usize,
     #[arg(long, default_value_t = 500)]
@@ -293,6 +297,10 @@ pub struct ExtractArgs {
     /// Blind detection threshold in noise standard deviations.
     #[arg(long, default_value_t = 5.0)]
     pub detection_sigma: f64,
+    /// Memory the extraction may use, in bytes; a larger map is refused before anything is
+    /// allocated.
+    #[arg(long, default_value_t = crate::extract::map::MapSettings::DEFAULT_MEMORY_BUDGET)]
+    pub memory_budget: u64,
     /// Kernel size S in pixels (default: from the defect spacing).
     #[arg(long)]
     pub kernel_size: Option<usize>,

@@ -76,6 +76,7 @@ pub(super) fn settings_of(a: &ExtractArgs) -> Result<MapSettings> {
             })?),
         },
         detection_sigma: a.detection_sigma,
+        memory_budget_bytes: a.memory_budget,
         ..MapSettings::default()
     })
 }

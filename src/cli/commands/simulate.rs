@@ -10,7 +10,7 @@ use crate::physics::catalog::catalog;
 use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::rng::Rng;
 use crate::synthesis::dataset::{
-    DatasetConfig, generate_dataset, observation_table, prepare_kernel,
+    DatasetConfig, generate_dataset_within, observation_table, prepare_kernel,
 };
 use crate::synthesis::{Artefacts, DefectConfig, Region, synthesize};
 use crate::{Error, Result};
@@ -239,7 +239,8 @@ pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
         types: a.types,
     };
     let t = Instant::now();
-    let summary = generate_dataset(&cfg, &a.out, &Bars::default())?;
+    let budget = crate::budget::MemoryBudget::new(a.memory_budget)?;
+    let summary = generate_dataset_within(&cfg, &a.out, &budget, &Bars::default())?;
     println!(
         "wrote {}: {} kernels ({} unseen), {} observations of {}x{} in {:.1} s (kernels {:.1} s, observations + write {:.1} s)",
         a.out.display(),

@@ -375,7 +375,7 @@ pub fn extract_map_typed(
         memory_needed(e, h, w, s, n, settings) + (kinds as u64 - 1) * (s * s) as u64 * 8 * 24;
     if need > settings.memory_budget_bytes {
         return Err(Error::invalid(format!(
-            "extracting from a {e} x {h} x {w} map with a {s} x {s} kernel needs about {} MiB, over the memory budget of {} MiB: raise the budget or crop the map",
+            "extracting from a {e} x {h} x {w} map with a {s} x {s} kernel needs about {} MiB, over the memory budget of {} MiB: raise the budget (map.memory_budget_bytes; --memory-budget in the CLI) or crop the map",
             need >> 20,
             settings.memory_budget_bytes >> 20
         )));
