@@ -2,7 +2,8 @@
 //! defects, S = 49): every STRIDE-th catalog kernel; prints maxdot against the truth, defect
 //! recall within 1 px, the share of false positions, the held-out R^2 and the time, and
 //! their medians.
-//! `cargo run --release --example blind_accuracy [STRIDE] [SIZE]`
+//! `cargo run --release --example blind_accuracy [STRIDE] [SIZE]`; `QPIK_ONLY=NAME` runs
+//! only the kernels whose name contains NAME.
 
 use qpik::data::map_data::MapData;
 use qpik::extract::blind::extract_blind;
@@ -139,18 +140,6 @@ fn main() {
         // matches within 3 px, and score positions where the defects appear.
         let (shift, apparent) = sheared(&sc.observation.positions, &ex.positions, size);
         let (recall, false_share) = matching(&apparent, &ex.positions, 1.0);
-        if std::env::var_os("QPIK_DEBUG_BLIND").is_some() {
-            for (i, f) in ex.positions.iter().enumerate() {
-                let d = apparent
-                    .iter()
-                    .map(|t| (t[0] - f[0]).hypot(t[1] - f[1]))
-                    .fold(f32::INFINITY, f32::min);
-                println!(
-                    "  found {f:?} amplitude {:.3} nearest truth {d:.2} px",
-                    ex.amplitudes[[i, 0]]
-                );
-            }
-        }
         println!(
             "{:32} n {:3} found {:3} maxdot {d:.4} recall {recall:.3} false {false_share:.3} heldout {:.3} {dt:.2} s shear {:.2?}",
             spec.name,

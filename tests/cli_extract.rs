@@ -15,6 +15,15 @@ fn scan() -> &'static str {
     )
 }
 
+/// Asserts that the command succeeded, with its error output as the message.
+fn succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn failure(out: &Output) -> String {
     assert!(
         !out.status.success(),
@@ -44,11 +53,7 @@ fn the_real_scan_with_defects_from_z_gives_a_result_file_pictures_and_json() {
         ],
         &d,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
     assert_eq!(report["method"], "forward");
@@ -81,11 +86,7 @@ fn the_real_scan_with_defects_from_z_gives_a_result_file_pictures_and_json() {
         ],
         &d,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let k = qpik::data::npy::read_f32(&d.join("k.npy")).expect("npy");
     assert_eq!(k.dim(), (ex.kernel_size(), ex.kernel_size()));
 }
@@ -100,11 +101,7 @@ fn the_real_scan_blind_beside_z_finds_a_second_type_that_explains_more() {
         args.extend_from_slice(extra);
         args.extend_from_slice(&["-o", "b.h5", "--json"]);
         let out = qpik(&args, &d);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out);
         serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
     };
     let z = run(&[]);
@@ -151,7 +148,7 @@ fn types_auto_finds_two_types_in_a_simulated_two_type_map_and_one_in_a_one_type_
             out,
         ]);
         let o = qpik(&args, &d);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        succeeded(&o);
     };
     let auto = |input: &str| -> serde_json::Value {
         let o = qpik(
@@ -171,7 +168,7 @@ fn types_auto_finds_two_types_in_a_simulated_two_type_map_and_one_in_a_one_type_
             ],
             &d,
         );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        succeeded(&o);
         serde_json::from_slice(&o.stdout).expect("one JSON object on stdout")
     };
     simulate(&["bi2212-dwave-35meV", "kagome-m500meV"], "two.h5");
@@ -208,12 +205,12 @@ fn eval_blind_scores_a_dataset_with_its_masks_ignored() {
         ],
         &d,
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeeded(&o);
     let o = qpik(
         &["eval", "--data", "ev.h5", "--method", "blind", "--json"],
         &d,
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeeded(&o);
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
     assert_eq!(r["method"], "blind");
     assert_eq!(r["unseen"]["count"], 4);

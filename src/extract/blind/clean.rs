@@ -64,30 +64,6 @@ fn cross_correlation(a: &[f64], b: &[f64], s: usize) -> Vec<f64> {
     cor.correlate(&cor.map_spectrum(&canvas), a)
 }
 
-/// Noise of the matched filter: the robust standard deviation (1.4826 x the median absolute
-/// deviation) of `C / sqrt(N)` for `kernel` on `residual`, over the pixels where the kernel
-/// is seen. For white noise of standard deviation sigma it is sigma; correlated noise and
-/// model error raise it, and so the threshold.
-pub fn filter_noise(cor: &Correlator, residual: &[f64], valid: &[f64], kernel: &[f64]) -> f64 {
-    let c = cor.correlate(&cor.map_spectrum(residual), kernel);
-    let k2: Vec<f64> = kernel.iter().map(|v| v * v).collect();
-    let total: f64 = k2.iter().sum();
-    let n = cor.correlate(&cor.map_spectrum(valid), &k2);
-    let mut z: Vec<f64> = c
-        .iter()
-        .zip(&n)
-        .filter(|(_, n)| **n >= MIN_VISIBLE * total && **n > 0.0)
-        .map(|(c, n)| c / n.sqrt())
-        .collect();
-    if z.is_empty() {
-        return 0.0;
-    }
-    let mid = z.len() / 2;
-    let median = *z.select_nth_unstable_by(mid, f64::total_cmp).1;
-    let mut dev: Vec<f64> = z.iter().map(|v| (v - median).abs()).collect();
-    1.4826 * *dev.select_nth_unstable_by(mid, f64::total_cmp).1
-}
-
 /// Detect defects greedily; picks in the order found (strongest first).
 pub fn clean(cor: &Correlator, input: &CleanInput) -> Vec<Pick> {
     let (h, w, s) = (cor.height, cor.width, cor.size);

@@ -180,8 +180,8 @@ fn find(
     if let Some(s) = settings.kernel_size {
         return search.run(s, blind_types, progress);
     }
-    let first = FIRST_KERNEL.min(h.min(w)) | 1;
-    let first = if first > h.min(w) { first - 2 } else { first };
+    // The largest odd size up to FIRST_KERNEL that fits the map.
+    let first = (FIRST_KERNEL.min(h.min(w)) - 1) | 1;
     let Some(found) = search.run(first, blind_types, progress)? else {
         return Ok(None);
     };

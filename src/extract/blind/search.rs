@@ -39,18 +39,12 @@ const WEAK_AMPLITUDE: f64 = 0.2;
 const REFINE_PX: f64 = 1.0;
 
 /// What the search found: positions `(row, col)`, types (given defects are type 0 when there
-/// are any), the kernel size it settled on, and the kernels and amplitudes of its last fit.
+/// are any), and the kernel size it settled on.
 #[derive(Clone, Debug)]
 pub struct Found {
     pub positions: Vec<[f64; 2]>,
     pub types: Vec<u8>,
-    pub kinds: usize,
     pub kernel_size: usize,
-    pub kernels: Vec<f64>,
-    pub amplitudes: Vec<f64>,
-    /// Residual sum of squares of the last fit, and that of the background alone.
-    pub rss: f64,
-    pub background_rss: f64,
 }
 
 /// The map and how to search it.
@@ -194,12 +188,6 @@ pub fn resize_kernel(k: &[f64], from: usize, to: usize) -> Vec<f64> {
 }
 
 impl Search<'_> {
-    /// Residual sum of squares of the background alone.
-    fn background_rss(&self, stamper: &Stamper) -> f64 {
-        Problem::new(stamper, self.basis, self.y, self.valid.to_vec())
-            .background_only_ss(self.cg_iterations)
-    }
-
     /// Fit kernels, amplitudes, positions and background to defects at `positions` of
     /// `types`, from `kernels` (`kinds` types); blind defects move up to [`REFINE_PX`].
     #[allow(clippy::too_many_arguments)]
@@ -441,15 +429,6 @@ impl Search<'_> {
                     max_picks: cap.saturating_sub(n_known),
                 },
             );
-            if std::env::var_os("QPIK_DEBUG_BLIND").is_some() {
-                eprintln!(
-                    "type {t} s {s} picks {} thresholds {:?} gain {:.3e} last {:.3e}",
-                    picks.len(),
-                    thresholds,
-                    picks.first().map_or(0.0, |p| p.gain),
-                    picks.last().map_or(0.0, |p| p.gain)
-                );
-            }
             if picks.is_empty() {
                 break;
             }
@@ -531,7 +510,6 @@ impl Search<'_> {
         let first_blind = usize::from(n_known > 0);
         let kinds = first_blind + blind_types;
         let empty = Stamper::new(h, w, s, &[]);
-        let background_rss = self.background_rss(&empty);
         // The given defects alone first.
         let mut st = if n_known > 0 {
             let start = vec![0.0; s2];
@@ -593,12 +571,7 @@ impl Search<'_> {
         Ok(Some(Found {
             positions: st.stamper.positions.clone(),
             types: st.stamper.types.clone(),
-            kinds: st.stamper.kinds,
             kernel_size: s,
-            kernels: st.kernel.clone(),
-            amplitudes: st.amplitudes.clone(),
-            rss: self.rss(&st),
-            background_rss,
         }))
     }
 }
