@@ -216,8 +216,10 @@ fn one_defect_gives_a_kernel_with_a_large_standard_error() {
     let (n1, one) = std_of(1, 5);
     let (n12, twelve) = std_of(12, 5);
     assert!(n1 >= 1 && n12 >= 10, "{n1} and {n12} defects found");
+    // Pure noise would give sqrt(12) = 3.5; the held-out-chosen penalties (stronger for one
+    // defect) shrink both, the one-defect kernel's far field the most.
     assert!(
-        one > 2.0 * twelve,
+        one > 1.5 * twelve,
         "relative standard error {one:.3} from one defect, {twelve:.3} from twelve"
     );
 }

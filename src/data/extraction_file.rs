@@ -28,6 +28,7 @@
 //! | `background` | f32 [E, H, W], the fitted background |
 //! | `energies_ev` | f64 [E] (NaN when unknown) |
 //! | `smoothness` | f64 [E], the smoothness weight used |
+//! | `decay` | f64 [E], the decay weight used (absent in files from before it existed: read as NaN) |
 //!
 //! Files are written atomically (a temporary file in the target folder, renamed over it).
 
@@ -115,6 +116,7 @@ pub fn check_extraction(ex: &Extraction) -> Result<(usize, usize, usize, usize, 
         ("heldout_r2", ex.heldout_r2.len()),
         ("fit_r2", ex.fit_r2.len()),
         ("smoothness", ex.smoothness.len()),
+        ("decay", ex.decay.len()),
     ] {
         if len != e {
             return bad(format!("{name} has {len} values for {e} energies"));
@@ -194,6 +196,7 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     dataset!("background", &ex.background.as_standard_layout());
     dataset!("energies_ev", ex.energies_ev.as_slice());
     dataset!("smoothness", ex.smoothness.as_slice());
+    dataset!("decay", ex.decay.as_slice());
     file.close()
         .map_err(h5(path, "cannot close the file".into()))?;
     target.commit()
@@ -416,6 +419,18 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
     }
     let energies: Array1<f64> = r.read(&en_ds, "energies_ev")?;
     let smoothness: Array1<f64> = r.read(&sm_ds, "smoothness")?;
+    // Files written before the decay penalty existed have no "decay": NaN (unknown).
+    let decay = if r.file.link_exists("decay") {
+        let (ds, shape) = r.dataset("decay", F64, 1)?;
+        if shape != [e] {
+            return Err(r.fail(format!(
+                "dataset 'decay' has shape {shape:?}, expected [{e}]"
+            )));
+        }
+        r.read::<f64, ndarray::Ix1>(&ds, "decay")?.to_vec()
+    } else {
+        vec![f64::NAN; e]
+    };
     Ok(Extraction {
         kernels,
         kernel_std,
@@ -428,6 +443,7 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
         fit_r2: r.f64_list("fit_r2", e)?,
         symmetry: r.scalar("symmetry", TypeDescriptor::Unsigned(IntSize::U4))?,
         smoothness: smoothness.to_vec(),
+        decay,
         pixel_size_m: r.scalar("pixel_size_m", F64)?,
         value_unit: r.string("value_unit")?,
         energies_ev: energies.to_vec(),

@@ -34,6 +34,7 @@ pub(crate) fn sample(t: usize, e: usize, s: usize, n: usize, h: usize, w: usize)
         fit_r2: (0..e).map(|l| 0.9 - 0.05 * l as f64).collect(),
         symmetry: 4,
         smoothness: (0..e).map(|l| 1e-3 * (l + 1) as f64).collect(),
+        decay: (0..e).map(|l| 0.5 * (l + 1) as f64).collect(),
         pixel_size_m: 1.5e-10,
         value_unit: "S".into(),
         energies_ev: (0..e).map(|l| -0.01 + 0.005 * l as f64).collect(),
@@ -72,6 +73,7 @@ fn assert_same(a: &Extraction, b: &Extraction) {
     assert_eq!(a.fit_r2, b.fit_r2);
     assert_eq!(a.symmetry, b.symmetry);
     assert_eq!(a.smoothness, b.smoothness);
+    assert_eq!(a.decay, b.decay);
     assert!(
         a.pixel_size_m == b.pixel_size_m || (a.pixel_size_m.is_nan() && b.pixel_size_m.is_nan())
     );
@@ -259,7 +261,7 @@ with h5py.File(path, "r") as f:
         "positions": ("float32", (N, 2)), "types": ("uint8", (N,)),
         "amplitudes": ("float32", (N, E)), "residual": ("float32", (E, H, W)),
         "background": ("float32", (E, H, W)), "energies_ev": ("float64", (E,)),
-        "smoothness": ("float64", (E,)),
+        "smoothness": ("float64", (E,)), "decay": ("float64", (E,)),
     }
     assert set(f.keys()) == set(shapes), sorted(f.keys())
     for name, (dtype, shape) in shapes.items():

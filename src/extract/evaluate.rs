@@ -39,7 +39,9 @@ pub fn evaluate(
 }
 
 /// Evaluate the map engine (known positions from each observation's mask) on a qpik dataset
-/// of any image size: kernels of unseen (`split = 1`) and seen kernels, up to `limit` each.
+/// of any image size: kernels of unseen (`split = 1`) and seen kernels, up to `limit` each,
+/// spread evenly over each group's observations (every k-th, so that a dataset stored kernel
+/// by kernel is not scored on its first few kernels only).
 /// The kernel is extracted on `settings.kernel_size` pixels, else on the dataset's kernel
 /// window (or the image's smaller side if less); its central window (at most the dataset's)
 /// is compared with the true kernel's, both min-max scaled as for the networks; maxdot on the
@@ -80,8 +82,22 @@ pub fn evaluate_forward(
         .collect();
     let maxdot = MaxDot::new(s, s);
     let (mut seen, mut unseen) = (Vec::new(), Vec::new());
-    progress.stage("extracting", (2 * limit).min(reader.len()) as u64);
     let block = 256;
+    let is_unseen = |k: u32| kt.split[k as usize] == crate::data::SPLIT_UNSEEN;
+    // Pass 1: the size of each group, for the stride.
+    let mut totals = [0usize; 2];
+    for start in (0..reader.len()).step_by(block) {
+        let table = reader.read_observations(start..(start + block).min(reader.len()))?;
+        for &k in &table.kernel_index {
+            totals[usize::from(is_unseen(k))] += 1;
+        }
+    }
+    let strides = totals.map(|t| t.div_ceil(limit.max(1)).max(1));
+    let mut counters = [0usize; 2];
+    progress.stage(
+        "extracting",
+        (totals[0].min(limit) + totals[1].min(limit)) as u64,
+    );
     for start in (0..reader.len()).step_by(block) {
         if seen.len() >= limit && unseen.len() >= limit {
             break;
@@ -89,11 +105,12 @@ pub fn evaluate_forward(
         let table = reader.read_observations(start..(start + block).min(reader.len()))?;
         for j in 0..table.kernel_index.len() {
             let k = table.kernel_index[j] as usize;
-            let group = if kt.split[k] == crate::data::SPLIT_UNSEEN {
-                &mut unseen
-            } else {
-                &mut seen
-            };
+            let g = usize::from(is_unseen(k as u32));
+            counters[g] += 1;
+            if (counters[g] - 1) % strides[g] != 0 {
+                continue;
+            }
+            let group = if g == 1 { &mut unseen } else { &mut seen };
             if group.len() >= limit {
                 continue;
             }

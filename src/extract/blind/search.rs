@@ -212,6 +212,7 @@ impl Search<'_> {
         }
         let opt = FitOptions {
             smoothness: 0.03,
+            decay: 0.0,
             refine_px: REFINE_PX,
             symmetry: 0,
             outer: 2,

@@ -27,7 +27,7 @@ pub mod settings;
 pub mod solve;
 pub mod symmetry;
 
-pub use settings::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount};
+pub use settings::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount, Weight};
 pub use solve::{extract_map, extract_map_typed};
 
 use ndarray::{Array2, Array3, Array4};
@@ -59,6 +59,8 @@ pub struct Extraction {
     pub symmetry: u32,
     /// The smoothness weight used (dimensionless, relative to the data term), per energy.
     pub smoothness: Vec<f64>,
+    /// The decay weight used (dimensionless, relative to the data term), per energy.
+    pub decay: Vec<f64>,
     /// Pixel size of the map in metres (NaN when unknown).
     pub pixel_size_m: f64,
     /// The map's unit (`"A"`, `"V"`, `""` when unknown); the kernels carry it.

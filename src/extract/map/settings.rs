@@ -15,15 +15,18 @@ pub enum Background {
     PlaneAndLines,
 }
 
-/// How strongly the kernel is smoothed (a penalty on its squared gradient).
+/// The weight of a penalty on the kernel (its smoothness, its decay away from the impurity).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Smoothness {
+pub enum Weight {
     /// Chosen per map by the held-out score over a grid of weights.
     Auto,
     /// This weight, relative to the data term's mean curvature (0 = none).
     Fixed(f64),
 }
+
+/// How strongly the kernel is smoothed (a penalty on its squared gradient).
+pub type Smoothness = Weight;
 
 /// The symmetry the kernel is projected onto, about the impurity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +61,10 @@ pub struct MapSettings {
     pub symmetry: SymmetryChoice,
     pub background: Background,
     pub smoothness: Smoothness,
+    /// How strongly the kernel is drawn to 0 away from the impurity: a penalty
+    /// `decay (r / R)^2 K(r)^2` at distance r from the impurity, R = S/2.
+    #[serde(default = "auto_weight")]
+    pub decay: Weight,
     /// Bootstrap replicates for the kernel's standard error (0 = none).
     pub bootstrap: usize,
     /// Side of the square blocks of the held-out split and the bootstrap, in pixels;
@@ -88,6 +95,10 @@ pub struct MapSettings {
     pub detection_sigma: f64,
 }
 
+fn auto_weight() -> Weight {
+    Weight::Auto
+}
+
 fn one_type() -> TypeCount {
     TypeCount::Fixed(1)
 }
@@ -103,6 +114,7 @@ impl Default for MapSettings {
             symmetry: SymmetryChoice::None,
             background: Background::Plane,
             smoothness: Smoothness::Auto,
+            decay: Weight::Auto,
             bootstrap: 8,
             block_px: None,
             refine_positions_px: 1.5,
@@ -148,12 +160,14 @@ impl MapSettings {
                 "symmetry {n} is not a lattice rotation order: use auto, none, 1 (isotropic), 2, 3, 4 or 6"
             )));
         }
-        if let Smoothness::Fixed(w) = self.smoothness
-            && !(w.is_finite() && (0.0..=1e6).contains(&w))
-        {
-            return Err(Error::invalid(format!(
-                "smoothness {w} is out of range: use auto or a number from 0 to 1e6"
-            )));
+        for (name, weight) in [("smoothness", self.smoothness), ("decay", self.decay)] {
+            if let Weight::Fixed(w) = weight
+                && !(w.is_finite() && (0.0..=1e6).contains(&w))
+            {
+                return Err(Error::invalid(format!(
+                    "{name} {w} is out of range: use auto or a number from 0 to 1e6"
+                )));
+            }
         }
         if self.bootstrap > 256 {
             return Err(Error::invalid(format!(

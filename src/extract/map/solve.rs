@@ -1,4 +1,4 @@
-//! [`extract_map`]: checks, the choice of kernel size, smoothness and symmetry, the fits of
+//! [`extract_map`]: checks, the choice of kernel size, smoothness, decay and symmetry, the fits of
 //! every energy, and the result in the map's units.
 
 use super::Extraction;
@@ -6,7 +6,7 @@ use super::background::Basis;
 use super::fit::{FitOptions, Problem, State};
 use super::heldout::{Blocks, Folds, Scorer, bootstrap_std};
 use super::operator::Stamper;
-use super::settings::{MapSettings, Smoothness, SymmetryChoice};
+use super::settings::{MapSettings, SymmetryChoice, Weight};
 use crate::data::map_data::MapData;
 use crate::progress::Progress;
 use crate::{Error, Result};
@@ -15,12 +15,27 @@ use rayon::prelude::*;
 
 /// Smoothness weights tried by `Smoothness::Auto`.
 const SMOOTHNESS_GRID: [f64; 4] = [0.3, 0.1, 0.03, 0.01];
+/// Decay weights tried by `decay = auto`, after the smoothness (chosen at the provisional
+/// decay, which is not tried twice).
+const DECAY_GRID: [f64; 4] = [0.0, 0.1, 1.0, 3.0];
 /// Symmetries tried by `SymmetryChoice::Auto` (0 = none, 1 = isotropic).
 const SYMMETRY_GRID: [u32; 6] = [0, 2, 4, 3, 6, 1];
 /// A symmetry must beat no symmetry by this much held-out R^2 to be chosen.
 const SYMMETRY_MARGIN: f64 = 1e-3;
-/// Smoothness of the first whole-map fit, before the held-out choice.
+/// Smoothness and decay of the first whole-map fit, before the held-out choice.
 const PROVISIONAL_SMOOTHNESS: f64 = 0.03;
+const PROVISIONAL_DECAY: f64 = 1.0;
+/// Held-out blocks are at most this fraction of the map's smaller side, so that a small map
+/// (64 x 64 with a 64-pixel kernel) still has blocks to hold out.
+const MIN_BLOCKS_PER_SIDE: usize = 4;
+
+/// The penalties and the symmetry of a layer's fit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Chosen {
+    smoothness: f64,
+    decay: f64,
+    symmetry: u32,
+}
 /// Alternations of warm-started fits (held-out halves, refits, stack layers).
 const FOLD_OUTER: usize = 2;
 
@@ -166,37 +181,48 @@ struct Layer {
     std: Vec<f64>,
     heldout_r2: f64,
     fit_r2: f64,
-    smoothness: f64,
-    symmetry: u32,
+    chosen: Chosen,
 }
 
-/// Smoothness and symmetry for a layer, by held-out score; returns (smoothness, symmetry,
-/// held-out R^2). The two halves start from `start` (a fit of the whole map, whose refined
-/// positions they keep) and each setting from the previous one's halves.
+/// The weights a setting tries: the grid when `auto`, else the one given.
+fn weights(setting: Weight, grid: &[f64]) -> Vec<f64> {
+    match setting {
+        Weight::Auto => grid.to_vec(),
+        Weight::Fixed(v) => vec![v],
+    }
+}
+
+/// Smoothness, decay and symmetry for a layer, by held-out score, with that score. The
+/// smoothness is chosen first (at the provisional decay), then the decay, then the symmetry.
+/// The two halves start from `start` (a fit of the whole map, whose refined positions they
+/// keep) and each setting from the previous one's halves.
 fn choose(
     scorer: &Scorer,
     start: &State,
     settings: &MapSettings,
     opt: &FitOptions,
-) -> (f64, u32, f64) {
-    let grid: Vec<f64> = match settings.smoothness {
-        Smoothness::Auto => SMOOTHNESS_GRID.to_vec(),
-        Smoothness::Fixed(v) => vec![v],
-    };
+) -> (Chosen, f64) {
     let fixed_sym = match settings.symmetry {
         SymmetryChoice::None => Some(0),
         SymmetryChoice::Rotation(n) => Some(n),
         SymmetryChoice::Auto => None,
     };
     let sym0 = fixed_sym.unwrap_or(0);
-    let mut best: Option<(f64, f64, Folds)> = None;
+    let decays = weights(settings.decay, &DECAY_GRID);
+    let nu0 = if decays.contains(&PROVISIONAL_DECAY) {
+        PROVISIONAL_DECAY
+    } else {
+        decays[0]
+    };
+    let mut best: Option<(Chosen, f64, Folds)> = None;
     let mut warm = Folds {
         a: start.clone(),
         b: start.clone(),
     };
-    for &mu in &grid {
+    let mut try_one = |c: Chosen, best: &mut Option<(Chosen, f64, Folds)>| {
         let o = FitOptions {
-            smoothness: mu,
+            smoothness: c.smoothness,
+            decay: c.decay,
             symmetry: sym0,
             refine_px: 0.0,
             outer: FOLD_OUTER,
@@ -205,16 +231,34 @@ fn choose(
         let folds = scorer.fit(Some(&warm), &o);
         let r2 = scorer.score(&folds, sym0, &o);
         if best.as_ref().is_none_or(|b| r2 > b.1) {
-            best = Some((mu, r2, folds.clone()));
+            *best = Some((c, r2, folds.clone()));
         }
         warm = folds;
+    };
+    for mu in weights(settings.smoothness, &SMOOTHNESS_GRID) {
+        let c = Chosen {
+            smoothness: mu,
+            decay: nu0,
+            symmetry: sym0,
+        };
+        try_one(c, &mut best);
     }
-    let (mu, r2, folds) = best.expect("the grid is never empty");
+    let mu = best.as_ref().expect("the grid is never empty").0.smoothness;
+    for &nu in decays.iter().filter(|&&nu| nu != nu0) {
+        let c = Chosen {
+            smoothness: mu,
+            decay: nu,
+            symmetry: sym0,
+        };
+        try_one(c, &mut best);
+    }
+    let (chosen, r2, folds) = best.expect("the grid is never empty");
     if fixed_sym.is_some() {
-        return (mu, sym0, r2);
+        return (chosen, r2);
     }
     let o = FitOptions {
-        smoothness: mu,
+        smoothness: chosen.smoothness,
+        decay: chosen.decay,
         symmetry: 0,
         ..*opt
     };
@@ -225,10 +269,16 @@ fn choose(
             pick = (n, r);
         }
     }
-    (mu, pick.0, pick.1)
+    (
+        Chosen {
+            symmetry: pick.0,
+            ..chosen
+        },
+        pick.1,
+    )
 }
 
-/// Fit one layer: choose (or take) smoothness and symmetry, score, fit all, bootstrap.
+/// Fit one layer: choose (or take) smoothness, decay and symmetry, score, fit all, bootstrap.
 #[allow(clippy::too_many_arguments)]
 fn fit_layer(
     y: &[f64],
@@ -237,17 +287,28 @@ fn fit_layer(
     basis: &Basis,
     blocks: &Blocks,
     settings: &MapSettings,
-    forced: Option<(f64, u32)>,
+    forced: Option<Chosen>,
     start: Option<State>,
     opt: &FitOptions,
 ) -> Layer {
     let make = |weights: Vec<f64>| Problem::new(stamper, basis, y, weights);
     let all = make(valid.to_vec());
-    // 1. The whole map at a provisional smoothness: kernel, amplitudes, refined positions.
-    let (mu0, sym0) = forced.unwrap_or((PROVISIONAL_SMOOTHNESS, 0));
+    // 1. The whole map at provisional settings: kernel, amplitudes, refined positions.
+    let provisional = forced.unwrap_or(Chosen {
+        smoothness: match settings.smoothness {
+            Weight::Fixed(v) => v,
+            Weight::Auto => PROVISIONAL_SMOOTHNESS,
+        },
+        decay: match settings.decay {
+            Weight::Fixed(v) => v,
+            Weight::Auto => PROVISIONAL_DECAY,
+        },
+        symmetry: 0,
+    });
     let first = FitOptions {
-        smoothness: mu0,
-        symmetry: sym0,
+        smoothness: provisional.smoothness,
+        decay: provisional.decay,
+        symmetry: provisional.symmetry,
         outer: if start.is_some() {
             FOLD_OUTER
         } else {
@@ -264,11 +325,12 @@ fn fit_layer(
         refine_px: 0.0,
         ..*opt
     };
-    let (smoothness, symmetry, heldout_r2) = match forced {
+    let (chosen, heldout_r2) = match forced {
         None => choose(&scorer, &state, settings, &fixed),
-        Some((mu, n)) => {
+        Some(c) => {
             let o = FitOptions {
-                smoothness: mu,
+                smoothness: c.smoothness,
+                decay: c.decay,
                 symmetry: 0,
                 outer: 1,
                 ..fixed
@@ -278,16 +340,17 @@ fn fit_layer(
                 b: state.clone(),
             };
             let folds = scorer.fit(Some(&warm), &o);
-            (mu, n, scorer.score(&folds, n, &o))
+            (c, scorer.score(&folds, c.symmetry, &o))
         }
     };
     let o = FitOptions {
-        smoothness,
-        symmetry,
+        smoothness: chosen.smoothness,
+        decay: chosen.decay,
+        symmetry: chosen.symmetry,
         ..fixed
     };
     // 3. The whole map again when the choice differs from the provisional settings.
-    if (smoothness, symmetry) != (mu0, sym0) {
+    if chosen != provisional {
         state = all.fit(
             state,
             &FitOptions {
@@ -324,8 +387,7 @@ fn fit_layer(
         std,
         heldout_r2,
         fit_r2,
-        smoothness,
-        symmetry,
+        chosen,
     }
 }
 
@@ -405,9 +467,13 @@ pub fn extract_map_typed(
         }
     }
     let stamper = Stamper::new(h, w, s, positions).with_types(types.to_vec(), kinds);
-    let blocks = Blocks::new(h, w, settings.block_px.unwrap_or(s).max(4));
+    let block = settings
+        .block_px
+        .unwrap_or_else(|| s.min(h.min(w) / MIN_BLOCKS_PER_SIDE));
+    let blocks = Blocks::new(h, w, block.max(4));
     let opt = FitOptions {
         smoothness: 0.0,
+        decay: 0.0,
         refine_px: settings.refine_positions_px,
         symmetry: 0,
         outer: settings.outer_iterations,
@@ -440,12 +506,7 @@ pub fn extract_map_typed(
             refine_px: 0.0,
             ..opt
         };
-        (
-            Some((l.smoothness, l.symmetry)),
-            moved,
-            fixed,
-            Some(l.state),
-        )
+        (Some(l.chosen), moved, fixed, Some(l.state))
     } else {
         (None, stamper, opt, None)
     };
@@ -571,8 +632,9 @@ fn assemble(
         background,
         heldout_r2: layers.iter().map(|l| l.heldout_r2).collect(),
         fit_r2: layers.iter().map(|l| l.fit_r2).collect(),
-        symmetry: layers.first().map(|l| l.symmetry).unwrap_or(0),
-        smoothness: layers.iter().map(|l| l.smoothness).collect(),
+        symmetry: layers.first().map(|l| l.chosen.symmetry).unwrap_or(0),
+        smoothness: layers.iter().map(|l| l.chosen.smoothness).collect(),
+        decay: layers.iter().map(|l| l.chosen.decay).collect(),
         pixel_size_m: map.pixel_size_m,
         value_unit: map.value_unit.clone(),
         energies_ev: map.energies_ev.clone(),
