@@ -139,6 +139,12 @@ typedef enum qpik_order {
 } qpik_order;
 
 /**
+ * A point group about the impurity: rotation order (0 none, 1 isotropic, n-fold) and whether
+ * it has mirror lines.
+ */
+typedef struct Symmetry Symmetry;
+
+/**
  * An open dataset file (the C type `qpik_dataset`). Reads are serialised by the HDF5
  * library's lock, so one handle may be read from several threads.
  */
@@ -305,6 +311,13 @@ typedef struct qpik_extraction_info {
    */
   uint32_t positions_estimated;
   uint32_t reserved;
+  /**
+   * Angle in degrees of a mirror line of the (first type's) kernel, when it was projected
+   * onto a group with mirrors (`map.symmetry` m, 2mm, 3m, 4mm, 6mm or auto), else NaN. The
+   * line runs along (d_row, d_col) = (sin a, cos a): 0 along a row, 90 along a column.
+   * Added after `reserved`: callers built against an older header get the fields they know.
+   */
+  double mirror_axis_deg;
 } qpik_extraction_info;
 
 /**
@@ -381,6 +394,8 @@ typedef struct qpik_extract_info {
    */
   int64_t defects;
 } qpik_extract_info;
+
+
 
 #ifdef __cplusplus
 extern "C" {

@@ -47,6 +47,11 @@ pub struct qpik_extraction_info {
     /// 1 when no defects were given and qpik found them from the map (blind).
     pub positions_estimated: u32,
     pub reserved: u32,
+    /// Angle in degrees of a mirror line of the (first type's) kernel, when it was projected
+    /// onto a group with mirrors (`map.symmetry` m, 2mm, 3m, 4mm, 6mm or auto), else NaN. The
+    /// line runs along (d_row, d_col) = (sin a, cos a): 0 along a row, 90 along a column.
+    /// Added after `reserved`: callers built against an older header get the fields they know.
+    pub mirror_axis_deg: f64,
 }
 
 /// Where the defects come from.
@@ -331,6 +336,7 @@ pub unsafe extern "C" fn qpik_extraction_get_info(
             pixel_size_m: x.ex.pixel_size_m,
             positions_estimated: u32::from(x.positions_estimated),
             reserved: 0,
+            mirror_axis_deg: x.ex.mirror_axis_deg.first().copied().unwrap_or(f64::NAN),
         };
         unsafe { write_sized(info, v, "info") }
     })

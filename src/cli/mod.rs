@@ -304,12 +304,17 @@ pub struct ExtractArgs {
     /// Kernel size S in pixels (default: from the defect spacing).
     #[arg(long)]
     pub kernel_size: Option<usize>,
-    /// Symmetry of the kernel about the impurity: auto, none, or 2, 3, 4, 6 (1 = isotropic).
+    /// Symmetry of the kernel about the impurity: auto, none, a rotation order (2, 3, 4, 6; 1 =
+    /// isotropic) or a group with mirror lines (m, 2mm, 3m, 4mm, 6mm).
     #[arg(long, default_value = "none")]
     pub symmetry: String,
     /// Smoothness weight of the kernel: auto or a number (relative to the data term).
     #[arg(long, default_value = "auto")]
     pub smoothness: String,
+    /// Weight of the kernel's decay away from the impurity: auto or a number (relative to the
+    /// data term; a penalty decay (r / R)^2 K^2 at distance r, R = S/2).
+    #[arg(long, default_value = "auto")]
+    pub decay: String,
     #[arg(long, value_enum, default_value_t = BackgroundArg::Plane)]
     pub background: BackgroundArg,
     /// Bootstrap replicates for the kernel's standard error (0: the noise floor only).

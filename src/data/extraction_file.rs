@@ -13,6 +13,7 @@
 //! | `fit_r2` | f64 [E] | R^2 of the final fit on all pixels, per energy |
 //! | `method` | string | `"forward"` (known positions) or `"blind"` |
 //! | `symmetry` | u32 | rotation order the kernel was projected onto (0 = none, 1 = isotropic) |
+//! | `mirror_axis_deg` | f64 [T] | angle of a mirror line of each kernel (NaN: no mirrors; absent in older files) |
 //! | `settings` | string | the engine's settings as TOML |
 //!
 //! Datasets (row-major, `[row, col]`, row 0 at the top; the kernel's impurity at `(S/2, S/2)`):
@@ -122,6 +123,12 @@ pub fn check_extraction(ex: &Extraction) -> Result<(usize, usize, usize, usize, 
             return bad(format!("{name} has {len} values for {e} energies"));
         }
     }
+    if ex.mirror_axis_deg.len() != t {
+        return bad(format!(
+            "mirror_axis_deg has {} values for {t} kernel types",
+            ex.mirror_axis_deg.len()
+        ));
+    }
     Ok((t, e, s, n, h, w))
 }
 
@@ -162,6 +169,7 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     for (name, v) in [
         ("heldout_r2_per_energy", &ex.heldout_r2),
         ("fit_r2", &ex.fit_r2),
+        ("mirror_axis_deg", &ex.mirror_axis_deg),
     ] {
         file.new_attr_builder()
             .with_data(v.as_slice())
@@ -441,6 +449,11 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
         background: r.read::<f32, ndarray::Ix3>(&bg_ds, "background")?,
         heldout_r2: r.f64_list("heldout_r2_per_energy", e)?,
         fit_r2: r.f64_list("fit_r2", e)?,
+        mirror_axis_deg: if r.file.attr("mirror_axis_deg").is_ok() {
+            r.f64_list("mirror_axis_deg", t)?
+        } else {
+            vec![f64::NAN; t]
+        },
         symmetry: r.scalar("symmetry", TypeDescriptor::Unsigned(IntSize::U4))?,
         smoothness: smoothness.to_vec(),
         decay,

@@ -35,6 +35,7 @@ pub(crate) fn sample(t: usize, e: usize, s: usize, n: usize, h: usize, w: usize)
         symmetry: 4,
         smoothness: (0..e).map(|l| 1e-3 * (l + 1) as f64).collect(),
         decay: (0..e).map(|l| 0.5 * (l + 1) as f64).collect(),
+        mirror_axis_deg: (0..t).map(|k| 10.0 * k as f64).collect(),
         pixel_size_m: 1.5e-10,
         value_unit: "S".into(),
         energies_ev: (0..e).map(|l| -0.01 + 0.005 * l as f64).collect(),
@@ -74,6 +75,7 @@ fn assert_same(a: &Extraction, b: &Extraction) {
     assert_eq!(a.symmetry, b.symmetry);
     assert_eq!(a.smoothness, b.smoothness);
     assert_eq!(a.decay, b.decay);
+    assert_eq!(a.mirror_axis_deg, b.mirror_axis_deg);
     assert!(
         a.pixel_size_m == b.pixel_size_m || (a.pixel_size_m.is_nan() && b.pixel_size_m.is_nan())
     );

@@ -122,6 +122,7 @@ class qpik_extraction_info(ctypes.Structure):
         ("pixel_size_m", ctypes.c_double),
         ("positions_estimated", ctypes.c_uint32),
         ("reserved", ctypes.c_uint32),
+        ("mirror_axis_deg", ctypes.c_double),
     ]
 
 

@@ -36,6 +36,10 @@ class Extraction:
         pixel_size_m: the map's pixel size in metres (``map__pixel_size_a``; NaN unknown).
         symmetry: rotation order the kernel was projected onto (0 none, 1 isotropic, n).
         positions_estimated: True when the positions were estimated from the map.
+        mirror_axis_deg: angle of a mirror line of the kernel in degrees when it was
+            projected onto a group with mirrors (``map__symmetry`` "m", "2mm", "3m",
+            "4mm", "6mm" or "auto"), else NaN; the line runs along (d_row, d_col) =
+            (sin a, cos a): 0 along a row, 90 along a column.
     """
 
     kernels: np.ndarray
@@ -50,6 +54,7 @@ class Extraction:
     pixel_size_m: float
     symmetry: int
     positions_estimated: bool
+    mirror_axis_deg: float = float("nan")
 
     @property
     def kernel(self):
@@ -162,7 +167,8 @@ def extract_map(
         progress: ``callable(stage, done, total, message)`` called on this thread (one
             stage per energy); returning True cancels (CancelledError).
         **options: ``map__*`` settings: ``map__kernel_size`` ("auto" or pixels),
-            ``map__symmetry`` ("auto", "none", 1, 2, 3, 4, 6), ``map__background``
+            ``map__symmetry`` ("auto", "none", 1, 2, 3, 4, 6, "m", "2mm", "3m",
+            "4mm", "6mm"), ``map__decay`` ("auto" or a weight), ``map__background``
             ("constant", "plane", "plane-and-lines"), ``map__smoothness`` ("auto" or a
             weight), ``map__bootstrap``, ``map__block_px``, ``map__outer_iterations``,
             ``map__cg_iterations``, ``map__seed`` (else ``seed``),
@@ -228,6 +234,7 @@ def extract_map(
             pixel_size_m=float(info.pixel_size_m),
             symmetry=int(info.symmetry),
             positions_estimated=bool(info.positions_estimated),
+            mirror_axis_deg=float(info.mirror_axis_deg),
         )
     finally:
         lib.qpik_extraction_free(handle)

@@ -6,7 +6,7 @@ use super::qpik_options;
 use crate::capi::{CError, CResult, qpik_status};
 use crate::data::map_data::MapData;
 use crate::extract::defects::{DEFAULT_DEFECT_SIZE_A, Polarity, TopographySettings};
-use crate::extract::map::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount};
+use crate::extract::map::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount, Weight};
 use crate::model::NetConfig;
 use crate::model::train::TrainConfig;
 use crate::synthesis::dataset::DatasetConfig;
@@ -181,14 +181,8 @@ impl qpik_options {
         m.kernel_size = auto_usize("map.kernel_size")?;
         m.block_px = auto_usize("map.block_px")?;
         if let Some(t) = self.text("map.symmetry") {
-            m.symmetry = match t {
-                "auto" => SymmetryChoice::Auto,
-                "none" => SymmetryChoice::None,
-                n => SymmetryChoice::Rotation(
-                    n.parse()
-                        .map_err(|_| bad_value("map.symmetry", n, "auto, none, 1, 2, 3, 4 or 6"))?,
-                ),
-            };
+            m.symmetry = SymmetryChoice::parse(t)
+                .map_err(|_| bad_value("map.symmetry", t, SymmetryChoice::NAMES))?;
         }
         if let Some(t) = self.text("map.background") {
             m.background = match t {
@@ -199,6 +193,9 @@ impl qpik_options {
         }
         if let Some(w) = self.float("map.smoothness") {
             m.smoothness = Smoothness::Fixed(w);
+        }
+        if let Some(w) = self.float("map.decay") {
+            m.decay = Weight::Fixed(w);
         }
         if let Some(v) = self.usize("map.bootstrap")? {
             m.bootstrap = v;

@@ -299,9 +299,23 @@ pub(super) const KEYS: &[Key] = &[
     ),
     key(
         "map.symmetry",
-        Kind::Choice(&["auto", "none", "1", "2", "3", "4", "6"]),
+        Kind::Choice(&[
+            "auto",
+            "none",
+            "isotropic",
+            "1",
+            "2",
+            "3",
+            "4",
+            "6",
+            "m",
+            "2mm",
+            "3m",
+            "4mm",
+            "6mm",
+        ]),
         "none",
-        "qpik_extract_map: project the kernel onto n-fold rotations about the impurity (1 = isotropic; auto: best held-out score)",
+        "qpik_extract_map: project the kernel onto a point group about the impurity: n-fold rotations (1 = isotropic) or with mirror lines (m, 2mm, 3m, 4mm, 6mm; their angle is found from the kernel); auto: best held-out score",
     ),
     key(
         "map.background",
@@ -314,6 +328,12 @@ pub(super) const KEYS: &[Key] = &[
         Kind::AutoFloat,
         "auto",
         "qpik_extract_map: kernel smoothness weight, 0..=1e6 relative to the data term (auto: by held-out score)",
+    ),
+    key(
+        "map.decay",
+        Kind::AutoFloat,
+        "auto",
+        "qpik_extract_map: weight of the kernel's decay away from the impurity, a penalty decay (r/R)^2 K^2 (R = S/2), 0..=1e6 relative to the data term (auto: by held-out score)",
     ),
     key(
         "map.bootstrap",

@@ -12,7 +12,8 @@ use crate::extract::defects::{
     Polarity, TopographySettings, find_defects, positions_from_mask, positions_of, read_positions,
 };
 use crate::extract::map::{
-    Background, Extraction, MapSettings, Smoothness, SymmetryChoice, TypeCount, extract_map,
+    Background, Extraction, MapSettings, SymmetryChoice, TypeCount, Weight, extract_map,
+    symmetry::Symmetry,
 };
 use crate::picture::{write_extraction_png, write_extraction_sheet};
 use crate::{Error, Result};
@@ -30,27 +31,19 @@ fn direction(d: DirectionArg) -> Direction {
     }
 }
 
-/// `auto`, `none` or a rotation order.
+/// `auto`, `none`, a rotation order or a group with mirrors.
 pub(super) fn parse_symmetry(text: &str) -> Result<SymmetryChoice> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(SymmetryChoice::Auto),
-        "none" | "0" => Ok(SymmetryChoice::None),
-        "isotropic" => Ok(SymmetryChoice::Rotation(1)),
-        t => t.parse::<u32>().map(SymmetryChoice::Rotation).map_err(|_| {
-            Error::invalid(format!(
-                "--symmetry {text:?}: use auto, none, isotropic or 1, 2, 3, 4, 6"
-            ))
-        }),
-    }
+    SymmetryChoice::parse(text).map_err(|e| Error::invalid(format!("--{e}")))
 }
 
-fn parse_smoothness(text: &str) -> Result<Smoothness> {
+/// `auto` or a weight, for `--smoothness` and `--decay`.
+fn parse_weight(flag: &str, text: &str) -> Result<Weight> {
     match text.trim() {
-        "auto" => Ok(Smoothness::Auto),
+        "auto" => Ok(Weight::Auto),
         t => t
             .parse::<f64>()
-            .map(Smoothness::Fixed)
-            .map_err(|_| Error::invalid(format!("--smoothness {text:?}: use auto or a number"))),
+            .map(Weight::Fixed)
+            .map_err(|_| Error::invalid(format!("--{flag} {text:?}: use auto or a number"))),
     }
 }
 
@@ -59,7 +52,8 @@ pub(super) fn settings_of(a: &ExtractArgs) -> Result<MapSettings> {
     Ok(MapSettings {
         kernel_size: a.kernel_size,
         symmetry: parse_symmetry(&a.symmetry)?,
-        smoothness: parse_smoothness(&a.smoothness)?,
+        smoothness: parse_weight("smoothness", &a.smoothness)?,
+        decay: parse_weight("decay", &a.decay)?,
         background: match a.background {
             BackgroundArg::Constant => Background::Constant,
             BackgroundArg::Plane => Background::Plane,
@@ -157,8 +151,11 @@ struct Report<'a> {
     map_shape: [usize; 2],
     heldout_r2: &'a [f64],
     fit_r2: &'a [f64],
-    symmetry: u32,
+    symmetry: String,
+    /// Mirror line of each type's kernel in degrees (null: no mirrors).
+    mirror_axis_deg: Vec<Option<f64>>,
     smoothness: &'a [f64],
+    decay: &'a [f64],
     pixel_size_m: Option<f64>,
     value_unit: &'a str,
     seconds: f64,
@@ -244,8 +241,14 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         map_shape: [h, w],
         heldout_r2: &ex.heldout_r2,
         fit_r2: &ex.fit_r2,
-        symmetry: ex.symmetry,
+        symmetry: symmetry_name(&ex),
+        mirror_axis_deg: ex
+            .mirror_axis_deg
+            .iter()
+            .map(|a| a.is_finite().then_some(*a))
+            .collect(),
         smoothness: &ex.smoothness,
+        decay: &ex.decay,
         pixel_size_m: ex.pixel_size_m.is_finite().then_some(ex.pixel_size_m),
         value_unit: &ex.value_unit,
         seconds: t0.elapsed().as_secs_f64(),
@@ -269,6 +272,19 @@ fn sheet_path(png: &Path) -> PathBuf {
     png.with_file_name(format!("{stem}-sheet.png"))
 }
 
+/// The point group's name: `none`, `isotropic`, `2`..`6`, `m`, `2mm`, `3m`, `4mm`, `6mm`.
+fn symmetry_name(ex: &Extraction) -> String {
+    let sym = Symmetry {
+        order: ex.symmetry,
+        mirror: ex.mirror_axis_deg.iter().any(|a| a.is_finite()),
+    };
+    if sym == Symmetry::NONE {
+        "none".into()
+    } else {
+        sym.name()
+    }
+}
+
 fn summarise(r: &Report, ex: &Extraction) {
     let s = r.kernel_size;
     let size = match r.pixel_size_m {
@@ -288,10 +304,9 @@ fn summarise(r: &Report, ex: &Extraction) {
         } else {
             String::new()
         },
-        match r.symmetry {
-            0 => "none".to_string(),
-            1 => "isotropic".to_string(),
-            n => format!("{n}-fold"),
+        match r.mirror_axis_deg.first() {
+            Some(Some(a)) => format!("{} (mirror line at {a:.1} degrees)", r.symmetry),
+            _ => r.symmetry.clone(),
         }
     );
     let mean = ex.heldout_r2_mean();

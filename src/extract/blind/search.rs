@@ -214,7 +214,7 @@ impl Search<'_> {
             smoothness: 0.03,
             decay: 0.0,
             refine_px: REFINE_PX,
-            symmetry: 0,
+            symmetry: symmetry::Symmetry::NONE,
             outer: 2,
             cg_iterations: self.cg_iterations,
             tol: 1e-4,

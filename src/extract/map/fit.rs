@@ -51,8 +51,8 @@ pub struct FitOptions {
     pub decay: f64,
     /// Largest distance a position may move from where it was given, in pixels (0 = fixed).
     pub refine_px: f64,
-    /// Rotation order to project the kernel onto (0 none, 1 isotropic, n-fold).
-    pub symmetry: u32,
+    /// The point group to project the kernel onto.
+    pub symmetry: symmetry::Symmetry,
     pub outer: usize,
     pub cg_iterations: usize,
     pub tol: f64,

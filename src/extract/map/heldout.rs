@@ -113,7 +113,12 @@ impl<'a> Scorer<'a> {
     }
 
     /// Held-out R^2 of the fold kernels, each first projected onto `symmetry`.
-    pub fn score(&self, folds: &Folds, symmetry: u32, opt: &FitOptions) -> f64 {
+    pub fn score(
+        &self,
+        folds: &Folds,
+        symmetry: super::symmetry::Symmetry,
+        opt: &FitOptions,
+    ) -> f64 {
         if self.baseline <= 0.0 {
             return f64::NAN;
         }

@@ -57,6 +57,9 @@ pub struct Extraction {
     pub fit_r2: Vec<f64>,
     /// Rotation order the kernel was projected onto (0 = none, 1 = isotropic, else n-fold).
     pub symmetry: u32,
+    /// Angle of a mirror line of each type's kernel in degrees (see [`symmetry`] for the
+    /// convention), NaN when the kernel was not projected onto mirrors.
+    pub mirror_axis_deg: Vec<f64>,
     /// The smoothness weight used (dimensionless, relative to the data term), per energy.
     pub smoothness: Vec<f64>,
     /// The decay weight used (dimensionless, relative to the data term), per energy.

@@ -39,6 +39,35 @@ pub enum SymmetryChoice {
     /// n-fold rotation about the impurity (n = 2, 3, 4 or 6; 1 = isotropic, as the catalog
     /// labels).
     Rotation(u32),
+    /// n-fold rotation and mirror lines through the impurity (n = 0: one mirror line only, the
+    /// group `m`; 2, 3, 4, 6: `2mm`, `3m`, `4mm`, `6mm`); the lines' angle is found from the
+    /// kernel ([`super::symmetry`]).
+    Mirror(u32),
+}
+
+impl SymmetryChoice {
+    /// The names every interface accepts.
+    pub const NAMES: &'static str =
+        "auto, none, isotropic (or 1), 2, 3, 4, 6, m, 2mm, 3m, 4mm or 6mm";
+
+    /// Parse `auto`, `none`, a rotation order (`1` or `isotropic`, 2, 3, 4, 6) or a group
+    /// with mirrors (`m`, `2mm`, `3m`, `4mm`, `6mm`); the message lists [`Self::NAMES`].
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let t = text.trim().to_ascii_lowercase();
+        let choice = match t.as_str() {
+            "auto" => SymmetryChoice::Auto,
+            "none" | "0" => SymmetryChoice::None,
+            "isotropic" | "1" => SymmetryChoice::Rotation(1),
+            "2" | "3" | "4" | "6" => SymmetryChoice::Rotation(t.parse().unwrap_or(0)),
+            "m" => SymmetryChoice::Mirror(0),
+            "2mm" => SymmetryChoice::Mirror(2),
+            "3m" => SymmetryChoice::Mirror(3),
+            "4mm" => SymmetryChoice::Mirror(4),
+            "6mm" => SymmetryChoice::Mirror(6),
+            _ => return Err(format!("symmetry {text:?}: use {}", Self::NAMES)),
+        };
+        Ok(choice)
+    }
 }
 
 /// How many defect types (one kernel each) the blind search separates.
@@ -158,6 +187,13 @@ impl MapSettings {
         {
             return Err(Error::invalid(format!(
                 "symmetry {n} is not a lattice rotation order: use auto, none, 1 (isotropic), 2, 3, 4 or 6"
+            )));
+        }
+        if let SymmetryChoice::Mirror(n) = self.symmetry
+            && !matches!(n, 0 | 2 | 3 | 4 | 6)
+        {
+            return Err(Error::invalid(format!(
+                "symmetry with mirrors of order {n} is not a lattice point group: use m, 2mm, 3m, 4mm or 6mm"
             )));
         }
         for (name, weight) in [("smoothness", self.smoothness), ("decay", self.decay)] {

@@ -7,6 +7,7 @@ use super::fit::{FitOptions, Problem, State};
 use super::heldout::{Blocks, Folds, Scorer, bootstrap_std};
 use super::operator::Stamper;
 use super::settings::{MapSettings, SymmetryChoice, Weight};
+use super::symmetry::{Symmetry, mirror_axis_deg};
 use crate::data::map_data::MapData;
 use crate::progress::Progress;
 use crate::{Error, Result};
@@ -18,8 +19,20 @@ const SMOOTHNESS_GRID: [f64; 4] = [0.3, 0.1, 0.03, 0.01];
 /// Decay weights tried by `decay = auto`, after the smoothness (chosen at the provisional
 /// decay, which is not tried twice).
 const DECAY_GRID: [f64; 4] = [0.0, 0.1, 1.0, 3.0];
-/// Symmetries tried by `SymmetryChoice::Auto` (0 = none, 1 = isotropic).
-const SYMMETRY_GRID: [u32; 6] = [0, 2, 4, 3, 6, 1];
+/// Symmetries tried by `SymmetryChoice::Auto` after none: rotation order (1 = isotropic) and
+/// mirrors.
+const SYMMETRY_GRID: [(u32, bool); 10] = [
+    (0, true),
+    (2, false),
+    (2, true),
+    (4, false),
+    (4, true),
+    (3, false),
+    (3, true),
+    (6, false),
+    (6, true),
+    (1, false),
+];
 /// A symmetry must beat no symmetry by this much held-out R^2 to be chosen.
 const SYMMETRY_MARGIN: f64 = 1e-3;
 /// Smoothness and decay of the first whole-map fit, before the held-out choice.
@@ -34,7 +47,7 @@ const MIN_BLOCKS_PER_SIDE: usize = 4;
 struct Chosen {
     smoothness: f64,
     decay: f64,
-    symmetry: u32,
+    symmetry: Symmetry,
 }
 /// Alternations of warm-started fits (held-out halves, refits, stack layers).
 const FOLD_OUTER: usize = 2;
@@ -203,11 +216,15 @@ fn choose(
     opt: &FitOptions,
 ) -> (Chosen, f64) {
     let fixed_sym = match settings.symmetry {
-        SymmetryChoice::None => Some(0),
-        SymmetryChoice::Rotation(n) => Some(n),
+        SymmetryChoice::None => Some(Symmetry::NONE),
+        SymmetryChoice::Rotation(n) => Some(Symmetry::rotation(n)),
+        SymmetryChoice::Mirror(n) => Some(Symmetry {
+            order: n,
+            mirror: true,
+        }),
         SymmetryChoice::Auto => None,
     };
-    let sym0 = fixed_sym.unwrap_or(0);
+    let sym0 = fixed_sym.unwrap_or(Symmetry::NONE);
     let decays = weights(settings.decay, &DECAY_GRID);
     let nu0 = if decays.contains(&PROVISIONAL_DECAY) {
         PROVISIONAL_DECAY
@@ -259,14 +276,15 @@ fn choose(
     let o = FitOptions {
         smoothness: chosen.smoothness,
         decay: chosen.decay,
-        symmetry: 0,
+        symmetry: Symmetry::NONE,
         ..*opt
     };
-    let mut pick = (0u32, r2);
-    for &n in &SYMMETRY_GRID[1..] {
-        let r = scorer.score(&folds, n, &o);
+    let mut pick = (Symmetry::NONE, r2);
+    for &(order, mirror) in &SYMMETRY_GRID {
+        let sym = Symmetry { order, mirror };
+        let r = scorer.score(&folds, sym, &o);
         if r > pick.1 + SYMMETRY_MARGIN {
-            pick = (n, r);
+            pick = (sym, r);
         }
     }
     (
@@ -303,7 +321,7 @@ fn fit_layer(
             Weight::Fixed(v) => v,
             Weight::Auto => PROVISIONAL_DECAY,
         },
-        symmetry: 0,
+        symmetry: Symmetry::NONE,
     });
     let first = FitOptions {
         smoothness: provisional.smoothness,
@@ -331,7 +349,7 @@ fn fit_layer(
             let o = FitOptions {
                 smoothness: c.smoothness,
                 decay: c.decay,
-                symmetry: 0,
+                symmetry: Symmetry::NONE,
                 outer: 1,
                 ..fixed
             };
@@ -475,7 +493,7 @@ pub fn extract_map_typed(
         smoothness: 0.0,
         decay: 0.0,
         refine_px: settings.refine_positions_px,
-        symmetry: 0,
+        symmetry: Symmetry::NONE,
         outer: settings.outer_iterations,
         cg_iterations: settings.cg_iterations,
         tol: 1e-4,
@@ -619,6 +637,20 @@ fn assemble(
         ));
     }
     let settings_toml = toml::to_string(settings).unwrap_or_default();
+    let sym = layers
+        .first()
+        .map(|l| l.chosen.symmetry)
+        .unwrap_or(Symmetry::NONE);
+    // The mirror line of each type, measured on the layer the symmetry was chosen on (the
+    // first layer's kernel carries the same group).
+    let mirror_axis_deg = (0..kinds)
+        .map(|t| match (sym.mirror, layers.first()) {
+            (true, Some(l)) if sym.order != 1 => {
+                mirror_axis_deg(&l.state.kernel[t * s * s..(t + 1) * s * s], s, sym.order)
+            }
+            _ => f64::NAN,
+        })
+        .collect();
     Ok(Extraction {
         kernels,
         kernel_std,
@@ -632,7 +664,8 @@ fn assemble(
         background,
         heldout_r2: layers.iter().map(|l| l.heldout_r2).collect(),
         fit_r2: layers.iter().map(|l| l.fit_r2).collect(),
-        symmetry: layers.first().map(|l| l.chosen.symmetry).unwrap_or(0),
+        symmetry: sym.order,
+        mirror_axis_deg,
         smoothness: layers.iter().map(|l| l.chosen.smoothness).collect(),
         decay: layers.iter().map(|l| l.chosen.decay).collect(),
         pixel_size_m: map.pixel_size_m,
