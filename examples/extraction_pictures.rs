@@ -98,6 +98,8 @@ fn main() -> qpik::Result<()> {
         fit_r2: vec![0.95, 0.93, 0.92, 0.9],
         symmetry: 4,
         smoothness: vec![1e-3; e],
+        decay: vec![1.0; e],
+        mirror_axis_deg: vec![f64::NAN],
         pixel_size_m: 1.2e-10,
         value_unit: "S".into(),
         energies_ev: energies,

@@ -275,12 +275,6 @@ mod tests {
             let (dy, dx) = ((i / s) as f64 - c, (i % s) as f64 - c);
             (dy * dy + dx * dx).sqrt() < c - 2.0
         };
-        let max_diff = |a: &[f64], b: &[f64]| {
-            (0..s * s)
-                .filter(|&i| inside(i))
-                .map(|i| (a[i] - b[i]).abs())
-                .fold(0.0, f64::max)
-        };
         // (6mm is left out: bilinear sampling blurs its 12-fold harmonic by ~13 %.)
         for (order, a0) in [(2u32, 20.0f64), (0, 63.0), (4, 10.0), (3, 12.0)] {
             let m = f64::from(order.max(1));
