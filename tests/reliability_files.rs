@@ -34,7 +34,10 @@ fn small_dataset(path: &Path) {
             (c"dataset.per_kernel", c"2"),
             (c"size", c"16"),
         ] {
-            assert_eq!(qpik_options_set(o, k.as_ptr(), v.as_ptr()), qpik_status::QPIK_OK);
+            assert_eq!(
+                qpik_options_set(o, k.as_ptr(), v.as_ptr()),
+                qpik_status::QPIK_OK
+            );
         }
         let s = qpik_dataset_generate(c(path).as_ptr(), o, None, std::ptr::null_mut());
         assert_eq!(s, qpik_status::QPIK_OK, "{}", last_error());
@@ -142,7 +145,10 @@ fn a_full_disk_is_an_io_error_with_a_readable_message() {
             (c"dataset.per_kernel", c"400"),
             (c"size", c"32"),
         ] {
-            assert_eq!(qpik_options_set(o, k.as_ptr(), v.as_ptr()), qpik_status::QPIK_OK);
+            assert_eq!(
+                qpik_options_set(o, k.as_ptr(), v.as_ptr()),
+                qpik_status::QPIK_OK
+            );
         }
         let s = qpik_dataset_generate(c(&path).as_ptr(), o, None, std::ptr::null_mut());
         qpik_options_free(o);
@@ -204,7 +210,11 @@ fn masks_are_read_by_one_rule_in_the_cli_and_the_c_abi() {
         mask[700] = bad;
         let (ok, err) = cli(&mask);
         assert!(!ok && err.contains("0 or 1"), "CLI accepted {bad}: {err}");
-        assert_eq!(capi(&mut mask), qpik_status::QPIK_ERR_INVALID_ARGUMENT, "{bad}");
+        assert_eq!(
+            capi(&mut mask),
+            qpik_status::QPIK_ERR_INVALID_ARGUMENT,
+            "{bad}"
+        );
         assert!(last_error().contains("0 or 1"), "{}", last_error());
     }
     unsafe { qpik_model_free(m) };

@@ -58,7 +58,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         for key in [c"memory_budget_bytes", c"map.memory_budget_bytes"] {
-            assert_eq!(qpik_options_set(o, key.as_ptr(), BUDGET.as_ptr()), qpik_status::QPIK_OK);
+            assert_eq!(
+                qpik_options_set(o, key.as_ptr(), BUDGET.as_ptr()),
+                qpik_status::QPIK_OK
+            );
         }
         let start = Instant::now();
         let user = &start as *const Instant as *mut c_void;
@@ -116,7 +119,10 @@ fuzz_target!(|data: &[u8]| {
                 if s == qpik_status::QPIK_OK {
                     let mut info: qpik_extraction_info = std::mem::zeroed();
                     info.struct_size = std::mem::size_of::<qpik_extraction_info>() as u32;
-                    assert_eq!(qpik_extraction_get_info(ex, &mut info), qpik_status::QPIK_OK);
+                    assert_eq!(
+                        qpik_extraction_get_info(ex, &mut info),
+                        qpik_status::QPIK_OK
+                    );
                     let (t, e, s) = (info.types, info.energies, info.kernel_size);
                     let mut k = vec![0f64; (t * e * s * s) as usize];
                     // [T, E, S, S], row-major (strides in elements).

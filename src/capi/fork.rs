@@ -75,12 +75,8 @@ pub(crate) fn networks_start(what: &str, largest: usize) -> CResult<()> {
             ),
         ));
     }
-    let _ = NETWORKS_PID.compare_exchange(
-        0,
-        std::process::id(),
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    );
+    let _ =
+        NETWORKS_PID.compare_exchange(0, std::process::id(), Ordering::AcqRel, Ordering::Acquire);
     Ok(())
 }
 

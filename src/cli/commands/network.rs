@@ -180,7 +180,8 @@ pub(super) fn extract(
         let o = crate::data::npy::read_f32(input)?;
         let mv = crate::data::npy::read_f32(&mask)?;
         let name = format!("the mask {}", mask.display());
-        let flat = crate::extract::mask::binary_mask(&mv.iter().copied().collect::<Vec<_>>(), &name)?;
+        let flat =
+            crate::extract::mask::binary_mask(&mv.iter().copied().collect::<Vec<_>>(), &name)?;
         let mk = ndarray::Array2::from_shape_vec(mv.dim(), flat).expect("same shape");
         (o, mk, None)
     } else {
