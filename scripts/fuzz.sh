@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the option parser, the model and dataset loaders and the .sxm, .3ds and .npy parsers with cargo-fuzz
-# (libFuzzer + AddressSanitizer; needs a nightly toolchain).
-# Usage: scripts/fuzz.sh [SECONDS per target] [options|model_bytes|sxm_bytes|grid3ds_bytes|npy_bytes|dataset: only that one]
+# (libFuzzer + AddressSanitizer; needs a nightly toolchain), and the C ABI end to end: TOML
+# kernel specs through qpik_kernel_new (kernel_spec) and qpik_options_set sequences followed
+# by a call (options_call). Those two run under a memory limit above the budget they set
+# (64 MiB and 256 MiB): a single allocation over 1 GiB, or 2 GiB resident, fails the run.
+# Usage: scripts/fuzz.sh [SECONDS per target] [options|model_bytes|sxm_bytes|grid3ds_bytes|npy_bytes|kernel_spec|options_call|dataset: only that one]
 #
 # dataset_file runs libhdf5 in the fuzzing process (DatasetReader::open_in_process), in
 # libFuzzer's fork mode so that it goes on after a crash or hang inside libhdf5 (saved in
@@ -21,6 +24,14 @@ for t in options model_bytes sxm_bytes grid3ds_bytes npy_bytes; do
     echo "== fuzz $t for ${secs}s"
     cargo +nightly fuzz run --release "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
         -max_total_time="$secs" "${common[@]}" 2>&1 | tail -n 15
+done
+for t in kernel_spec options_call; do
+    [[ $only == all || $only == "$t" ]] || continue
+    mkdir -p "fuzz/corpus/$t"
+    echo "== fuzz $t for ${secs}s (memory limited)"
+    cargo +nightly fuzz run --release "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+        -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+        -print_final_stats=1 2>&1 | tail -n 15
 done
 [[ $only == all || $only == dataset ]] || exit 0
 

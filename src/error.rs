@@ -73,3 +73,34 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// A number for a message: plain when moderate (`0.001`, `250`), in exponent form when very
+/// large or small (`1e30`, `1e-320`), so that an absurd value never spells out hundreds of
+/// digits; always exact (the shortest text that reads back as `v`).
+pub fn show_number(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e7).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod show_number_tests {
+    #[test]
+    fn moderate_numbers_plain_extremes_in_exponent_form() {
+        for (v, want) in [
+            (0.001, "0.001"),
+            (250.0, "250"),
+            (-3.5, "-3.5"),
+            (1e30, "1e30"),
+            (-1e308, "-1e308"),
+            (1e-320, "1e-320"),
+            (0.0, "0"),
+        ] {
+            let got = super::show_number(v);
+            assert_eq!(got, want);
+            assert_eq!(got.parse::<f64>().ok(), Some(v));
+        }
+    }
+}

@@ -317,21 +317,7 @@ impl ArrayRef {
     /// Read a binary mask (0 or 1 in any dtype) in row-major order.
     pub fn read_mask(&self) -> CResult<Vec<u8>> {
         let v = self.read_f32(false)?;
-        v.iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                if x == 0.0 {
-                    Ok(0)
-                } else if x == 1.0 {
-                    Ok(1)
-                } else {
-                    Err(CError::invalid(format!(
-                        "{} must be binary (0 or 1) but holds {x} at flat index {i}",
-                        self.name
-                    )))
-                }
-            })
-            .collect()
+        Ok(crate::extract::mask::binary_mask(&v, &self.name)?)
     }
 
     /// Write row-major `values` into the caller's buffer, converting to its dtype.

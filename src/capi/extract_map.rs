@@ -75,10 +75,13 @@ unsafe fn read_defects(p: *const qpik_array, h: usize, w: usize) -> CResult<Defe
     let d = unsafe { ArrayRef::new(p, "defects", &[2], FLOATS_OR_U8) }?;
     if d.shape == [h, w] {
         let v = d.read_f32(false)?;
-        if let Some(i) = v.iter().position(|x| x.is_nan()) {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(CError::new(
                 qpik_status::QPIK_ERR_NOT_FINITE,
-                format!("defects (a mask) holds NaN at flat index {i}; a mask is 0 or 1"),
+                format!(
+                    "defects (a mask) holds {} at flat index {i}; a mask is 0 or 1",
+                    v[i]
+                ),
             ));
         }
         let pos: Vec<[f64; 2]> = v

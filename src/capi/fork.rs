@@ -9,16 +9,76 @@
 //! the work and any progress callback run on that pool's thread while the calling thread
 //! waits; results and messages are the same.
 //!
-//! Candle keeps a second pool of its own (element-wise ops on 64k elements or more) that
-//! cannot be rebuilt: `qpik_extract` therefore runs one image at a time in a forked process,
-//! which keeps the default models' tensors below that size. Training or wider models in a
-//! forked child may still wait on it: use the `spawn` start method for those.
+//! Candle keeps a second pool of its own (element-wise ops on [`CANDLE_PAR_MIN`] elements or
+//! more), private to candle and started once per process image, that cannot be rebuilt. It
+//! exists only once the networks ran on the CPU, so [`networks_start`] records the process
+//! that ran them first; in a process forked from it (another id) that pool is lost:
+//! - `qpik_extract` runs one image at a time (each tensor of a model whose largest
+//!   activation per image is below [`CANDLE_PAR_MIN`], the default models' included, stays
+//!   on the calling thread), and refuses wider models with `QPIK_ERR_UNAVAILABLE`;
+//! - `qpik_train` (whose batches always reach that pool) refuses with `QPIK_ERR_UNAVAILABLE`
+//!   and says what to do, instead of waiting forever.
+//!
+//! A fork made before the networks first ran trains and extracts normally (candle starts a
+//! pool of its own there), and so does any fork when candle runs single-threaded
+//! (`CANDLE_NUM_THREADS=1`, or one core).
 
+use super::{CError, CResult, qpik_status};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Process id of the first call (0 = no call yet).
 static FIRST_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Process id of the process whose networks first ran on the CPU (0 = none yet): candle's
+/// own pool lives there and nowhere else.
+static NETWORKS_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Candle runs element-wise ops on this many elements or more in its own pool (its
+/// `PAR_ELEMWISE_MIN`, candle-core 0.11); smaller ones run on the calling thread.
+pub(crate) const CANDLE_PAR_MIN: usize = 64 * 1024;
+
+/// Threads of candle's own pool: `CANDLE_NUM_THREADS`, else rayon's count (as candle does).
+fn candle_threads() -> usize {
+    std::env::var("CANDLE_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(candle_core::utils::get_num_threads)
+}
+
+/// Whether candle's own pool is lost here: an ancestor process started it before forking
+/// this one, and it has worker threads (a one-thread pool runs on the caller).
+pub(crate) fn candle_pool_lost() -> bool {
+    let ran = NETWORKS_PID.load(Ordering::Acquire);
+    ran != 0 && ran != std::process::id() && candle_threads() > 1
+}
+
+/// Call before the networks run on the CPU, with `largest` the elements of the work's
+/// largest element-wise tensor. Work below [`CANDLE_PAR_MIN`] neither needs nor starts
+/// candle's pool; larger work is refused (with what to do) where that pool is lost, and
+/// otherwise records this process as the one whose pool exists.
+pub(crate) fn networks_start(what: &str, largest: usize) -> CResult<()> {
+    if largest < CANDLE_PAR_MIN {
+        // Runs on the calling thread: candle's pool is neither needed nor started.
+        return Ok(());
+    }
+    if candle_pool_lost() {
+        return Err(CError::new(
+            qpik_status::QPIK_ERR_UNAVAILABLE,
+            format!(
+                "{what} cannot run in this process: it was forked (e.g. Python multiprocessing's \
+                 'fork' start method) from one that had already run qpik's networks, and their \
+                 worker threads do not survive fork(). Use the 'spawn' or 'forkserver' start \
+                 method, fork before the first network runs, or set CANDLE_NUM_THREADS=1 in \
+                 the environment before the first one does"
+            ),
+        ));
+    }
+    let _ =
+        NETWORKS_PID.compare_exchange(0, std::process::id(), Ordering::AcqRel, Ordering::Acquire);
+    Ok(())
+}
 
 /// The pool of a forked process, with the id of the process that built it.
 static CHILD_POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);

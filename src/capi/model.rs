@@ -22,6 +22,15 @@ pub struct qpik_model {
 /// such chunks so its working memory (about 0.85 MB per 64 x 64 image) stays bounded.
 const EXTRACT_CHUNK: usize = 32;
 
+/// Elements of a network's largest activation for one image: a stage's channels times its
+/// resolution (full, half, quarter size).
+fn largest_activation(c: &crate::model::NetConfig) -> usize {
+    (0..3)
+        .map(|i| c.channels[i].saturating_mul((c.size >> i).saturating_pow(2)))
+        .max()
+        .unwrap_or(0)
+}
+
 /// What a model is. The caller sets `struct_size = sizeof(qpik_model_info)` first.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -258,14 +267,17 @@ pub unsafe extern "C" fn qpik_extract(
                 .flat_map(|c| estimate_mask(ArrayView2::from_shape((s, s), c).expect("shape")))
                 .collect(),
         };
-        // In a forked process, one image at a time: candle's own worker pool (used for
-        // element-wise ops of 64k elements or more) has no threads there and cannot be
-        // rebuilt; one 64 x 64 image of the default models stays below that size.
-        let chunk = if super::fork::forked() {
+        // Where candle's own worker pool is lost (a fork of a process that ran the
+        // networks; see fork.rs), one image at a time, which keeps a model whose largest
+        // activation per image is below that pool's threshold off it.
+        let chunk = if super::fork::candle_pool_lost() {
             1
         } else {
-            EXTRACT_CHUNK
+            EXTRACT_CHUNK.min(n)
         };
+        if m.ex.device.is_cpu() {
+            super::fork::networks_start("extraction", chunk * largest_activation(&m.ex.config))?;
+        }
         let mut flat: Vec<f32> = Vec::with_capacity(n * px);
         for (obs, masks) in obs.chunks(chunk * px).zip(masks.chunks(chunk * px)) {
             let items: Vec<(ArrayView2<f32>, ArrayView2<u8>)> = obs

@@ -43,6 +43,10 @@ pub unsafe extern "C" fn qpik_train(
         cfg.net.size = h;
         cfg.net.validate()?;
         let (device, _) = select_device(opts.want_cuda());
+        if device.is_cpu() {
+            // A batch's activations always reach candle's own worker pool.
+            super::fork::networks_start("training", usize::MAX)?;
+        }
         let p = CallbackProgress::new(progress, user_data);
         let resume = opts.resume();
         match what {

@@ -12,6 +12,12 @@ pub fn check_regular_file(path: &Path, max_bytes: u64, what: &str) -> Result<u64
     let name = path.display().to_string();
     // metadata follows symlinks: a link to a regular file is fine, a link to a FIFO is not.
     let meta = std::fs::metadata(path).map_err(|e| Error::io(&name, e))?;
+    if meta.is_dir() {
+        return Err(Error::format(
+            &name,
+            format!("a directory, not a regular file; give the path of a {what}"),
+        ));
+    }
     if !meta.is_file() {
         return Err(Error::format(
             &name,

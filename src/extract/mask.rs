@@ -2,6 +2,28 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::{Error, Result};
+
+/// A network's defect mask from caller values (row-major): each value must be exactly 0 (no
+/// defect) or 1 (a defect at that pixel); anything else, NaN and infinity included, is
+/// refused with its flat index. The C ABI (`qpik_extract`) and the CLI (`qpik extract
+/// --method two-step/one-step --mask`) both read masks through this rule. (The map engine
+/// takes positions instead: any pixel above 0.5, see
+/// [`crate::extract::defects::positions_from_mask`].)
+pub fn binary_mask(values: &[f32], what: &str) -> Result<Vec<u8>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| match x {
+            0.0 => Ok(0),
+            1.0 => Ok(1),
+            _ => Err(Error::invalid(format!(
+                "{what} must be binary (0 or 1) but holds {x} at flat index {i}"
+            ))),
+        })
+        .collect()
+}
+
 /// Estimate a defect mask from an observation alone, for users without topography.
 ///
 /// Heuristic: a defect's own site carries the strongest LDOS change of its kernel, so defects

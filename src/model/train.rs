@@ -92,7 +92,10 @@ impl TrainConfig {
         ];
         for (name, v, max) in positive {
             if !(v.is_finite() && v > 0.0 && v <= max) {
-                return bad(format!("{name} {v} must be above 0 and at most {max}"));
+                return bad(format!(
+                    "{name} {} must be above 0 and at most {max}",
+                    crate::error::show_number(v)
+                ));
             }
         }
         let non_negative = [
@@ -102,7 +105,10 @@ impl TrainConfig {
         ];
         for (name, v, max) in non_negative {
             if !(v.is_finite() && (0.0..=max).contains(&v)) {
-                return bad(format!("{name} {v} must be between 0 and {max}"));
+                return bad(format!(
+                    "{name} {} must be between 0 and {max}",
+                    crate::error::show_number(v)
+                ));
             }
         }
         if !(0.0..1.0).contains(&self.seen_test_fraction) {

@@ -143,14 +143,16 @@ impl Artefacts {
         for (name, v, max) in fields {
             if !(v.is_finite() && (0.0..=max).contains(&v)) {
                 return Err(Error::invalid(format!(
-                    "artefact '{name}' = {v} must be between 0 and {max}"
+                    "artefact '{name}' = {} must be between 0 and {max}",
+                    crate::error::show_number(v)
                 )));
             }
         }
         if let Some(s) = self.snr {
             if !(s.is_finite() && s >= Self::MIN_SNR) {
                 return Err(Error::invalid(format!(
-                    "snr = {s} must be at least {}",
+                    "snr = {} must be at least {}",
+                    crate::error::show_number(s),
                     Self::MIN_SNR
                 )));
             }
@@ -170,7 +172,8 @@ impl DefectConfig {
         if let Some(d) = self.density_per_nm2 {
             if !(d.is_finite() && d > 0.0 && d <= 1e3) {
                 return Err(Error::invalid(format!(
-                    "defect density {d} per nm^2 must be positive and at most 1000"
+                    "defect density {} per nm^2 must be positive and at most 1000",
+                    crate::error::show_number(d)
                 )));
             }
         }
@@ -185,7 +188,8 @@ impl DefectConfig {
         if !(a.0.is_finite() && a.1.is_finite() && 0.0 <= a.0 && a.0 <= a.1 && a.1 <= 1e6) {
             return Err(Error::invalid(format!(
                 "amplitude range {}..{} must satisfy 0 <= min <= max <= 1e6",
-                a.0, a.1
+                crate::error::show_number(a.0),
+                crate::error::show_number(a.1)
             )));
         }
         if !(0.0..=1.0).contains(&self.negative_fraction) {

@@ -178,7 +178,11 @@ pub(super) fn extract(
             Error::invalid("a .npy observation needs --mask MASK.npy (1 at each defect)")
         })?;
         let o = crate::data::npy::read_f32(input)?;
-        let mk = crate::data::npy::read_f32(&mask)?.mapv(|v| u8::from(v != 0.0));
+        let mv = crate::data::npy::read_f32(&mask)?;
+        let name = format!("the mask {}", mask.display());
+        let flat =
+            crate::extract::mask::binary_mask(&mv.iter().copied().collect::<Vec<_>>(), &name)?;
+        let mk = ndarray::Array2::from_shape_vec(mv.dim(), flat).expect("same shape");
         (o, mk, None)
     } else {
         let reader = DatasetReader::open(input)?;

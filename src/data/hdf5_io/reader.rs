@@ -342,6 +342,17 @@ impl DatasetReader {
             ));
         }
         check_types(path, range.start, &kernel_index, &types, &type_kernels, nk)?;
+        let px = self.kernels.kernels.dim().1 * self.kernels.kernels.dim().2;
+        if let Some((i, v)) = masks.iter().enumerate().find(|(_, v)| **v > 1) {
+            return Err(Error::format(
+                show(path),
+                format!(
+                    "dataset 'masks' holds {v} (observation {}, pixel {}); a mask is 0 or 1",
+                    range.start + i / px.max(1),
+                    i % px.max(1)
+                ),
+            ));
+        }
         Ok(ObservationTable {
             observations,
             masks,

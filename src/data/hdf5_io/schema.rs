@@ -39,6 +39,13 @@ pub(super) fn validate_kernels(k: &KernelTable) -> Result<()> {
             "kernel split code {bad} (expected 0 or 1)"
         )));
     }
+    if let Some((i, v)) = k.kernels.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::invalid(format!(
+            "kernel {} holds {v} at pixel {}; kernels must be finite",
+            i / (h * w),
+            i % (h * w)
+        )));
+    }
     if let Some(name) = k.names.iter().find(|n| n.contains('\0')) {
         return Err(Error::invalid(format!(
             "kernel name {name:?} contains a NUL character"
@@ -251,15 +258,36 @@ pub(super) fn read_kernels(file: &hdf5::File, path: &Path) -> Result<KernelTable
         )?;
         per_kernel("kernel_names", ds, shape)?
     };
-    let names: Vec<String> = match names_ds.dtype().and_then(|t| t.to_descriptor()) {
+    // The raw bytes, checked here: the string types' own text views assume valid UTF-8.
+    let raw: Vec<Vec<u8>> = match names_ds.dtype().and_then(|t| t.to_descriptor()) {
         Ok(TypeDescriptor::VarLenAscii) => names_ds
             .read_raw::<VarLenAscii>()
-            .map(|v| v.iter().map(|s| s.to_string()).collect()),
+            .map(|v| v.iter().map(|s| s.as_bytes().to_vec()).collect()),
         _ => names_ds
             .read_raw::<VarLenUnicode>()
-            .map(|v| v.iter().map(|s| s.to_string()).collect()),
+            .map(|v| v.iter().map(|s| s.as_bytes().to_vec()).collect()),
     }
     .map_err(err("kernel_names"))?;
+    let names = raw
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            String::from_utf8(b).map_err(|e| {
+                fmt_err(format!(
+                    "dataset 'kernel_names' entry {i} is not valid UTF-8 (byte {} of the name); rename the kernel",
+                    e.utf8_error().valid_up_to()
+                ))
+            })
+        })
+        .collect::<Result<Vec<String>>>()?;
+    if let Some((i, v)) = kernels.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        let px = kshape[1] * kshape[2];
+        return Err(fmt_err(format!(
+            "dataset 'kernels' holds {v} (kernel {}, pixel {}); kernels must be finite",
+            i / px.max(1),
+            i % px.max(1)
+        )));
+    }
     let (ds, shape) = open_checked(file, path, "kernel_symmetry", &U8, 1)?;
     let symmetry = per_kernel("kernel_symmetry", ds, shape)?
         .read_raw::<u8>()

@@ -42,6 +42,11 @@ pub fn positions_from_mask<T: Copy + Into<f64>>(mask: ArrayView2<T>) -> Result<V
             "the defect mask marks no defect (no value above 0.5): mark each defect with 1",
         ));
     }
+    if out.len() == h * w {
+        return Err(Error::invalid(format!(
+            "the defect mask marks every one of the {h} x {w} pixels as a defect: mark one pixel per defect (above 0.5), 0 elsewhere"
+        )));
+    }
     Ok(out)
 }
 
