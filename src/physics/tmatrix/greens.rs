@@ -38,8 +38,9 @@ type EntryTerms = (usize, usize, Vec<(i64, usize, C64)>);
 /// multiply-add per distinct `n2` and matrix entry, with contiguous phase rows.
 struct BlochTable {
     dim: usize,
-    /// Distinct n2 values (already reduced mod N) and their phase rows, split re/im.
-    n2s: Vec<usize>,
+    /// The distinct second cell indices n2 of the terms (reduced mod N), one slot each, and
+    /// each slot's phase row `e^{-2 pi i m2 n2 / N}` over m2, split re/im.
+    cell2_values: Vec<usize>,
     rows_re: Vec<Vec<f64>>,
     rows_im: Vec<Vec<f64>>,
     /// Per matrix entry (row, col): its terms as (n1, slot of n2, amplitude).
@@ -98,39 +99,35 @@ impl BlochTable {
                 }
             }
         }
-        let mut n2s: Vec<usize> = Vec::new();
+        let mut cell2_values: Vec<usize> = Vec::new();
         let mut entries: Vec<EntryTerms> = Vec::new();
         for (r, c, n1, n2, t) in raw {
             let m = n2.rem_euclid(n as i64) as usize;
-            let slot = n2s.iter().position(|&x| x == m).unwrap_or_else(|| {
-                n2s.push(m);
-                n2s.len() - 1
-            });
+            let slot = cell2_values
+                .iter()
+                .position(|&x| x == m)
+                .unwrap_or_else(|| {
+                    cell2_values.push(m);
+                    cell2_values.len() - 1
+                });
             match entries.iter_mut().find(|e| e.0 == r && e.1 == c) {
                 Some(e) => e.2.push((n1, slot, t)),
                 None => entries.push((r, c, vec![(n1, slot, t)])),
             }
         }
-        let tau = std::f64::consts::TAU;
-        let rows_re = n2s
+        // Row of slot m: e^{-2 pi i j m / N} for j in 0..N, split into re and im.
+        let (rows_re, rows_im) = cell2_values
             .iter()
             .map(|&m| {
                 (0..n)
-                    .map(|j| (-tau * ((j * m) % n) as f64 / n as f64).cos())
-                    .collect()
+                    .map(|j| (-std::f64::consts::TAU * ((j * m) % n) as f64 / n as f64).sin_cos())
+                    .map(|(sin, cos)| (cos, sin))
+                    .unzip()
             })
-            .collect();
-        let rows_im = n2s
-            .iter()
-            .map(|&m| {
-                (0..n)
-                    .map(|j| (-tau * ((j * m) % n) as f64 / n as f64).sin())
-                    .collect()
-            })
-            .collect();
+            .unzip();
         BlochTable {
             dim,
-            n2s,
+            cell2_values,
             rows_re,
             rows_im,
             entries,
@@ -243,11 +240,11 @@ fn fill_row_single_band(
     out: &mut [C64],
 ) {
     let n = out.len();
-    let mut coef = vec![C64::default(); table.n2s.len()];
+    let mut coef = vec![C64::default(); table.cell2_values.len()];
     table.coefficients(0, m1, phases, &mut coef);
     let mut eps = vec![0.0f64; n];
     for (slot, c) in coef.iter().enumerate() {
-        if table.n2s[slot] == 0 {
+        if table.cell2_values[slot] == 0 {
             eps.iter_mut().for_each(|e| *e += c.re);
             continue;
         }
@@ -281,7 +278,7 @@ fn fill_row_general(
     let dim = table.dim;
     // H row for all m2: h[m2 * dim^2 + r * dim + c]
     let mut h = vec![C64::default(); n * dim * dim];
-    let mut coef = vec![C64::default(); table.n2s.len()];
+    let mut coef = vec![C64::default(); table.cell2_values.len()];
     for (e, (r, c, _)) in table.entries.iter().enumerate() {
         table.coefficients(e, m1, phases, &mut coef);
         let entry = r * dim + c;
