@@ -133,7 +133,7 @@ pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
     let (px, py) = scan.pixel_size_m();
     println!(
         "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
-         rotated {} degrees, bias {}; {} images drawn to {}",
+         frame turned {} degrees clockwise (shown as scanned), bias {}; {} images drawn to {}",
         file.display(),
         scan.shape.0,
         scan.shape.1,
