@@ -3,8 +3,8 @@
 //! The same struct describes built-in catalog entries and user kernels read from TOML:
 //!
 //! ```toml
-//! name = "my-square-lattice"
-//! symmetry = 4            # n-fold label (1 = isotropic)
+//! name = "my-square-lattice"  # optional (default "user-kernel")
+//! symmetry = 4            # optional n-fold label (1 = isotropic; absent = not stated)
 //! energy_ev = 0.05        # bias energy relative to the Fermi level
 //! broadening_ev = 0.01    # eta
 //!
@@ -13,24 +13,26 @@
 //! a1 = [3.5, 0.0]         # Angstrom
 //! a2 = [0.0, 3.5]
 //! orbitals = [[0.0, 0.0]] # fractional positions
-//! orbital_radius_a = 1.0  # Gaussian orbital smearing (Angstrom)
+//! orbital_radius_a = 1.0  # Gaussian orbital smearing (Angstrom, >= 0; default 0.6 x NN distance)
 //! hoppings = [
 //!   { to = 0, from = 0, cell = [0, 0], t = 0.1 },     # on-site energy (eV)
 //!   { to = 0, from = 0, cell = [1, 0], t = -0.25 },   # Hermitian partner added
 //!   { to = 0, from = 0, cell = [0, 1], t = -0.25 },
 //! ]
 //! # superconducting = true; pairing = [{ to = 0, from = 0, cell = [1, 0], t = 0.01 }]
+//! # (singlet: Delta(k) = sum_R Delta(R) e^{-ik.R}, partner Delta_ba(-R) = Delta_ab(R) added)
 //!
 //! [impurity]
 //! orbitals = [0]
-//! potential_ev = 0.5
+//! potential_ev = 0.5      # scalar: V on each spin, V tau3 in Nambu space
 //!
 //! [kgrid]
-//! n = 512                 # omit for automatic choice within `tolerance`
+//! n = 512                 # omit for automatic choice within `tolerance`; raised if too small
 //!
 //! [render]
 //! size = [64, 64]
 //! pixel_size_a = 4.0
+//! # sites = true          # lattice-site values instead of the smeared LDOS
 //! ```
 //! A continuum surface state uses `[model] kind = "parabolic"`, `band_bottom_ev`,
 //! `effective_mass`, and `[impurity] phase_shift_rad`.
