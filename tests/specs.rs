@@ -43,16 +43,7 @@ fn a_one_off_spec_needs_no_name_symmetry_or_orbital_radius() {
     assert!((spec.orbital_radius_a() - 0.6 * 3.5).abs() < 1e-12);
     let img = spec.kernel_image(&mut SimContext::new()).unwrap();
     // The same LDOS rendered by hand with sigma = 2.1 Angstrom.
-    let n = spec.kgrid_used().unwrap().unwrap();
-    let ldos = SimContext::new()
-        .lattice_ldos(
-            &square_band(3.5, 0.25, 0.0, 0.0),
-            &scalar(0.4),
-            0.05,
-            0.02,
-            n,
-        )
-        .unwrap();
+    let ldos = one_off_ldos(&spec);
     let field = KernelField::Lattice {
         ldos,
         orbital_sigma_a: 2.1,
@@ -80,6 +71,21 @@ fn orbital_radius_must_be_a_number_at_least_zero() {
         let e = KernelSpec::from_toml(&with(bad)).unwrap_err().to_string();
         assert!(e.contains("orbital_radius_a"), "{bad}: {e}");
     }
+}
+
+/// The one-off spec's lattice LDOS computed directly (the same band, impurity, energy,
+/// broadening and k-grid), for comparison with what the spec renders.
+fn one_off_ldos(spec: &KernelSpec) -> qpik::physics::LatticeLdos {
+    let n = spec.kgrid_used().unwrap().unwrap();
+    SimContext::new()
+        .lattice_ldos(
+            &square_band(3.5, 0.25, 0.0, 0.0),
+            &scalar(0.4),
+            0.05,
+            0.02,
+            n,
+        )
+        .unwrap()
 }
 
 fn scalar(v: f64) -> Impurity {
@@ -222,16 +228,7 @@ fn catalog_specs_print_compactly() {
 fn site_values_are_the_lattice_ldos_at_each_site() {
     let text = ONE_OFF.replace("[render]", "[render]\nsites = true");
     let mut spec = KernelSpec::from_toml(&text).unwrap();
-    let n = spec.kgrid_used().unwrap().unwrap();
-    let ldos = SimContext::new()
-        .lattice_ldos(
-            &square_band(3.5, 0.25, 0.0, 0.0),
-            &scalar(0.4),
-            0.05,
-            0.02,
-            n,
-        )
-        .unwrap();
+    let ldos = one_off_ldos(&spec);
     let c = 12i64;
     // Pixel = lattice constant: cell (n1, n2) at x = n1 a (columns), y = n2 a (rows).
     let img = spec.kernel_image(&mut SimContext::new()).unwrap();
@@ -320,4 +317,12 @@ fn site_values_need_a_lattice_model() {
     spec.render.sites = true;
     let e = spec.validate().unwrap_err().to_string();
     assert!(e.contains("render.sites"), "{e}");
+}
+
+#[test]
+fn catalog_k_grids_need_no_raising_at_their_own_size() {
+    // So a catalog spec's text and the catalog entry agree at any smaller size too.
+    for spec in catalog() {
+        assert_eq!(spec.kgrid_used().unwrap(), spec.kgrid.n, "{}", spec.name);
+    }
 }
