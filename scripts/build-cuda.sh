@@ -20,6 +20,9 @@ if ! find "$tk" -name "libcublas.so.*" | grep -q .; then
     python3 -m pip install --quiet --target "$tk/extra" \
         "nvidia-cublas==13.0.*" "nvidia-curand==10.*" "nvidia-cuda-nvrtc==13.0.*"
 fi
+# The stub needs cudarc's source, which cargo downloads only when asked: fetch every locked
+# dependency (cudarc is optional, behind the cuda feature) before making it.
+cargo fetch --locked
 # Link against unversioned names and a libcuda stub (no driver needed to build).
 bash scripts/cuda-link-stubs.sh "$tk" "$tk/link"
 # Absolute: cargo runs build scripts in other directories.

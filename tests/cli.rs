@@ -455,7 +455,7 @@ fn show_draws_every_channel_of_a_real_nanonis_scan() {
     ));
     assert!(
         text.contains("224 x 224 pixels over 20.0 x 20.0 nm")
-            && text.contains("rotated 45 degrees")
+            && text.contains("frame turned 45 degrees clockwise")
             && text.contains("8 images"),
         "{text}"
     );

@@ -340,9 +340,10 @@ pixel_size_a = 2.0
             n,
         )
         .unwrap();
+    // No orbital_radius_a in the spec: 0.6 nearest-neighbour distances, 0.6 x 3.5 Angstrom.
     let field = KernelField::Lattice {
         ldos: l,
-        orbital_sigma_a: 1.0,
+        orbital_sigma_a: 2.1,
     };
     let expected = field.render(&spec.grid(), spec.grid().centre()).unwrap();
     assert!(max_abs(&(&img - &expected)) < 1e-12 * max_abs(&expected));

@@ -153,8 +153,7 @@ pub unsafe extern "C" fn qpik_kernel_new(
         let mut ctx = SimContext::new();
         ctx.memory_budget = budget;
         let field = spec.simulate(&mut ctx)?;
-        let grid = spec.grid();
-        let image = field.render(&grid, grid.centre())?;
+        let image = spec.render_kernel(&field)?;
         let kernel = qpik_kernel {
             image: image.iter().copied().collect(),
             spec,

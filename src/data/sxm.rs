@@ -12,8 +12,12 @@
 //! - Images are `[row, col]` as the rest of qpik: row 0 at the top of the scan frame, columns
 //!   left to right, whatever the scan direction. So a backward image is mirrored left-right
 //!   and a scan that went up is mirrored top-bottom, as Nanonis' own viewer shows them.
-//! - Lengths in metres as in the file (`range_m`, `offset_m`); `angle_deg` is the scan
-//!   frame's rotation (counter-clockwise, degrees), as qpik's scan rotation.
+//! - Lengths in metres as in the file (`range_m`, `offset_m`).
+//! - `angle_deg` is `:SCAN_ANGLE:`, degrees, in Nanonis' sense: a positive angle turns the
+//!   scan frame clockwise about its centre (sample `x` right, `y` up), the same convention as
+//!   the `.3ds` reader's; [`SxmFile::sample_position_m`] applies it. qpik reports the angle
+//!   and does not undo it: images, defect positions and extracted kernels stay in the scan
+//!   frame. The same number is qpik's simulation `rotation_deg` (README, "Conventions").
 //! - Values in the channel's unit (`m`, `A`, ...), unscaled.
 
 use std::path::Path;
@@ -59,7 +63,7 @@ pub struct SxmFile {
     pub range_m: (f64, f64),
     /// Scan frame centre `(x, y)` in metres.
     pub offset_m: (f64, f64),
-    /// Scan frame rotation in degrees (counter-clockwise).
+    /// Scan frame rotation in degrees, clockwise (Nanonis' `:SCAN_ANGLE:`; see the module doc).
     pub angle_deg: f64,
     /// Whether the scan went up (first line at the bottom) rather than down.
     pub scanned_up: bool,
@@ -76,6 +80,23 @@ impl SxmFile {
         (
             self.range_m.0 / self.shape.1 as f64,
             self.range_m.1 / self.shape.0 as f64,
+        )
+    }
+
+    /// Sample position `(x, y)` in metres (the scanner's coordinates, `y` up) of the centre of
+    /// pixel `(row, col)` (row 0 at the top of the frame): frame coordinates
+    /// `u = (col + 1/2 - cols/2) px`, `v = (rows/2 - row - 1/2) py` turned clockwise by
+    /// `angle_deg` about the frame centre `offset_m`:
+    /// `offset + (u cos a + v sin a, -u sin a + v cos a)`.
+    pub fn sample_position_m(&self, row: f64, col: f64) -> (f64, f64) {
+        let (px, py) = self.pixel_size_m();
+        let (rows, cols) = (self.shape.0 as f64, self.shape.1 as f64);
+        let u = (col + 0.5 - cols / 2.0) * px;
+        let v = (rows / 2.0 - row - 0.5) * py;
+        let (sin, cos) = self.angle_deg.to_radians().sin_cos();
+        (
+            self.offset_m.0 + u * cos + v * sin,
+            self.offset_m.1 - u * sin + v * cos,
         )
     }
 
@@ -314,6 +335,37 @@ mod tests {
         let (a, b): (Vec<f32>, Vec<f32>) =
             (a.iter().copied().collect(), b.iter().copied().collect());
         crate::extract::sample_metrics(&a, &b).pearson
+    }
+
+    #[test]
+    fn the_fese_scan_frame_is_turned_45_degrees_clockwise() {
+        let (_, f) = fese();
+        assert_eq!(f.angle_deg, 45.0);
+        let (cx, cy) = f.offset_m;
+        let (rows, cols) = (f.shape.0 as f64, f.shape.1 as f64);
+        // A square frame turned 45 degrees clockwise stands on a corner: its top-left corner
+        // straight above the centre, its top-right corner straight to the right, at half a
+        // diagonal. (Counter-clockwise would put the top-left corner to the left.)
+        let half_diagonal = f.range_m.0 / 2.0 * 2f64.sqrt();
+        let tol = 1e-12;
+        let (x, y) = f.sample_position_m(-0.5, -0.5);
+        assert!(
+            (x - cx).abs() < tol && (y - (cy + half_diagonal)).abs() < tol,
+            "({x}, {y})"
+        );
+        let (x, y) = f.sample_position_m(-0.5, cols - 0.5);
+        assert!(
+            (x - (cx + half_diagonal)).abs() < tol && (y - cy).abs() < tol,
+            "({x}, {y})"
+        );
+        let (x, y) = f.sample_position_m(rows - 0.5, cols - 0.5);
+        assert!(
+            (x - cx).abs() < tol && (y - (cy - half_diagonal)).abs() < tol,
+            "({x}, {y})"
+        );
+        // The centre of the frame is the offset, whatever the angle.
+        let (x, y) = f.sample_position_m(rows / 2.0 - 0.5, cols / 2.0 - 0.5);
+        assert!((x - cx).abs() < tol && (y - cy).abs() < tol);
     }
 
     #[test]

@@ -365,7 +365,11 @@ fn shuffled(items: &[usize], seed: u64, epoch: usize) -> Vec<usize> {
 }
 
 /// Validation: extraction RMSE (on [0, 1]) over up to 256 seen-test observations.
-fn validate(data: &TrainingData, device: &Device, predict: &PredictFn) -> candle_core::Result<f64> {
+fn extraction_validation_loss(
+    data: &TrainingData,
+    device: &Device,
+    predict: &PredictFn,
+) -> candle_core::Result<f64> {
     let items: Vec<usize> = data.seen_test.iter().copied().take(256).collect();
     if items.is_empty() {
         return Ok(f64::NAN);
@@ -518,14 +522,15 @@ struct EpochLoop<'a> {
 
 /// Loss of the batch at (epoch, step in the epoch, global step).
 type BatchLoss<'a> = dyn FnMut(usize, usize, usize) -> candle_core::Result<Tensor> + 'a;
-type Validation<'a> = dyn Fn() -> candle_core::Result<f64> + 'a;
+/// Computes the validation loss of the current weights (lower is better).
+type ValidationLoss<'a> = dyn Fn() -> candle_core::Result<f64> + 'a;
 
 impl EpochLoop<'_> {
     fn epochs(
         &self,
         record: &mut TrainingRecord,
         batch_loss: &mut BatchLoss,
-        validate: &Validation,
+        validation_loss: &ValidationLoss,
         progress: &dyn Progress,
     ) -> Result<()> {
         let cfg = self.cfg;
@@ -556,7 +561,7 @@ impl EpochLoop<'_> {
                 progress.advance(1);
                 progress.message(&format!("loss {:.5}", loss_sum / (st + 1) as f64));
             }
-            let val = validate().map_err(ce)?;
+            let val = validation_loss().map_err(ce)?;
             let stats = EpochStats {
                 loss: loss_sum / steps as f64,
                 validation: val,
@@ -639,7 +644,7 @@ impl ObservationRun<'_> {
                 )?;
                 loss(&x, &y, &items)
             },
-            &|| validate(data, device, predict),
+            &|| extraction_validation_loss(data, device, predict),
             progress,
         )
     }

@@ -1,7 +1,8 @@
 //! The built-in kernel catalog: over 100 named, physically distinct, deterministic kernels
 //! covering isotropic (1), 2-, 3-, 4- and 6-fold symmetry.
 //!
-//! Orbital (Wannier and tip) smearing radii are 0.6 of the nearest-neighbour distance.
+//! Orbital (Wannier and tip) smearing radii are 0.6 of the nearest-neighbour distance
+//! ([`DEFAULT_ORBITAL_RADIUS_NN_FRACTION`], also the default of user specs).
 //!
 //! Families (parameters in eV and Angstrom):
 //! - `shockley-*`: Cu/Ag/Au(111) surface states, exact continuum (Hankel) solution, isotropic.
@@ -22,7 +23,9 @@
 use super::model::{
     HBAR2_OVER_2ME_EV_A2, Lattice, ParabolicBand, TightBinding, TightBindingBuilder,
 };
-use super::spec::{ImpuritySpec, KGridSpec, KernelSpec, ModelSpec, RenderSpec};
+use super::spec::{
+    DEFAULT_ORBITAL_RADIUS_NN_FRACTION, ImpuritySpec, KGridSpec, KernelSpec, ModelSpec, RenderSpec,
+};
 use num_complex::Complex64 as C64;
 use std::f64::consts::PI;
 
@@ -77,7 +80,10 @@ fn lattice_spec(
         energies_ev: None,
         energy_range: None,
         broadening_ev,
-        model: KernelSpec::tight_binding_model_spec(model, 0.6 * nearest_neighbour_distance(model)),
+        model: KernelSpec::tight_binding_model_spec(
+            model,
+            DEFAULT_ORBITAL_RADIUS_NN_FRACTION * nearest_neighbour_distance(model),
+        ),
         impurity,
         kgrid: KGridSpec {
             n: Some(n),
@@ -87,6 +93,7 @@ fn lattice_spec(
             size: [64, 64],
             pixel_size_a,
             rotation_deg: 0.0,
+            sites: false,
         },
     }
 }
@@ -172,6 +179,7 @@ fn shockley(out: &mut Vec<KernelSpec>) {
                     size: [64, 64],
                     pixel_size_a: pixel.max(0.5),
                     rotation_deg: 0.0,
+                    sites: false,
                 },
             });
         }

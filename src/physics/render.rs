@@ -77,6 +77,23 @@ impl PixelGrid {
         [x * cos - y * sin, x * sin + y * cos]
     }
 
+    /// Pixel `(row, col)` nearest the sample-frame position `p` (Angstrom, relative to an
+    /// impurity at `centre`): the inverse of `sample_position`, rounded; `None` outside.
+    fn nearest_pixel(
+        &self,
+        p: [f64; 2],
+        centre: [f64; 2],
+        cos: f64,
+        sin: f64,
+    ) -> Option<(usize, usize)> {
+        let x = (p[0] * cos + p[1] * sin) / self.pixel_size_a;
+        let y = (-p[0] * sin + p[1] * cos) / self.pixel_size_a;
+        let (i, j) = ((centre[0] + y).round(), (centre[1] + x).round());
+        let inside =
+            (0.0..self.height as f64).contains(&i) && (0.0..self.width as f64).contains(&j);
+        inside.then_some((i as usize, j as usize))
+    }
+
     /// Largest distance (Angstrom) from `centre` to any pixel.
     fn max_radius(&self, centre: [f64; 2]) -> f64 {
         let dr = centre[0]
@@ -101,7 +118,64 @@ pub enum KernelField {
     Continuum(ContinuumKernel),
 }
 
+impl LatticeLdos {
+    /// Refuses a render that needs `cells` cells around the impurity (reaching `reach_a`
+    /// Angstrom) when fewer were computed.
+    fn check_reach(&self, cells: usize, reach_a: f64) -> Result<()> {
+        if cells <= self.reach {
+            return Ok(());
+        }
+        let lat = self.lattice;
+        let longest = lat.a1[0].hypot(lat.a1[1]).max(lat.a2[0].hypot(lat.a2[1]));
+        let computed_a = self.reach as f64 * lat.cell_area() / longest;
+        Err(Error::invalid(format!(
+            "the render window reaches {reach_a:.0} Angstrom from the impurity but the LDOS was \
+             computed only within {computed_a:.0} Angstrom ({n}x{n} k-grid); use a larger k-grid or \
+             a smaller window",
+            n = self.n
+        )))
+    }
+}
+
 impl KernelField {
+    /// The lattice-site values on a grid, unsmeared: each site's LDOS change (states/eV per
+    /// site) added to the pixel nearest its position, the impurity's home cell origin at
+    /// `centre = (row, col)`; pixels with no site hold 0. Several sites in one pixel are
+    /// summed, so a pixel no larger than the shortest site spacing keeps them apart.
+    /// Continuum fields have no sites and are refused.
+    pub fn render_sites(&self, grid: &PixelGrid, centre: [f64; 2]) -> Result<Array2<f64>> {
+        grid.validate()?;
+        if !(centre[0].is_finite() && centre[1].is_finite()) {
+            return Err(Error::invalid("impurity position must be finite"));
+        }
+        let KernelField::Lattice { ldos, .. } = self else {
+            return Err(Error::invalid(
+                "lattice-site values need a lattice model; a continuum kernel has no sites",
+            ));
+        };
+        let lat = ldos.lattice;
+        let reach = grid.max_radius(centre) + grid.pixel_size_a;
+        let longest = lat.a1[0].hypot(lat.a1[1]).max(lat.a2[0].hypot(lat.a2[1]));
+        ldos.check_reach(
+            (reach * longest / lat.cell_area()).ceil() as usize + 1,
+            reach,
+        )?;
+        let (sin, cos) = grid.rotation_deg.to_radians().sin_cos();
+        let mut out = Array2::<f64>::zeros((grid.height, grid.width));
+        let r = ldos.reach as i64;
+        for n2 in -r..=r {
+            for n1 in -r..=r {
+                for (s, tau) in ldos.sites.iter().enumerate() {
+                    let p = lat.to_cartesian([n1 as f64 + tau[0], n2 as f64 + tau[1]]);
+                    if let Some(px) = grid.nearest_pixel(p, centre, cos, sin) {
+                        out[px] += ldos.at(n1, n2, s);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Render with the impurity at `centre = (row, col)` (pixels, subpixel allowed).
     pub fn render(&self, grid: &PixelGrid, centre: [f64; 2]) -> Result<Array2<f64>> {
         grid.validate()?;
@@ -139,16 +213,7 @@ impl KernelField {
                 let m2 = (cutoff * norm_len(lat.a1) / area).ceil() as i64;
                 let reach = grid.max_radius(centre) + cutoff;
                 let f_reach = reach * norm_len(lat.a1).max(norm_len(lat.a2)) / area;
-                let needed = f_reach.ceil() as usize + m1.max(m2) as usize + 1;
-                if needed > ldos.reach {
-                    let cells = ldos.reach as f64 * area / norm_len(lat.a1).max(norm_len(lat.a2));
-                    return Err(Error::invalid(format!(
-                        "the render window reaches {reach:.0} Angstrom from the impurity but the LDOS was \
-                         computed only within {cells:.0} Angstrom ({n}x{n} k-grid); use a larger k-grid or \
-                         a smaller window",
-                        n = ldos.n
-                    )));
-                }
+                ldos.check_reach(f_reach.ceil() as usize + m1.max(m2) as usize + 1, reach)?;
                 let gauss_norm = 1.0 / (2.0 * PI * sigma2);
                 let inv2s2 = 1.0 / (2.0 * sigma2);
                 let cut2 = cutoff * cutoff;

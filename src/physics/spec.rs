@@ -3,8 +3,8 @@
 //! The same struct describes built-in catalog entries and user kernels read from TOML:
 //!
 //! ```toml
-//! name = "my-square-lattice"
-//! symmetry = 4            # n-fold label (1 = isotropic)
+//! name = "my-square-lattice"  # optional (default "user-kernel")
+//! symmetry = 4            # optional n-fold label (1 = isotropic; absent = not stated)
 //! energy_ev = 0.05        # bias energy relative to the Fermi level
 //! broadening_ev = 0.01    # eta
 //!
@@ -13,24 +13,26 @@
 //! a1 = [3.5, 0.0]         # Angstrom
 //! a2 = [0.0, 3.5]
 //! orbitals = [[0.0, 0.0]] # fractional positions
-//! orbital_radius_a = 1.0  # Gaussian orbital smearing (Angstrom)
+//! orbital_radius_a = 1.0  # Gaussian orbital smearing (Angstrom, >= 0; default 0.6 x NN distance)
 //! hoppings = [
 //!   { to = 0, from = 0, cell = [0, 0], t = 0.1 },     # on-site energy (eV)
 //!   { to = 0, from = 0, cell = [1, 0], t = -0.25 },   # Hermitian partner added
 //!   { to = 0, from = 0, cell = [0, 1], t = -0.25 },
 //! ]
 //! # superconducting = true; pairing = [{ to = 0, from = 0, cell = [1, 0], t = 0.01 }]
+//! # (singlet: Delta(k) = sum_R Delta(R) e^{-ik.R}, partner Delta_ba(-R) = Delta_ab(R) added)
 //!
 //! [impurity]
 //! orbitals = [0]
-//! potential_ev = 0.5
+//! potential_ev = 0.5      # scalar: V on each spin, V tau3 in Nambu space
 //!
 //! [kgrid]
-//! n = 512                 # omit for automatic choice within `tolerance`
+//! n = 512                 # omit for automatic choice within `tolerance`; raised if too small
 //!
 //! [render]
 //! size = [64, 64]
 //! pixel_size_a = 4.0
+//! # sites = true          # lattice-site values instead of the smeared LDOS
 //! ```
 //! A continuum surface state uses `[model] kind = "parabolic"`, `band_bottom_ev`,
 //! `effective_mass`, and `[impurity] phase_shift_rad`.
@@ -81,9 +83,19 @@ pub struct TermSpec {
 fn default_true() -> bool {
     true
 }
-fn default_orbital_radius() -> f64 {
-    1.0
+fn is_true(b: &bool) -> bool {
+    *b
 }
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+/// Orbital radius when a spec gives none: this fraction of the nearest-neighbour distance
+/// (the catalog's choice: neighbouring orbitals' clouds overlap as Wannier functions do).
+pub const DEFAULT_ORBITAL_RADIUS_NN_FRACTION: f64 = 0.6;
 
 /// The band-structure part of a spec.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,18 +105,25 @@ pub enum ModelSpec {
         a1: [f64; 2],
         a2: [f64; 2],
         orbitals: Vec<[f64; 2]>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "is_false")]
         spinful: bool,
-        /// Gaussian radius of each orbital's charge cloud, Angstrom.
-        #[serde(default = "default_orbital_radius")]
-        orbital_radius_a: f64,
-        /// When true (default) every listed term gets its Hermitian partner (pairing: singlet partner).
-        #[serde(default = "default_true")]
+        /// Gaussian radius (sigma) of each orbital's charge cloud, Angstrom, `>= 0`; absent:
+        /// [`DEFAULT_ORBITAL_RADIUS_NN_FRACTION`] of the nearest-neighbour distance.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        orbital_radius_a: Option<f64>,
+        /// When true (default) every listed term gets its partner: hoppings `t_ab(R)` their
+        /// Hermitian partner `t_ba(-R) = conj t_ab(R)`, pairing terms `Delta_ab(R)` their
+        /// singlet partner `Delta_ba(-R) = Delta_ab(R)`; on-site terms (`to = from`,
+        /// `cell = [0, 0]`) get none.
+        #[serde(default = "default_true", skip_serializing_if = "is_true")]
         add_partners: bool,
         hoppings: Vec<TermSpec>,
-        #[serde(default)]
+        /// Nambu (BdG) superconductor even when `pairing` is empty (a gapless one).
+        #[serde(default, skip_serializing_if = "is_false")]
         superconducting: bool,
-        #[serde(default)]
+        /// Singlet gap terms: `Delta(k) = sum_R Delta(R) e^{-i k.R}` in the basis
+        /// `(c_{k,a,up}, c^dagger_{-k,b,down})`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pairing: Vec<TermSpec>,
     },
     Parabolic {
@@ -117,11 +136,16 @@ pub enum ModelSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImpuritySpec {
+    /// Home-cell orbitals (spatial sites of spinful models) carrying the potential; default `[0]`.
     #[serde(default = "default_orbitals")]
     pub orbitals: Vec<usize>,
-    #[serde(default)]
+    /// Scalar (non-magnetic) potential `V`, eV: `V` on each spin, `V tau3` in Nambu space
+    /// (it scatters electrons with `+V`, holes with `-V`).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub potential_ev: f64,
-    #[serde(default)]
+    /// Magnetic (exchange) potential `J`, eV, moment along z: `+J` on spin up, `-J` on spin
+    /// down, `J tau0` in Nambu space.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub magnetic_ev: f64,
     /// Continuum models only: s-wave phase shift (radians).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,14 +160,30 @@ fn default_orbitals() -> Vec<usize> {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KGridSpec {
+    /// A fixed N x N grid; absent: the smallest that meets `tolerance`. Either way a grid
+    /// too small for the render window is raised (see [`KernelSpec::kgrid_used`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<usize>,
-    #[serde(default = "default_tolerance")]
+    /// Largest wrap-around error bound of the automatic choice (relative).
+    #[serde(
+        default = "default_tolerance",
+        skip_serializing_if = "is_default_tolerance"
+    )]
     pub tolerance: f64,
 }
 
 fn default_tolerance() -> f64 {
     1e-3
+}
+
+fn is_default_tolerance(t: &f64) -> bool {
+    *t == default_tolerance()
+}
+
+impl KGridSpec {
+    fn is_default(&self) -> bool {
+        *self == KGridSpec::default()
+    }
 }
 
 impl Default for KGridSpec {
@@ -159,11 +199,19 @@ impl Default for KGridSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenderSpec {
+    /// `[rows, cols]` of the kernel image; the impurity sits at pixel `(rows/2, cols/2)`.
     #[serde(default = "default_size")]
     pub size: [usize; 2],
     pub pixel_size_a: f64,
-    #[serde(default)]
+    /// Scan rotation, degrees, counter-clockwise, image to sample frame.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub rotation_deg: f64,
+    /// Lattice models only: when true the kernel image holds the lattice-site values
+    /// (states/eV per site, each site's value in the pixel nearest it, summed where several
+    /// share one, 0 elsewhere) instead of the Gaussian-smeared LDOS. Observations are always
+    /// rendered smeared.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sites: bool,
 }
 
 fn default_size() -> [usize; 2] {
@@ -198,10 +246,14 @@ fn is_no_energy(e: &f64) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelSpec {
+    /// Name for files, titles and dataset tables; default [`DEFAULT_KERNEL_NAME`].
+    #[serde(default = "default_name")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub family: String,
-    /// n-fold rotation symmetry label (1 = isotropic).
+    /// n-fold rotation symmetry label (1 = isotropic, 2, 3, 4, 6); 0 (the default) = not
+    /// stated, which training's symmetry loss skips.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
     pub symmetry: u8,
     /// The energy (eV from the Fermi level); NaN (absent in TOML) for a stack spec.
     #[serde(default = "no_energy", skip_serializing_if = "is_no_energy")]
@@ -215,9 +267,20 @@ pub struct KernelSpec {
     pub broadening_ev: f64,
     pub model: ModelSpec,
     pub impurity: ImpuritySpec,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "KGridSpec::is_default")]
     pub kgrid: KGridSpec,
     pub render: RenderSpec,
+}
+
+/// The name of a spec that gives none.
+pub const DEFAULT_KERNEL_NAME: &str = "user-kernel";
+
+fn default_name() -> String {
+    DEFAULT_KERNEL_NAME.to_string()
+}
+
+fn is_zero_u8(x: &u8) -> bool {
+    *x == 0
 }
 
 impl KernelSpec {
@@ -229,25 +292,57 @@ impl KernelSpec {
         Ok(spec)
     }
 
-    /// The spec as TOML text (round-trips through [`KernelSpec::from_toml`]).
+    /// The spec as TOML text (round-trips through [`KernelSpec::from_toml`]), without the
+    /// fields that hold their defaults. A fixed `kgrid.n` that a simulation raises (see
+    /// [`KernelSpec::kgrid_used`]) is written as the raised size, so the text, kept as a
+    /// file's provenance, reproduces the simulation.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("kernel specs always serialise")
+        let mut spec = self.clone();
+        if let (Some(n), Ok(Some(used))) = (spec.kgrid.n, self.kgrid_used()) {
+            if used != n {
+                spec.kgrid.n = Some(used);
+            }
+        }
+        toml::to_string(&spec).expect("kernel specs always serialise")
     }
 
     pub fn validate(&self) -> Result<()> {
         if self.name.trim().is_empty() {
             return Err(Error::invalid("kernel spec: name is empty"));
         }
-        if ![1, 2, 3, 4, 6].contains(&self.symmetry) {
+        if ![0, 1, 2, 3, 4, 6].contains(&self.symmetry) {
             return Err(Error::invalid(format!(
-                "kernel spec '{}': symmetry {} must be 1, 2, 3, 4 or 6",
+                "kernel spec '{}': symmetry {} must be 1, 2, 3, 4 or 6 (n-fold; 1 = isotropic), \
+                 or 0 / absent for not stated",
                 self.name, self.symmetry
             )));
         }
         self.validate_energies()?;
         self.grid().validate()?;
-        if let ModelSpec::TightBinding { .. } = self.model {
-            self.tight_binding()?;
+        match self.model {
+            ModelSpec::TightBinding {
+                orbital_radius_a, ..
+            } => {
+                if let Some(r) = orbital_radius_a {
+                    if !(r.is_finite() && r >= 0.0) {
+                        return Err(Error::invalid(format!(
+                            "kernel spec '{}': orbital_radius_a = {r} Angstrom must be a finite \
+                             number >= 0 (or absent for {DEFAULT_ORBITAL_RADIUS_NN_FRACTION} of \
+                             the nearest-neighbour distance)",
+                            self.name
+                        )));
+                    }
+                }
+                self.tight_binding()?;
+            }
+            ModelSpec::Parabolic { .. } if self.render.sites => {
+                return Err(Error::invalid(format!(
+                    "kernel spec '{}': render.sites needs a lattice model; a parabolic \
+                     (continuum) model has no sites",
+                    self.name
+                )));
+            }
+            ModelSpec::Parabolic { .. } => {}
         }
         Ok(())
     }
@@ -337,6 +432,22 @@ impl KernelSpec {
         }
     }
 
+    /// Gaussian orbital radius (Angstrom) of a lattice model: the spec's `orbital_radius_a`,
+    /// or [`DEFAULT_ORBITAL_RADIUS_NN_FRACTION`] of the nearest-neighbour distance; 0 for
+    /// continuum models.
+    pub fn orbital_radius_a(&self) -> f64 {
+        match &self.model {
+            ModelSpec::TightBinding {
+                orbital_radius_a: Some(r),
+                ..
+            } => *r,
+            ModelSpec::TightBinding { .. } => self.tight_binding().map_or(0.0, |m| {
+                DEFAULT_ORBITAL_RADIUS_NN_FRACTION * super::catalog::nearest_neighbour_distance(&m)
+            }),
+            ModelSpec::Parabolic { .. } => 0.0,
+        }
+    }
+
     /// The tight-binding model, if this is one.
     pub fn tight_binding(&self) -> Result<TightBinding> {
         let ModelSpec::TightBinding {
@@ -396,28 +507,34 @@ impl KernelSpec {
         Ok(model)
     }
 
-    /// Record a built tight-binding model in the spec (all terms explicit, no partners added).
+    /// Record a built tight-binding model in a spec, as compact as it stays exact: each term
+    /// whose partner (see `add_partners`) follows it is listed once, zero terms are left out,
+    /// and `-0.0` is written as `0.0`. A model whose terms do not pair up is written in full
+    /// with `add_partners = false`.
     pub fn tight_binding_model_spec(model: &TightBinding, orbital_radius_a: f64) -> ModelSpec {
-        let terms = |list: &[Hopping]| {
-            list.iter()
-                .map(|h| TermSpec {
-                    to: h.to,
-                    from: h.from,
-                    cell: h.cell,
-                    t: Amplitude::from_c64(h.amplitude),
-                })
-                .collect()
+        let pairing = model.pairing.as_deref().unwrap_or_default();
+        let compact = (
+            without_partners(&model.hoppings, |t| t.conj()),
+            without_partners(pairing, |d| d),
+        );
+        let (add_partners, hoppings, pairing) = match compact {
+            (Some(h), Some(p)) => (true, h, p),
+            _ => (
+                false,
+                model.hoppings.iter().filter_map(term_spec).collect(),
+                pairing.iter().filter_map(term_spec).collect(),
+            ),
         };
         ModelSpec::TightBinding {
             a1: model.lattice.a1,
             a2: model.lattice.a2,
             orbitals: model.orbitals.clone(),
             spinful: model.spinful,
-            orbital_radius_a,
-            add_partners: false,
-            hoppings: terms(&model.hoppings),
+            orbital_radius_a: Some(orbital_radius_a),
+            add_partners,
+            hoppings,
             superconducting: model.pairing.is_some(),
-            pairing: model.pairing.as_deref().map(terms).unwrap_or_default(),
+            pairing,
         }
     }
 
@@ -425,19 +542,15 @@ impl KernelSpec {
     pub fn extended_radius_a(&self) -> f64 {
         let g = self.grid();
         let (h, w) = (g.height as f64, g.width as f64);
-        (h * h + w * w).sqrt() * g.pixel_size_a + 6.0 * self.orbital_radius_a()
-    }
-
-    fn orbital_radius_a(&self) -> f64 {
-        match &self.model {
-            ModelSpec::TightBinding {
-                orbital_radius_a, ..
-            } => orbital_radius_a.max(self.render.pixel_size_a),
+        let smear = match self.model {
+            ModelSpec::TightBinding { .. } => self.orbital_radius_a().max(g.pixel_size_a),
             ModelSpec::Parabolic { .. } => 0.0,
-        }
+        };
+        (h * h + w * w).sqrt() * g.pixel_size_a + 6.0 * smear
     }
 
-    /// The k-grid size: fixed, or the smallest FFT-friendly size meeting the tolerance.
+    /// The k-grid size the spec asks for: fixed, or the smallest FFT-friendly size meeting the
+    /// tolerance.
     pub fn kgrid_size(&self, model: &TightBinding) -> Result<usize> {
         match self.kgrid.n {
             Some(n) => Ok(n),
@@ -447,6 +560,31 @@ impl KernelSpec {
                 self.extended_radius_a(),
                 self.kgrid.tolerance,
             ),
+        }
+    }
+
+    /// Cells from the impurity that an extended (stamp) render can touch, Gaussian cut-off
+    /// included.
+    fn lattice_reach(&self, model: &TightBinding) -> usize {
+        let lat = model.lattice;
+        let longest = lat.a1[0].hypot(lat.a1[1]).max(lat.a2[0].hypot(lat.a2[1]));
+        (self.extended_radius_a() * longest / lat.cell_area()).ceil() as usize + 8
+    }
+
+    /// The k-grid a simulation uses: [`KernelSpec::kgrid_size`], raised to the smallest
+    /// FFT-friendly size whose supercell holds the extended render window when it is smaller
+    /// (a simulation never wraps around). `None` for continuum models.
+    pub fn kgrid_used(&self) -> Result<Option<usize>> {
+        let ModelSpec::TightBinding { .. } = self.model else {
+            return Ok(None);
+        };
+        let model = self.tight_binding()?;
+        let reach = self.lattice_reach(&model);
+        let n = self.kgrid_size(&model)?;
+        if reach + 1 < n / 2 {
+            Ok(Some(n))
+        } else {
+            super::kgrid::fft_size_at_least(2 * reach + 4).map(Some)
         }
     }
 
@@ -489,22 +627,13 @@ impl KernelSpec {
                 .map_err(wrap)?;
                 Ok(KernelField::Continuum(k))
             }
-            ModelSpec::TightBinding {
-                orbital_radius_a, ..
-            } => {
+            ModelSpec::TightBinding { .. } => {
                 let model = self.tight_binding()?;
-                let lat = model.lattice;
-                let longest = lat.a1[0].hypot(lat.a1[1]).max(lat.a2[0].hypot(lat.a2[1]));
-                // Cells an extended (stamp) render can touch, with the Gaussian cut-off.
-                let reach =
-                    (self.extended_radius_a() * longest / lat.cell_area()).ceil() as usize + 8;
-                // A window larger than the spec's supercell grows the k-grid (never wraps).
-                let n = self.kgrid_size(&model).map_err(wrap)?;
-                let n = if reach + 1 < n / 2 {
-                    n
-                } else {
-                    super::kgrid::fft_size_at_least(2 * reach + 4).map_err(wrap)?
-                };
+                let reach = self.lattice_reach(&model);
+                let n = self
+                    .kgrid_used()
+                    .map_err(wrap)?
+                    .expect("a lattice model has a k-grid");
                 let imp = Impurity {
                     orbitals: self.impurity.orbitals.clone(),
                     potential_ev: self.impurity.potential_ev,
@@ -515,7 +644,7 @@ impl KernelSpec {
                     .map_err(wrap)?;
                 Ok(KernelField::Lattice {
                     ldos,
-                    orbital_sigma_a: *orbital_radius_a,
+                    orbital_sigma_a: self.orbital_radius_a(),
                 })
             }
         }
@@ -524,7 +653,51 @@ impl KernelSpec {
     /// Simulate and render the kernel image at its own grid (impurity at `(H/2, W/2)`).
     pub fn kernel_image(&self, ctx: &mut SimContext) -> Result<Array2<f64>> {
         let field = self.simulate(ctx)?;
-        let grid = self.grid();
-        field.render(&grid, grid.centre())
+        self.render_kernel(&field)
     }
+
+    /// Render a field simulated from this spec as its kernel image: on the spec's grid,
+    /// impurity at `(H/2, W/2)`, smeared, or the lattice-site values with `render.sites`.
+    pub fn render_kernel(&self, field: &KernelField) -> Result<Array2<f64>> {
+        let grid = self.grid();
+        if self.render.sites {
+            field.render_sites(&grid, grid.centre())
+        } else {
+            field.render(&grid, grid.centre())
+        }
+    }
+}
+
+/// A model term as written in a spec: `None` for a zero amplitude; `-0.0` becomes `0.0`.
+fn term_spec(h: &Hopping) -> Option<TermSpec> {
+    (h.amplitude != C64::default()).then(|| TermSpec {
+        to: h.to,
+        from: h.from,
+        cell: h.cell,
+        // Adding +0.0 turns -0.0 into 0.0 and leaves every other value as it is.
+        t: Amplitude::from_c64(C64::new(h.amplitude.re + 0.0, h.amplitude.im + 0.0)),
+    })
+}
+
+/// The terms of `list` with each term's partner (`to` and `from` swapped, cell negated,
+/// amplitude `partner(t)`) dropped where it appears, exactly, after the term; `None` when a
+/// term other than an on-site one has no such partner, so the list cannot be written with
+/// `add_partners = true`. Zero terms are left out.
+fn without_partners(list: &[Hopping], partner: impl Fn(C64) -> C64) -> Option<Vec<TermSpec>> {
+    let mut kept: Vec<(Hopping, bool)> = Vec::new(); // (term, partner seen)
+    for h in list {
+        let is_partner_of = |k: &Hopping| {
+            h.to == k.from
+                && h.from == k.to
+                && h.cell == [-k.cell[0], -k.cell[1]]
+                && h.amplitude == partner(k.amplitude)
+        };
+        match kept.iter_mut().find(|(k, seen)| !*seen && is_partner_of(k)) {
+            Some(entry) => entry.1 = true,
+            None => kept.push((*h, h.to == h.from && h.cell == [0, 0])),
+        }
+    }
+    kept.iter()
+        .all(|(_, seen)| *seen)
+        .then(|| kept.iter().filter_map(|(h, _)| term_spec(h)).collect())
 }

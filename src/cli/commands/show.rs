@@ -8,8 +8,15 @@ use crate::{Error, Result};
 use ndarray::{Array2, Array3};
 use std::path::{Path, PathBuf};
 
-/// An image to draw: pixels, title, signed (diverging colours) or not, defect marks.
-type ShownImage = (Array2<f32>, String, bool, Vec<(f32, f32)>);
+/// An image to draw in a dataset's picture.
+struct ShownImage {
+    pixels: Array2<f32>,
+    title: String,
+    /// Signed values (a kernel): diverging colours about zero; else viridis by percentile.
+    signed: bool,
+    /// Defect marks `(row, col)`.
+    marks: Vec<(f32, f32)>,
+}
 
 pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
     // A regular file first: a FIFO would block the sniffing read forever.
@@ -29,12 +36,12 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
             _ => "train",
         };
         let title = format!("{} ({}-fold, {split})", kt.names[i], kt.symmetry[i]);
-        owned.push((
-            kt.kernels.index_axis(ndarray::Axis(0), i).to_owned(),
+        owned.push(ShownImage {
+            pixels: kt.kernels.index_axis(ndarray::Axis(0), i).to_owned(),
             title,
-            true,
-            vec![],
-        ));
+            signed: true,
+            marks: vec![],
+        });
     }
     let n = reader.len();
     let m = n.min(count);
@@ -49,12 +56,12 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
             kt.names.get(ki).map_or("?", |s| s.as_str())
         );
         let img: Array3<f32> = t.observations;
-        owned.push((
-            img.index_axis(ndarray::Axis(0), 0).to_owned(),
+        owned.push(ShownImage {
+            pixels: img.index_axis(ndarray::Axis(0), 0).to_owned(),
             title,
-            false,
+            signed: false,
             marks,
-        ));
+        });
     }
     if owned.is_empty() {
         return Err(Error::format(
@@ -64,22 +71,22 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
     }
     let panels: Vec<Panel> = owned
         .iter()
-        .map(|(img, title, signed, marks)| {
-            if *signed {
-                signed_panel(img.view(), title.clone())
+        .map(|shown| {
+            if shown.signed {
+                signed_panel(shown.pixels.view(), shown.title.clone())
             } else {
                 Panel {
-                    image: img.view(),
-                    title: title.clone(),
+                    image: shown.pixels.view(),
+                    title: shown.title.clone(),
                     colormap: Colormap::Viridis,
                     scale: Scale::Percentile(0.5),
-                    marks: marks.clone(),
+                    marks: shown.marks.clone(),
                 }
             }
         })
         .collect();
     let out = out.unwrap_or_else(|| file.with_extension("png"));
-    let zoom = if owned[0].0.dim().0 <= 64 { 3 } else { 2 };
+    let zoom = if owned[0].pixels.dim().0 <= 64 { 3 } else { 2 };
     write_panels(&out, &panels, count.clamp(1, 6), zoom)?;
     println!(
         "{}: {} kernels, {} observations; drew {} kernels and {} observations to {}",
@@ -126,7 +133,7 @@ pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
     let (px, py) = scan.pixel_size_m();
     println!(
         "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
-         rotated {} degrees, bias {}; {} images drawn to {}",
+         frame turned {} degrees clockwise (shown as scanned), bias {}; {} images drawn to {}",
         file.display(),
         scan.shape.0,
         scan.shape.1,
