@@ -1,7 +1,7 @@
 //! Paper-scale dataset generation: catalog kernels -> stamps -> observations -> HDF5.
 
 use super::typed_scene::{TypedObservation, synthesize_types};
-use super::{Artefacts, DefectConfig, KernelStamps, Observation, synthesize};
+use super::{Artefacts, DefectConfig, KernelStamps, MAX_IMAGE_SIZE, Observation, synthesize};
 use crate::budget::{self, MemoryBudget};
 use crate::data::assemble::{pack_defects, unseen_split};
 use crate::data::hdf5_io::DatasetWriter;
@@ -80,9 +80,9 @@ impl DatasetConfig {
                 "a dataset needs at least one kernel and one observation per kernel",
             ));
         }
-        if !(8..=1024).contains(&self.size) {
+        if !(8..=MAX_IMAGE_SIZE).contains(&self.size) {
             return Err(Error::invalid(format!(
-                "size {} must be between 8 and 1024 pixels",
+                "size {} must be between 8 and {MAX_IMAGE_SIZE} pixels",
                 self.size
             )));
         }
@@ -242,8 +242,8 @@ pub fn prepare_kernel(
     let field = spec.simulate(ctx)?;
     let grid: PixelGrid = spec.grid();
     let (h, w) = (grid.height, grid.width);
-    let radius = h.max(w);
-    let stamps = KernelStamps::new(&field, &grid, radius, steps)?;
+    let stamps = KernelStamps::for_grid(&field, &grid, steps)?;
+    let radius = stamps.radius;
     // Phase (0, 0) has its impurity at (radius, radius): crop so it lands at (h/2, w/2).
     let full = stamps.phase(0, 0);
     let side = 2 * radius;

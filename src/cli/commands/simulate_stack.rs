@@ -15,7 +15,8 @@ use crate::picture::write_panels;
 use crate::rng::Rng;
 use crate::synthesis::dataset::{observation_table, prepare_kernel};
 use crate::synthesis::{
-    Artefacts, DefectConfig, Observation, apply_artefacts, draw_count, draw_drift, place_defects,
+    Artefacts, DefectConfig, MAX_IMAGE_SIZE, Observation, apply_artefacts, draw_count, draw_drift,
+    place_defects,
 };
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, Axis, s};
@@ -154,9 +155,9 @@ pub(super) fn observation_stack(
     artefacts: &Artefacts,
     seed: u64,
 ) -> Result<ObservationStack> {
-    if !(8..=2048).contains(&size) {
+    if !(8..=MAX_IMAGE_SIZE).contains(&size) {
         return Err(Error::invalid(format!(
-            "size {size} must be between 8 and 2048 pixels"
+            "size {size} must be between 8 and {MAX_IMAGE_SIZE} pixels"
         )));
     }
     defects.validate()?;
