@@ -91,6 +91,15 @@ pub(super) fn extractor(
     Ok(ex)
 }
 
+/// What `qpik eval --json` prints.
+#[derive(serde::Serialize)]
+struct EvalReport<'a> {
+    method: &'a str,
+    data: String,
+    seen: &'a crate::extract::GroupMetrics,
+    unseen: &'a crate::extract::GroupMetrics,
+}
+
 pub(super) fn eval(
     data: &Path,
     method: MethodArg,
@@ -125,13 +134,16 @@ pub(super) fn eval(
         (name, seen, unseen)
     };
     if json {
-        let report = serde_json::json!({
-            "method": name,
-            "data": data.display().to_string(),
-            "seen": seen,
-            "unseen": unseen,
-        });
-        println!("{report}");
+        let report = EvalReport {
+            method: name,
+            data: data.display().to_string(),
+            seen: &seen,
+            unseen: &unseen,
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&report).unwrap_or_else(|_| "null".into())
+        );
     } else {
         println!(
             "{name} on {} (errors on the [-1, 1] scale, i.e. x2 on [0, 1]):",
