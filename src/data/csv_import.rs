@@ -454,25 +454,14 @@ mod tests {
     use super::*;
     use crate::data::SPLIT_UNSEEN;
     use ndarray::Array2;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fresh directory in the temp dir, removed when dropped.
-    struct TempDir(PathBuf);
+    struct TempDir(tempfile::TempDir);
 
     impl TempDir {
         fn new(tag: &str) -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let i = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir =
-                std::env::temp_dir().join(format!("qpik-csv-{}-{i}-{tag}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let prefix = format!("qpik-csv-{tag}-");
+            TempDir(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
         }
     }
 
@@ -518,7 +507,10 @@ mod tests {
     }
 
     fn fixture(dir: &TempDir) -> Vec<PathBuf> {
-        let paths = vec![dir.0.join("alpha.csv"), dir.0.join("beta.csv")];
+        let paths = vec![
+            dir.0.path().join("alpha.csv"),
+            dir.0.path().join("beta.csv"),
+        ];
         write_fixture(&paths[0], 0, "material=FeSe, Symmetry = 4, E=5meV", 4);
         write_fixture(&paths[1], 1, "free text, no labels", 5);
         paths

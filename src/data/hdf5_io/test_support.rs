@@ -3,33 +3,28 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array3, s};
 
-use super::writer::temporaries;
 use crate::data::assemble::pack_defects;
 use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
 use crate::rng::Rng;
 
-/// A unique path in the temp dir, removed (with any writer leftovers) when dropped.
-pub(super) struct TempPath(pub(super) PathBuf);
+/// A path in a fresh temporary folder (the file itself is not created); the folder, with the
+/// file and any writer leftovers, is removed when dropped.
+pub(super) struct TempPath(
+    pub(super) PathBuf,
+    #[allow(dead_code)] // held for its Drop
+    tempfile::TempDir,
+);
 
 impl TempPath {
     pub(super) fn new(tag: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let i = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("qpik-hdf5-{}-{i}-{tag}.h5", std::process::id());
-        TempPath(std::env::temp_dir().join(name))
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        for t in temporaries(&self.0) {
-            let _ = std::fs::remove_file(t);
-        }
+        let dir = tempfile::Builder::new()
+            .prefix("qpik-hdf5-")
+            .tempdir()
+            .expect("a temporary folder");
+        TempPath(dir.path().join(format!("{tag}.h5")), dir)
     }
 }
 
