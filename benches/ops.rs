@@ -53,6 +53,36 @@ fn line(what: &str, ours: f64, candle: f64, diff: f32) {
     );
 }
 
+/// Times `ours` against `candle` on `x`, forward and forward + backward (the gradient of the
+/// sum with respect to `wrt`), and prints both lines.
+fn compare(
+    what: &str,
+    ours: impl Fn(&Tensor) -> Result<Tensor>,
+    candle: impl Fn(&Tensor) -> Result<Tensor>,
+    x: &Var,
+    wrt: &Tensor,
+) -> Result<()> {
+    let x = x.as_tensor();
+    let diff = max_diff(&ours(x)?, &candle(x)?)?;
+    line(
+        &format!("{what}, forward"),
+        seconds(|| ours(x)),
+        seconds(|| candle(x)),
+        diff,
+    );
+    let backward = |y: Tensor| -> Result<Tensor> {
+        let g = y.sum_all()?.backward()?;
+        Ok(g.get(wrt).expect("a gradient").clone())
+    };
+    line(
+        &format!("{what}, + backward"),
+        seconds(|| backward(ours(x)?)),
+        seconds(|| backward(candle(x)?)),
+        diff,
+    );
+    Ok(())
+}
+
 fn convolution(c: usize, size: usize, dev: &Device) -> Result<()> {
     let vm = VarMap::new();
     let conv = Conv::new(c, c, 3, 1, VarBuilder::from_varmap(&vm, DType::F32, dev))?;
@@ -62,26 +92,8 @@ fn convolution(c: usize, size: usize, dev: &Device) -> Result<()> {
         x.conv2d(weight.as_tensor(), 1, 1, 1, 1)?
             .broadcast_add(&bias.as_tensor().reshape((1, c, 1, 1))?)
     };
-    let diff = max_diff(&conv.forward(x.as_tensor())?, &candle(x.as_tensor())?)?;
-    let what = format!("conv 3x3 {c}->{c}, {BATCH}x{size}x{size}, forward");
-    line(
-        &what,
-        seconds(|| conv.forward(x.as_tensor())),
-        seconds(|| candle(x.as_tensor())),
-        diff,
-    );
-    let backward = |y: Tensor| -> Result<Tensor> {
-        let g = y.sum_all()?.backward()?;
-        Ok(g.get(weight.as_tensor()).expect("a gradient").clone())
-    };
-    let what = format!("conv 3x3 {c}->{c}, {BATCH}x{size}x{size}, + backward");
-    line(
-        &what,
-        seconds(|| backward(conv.forward(x.as_tensor())?)),
-        seconds(|| backward(candle(x.as_tensor())?)),
-        diff,
-    );
-    Ok(())
+    let what = format!("conv 3x3 {c}->{c}, {BATCH}x{size}x{size}");
+    compare(&what, |x| conv.forward(x), candle, &x, weight.as_tensor())
 }
 
 fn group_norm_silu(c: usize, size: usize, dev: &Device) -> Result<()> {
@@ -97,26 +109,8 @@ fn group_norm_silu(c: usize, size: usize, dev: &Device) -> Result<()> {
     )?;
     let x = Var::from_tensor(&Tensor::randn(0.3f32, 1.5, (BATCH, c, size, size), dev)?)?;
     let candle = |x: &Tensor| reference.forward(x)?.silu();
-    let diff = max_diff(&fused.forward(x.as_tensor())?, &candle(x.as_tensor())?)?;
-    let what = format!("GroupNorm+SiLU {c} ch, {BATCH}x{size}x{size}, forward");
-    line(
-        &what,
-        seconds(|| fused.forward(x.as_tensor())),
-        seconds(|| candle(x.as_tensor())),
-        diff,
-    );
-    let backward = |y: Tensor| -> Result<Tensor> {
-        let g = y.sum_all()?.backward()?;
-        Ok(g.get(x.as_tensor()).expect("a gradient").clone())
-    };
-    let what = format!("GroupNorm+SiLU {c} ch, {BATCH}x{size}x{size}, + backward");
-    line(
-        &what,
-        seconds(|| backward(fused.forward(x.as_tensor())?)),
-        seconds(|| backward(candle(x.as_tensor())?)),
-        diff,
-    );
-    Ok(())
+    let what = format!("GroupNorm+SiLU {c} ch, {BATCH}x{size}x{size}");
+    compare(&what, |x| fused.forward(x), candle, &x, x.as_tensor())
 }
 
 fn main() -> Result<()> {

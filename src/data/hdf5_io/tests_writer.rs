@@ -162,7 +162,8 @@ fn bad_blocks_are_rejected() {
     let err = writer.write_block(0, &small).unwrap_err().to_string();
     assert!(err.contains("S <= 2"), "{err}");
     // Every table of a block is checked against the block's size, named in the message.
-    let reshaped: [(fn(&mut ObservationTable), &str); 4] = [
+    type Change = fn(&mut ObservationTable);
+    let reshaped: [(Change, &str); 4] = [
         (
             |b| b.masks = Array3::zeros((10, 8, 7)),
             "block masks are 10x8x7, expected 10x8x8",
