@@ -3,7 +3,8 @@
 //! slots, written in blocks of 1,000 through `DatasetWriter`, median of 3 runs after a warm-up.
 //! `QPIK_BENCH_OBSERVATIONS` sets a smaller (or larger) N, a multiple of the block.
 
-use ndarray::{Array2, Array3};
+use ndarray::Array3;
+use qpik::data::assemble::pack_defects;
 use qpik::data::hdf5_io::DatasetWriter;
 use qpik::data::{DatasetInfo, KernelTable, ObservationTable};
 use qpik::rng::Rng;
@@ -22,31 +23,23 @@ const MAX_OBSERVATIONS: usize = 1_000_000;
 fn block(n: usize, h: usize, w: usize, s: usize, k: usize, seed: u64) -> ObservationTable {
     let mut rng = Rng::new(seed);
     let mut masks = Array3::zeros((n, h, w));
-    let mut positions = Array3::from_elem((n, s, 2), f32::NAN);
-    let mut amplitudes = Array2::from_elem((n, s), f32::NAN);
+    let mut defects = Vec::with_capacity(n);
     for i in 0..n {
-        for d in 0..(i % (s + 1)) {
+        let mut row = Vec::new();
+        for _ in 0..(i % (s + 1)) {
             let (r, c) = (
                 rng.range(0.0, h as f64 - 1.0),
                 rng.range(0.0, w as f64 - 1.0),
             );
-            positions[[i, d, 0]] = r as f32;
-            positions[[i, d, 1]] = c as f32;
-            amplitudes[[i, d]] = rng.range(-2.0, 2.0) as f32;
+            row.push(Some(([r as f32, c as f32], rng.range(-2.0, 2.0) as f32)));
             masks[[i, r.round() as usize, c.round() as usize]] = 1;
         }
+        defects.push(row);
     }
+    let (positions, amplitudes) = pack_defects(defects.into_iter(), s);
     let kernel_index: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
-    let (types, type_kernels) = ObservationTable::single_type(&kernel_index, s);
-    ObservationTable {
-        observations: Array3::from_shape_fn((n, h, w), |_| rng.normal() as f32 * 1e-3),
-        masks,
-        kernel_index,
-        positions,
-        amplitudes,
-        types,
-        type_kernels,
-    }
+    let observations = Array3::from_shape_fn((n, h, w), |_| rng.normal() as f32 * 1e-3);
+    ObservationTable::one_type(observations, masks, kernel_index, positions, amplitudes)
 }
 
 fn main() {

@@ -107,7 +107,8 @@ typedef enum qpik_status {
   QPIK_ERR_INTERNAL = 14,
   /**
    * The request needs more memory than the budget (option `memory_budget_bytes`) allows;
-   * the message names the size and the budget. Nothing was allocated.
+   * the message names the size and the budget. Nothing was allocated. Also a GPU that ran
+   * out of memory (CUDA builds); the message says so.
    */
   QPIK_ERR_MEMORY_BUDGET = 15,
 } qpik_status;

@@ -234,15 +234,11 @@ extract_kernel(GwyContainer *data, GwyRunType run, const gchar *name)
     GwyParams *params;
     GwyDialogOutcome outcome;
     GtkWindow *window;
-    QpikGwyWait wait;
-    qpik_options *opts = NULL;
     qpik_extraction *ex = NULL;
     qpik_extraction_info info;
-    qpik_array map, defects;
+    qpik_array map;
     qpik_status st;
-    gdouble *pos = NULL;
-    gchar *error = NULL, *from = NULL, *unit;
-    size_t n = 0;
+    gchar *error = NULL, *from = NULL;
     gint id = -1, xres, yres;
 
     (void)name;
@@ -250,14 +246,8 @@ extract_kernel(GwyContainer *data, GwyRunType run, const gchar *name)
     gwy_app_data_browser_get_current(GWY_APP_DATA_FIELD, &field, GWY_APP_DATA_FIELD_ID, &id, 0);
     g_return_if_fail(GWY_IS_DATA_FIELD(field));
     window = gwy_app_find_window_for_channel(data, id);
-    if (qpik_abi_version() != QPIK_ABI_VERSION) {
-        error = g_strdup_printf(_("libqpik %s has C ABI %u but this module was built for %u; "
-                                  "reinstall the module."), qpik_version(), qpik_abi_version(),
-                                QPIK_ABI_VERSION);
-        qpik_gwy_report(run, window, error);
-        g_free(error);
+    if (!qpik_gwy_abi_ok(run, window))
         return;
-    }
     xres = gwy_data_field_get_xres(field);
     yres = gwy_data_field_get_yres(field);
 
@@ -273,30 +263,14 @@ extract_kernel(GwyContainer *data, GwyRunType run, const gchar *name)
     }
     if ((error = check_map(field)))
         goto end;
-    unit = gwy_si_unit_get_string(gwy_data_field_get_si_unit_z(field), GWY_SI_UNIT_FORMAT_PLAIN);
-    opts = qpik_gwy_options(params,
-                            gwy_si_unit_equal_string(gwy_data_field_get_si_unit_xy(field), "m")
-                                ? gwy_data_field_get_dx(field) : -1.0,
-                            unit, &error);
-    g_free(unit);
-    if (!opts)
-        goto end;
-    pos = qpik_gwy_positions(params, data, id, xres, yres, opts, &n, &from, &error);
-    if (error)
-        goto end;
-
     map = qpik_array_2d(gwy_data_field_get_data(field), QPIK_F64, yres, xres, QPIK_ROW_MAJOR);
-    defects = qpik_array_2d(pos, QPIK_F64, (int64_t)n, 2, QPIK_ROW_MAJOR);
-    qpik_gwy_wait_start(&wait, window, _("Extracting the QPI kernel..."));
-    st = qpik_extract_map_progress(opts, &map, pos ? &defects : NULL, &ex, qpik_gwy_progress,
-                                   &wait);
-    qpik_gwy_wait_finish(&wait);
-    if (st == QPIK_ERR_CANCELLED)
+    ex = qpik_gwy_extract(params, data, id, &map, xres, yres,
+                          gwy_si_unit_equal_string(gwy_data_field_get_si_unit_xy(field), "m")
+                              ? gwy_data_field_get_dx(field) : -1.0,
+                          gwy_data_field_get_si_unit_z(field), window,
+                          _("Extracting the QPI kernel..."), &from, &error);
+    if (!ex)
         goto end;
-    if (st != QPIK_OK) {
-        error = qpik_gwy_error("qpik_extract_map", st);
-        goto end;
-    }
     memset(&info, 0, sizeof(info));
     info.struct_size = sizeof(info);
     if ((st = qpik_extraction_get_info(ex, &info)) != QPIK_OK) {
@@ -310,8 +284,6 @@ end:
         qpik_gwy_report(run, window, error);
     g_free(error);
     g_free(from);
-    g_free(pos);
     qpik_extraction_free(ex);
-    qpik_options_free(opts);
     g_object_unref(params);
 }

@@ -477,3 +477,56 @@ qpik_gwy_progress(void *user_data, const char *stage, uint64_t done, uint64_t to
         return 1;
     return gwy_app_wait_set_fraction(total ? (gdouble)done / (gdouble)total : 0.0) ? 0 : 1;
 }
+
+gboolean
+qpik_gwy_abi_ok(GwyRunType run, GtkWindow *window)
+{
+    gchar *error;
+
+    if (qpik_abi_version() == QPIK_ABI_VERSION)
+        return TRUE;
+    error = g_strdup_printf(_("libqpik %s has C ABI %u but this module was built for %u; "
+                              "reinstall the module."), qpik_version(), qpik_abi_version(),
+                            QPIK_ABI_VERSION);
+    qpik_gwy_report(run, window, error);
+    g_free(error);
+    return FALSE;
+}
+
+qpik_extraction *
+qpik_gwy_extract(GwyParams *params, GwyContainer *data, gint self_id, const qpik_array *map,
+                 gint xres, gint yres, gdouble dx_m, GwySIUnit *value_unit, GtkWindow *window,
+                 const gchar *message, gchar **from, gchar **error)
+{
+    qpik_options *opts;
+    qpik_extraction *ex = NULL;
+    qpik_array defects;
+    qpik_status st;
+    QpikGwyWait wait;
+    gdouble *pos;
+    gchar *unit;
+    size_t n = 0;
+
+    unit = gwy_si_unit_get_string(value_unit, GWY_SI_UNIT_FORMAT_PLAIN);
+    opts = qpik_gwy_options(params, dx_m, unit, error);
+    g_free(unit);
+    if (!opts)
+        return NULL;
+    pos = qpik_gwy_positions(params, data, self_id, xres, yres, opts, &n, from, error);
+    if (!*error) {
+        defects = qpik_array_2d(pos, QPIK_F64, (int64_t)n, 2, QPIK_ROW_MAJOR);
+        qpik_gwy_wait_start(&wait, window, message);
+        st = qpik_extract_map_progress(opts, map, pos ? &defects : NULL, &ex, qpik_gwy_progress,
+                                       &wait);
+        qpik_gwy_wait_finish(&wait);
+        if (st != QPIK_OK && st != QPIK_ERR_CANCELLED)
+            *error = qpik_gwy_error("qpik_extract_map", st);
+        if (st != QPIK_OK) {
+            qpik_extraction_free(ex);
+            ex = NULL;
+        }
+    }
+    g_free(pos);
+    qpik_options_free(opts);
+    return ex;
+}

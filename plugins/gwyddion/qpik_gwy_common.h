@@ -72,6 +72,19 @@ void qpik_gwy_report(GwyRunType run, GtkWindow *parent, const gchar *message);
 GwyDataField *qpik_gwy_kernel_field(const gdouble *values, gint s, gdouble dx, gdouble dy,
                                     GwySIUnit *xy_unit, GwySIUnit *z_unit);
 
+/* Whether the loaded libqpik has the C ABI this module was built for; reports when not. */
+gboolean qpik_gwy_abi_ok(GwyRunType run, GtkWindow *window);
+
+/* One qpik_extract_map call with the dialog's settings on `map` (a layer or a stack of
+ * xres x yres pixels; `self_id`, `dx_m` as for qpik_gwy_positions and qpik_gwy_options,
+ * `value_unit`: the map's value unit), in Gwyddion's wait dialog with `message`. Returns the
+ * extraction (free with qpik_extraction_free), or NULL: with *error set (free with g_free) on
+ * failure, *error NULL when the user cancelled. `*from` receives the defects' description. */
+qpik_extraction *qpik_gwy_extract(GwyParams *params, GwyContainer *data, gint self_id,
+                                  const qpik_array *map, gint xres, gint yres, gdouble dx_m,
+                                  GwySIUnit *value_unit, GtkWindow *window,
+                                  const gchar *message, gchar **from, gchar **error);
+
 /* The progress of a qpik call in Gwyddion's wait dialog (only where there is a window). */
 typedef struct {
     gboolean shown;

@@ -138,14 +138,9 @@ extract_kernels(GwyContainer *data, GwyRunType run, const gchar *name)
     GwyParams *params;
     GwyDialogOutcome outcome;
     GtkWindow *window;
-    QpikGwyWait wait;
-    qpik_options *opts = NULL;
     qpik_extraction *ex = NULL;
-    qpik_array map, defects;
-    qpik_status st;
-    gdouble *pos = NULL;
-    gchar *error = NULL, *from = NULL, *unit;
-    size_t n = 0;
+    qpik_array map;
+    gchar *error = NULL, *from = NULL;
     gint id = -1, xres, yres, zres;
 
     (void)name;
@@ -153,14 +148,8 @@ extract_kernels(GwyContainer *data, GwyRunType run, const gchar *name)
     gwy_app_data_browser_get_current(GWY_APP_BRICK, &brick, GWY_APP_BRICK_ID, &id, 0);
     g_return_if_fail(GWY_IS_BRICK(brick));
     window = gwy_app_find_window_for_volume(data, id);
-    if (qpik_abi_version() != QPIK_ABI_VERSION) {
-        error = g_strdup_printf(_("libqpik %s has C ABI %u but this module was built for %u; "
-                                  "reinstall the module."), qpik_version(), qpik_abi_version(),
-                                QPIK_ABI_VERSION);
-        qpik_gwy_report(run, window, error);
-        g_free(error);
+    if (!qpik_gwy_abi_ok(run, window))
         return;
-    }
     xres = gwy_brick_get_xres(brick);
     yres = gwy_brick_get_yres(brick);
     zres = gwy_brick_get_zres(brick);
@@ -182,30 +171,14 @@ extract_kernels(GwyContainer *data, GwyRunType run, const gchar *name)
                            "Process > QPI); this module takes one type."));
         goto end;
     }
-    unit = gwy_si_unit_get_string(gwy_brick_get_si_unit_w(brick), GWY_SI_UNIT_FORMAT_PLAIN);
-    opts = qpik_gwy_options(params,
-                            gwy_si_unit_equal_string(gwy_brick_get_si_unit_x(brick), "m")
-                                ? gwy_brick_get_dx(brick) : -1.0,
-                            unit, &error);
-    g_free(unit);
-    if (!opts)
-        goto end;
-    pos = qpik_gwy_positions(params, data, -1, xres, yres, opts, &n, &from, &error);
-    if (error)
-        goto end;
-
     map = qpik_array_3d(gwy_brick_get_data(brick), QPIK_F64, zres, yres, xres, QPIK_ROW_MAJOR);
-    defects = qpik_array_2d(pos, QPIK_F64, (int64_t)n, 2, QPIK_ROW_MAJOR);
-    qpik_gwy_wait_start(&wait, window, _("Extracting the QPI kernels..."));
-    st = qpik_extract_map_progress(opts, &map, pos ? &defects : NULL, &ex, qpik_gwy_progress,
-                                   &wait);
-    qpik_gwy_wait_finish(&wait);
-    if (st == QPIK_ERR_CANCELLED)
+    ex = qpik_gwy_extract(params, data, -1, &map, xres, yres,
+                          gwy_si_unit_equal_string(gwy_brick_get_si_unit_x(brick), "m")
+                              ? gwy_brick_get_dx(brick) : -1.0,
+                          gwy_brick_get_si_unit_w(brick), window,
+                          _("Extracting the QPI kernels..."), &from, &error);
+    if (!ex)
         goto end;
-    if (st != QPIK_OK) {
-        error = qpik_gwy_error("qpik_extract_map", st);
-        goto end;
-    }
     error = add_result(data, id, brick, ex);
     g_debug("qpik: kernels from %s", from);
 
@@ -214,8 +187,6 @@ end:
         qpik_gwy_report(run, window, error);
     g_free(error);
     g_free(from);
-    g_free(pos);
     qpik_extraction_free(ex);
-    qpik_options_free(opts);
     g_object_unref(params);
 }

@@ -5,10 +5,10 @@ use super::{
     options_or_default, put_handle, qpik_array, qpik_options, qpik_progress_fn, qpik_status,
     write_sized, write_string,
 };
+use crate::data::Dataset;
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
-use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN};
 use crate::synthesis::dataset::generate_dataset_within;
-use ndarray::{Array2, Array3};
+use ndarray::Array3;
 use std::ffi::{c_char, c_void};
 use std::path::Path;
 
@@ -299,53 +299,14 @@ pub unsafe extern "C" fn qpik_dataset_write(
         }
         // SAFETY: the caller promises n values.
         let index = unsafe { std::slice::from_raw_parts(kernel_index, n) }.to_vec();
-        if let Some((i, &bad)) = index.iter().enumerate().find(|(_, x)| **x as usize >= k) {
-            return Err(CError::invalid(format!(
-                "kernel_index[{i}] = {bad} but there are {k} kernels"
-            )));
-        }
-        let kv = ka.read_f32(true)?;
-        let ov = oa.read_f32(true)?;
-        let mv = ma.read_mask()?;
-        let masks3 = Array3::from_shape_vec((n, h, w), mv).expect("shape");
-        let counts: Vec<usize> = masks3
-            .outer_iter()
-            .map(|m| m.iter().filter(|&&x| x == 1).count())
-            .collect();
-        let s_max = counts.iter().copied().max().unwrap_or(0).max(1);
-        let mut positions = Array3::<f32>::from_elem((n, s_max, 2), f32::NAN);
-        for (i, m) in masks3.outer_iter().enumerate() {
-            for (j, ((r, c), _)) in m.indexed_iter().filter(|(_, x)| **x == 1).enumerate() {
-                positions[[i, j, 0]] = r as f32;
-                positions[[i, j, 1]] = c as f32;
-            }
-        }
-        let ds = Dataset {
-            info: DatasetInfo {
-                pixel_size_m: pixel_a * 1e-10,
-                seed: 0,
-                generator: String::new(),
-            },
-            kernels: KernelTable {
-                kernels: Array3::from_shape_vec((k, h, w), kv).expect("shape"),
-                names: (0..k).map(|i| format!("kernel-{i}")).collect(),
-                symmetry: vec![0; k],
-                split: vec![SPLIT_TRAIN; k],
-                pixel_size_m: vec![pixel_a * 1e-10; k],
-            },
-            observations: {
-                let (types, type_kernels) = ObservationTable::single_type(&index, s_max);
-                ObservationTable {
-                    observations: Array3::from_shape_vec((n, h, w), ov).expect("shape"),
-                    masks: masks3,
-                    kernel_index: index,
-                    positions,
-                    amplitudes: Array2::from_elem((n, s_max), f32::NAN),
-                    types,
-                    type_kernels,
-                }
-            },
-        };
+        let shaped = |v: Vec<f32>, d| Array3::from_shape_vec(d, v).expect("shape checked");
+        let ds = Dataset::from_masks(
+            shaped(ka.read_f32(true)?, (k, h, w)),
+            shaped(oa.read_f32(true)?, (n, h, w)),
+            Array3::from_shape_vec((n, h, w), ma.read_mask()?).expect("shape checked"),
+            index,
+            pixel_a * 1e-10,
+        )?;
         write_dataset(Path::new(path), &ds)?;
         Ok(())
     })

@@ -8,7 +8,7 @@ use super::{
 use crate::physics::catalog::{catalog, find};
 use crate::physics::{KernelField, KernelSpec, PixelGrid, SimContext};
 use crate::rng::Rng;
-use crate::synthesis::{KernelStamps, Observation, synthesize};
+use crate::synthesis::{KernelStamps, MAX_IMAGE_SIZE, Observation, synthesize};
 use std::ffi::c_char;
 
 /// A simulated single-impurity kernel (the C type `qpik_kernel`). Immutable: thread-safe.
@@ -229,10 +229,11 @@ pub unsafe extern "C" fn qpik_observation_new(
         if out.is_null() {
             return Err(CError::null("out"));
         }
-        if !(1..=8192).contains(&rows) || !(1..=8192).contains(&cols) {
+        let max = MAX_IMAGE_SIZE as i64;
+        if !(1..=max).contains(&rows) || !(1..=max).contains(&cols) {
             return Err(CError::new(
                 qpik_status::QPIK_ERR_SHAPE,
-                format!("observation size {rows} x {cols} must be within 1..=8192 pixels"),
+                format!("observation size {rows} x {cols} must be within 1..={max} pixels"),
             ));
         }
         let opts = unsafe { options_or_default(opts) };
@@ -254,7 +255,7 @@ pub unsafe extern "C" fn qpik_observation_new(
                 crate::budget::bytes(&[rows as usize, cols as usize, 4 + 1 + 8]),
             ]),
         )?;
-        let stamps = KernelStamps::new(&k.field, &grid, radius, defects.subpixel_steps)?;
+        let stamps = KernelStamps::for_grid(&k.field, &grid, steps)?;
         let mut rng = Rng::new(opts.seed());
         let obs = synthesize(
             &stamps,

@@ -87,7 +87,8 @@ pub enum qpik_status {
     /// A bug inside qpik (caught; the process is intact). Please report the message.
     QPIK_ERR_INTERNAL = 14,
     /// The request needs more memory than the budget (option `memory_budget_bytes`) allows;
-    /// the message names the size and the budget. Nothing was allocated.
+    /// the message names the size and the budget. Nothing was allocated. Also a GPU that ran
+    /// out of memory (CUDA builds); the message says so.
     QPIK_ERR_MEMORY_BUDGET = 15,
 }
 

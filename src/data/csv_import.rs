@@ -15,11 +15,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3};
+use ndarray::{Array3, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
+use super::assemble::{pack_defects, unseen_split};
+use super::{Dataset, DatasetInfo, KernelTable, ObservationTable};
 use crate::rng::Rng;
 use crate::{Error, Result};
 
@@ -268,7 +269,7 @@ struct ImportSettings<'a> {
 /// Imports one CSV file per kernel (published layout, see the module docs) into a dataset.
 ///
 /// Kernels are named after the file stems and kept in the order of `paths`.
-/// `round(unseen_fraction * K)` kernels are marked [`SPLIT_UNSEEN`], chosen by shuffling with `seed` (stored as the
+/// `round(unseen_fraction * K)` kernels are marked [`SPLIT_UNSEEN`](super::SPLIT_UNSEEN), chosen by shuffling with `seed` (stored as the
 /// dataset seed). Positions become `(row, col)` pixels from the first axis coordinate, amplitudes
 /// are 1 for used defects (the CSV carries none), masks mark the rounded pixel of every defect
 /// inside the image. Symmetry is 0 (unknown) unless the metadata row names it.
@@ -307,8 +308,6 @@ pub fn import_csv_files(paths: &[PathBuf], unseen_fraction: f64, seed: u64) -> R
     let mut kernels = Array3::zeros((nk, n, n));
     let mut observations = Array3::zeros((n_obs, n, n));
     let mut masks = Array3::zeros((n_obs, n, n));
-    let mut positions = Array3::from_elem((n_obs, s, 2), f32::NAN);
-    let mut amplitudes = Array2::from_elem((n_obs, s), f32::NAN);
     let mut kernel_index = Vec::with_capacity(n_obs);
     let mut i = 0;
     for (k, f) in files.iter().enumerate() {
@@ -324,14 +323,7 @@ pub fn import_csv_files(paths: &[PathBuf], unseen_fraction: f64, seed: u64) -> R
             {
                 *dst = v;
             }
-            for (d, &(r, c)) in defects
-                .iter()
-                .enumerate()
-                .filter_map(|(d, p)| Some((d, p.as_ref()?)))
-            {
-                positions[[i, d, 0]] = r;
-                positions[[i, d, 1]] = c;
-                amplitudes[[i, d]] = 1.0;
+            for &(r, c) in defects.iter().flatten() {
                 let (rr, cc) = (r.round(), c.round());
                 if (0.0..n as f32).contains(&rr) && (0.0..n as f32).contains(&cc) {
                     masks[[i, rr as usize, cc as usize]] = 1;
@@ -342,13 +334,14 @@ pub fn import_csv_files(paths: &[PathBuf], unseen_fraction: f64, seed: u64) -> R
         }
     }
 
-    let n_unseen = ((unseen_fraction * nk as f64).round() as usize).min(nk);
-    let mut order: Vec<usize> = (0..nk).collect();
-    Rng::new(seed).shuffle(&mut order);
-    let mut split = vec![SPLIT_TRAIN; nk];
-    for &k in &order[..n_unseen] {
-        split[k] = SPLIT_UNSEEN;
-    }
+    // Amplitudes are 1 for used defects: the CSV carries none.
+    let rows: Vec<&Vec<Option<(f32, f32)>>> = files.iter().flat_map(|f| &f.positions).collect();
+    let (positions, amplitudes) = pack_defects(
+        rows.iter()
+            .map(|defects| defects.iter().map(|p| p.map(|(r, c)| ([r, c], 1.0)))),
+        s,
+    );
+    let split = unseen_split(nk, unseen_fraction, &mut Rng::new(seed));
 
     let pixel_size_m: Vec<f64> = files.iter().map(|f| f.pixel_size_a * 1e-10).collect();
     let first = pixel_size_m[0];
@@ -380,19 +373,13 @@ pub fn import_csv_files(paths: &[PathBuf], unseen_fraction: f64, seed: u64) -> R
             split,
             pixel_size_m,
         },
-        observations: {
-            let (types, type_kernels) =
-                ObservationTable::single_type(&kernel_index, positions.dim().1);
-            ObservationTable {
-                observations,
-                masks,
-                kernel_index,
-                positions,
-                amplitudes,
-                types,
-                type_kernels,
-            }
-        },
+        observations: ObservationTable::one_type(
+            observations,
+            masks,
+            kernel_index,
+            positions,
+            amplitudes,
+        ),
     })
 }
 
@@ -465,25 +452,16 @@ pub fn write_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::data::SPLIT_UNSEEN;
+    use ndarray::Array2;
 
     /// A fresh directory in the temp dir, removed when dropped.
-    struct TempDir(PathBuf);
+    struct TempDir(tempfile::TempDir);
 
     impl TempDir {
         fn new(tag: &str) -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let i = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir =
-                std::env::temp_dir().join(format!("qpik-csv-{}-{i}-{tag}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let prefix = format!("qpik-csv-{tag}-");
+            TempDir(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
         }
     }
 
@@ -529,7 +507,10 @@ mod tests {
     }
 
     fn fixture(dir: &TempDir) -> Vec<PathBuf> {
-        let paths = vec![dir.0.join("alpha.csv"), dir.0.join("beta.csv")];
+        let paths = vec![
+            dir.0.path().join("alpha.csv"),
+            dir.0.path().join("beta.csv"),
+        ];
         write_fixture(&paths[0], 0, "material=FeSe, Symmetry = 4, E=5meV", 4);
         write_fixture(&paths[1], 1, "free text, no labels", 5);
         paths

@@ -8,6 +8,7 @@
 
 use ndarray::{Array2, Array3};
 
+pub mod assemble;
 pub mod checked_read;
 pub mod csv_import;
 pub mod extraction_file;

@@ -1,7 +1,7 @@
 //! Evaluation of a network on a dataset's seen-test and unseen observations.
 
 use super::metrics::{GroupMetrics, MaxDot, SampleMetrics, sample_metrics};
-use super::network::{Extractor, ce};
+use super::network::{Extractor, candle_error};
 use crate::Result;
 
 /// Evaluate on the seen-test and unseen observations of a dataset (up to `limit` each).
@@ -15,13 +15,13 @@ pub fn evaluate(
         let items: Vec<usize> = items.iter().copied().take(limit).collect();
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(64) {
-            let (x, _) = data.batch(chunk, None, &ex.device).map_err(ce)?;
+            let (x, _) = data.batch(chunk, None, &ex.device).map_err(candle_error)?;
             let y = ex
                 .forward(&x)
-                .map_err(ce)?
+                .map_err(candle_error)?
                 .flatten_all()
                 .and_then(|t| t.to_vec1::<f32>())
-                .map_err(ce)?;
+                .map_err(candle_error)?;
             let px = data.size * data.size;
             for (j, &i) in chunk.iter().enumerate() {
                 let (pred, truth) = (

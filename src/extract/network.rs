@@ -63,8 +63,9 @@ pub fn select_device(want_cuda: bool) -> (Device, Option<String>) {
     }
 }
 
-pub(crate) fn ce(e: candle_core::Error) -> Error {
-    Error::invalid(format!("model: {e}"))
+/// A Candle error of a network by its cause ([`Error::from_candle`]).
+pub(crate) fn candle_error(e: candle_core::Error) -> Error {
+    Error::from_candle("model", e)
 }
 
 impl Extractor {
@@ -74,10 +75,12 @@ impl Extractor {
         let cfg = file.config;
         let nets = match file.kind {
             ModelKind::TwoStep => Nets::TwoStep {
-                encoder: ObservationEncoder::new(vb.pp("align"), &cfg).map_err(ce)?,
-                vae: KernelVae::decoder_only(vb.pp("vae"), &cfg).map_err(ce)?,
+                encoder: ObservationEncoder::new(vb.pp("align"), &cfg).map_err(candle_error)?,
+                vae: KernelVae::decoder_only(vb.pp("vae"), &cfg).map_err(candle_error)?,
             },
-            ModelKind::OneStep => Nets::OneStep(OneStep::new(vb.pp("onestep"), &cfg).map_err(ce)?),
+            ModelKind::OneStep => {
+                Nets::OneStep(OneStep::new(vb.pp("onestep"), &cfg).map_err(candle_error)?)
+            }
             ModelKind::Vae => {
                 return Err(Error::invalid(
                     "a VAE file cannot extract; train an aligned encoder with `qpik train align`",
@@ -158,13 +161,14 @@ impl Extractor {
             input.extend(minmax(&o));
             input.extend(mask.iter().map(|&m| m as f32));
         }
-        let x = Tensor::from_vec(input, (items.len(), 2, s, s), &self.device).map_err(ce)?;
+        let x =
+            Tensor::from_vec(input, (items.len(), 2, s, s), &self.device).map_err(candle_error)?;
         let y = self
             .forward(&x)
-            .map_err(ce)?
+            .map_err(candle_error)?
             .flatten_all()
             .and_then(|t| t.to_vec1::<f32>())
-            .map_err(ce)?;
+            .map_err(candle_error)?;
         Ok(y.chunks_exact(s * s)
             .map(|c| Array2::from_shape_vec((s, s), c.to_vec()).expect("shape"))
             .collect())

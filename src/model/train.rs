@@ -159,8 +159,9 @@ impl TrainingRecord {
     }
 }
 
-fn ce(e: candle_core::Error) -> Error {
-    Error::invalid(format!("training: {e}"))
+/// A Candle error of the training by its cause ([`Error::from_candle`]).
+fn candle_error(e: candle_core::Error) -> Error {
+    Error::from_candle("training", e)
 }
 
 fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
@@ -171,13 +172,13 @@ fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
 
 /// One optimiser step with global-norm clipping; returns the loss.
 fn step(opt: &mut AdamW, vars: &[Var], loss: &Tensor, clip: f64) -> Result<f64> {
-    let value = loss.to_scalar::<f32>().map_err(ce)? as f64;
+    let value = loss.to_scalar::<f32>().map_err(candle_error)? as f64;
     if !value.is_finite() {
         return Err(Error::invalid(
             "training diverged (the loss is not finite); lower the learning rate",
         ));
     }
-    let mut grads = loss.backward().map_err(ce)?;
+    let mut grads = loss.backward().map_err(candle_error)?;
     let mut norm2 = 0.0f64;
     for v in vars {
         if let Some(g) = grads.get(v.as_tensor()) {
@@ -185,7 +186,7 @@ fn step(opt: &mut AdamW, vars: &[Var], loss: &Tensor, clip: f64) -> Result<f64> 
                 .sqr()
                 .and_then(|x| x.sum_all())
                 .and_then(|x| x.to_scalar::<f32>())
-                .map_err(ce)? as f64;
+                .map_err(candle_error)? as f64;
         }
     }
     let norm = norm2.sqrt();
@@ -193,11 +194,11 @@ fn step(opt: &mut AdamW, vars: &[Var], loss: &Tensor, clip: f64) -> Result<f64> 
         let f = clip / norm;
         for v in vars {
             if let Some(g) = grads.remove(v.as_tensor()) {
-                grads.insert(v.as_tensor(), g.affine(f, 0.0).map_err(ce)?);
+                grads.insert(v.as_tensor(), g.affine(f, 0.0).map_err(candle_error)?);
             }
         }
     }
-    opt.step(&grads).map_err(ce)?;
+    opt.step(&grads).map_err(candle_error)?;
     Ok(value)
 }
 
@@ -226,8 +227,8 @@ pub fn init_deterministic(varmap: &VarMap, prefix: &str, seed: u64) -> Result<()
         } else {
             vec![0.0; n]
         };
-        var.set(&Tensor::from_vec(values, dims, t.device()).map_err(ce)?)
-            .map_err(ce)?;
+        var.set(&Tensor::from_vec(values, dims, t.device()).map_err(candle_error)?)
+            .map_err(candle_error)?;
     }
     Ok(())
 }
@@ -279,14 +280,14 @@ pub fn train_vae(
         VarBuilder::from_varmap(&varmap, DType::F32, device).pp("vae"),
         &cfg.net,
     )
-    .map_err(ce)?;
+    .map_err(candle_error)?;
     init_deterministic(&varmap, "vae.", cfg.seed)?;
     let mut record = if resume {
         resume_record(out, &varmap, "vae.", device)?
     } else {
         TrainingRecord::default()
     };
-    let rot = Rotations::new(data.size, device).map_err(ce)?;
+    let rot = Rotations::new(data.size, device).map_err(candle_error)?;
     let px = data.size * data.size;
     // Validation: reconstruction MSE (latent mean) of the unseen kernels, else all kernels.
     let val_kernels: Vec<usize> = (0..data.kernels.len())
@@ -405,9 +406,9 @@ pub fn train_align(
     check_size(&cfg, data.size)?;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-    let vae = KernelVae::new(vb.pp("vae"), &cfg.net).map_err(ce)?;
+    let vae = KernelVae::new(vb.pp("vae"), &cfg.net).map_err(candle_error)?;
     load_into(&varmap, &vae_file, "vae.")?;
-    let enc = ObservationEncoder::new(vb.pp("align"), &cfg.net).map_err(ce)?;
+    let enc = ObservationEncoder::new(vb.pp("align"), &cfg.net).map_err(candle_error)?;
     init_deterministic(&varmap, "align.", cfg.seed)?;
     let mut record = if resume {
         resume_record(out, &varmap, "align.", device)?
@@ -418,8 +419,8 @@ pub fn train_align(
     // Targets: the frozen VAE's posterior of every (unaugmented) kernel.
     let s = data.size;
     let all: Vec<f32> = data.kernels.iter().flatten().copied().collect();
-    let kt = Tensor::from_vec(all, (data.kernels.len(), 1, s, s), device).map_err(ce)?;
-    let post = vae.encode(&kt).map_err(ce)?;
+    let kt = Tensor::from_vec(all, (data.kernels.len(), 1, s, s), device).map_err(candle_error)?;
+    let post = vae.encode(&kt).map_err(candle_error)?;
     let (t_mean, t_logvar) = (post.mean.detach(), post.logvar.detach());
     let vars = vars_with_prefix(&varmap, "align.")?;
     let run = ObservationRun {
@@ -466,7 +467,7 @@ pub fn train_one_step(
         VarBuilder::from_varmap(&varmap, DType::F32, device).pp("onestep"),
         &cfg.net,
     )
-    .map_err(ce)?;
+    .map_err(candle_error)?;
     init_deterministic(&varmap, "onestep.", cfg.seed)?;
     let mut record = if resume {
         resume_record(out, &varmap, "onestep.", device)?
@@ -539,7 +540,7 @@ impl EpochLoop<'_> {
             weight_decay: cfg.weight_decay,
             ..Default::default()
         };
-        let mut opt = AdamW::new(self.vars.clone(), params).map_err(ce)?;
+        let mut opt = AdamW::new(self.vars.clone(), params).map_err(candle_error)?;
         let steps = self.steps;
         let total = steps * cfg.epochs;
         let t0 = std::time::Instant::now();
@@ -555,13 +556,13 @@ impl EpochLoop<'_> {
                 check_cancelled(progress)?;
                 let global = epoch * steps + st;
                 opt.set_learning_rate(lr_at(cfg, global, total));
-                let l = batch_loss(epoch, st, global).map_err(ce)?;
+                let l = batch_loss(epoch, st, global).map_err(candle_error)?;
                 loss_sum += step(&mut opt, &self.vars, &l, cfg.grad_clip)?;
                 samples += cfg.batch_size;
                 progress.advance(1);
                 progress.message(&format!("loss {:.5}", loss_sum / (st + 1) as f64));
             }
-            let val = validation_loss().map_err(ce)?;
+            let val = validation_loss().map_err(candle_error)?;
             let stats = EpochStats {
                 loss: loss_sum / steps as f64,
                 validation: val,

@@ -6,13 +6,12 @@
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Plans per grid size plus a transpose buffer; one per simulation context.
+/// RustFFT's planner (which caches its plans per length) plus a transpose buffer; one per
+/// simulation context.
 pub struct Fft2Planner {
     planner: FftPlanner<f64>,
-    plans: HashMap<usize, Arc<dyn Fft<f64>>>,
     transpose: Vec<C64>,
 }
 
@@ -20,20 +19,15 @@ impl Default for Fft2Planner {
     fn default() -> Self {
         Fft2Planner {
             planner: FftPlanner::new(),
-            plans: HashMap::new(),
             transpose: Vec::new(),
         }
     }
 }
 
 impl Fft2Planner {
-    /// The 1D inverse plan of length `n` (cached).
+    /// The 1D inverse plan of length `n` (the planner returns its cached plan after the first).
     pub fn plan(&mut self, n: usize) -> Arc<dyn Fft<f64>> {
-        let planner = &mut self.planner;
-        self.plans
-            .entry(n)
-            .or_insert_with(|| planner.plan_fft_inverse(n))
-            .clone()
+        self.planner.plan_fft_inverse(n)
     }
 
     /// Inverse 2D DFT of `data` (row-major N x N) in place, rows in parallel.

@@ -5,17 +5,19 @@ use std::io::BufReader;
 use std::path::Path;
 use std::path::PathBuf;
 
-/// A temp path unique to this test process and `name`, removed on drop.
-pub(crate) struct TempPng(pub(crate) PathBuf);
+/// A path `name.png` in a fresh temporary folder (not created), removed with the folder on drop.
+pub(crate) struct TempPng(
+    pub(crate) PathBuf,
+    #[allow(dead_code)] // held for its Drop
+    tempfile::TempDir,
+);
 impl TempPng {
     pub(crate) fn new(name: &str) -> Self {
-        let file = format!("qpik_png_test_{}_{name}.png", std::process::id());
-        TempPng(std::env::temp_dir().join(file))
-    }
-}
-impl Drop for TempPng {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let dir = tempfile::Builder::new()
+            .prefix("qpik-png-")
+            .tempdir()
+            .expect("a temporary folder");
+        TempPng(dir.path().join(format!("{name}.png")), dir)
     }
 }
 

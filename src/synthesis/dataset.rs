@@ -1,12 +1,11 @@
 //! Paper-scale dataset generation: catalog kernels -> stamps -> observations -> HDF5.
 
 use super::typed_scene::{TypedObservation, synthesize_types};
-use super::{Artefacts, DefectConfig, KernelStamps, Observation, synthesize};
+use super::{Artefacts, DefectConfig, KernelStamps, MAX_IMAGE_SIZE, Observation, synthesize};
 use crate::budget::{self, MemoryBudget};
+use crate::data::assemble::{pack_defects, unseen_split};
 use crate::data::hdf5_io::DatasetWriter;
-use crate::data::{
-    DatasetInfo, KernelTable, MAX_DEFECT_TYPES, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN,
-};
+use crate::data::{DatasetInfo, KernelTable, MAX_DEFECT_TYPES, ObservationTable, SPLIT_UNSEEN};
 use crate::physics::{KernelSpec, PixelGrid, SimContext, catalog::catalog};
 use crate::progress::{Progress, check_cancelled};
 use crate::rng::Rng;
@@ -81,9 +80,9 @@ impl DatasetConfig {
                 "a dataset needs at least one kernel and one observation per kernel",
             ));
         }
-        if !(8..=1024).contains(&self.size) {
+        if !(8..=MAX_IMAGE_SIZE).contains(&self.size) {
             return Err(Error::invalid(format!(
-                "size {} must be between 8 and 1024 pixels",
+                "size {} must be between 8 and {MAX_IMAGE_SIZE} pixels",
                 self.size
             )));
         }
@@ -210,13 +209,7 @@ impl DatasetConfig {
             order.truncate(self.kernels);
             order.sort_unstable();
         }
-        let n_unseen = (self.unseen_fraction * self.kernels as f64).round() as usize;
-        let mut pick: Vec<usize> = (0..self.kernels).collect();
-        rng.shuffle(&mut pick);
-        let mut split = vec![SPLIT_TRAIN; self.kernels];
-        for &i in &pick[..n_unseen] {
-            split[i] = SPLIT_UNSEEN;
-        }
+        let split = unseen_split(self.kernels, self.unseen_fraction, &mut rng);
         Ok(order
             .into_iter()
             .zip(split)
@@ -249,8 +242,8 @@ pub fn prepare_kernel(
     let field = spec.simulate(ctx)?;
     let grid: PixelGrid = spec.grid();
     let (h, w) = (grid.height, grid.width);
-    let radius = h.max(w);
-    let stamps = KernelStamps::new(&field, &grid, radius, steps)?;
+    let stamps = KernelStamps::for_grid(&field, &grid, steps)?;
+    let radius = stamps.radius;
     // Phase (0, 0) has its impurity at (radius, radius): crop so it lands at (h/2, w/2).
     let full = stamps.phase(0, 0);
     let side = 2 * radius;
@@ -475,33 +468,20 @@ pub fn observation_table(
     let (h, w) = obs.first().map(|o| o.image.dim()).unwrap_or((0, 0));
     let mut observations = Array3::<f32>::zeros((n, h, w));
     let mut masks = Array3::<u8>::zeros((n, h, w));
-    let mut positions = Array3::<f32>::from_elem((n, s_max, 2), f32::NAN);
-    let mut amplitudes = Array2::<f32>::from_elem((n, s_max), f32::NAN);
     for (i, o) in obs.iter().enumerate() {
         observations.slice_mut(s![i, .., ..]).assign(&o.image);
         masks.slice_mut(s![i, .., ..]).assign(&o.mask);
-        for (d, (p, a)) in o
-            .positions
-            .iter()
-            .zip(&o.amplitudes)
-            .take(s_max)
-            .enumerate()
-        {
-            positions[[i, d, 0]] = p[0];
-            positions[[i, d, 1]] = p[1];
-            amplitudes[[i, d]] = *a;
-        }
     }
-    let (types, type_kernels) = ObservationTable::single_type(&kernel_index, s_max);
-    ObservationTable {
-        observations,
-        masks,
-        kernel_index,
-        positions,
-        amplitudes,
-        types,
-        type_kernels,
-    }
+    let (positions, amplitudes) = pack_defects(
+        obs.iter().map(|o| {
+            o.positions
+                .iter()
+                .zip(&o.amplitudes)
+                .map(|(p, a)| Some((*p, *a)))
+        }),
+        s_max,
+    );
+    ObservationTable::one_type(observations, masks, kernel_index, positions, amplitudes)
 }
 
 /// [`observation_table`] of multi-type observations: `types[i]` holds the type of each

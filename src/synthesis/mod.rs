@@ -202,6 +202,11 @@ impl DefectConfig {
     }
 }
 
+/// Largest image side in pixels the library simulates, for every caller (CLI, C ABI, dataset
+/// generation, scenes): kernels, observations and maps. An 8192 x 8192 f32 map is 256 MiB;
+/// the memory budget (`memory_budget_bytes`) bounds what a whole run holds.
+pub const MAX_IMAGE_SIZE: usize = 8192;
+
 /// Most defects a density may ask for in one map (its Poisson mean).
 pub const MAX_DENSITY_DEFECTS: f64 = 1e6;
 

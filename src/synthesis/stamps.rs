@@ -19,6 +19,12 @@ pub struct KernelStamps {
 }
 
 impl KernelStamps {
+    /// The stamps observations of a kernel rendered on `grid` need: radius the larger side of
+    /// the grid, so a defect reaches as far as the kernel's own window.
+    pub fn for_grid(field: &KernelField, grid: &PixelGrid, steps: usize) -> Result<Self> {
+        Self::new(field, grid, grid.height.max(grid.width), steps)
+    }
+
     /// Render all phases of `field` on pixels of `grid`'s size and rotation.
     pub fn new(field: &KernelField, grid: &PixelGrid, radius: usize, steps: usize) -> Result<Self> {
         if radius == 0 || steps == 0 || steps > 16 {

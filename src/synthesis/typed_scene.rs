@@ -8,8 +8,8 @@
 
 use super::dataset::prepare_kernel;
 use super::{
-    Artefacts, DefectConfig, KernelStamps, Observation, apply_artefacts, draw_count, draw_drift,
-    place_defects,
+    Artefacts, DefectConfig, KernelStamps, MAX_IMAGE_SIZE, Observation, apply_artefacts,
+    draw_count, draw_drift, place_defects,
 };
 use crate::physics::{SimContext, catalog::find};
 use crate::rng::Rng;
@@ -18,8 +18,6 @@ use ndarray::{Array2, s};
 
 /// Most defect types in one scene (type codes are `u8`, and the engine's `map.types` is 1..=8).
 pub const MAX_TYPES: usize = 8;
-/// Largest scene side in pixels.
-pub const MAX_SCENE_SIZE: usize = 8192;
 /// Largest kernel reach in pixels (stamps are `(4 reach)^2` per subpixel phase).
 pub const MAX_REACH: usize = 1024;
 
@@ -80,9 +78,9 @@ pub fn typed_scene(
             defects.len()
         )));
     }
-    if !(1..=MAX_SCENE_SIZE).contains(&size) {
+    if !(1..=MAX_IMAGE_SIZE).contains(&size) {
         return Err(Error::invalid(format!(
-            "scene size {size} must be between 1 and {MAX_SCENE_SIZE} pixels"
+            "scene size {size} must be between 1 and {MAX_IMAGE_SIZE} pixels"
         )));
     }
     if !(1..=MAX_REACH).contains(&reach) {

@@ -107,7 +107,8 @@ class InternalError(QpikError, RuntimeError):
 
 class MemoryBudgetError(QpikError, MemoryError):
     """QPIK_ERR_MEMORY_BUDGET: the request needs more memory than ``memory_budget_bytes``
-    allows (nothing was allocated); the message names the size and the budget."""
+    allows (nothing was allocated); the message names the size and the budget. Also a GPU
+    that ran out of memory (CUDA builds), as the message says."""
 
 
 for _cls in (QpikError, InvalidArgumentError, ShapeError, DtypeError, NotFiniteError,

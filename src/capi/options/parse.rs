@@ -79,8 +79,9 @@ pub(super) fn parse(k: &Key, v: &str) -> CResult<Value> {
                 [r, c] => (*r, *c),
                 _ => return Err(bad_value(k.name, v, "N or ROWSxCOLS in pixels")),
             };
-            if r == 0 || c == 0 || r > 8192 || c > 8192 {
-                return Err(bad_value(k.name, v, "sizes in 1..=8192 pixels"));
+            let max = crate::synthesis::MAX_IMAGE_SIZE;
+            if r == 0 || c == 0 || r > max || c > max {
+                return Err(bad_value(k.name, v, &format!("sizes in 1..={max} pixels")));
             }
             Value::Size(r, c)
         }

@@ -10,14 +10,14 @@ mod simulate_stack;
 mod simulate_typed;
 
 use super::{Cli, Command, MethodArg, Preset, Simulate};
+use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
-use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN};
 use crate::extract::select_device;
 use crate::physics::KernelSpec;
 use crate::physics::catalog::{catalog, find};
 use crate::synthesis::{Artefacts, DefectConfig};
 use crate::{Error, Result};
-use ndarray::{Array2, Array3};
+use ndarray::Array2;
 use network::*;
 use pictures::*;
 use show::*;
@@ -219,33 +219,16 @@ fn to_f32(a: &Array2<f64>) -> Array2<f32> {
     a.mapv(|x| x as f32)
 }
 
+/// The dataset of `spec`'s kernel alone, rendered as `image`.
 fn kernel_only_dataset(spec: &KernelSpec, image: Array2<f32>, generator: String) -> Dataset {
-    let (h, w) = image.dim();
     let pixel_size_m = spec.render.pixel_size_a * 1e-10;
-    let kernels = KernelTable {
-        kernels: image.into_shape_with_order((1, h, w)).expect("shape"),
-        names: vec![spec.name.clone()],
-        symmetry: vec![spec.symmetry],
-        split: vec![SPLIT_TRAIN],
-        pixel_size_m: vec![pixel_size_m],
-    };
-    Dataset {
-        info: DatasetInfo {
-            pixel_size_m,
-            seed: 0,
-            generator,
-        },
-        kernels,
-        observations: ObservationTable {
-            observations: Array3::zeros((0, h, w)),
-            masks: Array3::zeros((0, h, w)),
-            kernel_index: vec![],
-            positions: Array3::zeros((0, 0, 2)),
-            amplitudes: Array2::zeros((0, 0)),
-            types: Array2::zeros((0, 0)),
-            type_kernels: Array2::zeros((0, 1)),
-        },
-    }
+    Dataset::single_kernel(
+        spec.name.clone(),
+        spec.symmetry,
+        image,
+        pixel_size_m,
+        generator,
+    )
 }
 
 fn device(cuda: bool) -> candle_core::Device {

@@ -3,8 +3,8 @@
 use super::*;
 use crate::cli::progress::Bars;
 use crate::cli::{MethodArg, TrainArgs, TrainWhat};
+use crate::data::Dataset;
 use crate::data::hdf5_io::{DatasetReader, write_dataset};
-use crate::data::{Dataset, DatasetInfo, KernelTable, SPLIT_TRAIN};
 use crate::extract::{Extractor, Method, evaluate};
 use crate::model::train::{TrainConfig, train_align, train_one_step, train_vae};
 use crate::picture::{Colormap, Panel, Scale, write_panels};
@@ -91,6 +91,15 @@ pub(super) fn extractor(
     Ok(ex)
 }
 
+/// What `qpik eval --json` prints.
+#[derive(serde::Serialize)]
+struct EvalReport<'a> {
+    method: &'a str,
+    data: String,
+    seen: &'a crate::extract::GroupMetrics,
+    unseen: &'a crate::extract::GroupMetrics,
+}
+
 pub(super) fn eval(
     data: &Path,
     method: MethodArg,
@@ -125,13 +134,16 @@ pub(super) fn eval(
         (name, seen, unseen)
     };
     if json {
-        let report = serde_json::json!({
-            "method": name,
-            "data": data.display().to_string(),
-            "seen": seen,
-            "unseen": unseen,
-        });
-        println!("{report}");
+        let report = EvalReport {
+            method: name,
+            data: data.display().to_string(),
+            seen: &seen,
+            unseen: &unseen,
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&report).unwrap_or_else(|_| "null".into())
+        );
     } else {
         println!(
             "{name} on {} (errors on the [-1, 1] scale, i.e. x2 on [0, 1]):",
@@ -210,17 +222,14 @@ pub(super) fn extract(
     let kernel = ex.extract(obs.view(), m.view())?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     let (h, w) = kernel.dim();
-    let table = KernelTable {
-        kernels: kernel
-            .clone()
-            .into_shape_with_order((1, h, w))
-            .expect("shape"),
-        names: vec![format!("extracted from {} #{index}", input.display())],
-        symmetry: vec![0],
-        split: vec![SPLIT_TRAIN],
-        pixel_size_m: vec![f64::NAN],
-    };
-    let obs_table = observation_table(
+    let mut ds = Dataset::single_kernel(
+        format!("extracted from {} #{index}", input.display()),
+        0,
+        kernel.clone(),
+        f64::NAN,
+        format!("# qpik extract\nmethod = \"{:?}\"\n", ex.method()),
+    );
+    ds.observations = observation_table(
         &[crate::synthesis::Observation {
             image: obs.clone(),
             mask: m.clone(),
@@ -230,15 +239,6 @@ pub(super) fn extract(
         vec![0],
         0,
     );
-    let ds = Dataset {
-        info: DatasetInfo {
-            pixel_size_m: f64::NAN,
-            seed: 0,
-            generator: format!("# qpik extract\nmethod = \"{:?}\"\n", ex.method()),
-        },
-        kernels: table,
-        observations: obs_table,
-    };
     write_dataset(out, &ds)?;
     let png = png.unwrap_or_else(|| out.with_extension("png"));
     let line = match extraction_picture(&png, &obs, &m, &kernel, truth.as_ref())? {

@@ -8,14 +8,15 @@
 use super::signed_panel;
 use crate::data::hdf5_io::write_dataset;
 use crate::data::npy::write_npy_f32;
-use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN};
+use crate::data::{Dataset, DatasetInfo, KernelTable, SPLIT_TRAIN};
 use crate::physics::spec::MAX_ENERGIES;
 use crate::physics::{KernelSpec, SimContext};
 use crate::picture::write_panels;
 use crate::rng::Rng;
 use crate::synthesis::dataset::{observation_table, prepare_kernel};
 use crate::synthesis::{
-    Artefacts, DefectConfig, Observation, apply_artefacts, draw_count, draw_drift, place_defects,
+    Artefacts, DefectConfig, MAX_IMAGE_SIZE, Observation, apply_artefacts, draw_count, draw_drift,
+    place_defects,
 };
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, Axis, s};
@@ -109,16 +110,11 @@ pub(super) fn simulate_kernel_stack(
     if is_npy(out) {
         write_npy_f32(out, kernels.view().into_dyn(), false)?;
     } else {
-        let (_, h, w) = kernels.dim();
-        let ds = Dataset {
-            info: DatasetInfo {
-                pixel_size_m: spec.render.pixel_size_a * 1e-10,
-                seed: 0,
-                generator: spec.to_toml(),
-            },
-            kernels: stack_table(kernels, &layers),
-            observations: empty_observations(h, w),
-        };
+        let ds = Dataset::kernels_only(
+            stack_table(kernels, &layers),
+            spec.render.pixel_size_a * 1e-10,
+            spec.to_toml(),
+        );
         write_dataset(out, &ds)?;
     }
     println!(
@@ -142,18 +138,6 @@ fn is_npy(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
-fn empty_observations(h: usize, w: usize) -> ObservationTable {
-    ObservationTable {
-        observations: Array3::zeros((0, h, w)),
-        masks: Array3::zeros((0, h, w)),
-        kernel_index: vec![],
-        positions: Array3::zeros((0, 0, 2)),
-        amplitudes: Array2::zeros((0, 0)),
-        types: Array2::zeros((0, 0)),
-        type_kernels: Array2::zeros((0, 1)),
-    }
-}
-
 /// An observation stack: the kernels `[E, H, W]` and one observation per energy, all with
 /// the same defects (row `e` of the dataset is energy `e`, `kernel_index` = e).
 pub(super) struct ObservationStack {
@@ -171,9 +155,9 @@ pub(super) fn observation_stack(
     artefacts: &Artefacts,
     seed: u64,
 ) -> Result<ObservationStack> {
-    if !(8..=2048).contains(&size) {
+    if !(8..=MAX_IMAGE_SIZE).contains(&size) {
         return Err(Error::invalid(format!(
-            "size {size} must be between 8 and 2048 pixels"
+            "size {size} must be between 8 and {MAX_IMAGE_SIZE} pixels"
         )));
     }
     defects.validate()?;

@@ -3,32 +3,28 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::{Array2, Array3, s};
+use ndarray::{Array3, s};
 
-use super::writer::temporaries;
+use crate::data::assemble::pack_defects;
 use crate::data::{Dataset, DatasetInfo, KernelTable, ObservationTable, SPLIT_TRAIN, SPLIT_UNSEEN};
 use crate::rng::Rng;
 
-/// A unique path in the temp dir, removed (with any writer leftovers) when dropped.
-pub(super) struct TempPath(pub(super) PathBuf);
+/// A path in a fresh temporary folder (the file itself is not created); the folder, with the
+/// file and any writer leftovers, is removed when dropped.
+pub(super) struct TempPath(
+    pub(super) PathBuf,
+    #[allow(dead_code)] // held for its Drop
+    tempfile::TempDir,
+);
 
 impl TempPath {
     pub(super) fn new(tag: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let i = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("qpik-hdf5-{}-{i}-{tag}.h5", std::process::id());
-        TempPath(std::env::temp_dir().join(name))
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        for t in temporaries(&self.0) {
-            let _ = std::fs::remove_file(t);
-        }
+        let dir = tempfile::Builder::new()
+            .prefix("qpik-hdf5-")
+            .tempdir()
+            .expect("a temporary folder");
+        TempPath(dir.path().join(format!("{tag}.h5")), dir)
     }
 }
 
@@ -39,22 +35,22 @@ pub(super) fn sample(n: usize, h: usize, w: usize, s: usize, seed: u64) -> Datas
     let kernels = Array3::from_shape_fn((nk, h, w), |_| rng.normal() as f32);
     let observations = Array3::from_shape_fn((n, h, w), |_| rng.normal() as f32 * 1e-3);
     let mut masks = Array3::zeros((n, h, w));
-    let mut positions = Array3::from_elem((n, s, 2), f32::NAN);
-    let mut amplitudes = Array2::from_elem((n, s), f32::NAN);
     let mut kernel_index = Vec::with_capacity(n);
+    let mut defects = Vec::with_capacity(n);
     for i in 0..n {
         kernel_index.push((rng.next_u64() % nk as u64) as u32);
-        for d in 0..(i % (s + 1)) {
+        let mut row = Vec::new();
+        for _ in 0..(i % (s + 1)) {
             let (r, c) = (
                 rng.range(0.0, h as f64 - 1.0),
                 rng.range(0.0, w as f64 - 1.0),
             );
-            positions[[i, d, 0]] = r as f32;
-            positions[[i, d, 1]] = c as f32;
-            amplitudes[[i, d]] = rng.range(-2.0, 2.0) as f32;
+            row.push(Some(([r as f32, c as f32], rng.range(-2.0, 2.0) as f32)));
             masks[[i, r.round() as usize, c.round() as usize]] = 1;
         }
+        defects.push(row);
     }
+    let (positions, amplitudes) = pack_defects(defects.into_iter(), s);
     Dataset {
         info: DatasetInfo {
             pixel_size_m: 6.25e-10,
@@ -68,19 +64,13 @@ pub(super) fn sample(n: usize, h: usize, w: usize, s: usize, seed: u64) -> Datas
             split: vec![SPLIT_TRAIN, SPLIT_UNSEEN, SPLIT_TRAIN],
             pixel_size_m: vec![6.25e-10, 6.25e-10, f64::NAN],
         },
-        observations: {
-            let (types, type_kernels) =
-                ObservationTable::single_type(&kernel_index, positions.dim().1);
-            ObservationTable {
-                observations,
-                masks,
-                kernel_index,
-                positions,
-                amplitudes,
-                types,
-                type_kernels,
-            }
-        },
+        observations: ObservationTable::one_type(
+            observations,
+            masks,
+            kernel_index,
+            positions,
+            amplitudes,
+        ),
     }
 }
 

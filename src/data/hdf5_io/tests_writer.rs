@@ -7,7 +7,7 @@ use ndarray::{Array2, Array3, s};
 use super::test_support::*;
 use super::writer::temporaries;
 use super::{DatasetWriter, read_dataset, write_dataset};
-use crate::data::DATASET_FORMAT;
+use crate::data::{DATASET_FORMAT, ObservationTable};
 
 #[test]
 fn round_trip_is_bit_exact() {
@@ -161,4 +161,30 @@ fn bad_blocks_are_rejected() {
     small = sample(10, 8, 8, 3, 8).observations;
     let err = writer.write_block(0, &small).unwrap_err().to_string();
     assert!(err.contains("S <= 2"), "{err}");
+    // Every table of a block is checked against the block's size, named in the message.
+    type Change = fn(&mut ObservationTable);
+    let reshaped: [(Change, &str); 4] = [
+        (
+            |b| b.masks = Array3::zeros((10, 8, 7)),
+            "block masks are 10x8x7, expected 10x8x8",
+        ),
+        (
+            |b| b.amplitudes = Array2::zeros((10, 1)),
+            "block amplitudes are 10x1, expected 10x2",
+        ),
+        (
+            |b| b.types = Array2::zeros((9, 2)),
+            "block types are 9x2, expected 10x2",
+        ),
+        (
+            |b| b.type_kernels = Array2::zeros((10, 2)),
+            "block type_kernels are 10x2, expected 10x1 (one kernel per defect type)",
+        ),
+    ];
+    for (change, want) in reshaped {
+        let mut block = ds.observations.clone();
+        change(&mut block);
+        let err = writer.write_block(0, &block).unwrap_err().to_string();
+        assert!(err.contains(want), "{err}");
+    }
 }

@@ -169,14 +169,11 @@ impl DatasetWriter {
                 start + n
             ));
         }
-        if (on, oh, ow) != (n, h, w) {
-            return bad(format!(
-                "block observations are {on}x{oh}x{ow}, expected {n}x{h}x{w}"
-            ));
+        if let Some(m) = dims_mismatch("observations", &[on, oh, ow], &[n, h, w]) {
+            return bad(m);
         }
-        if block.masks.dim() != (n, h, w) {
-            let (a, b, c) = block.masks.dim();
-            return bad(format!("block masks are {a}x{b}x{c}, expected {n}x{h}x{w}"));
+        if let Some(m) = dims_mismatch("masks", block.masks.shape(), &[n, h, w]) {
+            return bad(m);
         }
         let (pn, ps, p2) = block.positions.dim();
         if pn != n || p2 != 2 || ps > self.max_defects {
@@ -185,49 +182,34 @@ impl DatasetWriter {
                 self.max_defects
             ));
         }
-        if block.amplitudes.dim() != (n, ps) {
-            let (a, b) = block.amplitudes.dim();
-            return bad(format!("block amplitudes are {a}x{b}, expected {n}x{ps}"));
+        if let Some(m) = dims_mismatch("amplitudes", block.amplitudes.shape(), &[n, ps]) {
+            return bad(m);
         }
-        if let Some((i, &k)) = block
-            .kernel_index
-            .iter()
-            .enumerate()
-            .find(|&(_, &k)| k as usize >= self.n_kernels)
-        {
+        if let Some((i, k)) = first_at_least(
+            block.kernel_index.iter().copied().enumerate(),
+            self.n_kernels,
+        ) {
             return bad(format!(
                 "observation {} refers to kernel {k}, but there are {} kernels",
                 start + i,
                 self.n_kernels
             ));
         }
-        if block.types.dim() != (n, ps) {
-            let (a, b) = block.types.dim();
-            return bad(format!("block types are {a}x{b}, expected {n}x{ps}"));
+        if let Some(m) = dims_mismatch("types", block.types.shape(), &[n, ps]) {
+            return bad(m);
         }
-        if block.type_kernels.dim() != (n, self.n_types) {
-            let (a, b) = block.type_kernels.dim();
-            return bad(format!(
-                "block type_kernels are {a}x{b}, expected {n}x{} (one kernel per defect type)",
-                self.n_types
-            ));
+        let want = [n, self.n_types];
+        if let Some(m) = dims_mismatch("type_kernels", block.type_kernels.shape(), &want) {
+            return bad(format!("{m} (one kernel per defect type)"));
         }
-        if let Some(((i, _), &t)) = block
-            .types
-            .indexed_iter()
-            .find(|&(_, &t)| t as usize >= self.n_types)
-        {
+        if let Some((i, t)) = first_at_least(rows(&block.types), self.n_types) {
             return bad(format!(
                 "observation {} has a defect of type {t}, but there are {} types",
                 start + i,
                 self.n_types
             ));
         }
-        if let Some(((i, _), &k)) = block
-            .type_kernels
-            .indexed_iter()
-            .find(|&(_, &k)| k as usize >= self.n_kernels)
-        {
+        if let Some((i, k)) = first_at_least(rows(&block.type_kernels), self.n_kernels) {
             return bad(format!(
                 "observation {} has a defect type made by kernel {k}, but there are {} kernels",
                 start + i,
@@ -315,6 +297,30 @@ pub(super) fn temporaries(path: &Path) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// "block {what} are AxB..., expected CxD..." when `got` is not `want`.
+fn dims_mismatch(what: &str, got: &[usize], want: &[usize]) -> Option<String> {
+    let x = |d: &[usize]| {
+        d.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("x")
+    };
+    (got != want).then(|| format!("block {what} are {}, expected {}", x(got), x(want)))
+}
+
+/// `(row, value)` of every element of `a`.
+fn rows<T: Copy>(a: &Array2<T>) -> impl Iterator<Item = (usize, T)> + '_ {
+    a.indexed_iter().map(|((i, _), &v)| (i, v))
+}
+
+/// The first `(row, value)` whose value is `limit` or more (an index out of its table).
+fn first_at_least<T: Copy + Into<u64>>(
+    mut rows: impl Iterator<Item = (usize, T)>,
+    limit: usize,
+) -> Option<(usize, T)> {
+    rows.find(|&(_, v)| v.into() >= limit as u64)
 }
 
 /// Positions `[N, S, 2]` and amplitudes `[N, S]` padded with NaN to `s` defect slots, and

@@ -173,13 +173,17 @@ pub fn parse_positions(text: &str, name: &str) -> Result<Vec<[f64; 2]>> {
 }
 
 /// Write positions as the text format of [`read_positions`]: a `row,col` header, then one
-/// position per line with every digit needed to read back the same `f64`.
+/// position per line with every digit needed to read back the same `f64`. Written atomically
+/// ([`OutputFile`](crate::data::output_file::OutputFile)).
 pub fn write_positions(path: &Path, positions: &[[f64; 2]]) -> Result<()> {
     let mut text = String::from("row,col\n");
     for p in positions {
         text.push_str(&format!("{:?},{:?}\n", p[0], p[1]));
     }
-    std::fs::write(path, text).map_err(|e| Error::io(path.display().to_string(), e))
+    let mut out = crate::data::output_file::OutputFile::create(path)?;
+    std::io::Write::write_all(out.file(), text.as_bytes())
+        .map_err(|e| Error::io(path.display().to_string(), e))?;
+    out.commit()
 }
 
 #[cfg(test)]

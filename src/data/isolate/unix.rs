@@ -1,209 +1,13 @@
-//! Runs work that may crash or hang (libhdf5 parsing an untrusted file) in a forked child, and
-//! streams its results back through a pipe.
-//!
-//! Why: libhdf5 parses a file's metadata in C before qpik can validate anything, and fuzzing
-//! found inputs on which Debian 12's libhdf5 1.10.8 loops forever or corrupts memory
-//! (`fuzz/findings/`). A crash there would take down the host program (Gwyddion, MATLAB,
-//! Python) with the user's unsaved work. With [`Child`] the calling process never runs
-//! libhdf5 on the file: a child does, and its death by a signal, its overrunning a time limit
-//! or its error all come back as an [`Ended`].
-//!
-//! The child:
-//! - holds no threads but the forking one, so the work must not use rayon or wait on threads
-//!   of the parent;
-//! - restores the default action of the crash signals (a host's crash handler must not run
-//!   in it), writes no core file, and dies with its parent (Linux);
-//! - sends frames: `1`, a u64 length and that many bytes, for each [`Sender::send`]; then `0`
-//!   and the work's result (kind byte, OS error code, path, text) when the work returns;
-//! - leaves with `_exit`, so no destructor, `atexit` handler or stdio flush of the host runs.
-//!
-//! On platforms without `fork` the work runs in the calling process (no protection).
+//! The Unix side: fork, the child's set-up (signals, descriptors, core files) and the
+//! parent's reading of frames under a deadline.
 
 use std::time::{Duration, Instant};
 
-use crate::{Error, Result};
+use super::protocol::{FRAME_DATA, FRAME_END, MAX_END_MESSAGE, decode, encode};
+use super::{Child, Ended, Sender};
+use crate::Result;
 
-/// Why a child did not deliver what the parent asked for.
-#[derive(Debug)]
-pub enum Ended {
-    /// The work returned this error.
-    Work(Error),
-    /// The child died: killed by `signal`, or exited with `code` before finishing its reply.
-    Died {
-        signal: Option<i32>,
-        code: Option<i32>,
-    },
-    /// The child overran the time limit and was killed.
-    TimedOut(Duration),
-    /// The child's reply was not what the parent expected (a bug, or memory corrupted in it).
-    Protocol(String),
-    /// A system call in the parent failed (pipe, fork, poll, read).
-    System(std::io::Error),
-}
-
-/// Plain numbers whose bytes can cross the pipe as they lie in memory.
-///
-/// # Safety
-/// Implement only for types without padding for which every bit pattern is a valid value.
-pub unsafe trait Plain: Copy {}
-// SAFETY: primitive numbers, no padding, every bit pattern valid.
-unsafe impl Plain for u8 {}
-// SAFETY: as above.
-unsafe impl Plain for u32 {}
-// SAFETY: as above.
-unsafe impl Plain for f32 {}
-// SAFETY: as above.
-unsafe impl Plain for f64 {}
-
-/// The bytes of `values` (native order).
-pub fn bytes_of<T: Plain>(values: &[T]) -> &[u8] {
-    // SAFETY: `T: Plain` has no padding; the length covers exactly the slice.
-    unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), std::mem::size_of_val(values)) }
-}
-
-/// The bytes of `values` (native order), writable.
-pub fn bytes_of_mut<T: Plain>(values: &mut [T]) -> &mut [u8] {
-    // SAFETY: as in `bytes_of`; every bit pattern written is a valid `T`.
-    unsafe {
-        std::slice::from_raw_parts_mut(values.as_mut_ptr().cast(), std::mem::size_of_val(values))
-    }
-}
-
-const FRAME_DATA: u8 = 1;
-const FRAME_END: u8 = 0;
-/// Largest result message the parent accepts (the child truncates its texts well below).
-const MAX_END_MESSAGE: usize = 1 << 20;
-
-// Kind bytes of the final result message.
-const KIND_OK: u8 = 0;
-const KIND_INVALID: u8 = 1;
-const KIND_IO: u8 = 2;
-const KIND_FORMAT: u8 = 3;
-const KIND_HDF5: u8 = 4;
-const KIND_UNAVAILABLE: u8 = 5;
-const KIND_CANCELLED: u8 = 6;
-const KIND_PANIC: u8 = 7;
-const KIND_OVER_BUDGET: u8 = 8;
-
-/// Result message: kind (1 byte), OS error code (i32 LE; 0 = none), path length (u32 LE),
-/// path, text (rest).
-fn encode(result: &std::thread::Result<Result<()>>) -> Vec<u8> {
-    let (k, os, path, text): (u8, i32, &str, String) = match result {
-        Ok(Ok(())) => (KIND_OK, 0, "", String::new()),
-        Ok(Err(e)) => match e {
-            Error::InvalidInput(m) => (KIND_INVALID, 0, "", m.clone()),
-            Error::Io { path, source } => (
-                KIND_IO,
-                source.raw_os_error().unwrap_or(0),
-                path,
-                source.to_string(),
-            ),
-            Error::Format { path, message } => (KIND_FORMAT, 0, path, message.clone()),
-            Error::Hdf5 { path, message } => (KIND_HDF5, 0, path, message.clone()),
-            Error::Unavailable(m) => (KIND_UNAVAILABLE, 0, "", m.clone()),
-            Error::Cancelled => (KIND_CANCELLED, 0, "", String::new()),
-            Error::OverBudget(m) => (KIND_OVER_BUDGET, 0, "", m.clone()),
-        },
-        Err(payload) => {
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            (KIND_PANIC, 0, "", text)
-        }
-    };
-    // Bounded, so that a damaged file cannot make the reply (and the parent's copy) huge.
-    let cut = |t: &str, max: usize| {
-        let mut end = t.len().min(max);
-        while !t.is_char_boundary(end) {
-            end -= 1;
-        }
-        t[..end].to_string()
-    };
-    let (path, text) = (cut(path, 16 << 10), cut(&text, 64 << 10));
-    let mut out = Vec::with_capacity(9 + path.len() + text.len());
-    out.push(k);
-    out.extend_from_slice(&os.to_le_bytes());
-    out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(text.as_bytes());
-    out
-}
-
-/// The work's result from a complete message; `None` when the message is cut short.
-fn decode(msg: &[u8]) -> Option<Result<()>> {
-    let (&k, rest) = msg.split_first()?;
-    let os = i32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
-    let path_len = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?) as usize;
-    let path = String::from_utf8_lossy(rest.get(8..8 + path_len)?).into_owned();
-    let text = String::from_utf8_lossy(&rest[8 + path_len..]).into_owned();
-    Some(match k {
-        KIND_OK => Ok(()),
-        KIND_INVALID => Err(Error::InvalidInput(text)),
-        KIND_IO => {
-            let source = if os != 0 {
-                std::io::Error::from_raw_os_error(os)
-            } else {
-                std::io::Error::other(text)
-            };
-            Err(Error::Io { path, source })
-        }
-        KIND_FORMAT => Err(Error::Format {
-            path,
-            message: text,
-        }),
-        KIND_HDF5 => Err(Error::Hdf5 {
-            path,
-            message: text,
-        }),
-        KIND_UNAVAILABLE => Err(Error::Unavailable(text)),
-        KIND_CANCELLED => Err(Error::Cancelled),
-        KIND_OVER_BUDGET => Err(Error::OverBudget(text)),
-        // A panic of the reader is a file it could not read: FORMAT, on the path the caller
-        // fills in (see `hdf5_io::child::ended`).
-        KIND_PANIC => Err(Error::Format {
-            path,
-            message: format!(
-                "the reader stopped on an internal error ({text}); the file is probably damaged or crafted"
-            ),
-        }),
-        _ => return None,
-    })
-}
-
-/// The child's end of the pipe.
-pub struct Sender {
-    #[cfg(unix)]
-    fd: libc::c_int,
-    /// Without fork: the frames, kept for the in-process [`Child`].
-    #[cfg(not(unix))]
-    frames: Vec<Vec<u8>>,
-}
-
-impl Sender {
-    /// Sends one frame of `bytes`; the parent receives it with [`Child::recv`] or
-    /// [`Child::recv_into`].
-    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        #[cfg(unix)]
-        {
-            let mut head = [0u8; 9];
-            head[0] = FRAME_DATA;
-            head[1..].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-            write_all(self.fd, &head)
-                .and_then(|()| write_all(self.fd, bytes))
-                .map_err(|e| Error::io("pipe to the parent process", e))
-        }
-        #[cfg(not(unix))]
-        {
-            self.frames.push(bytes.to_vec());
-            Ok(())
-        }
-    }
-}
-
-#[cfg(unix)]
-fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
         // SAFETY: `bytes` is readable for its length.
         let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
@@ -219,28 +23,6 @@ fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The parent's end: a running child, its pipe and its deadline. Dropping it kills and reaps
-/// the child if it is still there.
-pub struct Child {
-    #[cfg(unix)]
-    pid: libc::pid_t,
-    #[cfg(unix)]
-    fd: libc::c_int,
-    /// Where the child's crash handler writes the signal number.
-    #[cfg(unix)]
-    death_fd: libc::c_int,
-    #[cfg(not(unix))]
-    frames: std::collections::VecDeque<Vec<u8>>,
-    #[cfg(not(unix))]
-    result: Option<Result<()>>,
-    deadline: Instant,
-    limit: Duration,
-    reaped: bool,
-    #[cfg(unix)]
-    status: Option<libc::c_int>,
-}
-
-#[cfg(unix)]
 impl Child {
     /// Forks; the child runs `work` (see the module docs for what it may do) and the parent
     /// gets a [`Child`] to receive from, until `limit` from now. `around_fork` must call the
@@ -533,7 +315,6 @@ impl Child {
     }
 }
 
-#[cfg(unix)]
 impl Drop for Child {
     fn drop(&mut self) {
         if !self.reaped {
@@ -553,7 +334,6 @@ impl Drop for Child {
 ///
 /// # Safety
 /// `fds` must have room for two descriptors.
-#[cfg(unix)]
 unsafe fn make_pipe(fds: *mut libc::c_int) -> libc::c_int {
     #[cfg(target_os = "linux")]
     {
@@ -575,13 +355,11 @@ unsafe fn make_pipe(fds: *mut libc::c_int) -> libc::c_int {
 }
 
 /// The child's end of the death pipe, for [`on_fatal_signal`].
-#[cfg(unix)]
 static DEATH_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
 /// The child's crash handler: names the signal on the death pipe, then raises it again; the
 /// default action (restored on entry by `SA_RESETHAND`) ends the process as the first signal
 /// would have, as soon as the handler returns.
-#[cfg(unix)]
 extern "C" fn on_fatal_signal(sig: libc::c_int) {
     let fd = DEATH_FD.load(std::sync::atomic::Ordering::Relaxed);
     let byte = sig as u8;
@@ -597,7 +375,6 @@ extern "C" fn on_fatal_signal(sig: libc::c_int) {
 /// # Safety
 /// Call only in a freshly forked child, with the parent's ends (`[reply, death]` read ends)
 /// and the child's (`[reply, death]` write ends) of the two pipes.
-#[cfg(unix)]
 unsafe fn child_main(
     parent: libc::pid_t,
     parent_ends: [libc::c_int; 2],
@@ -653,7 +430,6 @@ unsafe fn child_main(
 
 /// The open descriptors of this process that refer to the file `meta` describes (same device
 /// and inode): a library may have that file open already and reuse its descriptor in the child.
-#[cfg(unix)]
 pub fn descriptors_of(meta: &std::fs::Metadata) -> Vec<i32> {
     use std::os::unix::fs::MetadataExt;
     let candidates: Vec<libc::c_int> = match std::fs::read_dir("/proc/self/fd") {
@@ -680,7 +456,6 @@ pub fn descriptors_of(meta: &std::fs::Metadata) -> Vec<i32> {
 ///
 /// # Safety
 /// Only in the child, before the work opens anything.
-#[cfg(unix)]
 unsafe fn close_inherited(pipes: &[libc::c_int; 2], keep: &[libc::c_int]) {
     let mut kept = [pipes[0]; 64];
     kept[1] = pipes[1];
@@ -708,7 +483,6 @@ unsafe fn close_inherited(pipes: &[libc::c_int; 2], keep: &[libc::c_int]) {
 ///
 /// # Safety
 /// Only in the child.
-#[cfg(unix)]
 unsafe fn close_range(first: libc::c_uint, last: libc::c_uint) {
     #[cfg(target_os = "linux")]
     {
@@ -731,222 +505,5 @@ unsafe fn close_range(first: libc::c_uint, last: libc::c_uint) {
     for fd in first..=last.min(max) {
         // SAFETY: closing a descriptor (or EBADF) has no other effect.
         unsafe { libc::close(fd as libc::c_int) };
-    }
-}
-
-/// Without `fork`: the work runs here, its frames are kept and handed out in order.
-#[cfg(not(unix))]
-impl Child {
-    pub fn spawn(
-        limit: Duration,
-        around_fork: impl FnOnce(&mut dyn FnMut(&[i32]) -> i64) -> i64,
-        work: impl FnOnce(&mut Sender) -> Result<()>,
-    ) -> std::result::Result<Child, Ended> {
-        let _ = around_fork(&mut |_| 0);
-        let mut tx = Sender { frames: Vec::new() };
-        let result = work(&mut tx);
-        Ok(Child {
-            frames: tx.frames.into(),
-            result: Some(result),
-            deadline: Instant::now() + limit,
-            limit,
-            reaped: true,
-        })
-    }
-
-    fn next(&mut self) -> std::result::Result<Vec<u8>, Ended> {
-        match self.frames.pop_front() {
-            Some(f) => Ok(f),
-            None => Err(match self.result.take() {
-                Some(Err(e)) => Ended::Work(e),
-                _ => Ended::Protocol("the work ended before sending its data".into()),
-            }),
-        }
-    }
-
-    pub fn recv_into(&mut self, dst: &mut [u8]) -> std::result::Result<(), Ended> {
-        let f = self.next()?;
-        if f.len() != dst.len() {
-            return Err(Ended::Protocol("frame of unexpected length".into()));
-        }
-        dst.copy_from_slice(&f);
-        Ok(())
-    }
-
-    pub fn recv(&mut self, max: usize) -> std::result::Result<Vec<u8>, Ended> {
-        let f = self.next()?;
-        if f.len() > max {
-            return Err(Ended::Protocol("frame too long".into()));
-        }
-        Ok(f)
-    }
-
-    pub fn finish(mut self) -> std::result::Result<(), Ended> {
-        match self.result.take() {
-            Some(Err(e)) => Err(Ended::Work(e)),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A signal's name for messages ("SIGSEGV (segmentation fault)").
-pub fn signal_name(signal: i32) -> String {
-    #[cfg(unix)]
-    {
-        let known = [
-            (libc::SIGSEGV, "SIGSEGV (segmentation fault)"),
-            (libc::SIGBUS, "SIGBUS (bus error)"),
-            (libc::SIGABRT, "SIGABRT (abort)"),
-            (libc::SIGFPE, "SIGFPE (arithmetic error)"),
-            (libc::SIGILL, "SIGILL (illegal instruction)"),
-            (
-                libc::SIGKILL,
-                "SIGKILL (killed, perhaps for lack of memory)",
-            ),
-        ];
-        if let Some((_, name)) = known.iter().find(|(s, _)| *s == signal) {
-            return (*name).to_string();
-        }
-    }
-    format!("signal {signal}")
-}
-
-#[cfg(all(test, unix))]
-mod tests {
-    use super::*;
-
-    fn plain(fork: &mut dyn FnMut(&[i32]) -> i64) -> i64 {
-        fork(&[])
-    }
-
-    fn spawn(limit_ms: u64, work: impl FnOnce(&mut Sender) -> Result<()>) -> Child {
-        Child::spawn(Duration::from_millis(limit_ms), plain, work).expect("fork")
-    }
-
-    #[test]
-    fn messages_round_trip() {
-        let cases: Vec<Result<()>> = vec![
-            Ok(()),
-            Err(Error::invalid("bad ü")),
-            Err(Error::io(
-                "/x/y",
-                std::io::Error::from_raw_os_error(libc::ENOENT),
-            )),
-            Err(Error::io("/x/y", std::io::Error::other("odd"))),
-            Err(Error::format("/a b/ü.h5", "missing attribute 'format'")),
-            Err(Error::Hdf5 {
-                path: "p".into(),
-                message: "m".into(),
-            }),
-            Err(Error::Unavailable("u".into())),
-            Err(Error::Cancelled),
-        ];
-        for case in cases {
-            let want = format!("{case:?}");
-            let got = decode(&encode(&Ok(case))).expect("complete message");
-            assert_eq!(format!("{got:?}"), want);
-        }
-        // A message cut anywhere in its header is incomplete, not misread.
-        let full = encode(&Ok(Err(Error::format("path", "message"))));
-        for cut in 0..13 {
-            assert!(decode(&full[..cut]).is_none(), "cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn frames_and_result_come_back() {
-        // Frames larger than the pipe buffer, in both receiving forms.
-        let big: Vec<f32> = (0..3_000_000).map(|i| i as f32 * 0.5).collect();
-        let expect = big.clone();
-        let mut child = spawn(60_000, move |tx| {
-            tx.send(b"header")?;
-            tx.send(bytes_of(&big))
-        });
-        assert_eq!(child.recv(100).unwrap(), b"header");
-        let mut got = vec![0f32; expect.len()];
-        child.recv_into(bytes_of_mut(&mut got)).unwrap();
-        assert_eq!(got, expect);
-        child.finish().unwrap();
-
-        let mut child = spawn(20_000, |_| Err(Error::format("f.h5", "x".repeat(100_000))));
-        match child.recv(10) {
-            Err(Ended::Work(Error::Format { path, message })) => {
-                assert_eq!(path, "f.h5");
-                // Texts are cut to 64 KiB, so a damaged file cannot make the reply huge.
-                assert_eq!(message.len(), 64 << 10);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn unexpected_replies_are_protocol_errors() {
-        let mut child = spawn(20_000, |tx| tx.send(&[1, 2, 3]));
-        let mut dst = [0u8; 4];
-        assert!(matches!(child.recv_into(&mut dst), Err(Ended::Protocol(_))));
-        let mut child = spawn(20_000, |tx| tx.send(&[0u8; 64]));
-        assert!(matches!(child.recv(10), Err(Ended::Protocol(_))));
-        let child = spawn(20_000, |tx| tx.send(&[1]));
-        assert!(matches!(child.finish(), Err(Ended::Protocol(_))));
-        let mut child = spawn(20_000, |_| Ok(()));
-        assert!(matches!(child.recv(10), Err(Ended::Protocol(_))));
-    }
-
-    #[test]
-    fn a_crash_in_the_child_is_reported_not_shared() {
-        let mut child = spawn(20_000, |tx| {
-            tx.send(b"first")?;
-            // SAFETY: deliberately kills the child.
-            unsafe { libc::raise(libc::SIGSEGV) };
-            Ok(())
-        });
-        assert_eq!(child.recv(10).unwrap(), b"first");
-        match child.recv(10) {
-            Err(Ended::Died { signal, .. }) => assert_eq!(signal, Some(libc::SIGSEGV)),
-            other => panic!("{other:?}"),
-        }
-        let child = spawn(20_000, |_| std::process::abort());
-        assert!(
-            matches!(child.finish(), Err(Ended::Died { signal: Some(s), .. }) if s == libc::SIGABRT)
-        );
-        let child = spawn(20_000, |_| std::process::exit(3));
-        assert!(matches!(
-            child.finish(),
-            Err(Ended::Died {
-                signal: None,
-                code: Some(3)
-            })
-        ));
-    }
-
-    #[test]
-    fn a_panic_in_the_child_is_an_error() {
-        let child = spawn(20_000, |_| panic!("boom"));
-        match child.finish() {
-            Err(Ended::Work(Error::Format { message, .. })) => {
-                assert!(message.contains("boom"), "{message}")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_hang_is_cut_off_at_the_limit() {
-        let start = Instant::now();
-        let child = spawn(300, |_| {
-            loop {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
-        assert!(matches!(child.finish(), Err(Ended::TimedOut(_))));
-        assert!(start.elapsed() < Duration::from_secs(10));
-        // Dropping an unfinished child kills it rather than waiting.
-        let start = Instant::now();
-        drop(spawn(60_000, |_| {
-            loop {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }));
-        assert!(start.elapsed() < Duration::from_secs(10));
     }
 }
