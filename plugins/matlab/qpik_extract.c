@@ -143,6 +143,7 @@ static mxArray *info_struct(const qpik_extraction_info *in, mxClassID cls, const
     add(st, "fit_r2", mxCreateDoubleScalar(in->fit_r2));
     add(st, "pixel_size_m", mxCreateDoubleScalar(in->pixel_size_m));
     add(st, "symmetry", mxCreateDoubleScalar((double)in->symmetry));
+    add(st, "mirror_axis_deg", mxCreateDoubleScalar(in->mirror_axis_deg));
     add(st, "kernel_size", mxCreateDoubleScalar((double)s));
     add(st, "centre", mxCreateDoubleScalar((double)(s / 2 + 1)));
     add(st, "num_types", mxCreateDoubleScalar((double)t));
@@ -214,6 +215,8 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
             qm_set_arg(g_opts, "map.background", v, 1.0, "'Background'");
         } else if (qm_is(k, "Smoothness")) {
             qm_set_arg(g_opts, "map.smoothness", v, 1.0, "'Smoothness'");
+        } else if (qm_is(k, "Decay")) {
+            qm_set_arg(g_opts, "map.decay", v, 1.0, "'Decay'");
         } else if (qm_is(k, "Bootstrap")) {
             qm_set_arg(g_opts, "map.bootstrap", v, 1.0, "'Bootstrap'");
         } else if (qm_is(k, "RefinePositions")) {

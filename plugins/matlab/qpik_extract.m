@@ -23,10 +23,16 @@
 %   'Types'       number of defect types 1..8, or 'auto' (default 1).
 %   'KernelSize'  S, odd pixels, or 'auto' (default: 1.5 x the mean defect spacing).
 %   'Symmetry'    'none' (default), 'auto' (each tried on held-out data, kept if it
-%                 helps), 1 (isotropic), 2, 3, 4 or 6: projects K onto that rotation group.
+%                 helps), 1 (isotropic), 2, 3, 4 or 6: projects K onto that rotation group;
+%                 'm', '2mm', '3m', '4mm', '6mm': also onto mirror lines through the
+%                 impurity, whose angle is found from the kernel (info.mirror_axis_deg:
+%                 0 along a row, 90 along a column, positive clockwise on screen; NaN
+%                 without mirrors).
 %   'PixelSize'   the map's pixel size in metres (reported in info.pixel_size_m).
 %   'Background'  'constant', 'plane' (default) or 'plane-and-lines'.
 %   'Smoothness'  'auto' (default, chosen on held-out data) or a weight.
+%   'Decay'       'auto' (default, chosen on held-out data) or a weight W: a penalty
+%                 W (r/R)^2 K(r)^2 drawing the kernel to 0 away from the impurity.
 %   'Bootstrap'   replicates of the block bootstrap for info.kernel_std (default 8).
 %   'RefinePositions'  how far positions may move, pixels (default 1.5; 0 keeps them).
 %   'Seed'        seed of the held-out split and the bootstrap (results are reproducible).

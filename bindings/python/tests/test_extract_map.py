@@ -80,6 +80,7 @@ def test_kernel_positions_and_amplitudes_come_back(scene, result):
     assert ex.heldout_r2_mean == pytest.approx(ex.heldout_r2[0])
     assert ex.pixel_size_m == pytest.approx(2.5e-10)
     assert not ex.positions_estimated and ex.symmetry == 0
+    assert np.isnan(ex.mirror_axis_deg)
     assert ex.kernel_std.shape == ex.kernels.shape and np.isfinite(ex.kernel_std).all()
 
 
@@ -96,6 +97,30 @@ def test_fortran_order_and_positions_give_the_same_kernel(scene, result):
     np.testing.assert_allclose(
         qpik.extract_map(scene["map"], mask=m, **OPTS).kernel, result.kernel, atol=1e-5
     )
+
+
+def test_mirror_symmetry_reports_its_line(scene, result):
+    ex = qpik.extract_map(
+        scene["map"], mask=scene["mask"], **dict(OPTS, map__symmetry="2mm", map__decay=0)
+    )
+    assert ex.symmetry == 2 and 0.0 <= ex.mirror_axis_deg < 90.0
+    # A mirror-symmetric kernel: it equals its reflection in the reported line (bilinear).
+    k = ex.kernel.astype(np.float64)
+    c = S // 2
+    a = np.deg2rad(2 * ex.mirror_axis_deg)
+    rr, cc = np.mgrid[0:S, 0:S] - c
+    src_c = c + np.cos(a) * cc + np.sin(a) * rr
+    src_r = c + np.sin(a) * cc - np.cos(a) * rr
+    inside = (rr**2 + cc**2) < (c - 2) ** 2
+    r0, c0 = np.floor(src_r).astype(int), np.floor(src_c).astype(int)
+    fr, fc = src_r - r0, src_c - c0
+    r1, c1 = np.clip(r0 + 1, 0, S - 1), np.clip(c0 + 1, 0, S - 1)
+    r0, c0 = np.clip(r0, 0, S - 1), np.clip(c0, 0, S - 1)
+    m = (1 - fr) * ((1 - fc) * k[r0, c0] + fc * k[r0, c1]) + fr * (
+        (1 - fc) * k[r1, c0] + fc * k[r1, c1]
+    )
+    err = np.sqrt(np.mean((m - k)[inside] ** 2)) / np.sqrt(np.mean(k[inside] ** 2))
+    assert err < 0.1, err
 
 
 def test_stacks_give_one_kernel_per_energy(scene):
@@ -223,6 +248,7 @@ def test_options_describe_every_map_setting():
         "symmetry",
         "background",
         "smoothness",
+        "decay",
         "bootstrap",
         "block_px",
         "refine_positions_px",

@@ -76,6 +76,11 @@ function test_qpik_mex(refdir)
   [~, info] = qpik_extract(map, 'Defects', mask, 'KernelSize', 21, 'Symmetry', 3, ...
                            'Bootstrap', 0);
   check(info.symmetry == 3, 'Symmetry 3 is applied');
+  check(isnan(info.mirror_axis_deg), 'no mirror line without mirrors');
+  [~, info] = qpik_extract(map, 'Defects', mask, 'KernelSize', 21, 'Symmetry', '4mm', ...
+                           'Decay', 0, 'Bootstrap', 0);
+  check(info.symmetry == 4 && info.mirror_axis_deg >= 0 && info.mirror_axis_deg < 45, ...
+        'Symmetry 4mm gives a mirror line in [0, 45) degrees');
   % Without defects qpik estimates them.
   [~, info] = qpik_extract(map, 'KernelSize', 21, 'Bootstrap', 0);
   check(info.positions_estimated && strcmp(info.defects_source, 'estimated'), 'estimated');
