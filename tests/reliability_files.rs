@@ -7,6 +7,16 @@ use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The tests here run one at a time: a test that holds an HDF5 file open in this process
+/// (to damage it) while another forks a reader child or spawns the CLI would hand that
+/// child its descriptor and the file's lock, and the first test's own reader would then find
+/// the file locked (EAGAIN).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn last_error() -> String {
     unsafe { CStr::from_ptr(qpik_last_error()) }
         .to_string_lossy()
@@ -64,6 +74,7 @@ fn open_and_read(path: &Path) -> qpik_status {
 
 #[test]
 fn damaged_dataset_contents_are_format_errors_naming_the_problem() {
+    let _serial = serial();
     let dir = tempdir("contents");
     let good = dir.join("good.h5");
     small_dataset(&good);
@@ -131,6 +142,7 @@ fn mount_small_disk(dir: &Path) -> bool {
 
 #[test]
 fn a_full_disk_is_an_io_error_with_a_readable_message() {
+    let _serial = serial();
     let dir = tempdir("full");
     if !mount_small_disk(&dir) {
         eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
@@ -168,6 +180,7 @@ fn a_full_disk_is_an_io_error_with_a_readable_message() {
 /// alike; infinity in a map-engine mask is refused by both.
 #[test]
 fn masks_are_read_by_one_rule_in_the_cli_and_the_c_abi() {
+    let _serial = serial();
     let dir = tempdir("masks");
     let obs: Vec<f32> = (0..64 * 64).map(|i| (0.05 * i as f32).sin()).collect();
     let mut mask = vec![0f32; 64 * 64];
