@@ -2,14 +2,14 @@
 //!
 //! Known positions (whole pixels, from the mask), S = 49, bi2212-normal-m50meV with white noise
 //! (SNR 8):
-//! - 256 x 256, 50 defects: one fit (fixed smoothness, positions fixed, no bootstrap), the
-//!   default extraction without bootstrap (smoothness chosen by held-out score, positions
-//!   refined), and with the default 8-replicate bootstrap (ratio to the plain solve);
+//! - 256 x 256, 50 defects: one fit (fixed smoothness and decay, positions fixed, no
+//!   bootstrap), the default extraction without bootstrap (smoothness and decay chosen by
+//!   held-out score, positions refined), and with the default 8-replicate bootstrap (ratio to the plain solve);
 //! - 1024 x 1024, 800 defects: one fit and the default without bootstrap;
 //! - a stack of 64 energies x 256 x 256: the default without bootstrap.
 
 use qpik::data::map_data::MapData;
-use qpik::extract::map::{MapSettings, Smoothness, extract_map};
+use qpik::extract::map::{MapSettings, Smoothness, Weight, extract_map};
 use qpik::progress::NoProgress;
 
 #[path = "common/timing.rs"]
@@ -24,6 +24,7 @@ fn main() {
     let plain = MapSettings {
         kernel_size: Some(49),
         smoothness: Smoothness::Fixed(0.01),
+        decay: Weight::Fixed(1.0),
         bootstrap: 0,
         refine_positions_px: 0.0,
         ..MapSettings::default()
