@@ -82,8 +82,10 @@ _Static_assert(offsetof(qpik_extract_info, mask_estimated) == 4, "mask_estimated
 _Static_assert(offsetof(qpik_extract_info, items) == 8, "items");
 _Static_assert(offsetof(qpik_extract_info, defects) == 16, "defects");
 
-/* 8 + 6*8 + 3*8 + 4 + 4 = 88 bytes, no padding. */
-_Static_assert(sizeof(qpik_extraction_info) == 88, "qpik_extraction_info size");
+/* 8 + 6*8 + 3*8 + 4 + 4 + 8 = 96 bytes, no padding. mirror_axis_deg was appended after
+ * reserved: a caller built against the 88-byte struct sets struct_size = 88 and gets the
+ * fields it knows (qpik copies min(struct_size, its size)). */
+_Static_assert(sizeof(qpik_extraction_info) == 96, "qpik_extraction_info size");
 _Static_assert(offsetof(qpik_extraction_info, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(qpik_extraction_info, symmetry) == 4, "symmetry");
 _Static_assert(offsetof(qpik_extraction_info, types) == 8, "types");
@@ -97,6 +99,7 @@ _Static_assert(offsetof(qpik_extraction_info, fit_r2) == 64, "fit_r2");
 _Static_assert(offsetof(qpik_extraction_info, pixel_size_m) == 72, "pixel_size_m");
 _Static_assert(offsetof(qpik_extraction_info, positions_estimated) == 80, "positions_estimated");
 _Static_assert(offsetof(qpik_extraction_info, reserved) == 84, "reserved");
+_Static_assert(offsetof(qpik_extraction_info, mirror_axis_deg) == 88, "mirror_axis_deg");
 
 TEST(versions) {
     char want[64];

@@ -568,7 +568,7 @@ TEST(bad_input) {
         }
         CHECK_STATUS(QPIK_ERR_UNKNOWN_OPTION, "map.symmetry",
                      qpik_options_set(bad, "map.symetry", "4"));
-        CHECK_STATUS(QPIK_ERR_OPTION_VALUE, "auto, none, 1, 2, 3, 4, 6",
+        CHECK_STATUS(QPIK_ERR_OPTION_VALUE, "1, 2, 3, 4, 6, m, 2mm, 3m, 4mm, 6mm",
                      qpik_options_set(bad, "map.symmetry", "5"));
         qpik_options_free(bad);
     }
@@ -607,6 +607,15 @@ TEST(accessors_check_their_arguments) {
         CHECK_OK(qpik_extraction_get_info(ex, &old));
         CHECK_EQ_INT(old.types, 1);
         CHECK(old.energies == (int64_t)0xABABABABABABABABULL);
+        /* The 88-byte struct of headers before mirror_axis_deg: all but that field. */
+        memset(&old, 0xAB, sizeof old);
+        old.struct_size = 88;
+        CHECK_OK(qpik_extraction_get_info(ex, &old));
+        CHECK_EQ_INT(old.reserved, 0);
+        CHECK(memcmp(&old.mirror_axis_deg, "\xAB\xAB\xAB\xAB\xAB\xAB\xAB\xAB", 8) == 0);
+        old.struct_size = sizeof old;
+        CHECK_OK(qpik_extraction_get_info(ex, &old));
+        CHECK(isnan(old.mirror_axis_deg)); /* symmetry none: no mirror line */
     }
     CHECK_STATUS(QPIK_ERR_NULL, "out", qpik_extraction_kernels(ex, NULL));
     ka = qpik_array_2d(k, QPIK_F32, S, S + 1, QPIK_ROW_MAJOR);
