@@ -181,34 +181,43 @@ impl SimContext {
         let plan = self.fft.plan(n);
         let scratch_len = plan.get_inplace_scratch_len();
         // Fill each k-grid row, normalise, and transform it while it is still in cache.
-        let local: Vec<C64> = rows
+        // Rows are summed in fixed groups of ROWS_PER_SUM, each in row order, and the groups
+        // in order: a parallel reduce would add in an order that depends on work stealing,
+        // and results must repeat bit for bit (memory: n / ROWS_PER_SUM partial sums).
+        const ROWS_PER_SUM: usize = 32;
+        let partial: Vec<Vec<C64>> = rows
             .into_par_iter()
             .enumerate()
+            .chunks(ROWS_PER_SUM)
             .map_init(
                 || vec![C64::default(); scratch_len],
-                |scratch, (m1, mut outs)| {
-                    let mut local = vec![C64::default(); ns * ns];
-                    if single_band {
-                        fill_row_single_band(&table, &phases, m1, z, norm, outs[0]);
-                        local[0] = outs[0].iter().sum();
-                    } else {
-                        fill_row_general(
-                            &table, &phases, m1, z, norm, pairs, support, &mut outs, &mut local,
-                        );
+                |scratch, group| {
+                    let mut sum = vec![C64::default(); ns * ns];
+                    for (m1, mut outs) in group {
+                        let mut local = vec![C64::default(); ns * ns];
+                        if single_band {
+                            fill_row_single_band(&table, &phases, m1, z, norm, outs[0]);
+                            local[0] = outs[0].iter().sum();
+                        } else {
+                            fill_row_general(
+                                &table, &phases, m1, z, norm, pairs, support, &mut outs, &mut local,
+                            );
+                        }
+                        for row in outs.iter_mut() {
+                            plan.process_with_scratch(row, scratch);
+                        }
+                        sum.iter_mut().zip(&local).for_each(|(x, y)| *x += y);
                     }
-                    for row in outs.iter_mut() {
-                        plan.process_with_scratch(row, scratch);
-                    }
-                    local
+                    sum
                 },
             )
-            .reduce(
-                || vec![C64::default(); ns * ns],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
+            .collect();
+        let local = partial
+            .into_iter()
+            .fold(vec![C64::default(); ns * ns], |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            });
         // Only cells within `reach` are needed: prune the column pass to those n2 (and -n2).
         let only: Option<Vec<usize>> =
             (reach < n / 2 - 1).then(|| (0..=2 * reach).map(|b| (b + n - reach) % n).collect());
