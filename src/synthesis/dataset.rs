@@ -1,7 +1,7 @@
 //! Paper-scale dataset generation: catalog kernels -> stamps -> observations -> HDF5.
 
 use super::typed_scene::{TypedObservation, synthesize_types};
-use super::{Artefacts, DefectConfig, KernelStamps, MAX_IMAGE_SIZE, Observation, synthesize};
+use super::{Artefacts, DefectConfig, KernelStamps, Observation, synthesize};
 use crate::budget::{self, MemoryBudget};
 use crate::data::assemble::{pack_defects, unseen_split};
 use crate::data::hdf5_io::DatasetWriter;
@@ -80,12 +80,7 @@ impl DatasetConfig {
                 "a dataset needs at least one kernel and one observation per kernel",
             ));
         }
-        if !(8..=MAX_IMAGE_SIZE).contains(&self.size) {
-            return Err(Error::invalid(format!(
-                "size {} must be between 8 and {MAX_IMAGE_SIZE} pixels",
-                self.size
-            )));
-        }
+        super::check_image_size(self.size)?;
         if !(0.0..1.0).contains(&self.unseen_fraction) {
             return Err(Error::invalid(format!(
                 "unseen fraction {} must be in [0, 1)",

@@ -207,6 +207,19 @@ impl DefectConfig {
 /// the memory budget (`memory_budget_bytes`) bounds what a whole run holds.
 pub const MAX_IMAGE_SIZE: usize = 8192;
 
+/// Smallest image side a simulated observation or dataset may have.
+pub const MIN_IMAGE_SIZE: usize = 8;
+
+/// `size` within [`MIN_IMAGE_SIZE`] to [`MAX_IMAGE_SIZE`], else an error naming both.
+pub fn check_image_size(size: usize) -> Result<()> {
+    if !(MIN_IMAGE_SIZE..=MAX_IMAGE_SIZE).contains(&size) {
+        return Err(Error::invalid(format!(
+            "size {size} must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} pixels"
+        )));
+    }
+    Ok(())
+}
+
 /// Most defects a density may ask for in one map (its Poisson mean).
 pub const MAX_DENSITY_DEFECTS: f64 = 1e6;
 

@@ -12,7 +12,7 @@ use crate::rng::Rng;
 use crate::synthesis::dataset::{
     DatasetConfig, generate_dataset_within, observation_table, prepare_kernel,
 };
-use crate::synthesis::{Artefacts, DefectConfig, MAX_IMAGE_SIZE, Region, synthesize};
+use crate::synthesis::{Artefacts, DefectConfig, Region, synthesize};
 use crate::{Error, Result};
 use ndarray::ArrayView2;
 use std::path::{Path, PathBuf};
@@ -171,11 +171,7 @@ pub(super) fn single_observation(
     seed: u64,
 ) -> Result<SimulatedObservation> {
     let mut spec = catalog_spec(kernel)?;
-    if !(8..=MAX_IMAGE_SIZE).contains(&size) {
-        return Err(Error::invalid(format!(
-            "size {size} must be between 8 and {MAX_IMAGE_SIZE} pixels"
-        )));
-    }
+    crate::synthesis::check_image_size(size)?;
     if let Some(p) = pixel_size {
         spec.render.pixel_size_a = p;
     }

@@ -15,8 +15,7 @@ use crate::picture::write_panels;
 use crate::rng::Rng;
 use crate::synthesis::dataset::{observation_table, prepare_kernel};
 use crate::synthesis::{
-    Artefacts, DefectConfig, MAX_IMAGE_SIZE, Observation, apply_artefacts, draw_count, draw_drift,
-    place_defects,
+    Artefacts, DefectConfig, Observation, apply_artefacts, draw_count, draw_drift, place_defects,
 };
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, Axis, s};
@@ -155,11 +154,7 @@ pub(super) fn observation_stack(
     artefacts: &Artefacts,
     seed: u64,
 ) -> Result<ObservationStack> {
-    if !(8..=MAX_IMAGE_SIZE).contains(&size) {
-        return Err(Error::invalid(format!(
-            "size {size} must be between 8 and {MAX_IMAGE_SIZE} pixels"
-        )));
-    }
+    crate::synthesis::check_image_size(size)?;
     defects.validate()?;
     artefacts.validate()?;
     let energies = spec.energies();

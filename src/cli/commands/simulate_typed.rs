@@ -10,7 +10,7 @@ use crate::picture::{Colormap, Panel, Scale, write_panels};
 use crate::rng::Rng;
 use crate::synthesis::dataset::{balanced_defects, prepare_kernel, typed_observation_table};
 use crate::synthesis::typed_scene::synthesize_types;
-use crate::synthesis::{Artefacts, DefectConfig, KernelStamps, MAX_IMAGE_SIZE};
+use crate::synthesis::{Artefacts, DefectConfig, KernelStamps};
 use crate::{Error, Result};
 use ndarray::{Array3, Axis, s};
 use std::path::Path;
@@ -58,11 +58,7 @@ pub(super) fn typed_observation(
     artefacts: &Artefacts,
     seed: u64,
 ) -> Result<SimulatedObservation> {
-    if !(8..=MAX_IMAGE_SIZE).contains(&size) {
-        return Err(Error::invalid(format!(
-            "size {size} must be between 8 and {MAX_IMAGE_SIZE} pixels"
-        )));
-    }
+    crate::synthesis::check_image_size(size)?;
     let mut specs = names
         .iter()
         .map(|n| catalog_spec(n))
