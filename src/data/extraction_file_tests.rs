@@ -88,15 +88,6 @@ fn assert_same(a: &Extraction, b: &Extraction) {
     assert_eq!(a.settings_toml, b.settings_toml);
 }
 
-fn file_names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn round_trip_keeps_every_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,7 +103,7 @@ fn round_trip_keeps_every_field() {
     write_extraction(&path, &unknown).unwrap();
     assert_same(&unknown, &read_extraction(&path).unwrap());
     assert_eq!(
-        file_names(dir.path()),
+        crate::data::output_file::tests::entries(dir.path()),
         ["result.h5"],
         "no temporary left behind"
     );
@@ -148,7 +139,10 @@ fn bad_targets_and_inconsistent_results_write_nothing() {
             "{k}: {e}"
         );
     }
-    assert!(file_names(dir.path()).is_empty(), "nothing written");
+    assert!(
+        crate::data::output_file::tests::entries(dir.path()).is_empty(),
+        "nothing written"
+    );
 }
 
 #[test]

@@ -92,11 +92,12 @@ pub fn check_target(path: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
-    fn entries(dir: &Path) -> Vec<String> {
+    /// The names in `dir`, sorted (tests of files written atomically: no temporary left).
+    pub(crate) fn entries(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
