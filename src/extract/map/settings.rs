@@ -25,6 +25,16 @@ pub enum Weight {
     Fixed(f64),
 }
 
+impl Weight {
+    /// The fixed weight, or `auto` when chosen by held-out score.
+    pub fn fixed_or(self, auto: f64) -> f64 {
+        match self {
+            Weight::Fixed(v) => v,
+            Weight::Auto => auto,
+        }
+    }
+}
+
 /// How strongly the kernel is smoothed (a penalty on its squared gradient).
 pub type Smoothness = Weight;
 

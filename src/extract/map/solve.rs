@@ -226,11 +226,7 @@ fn choose(
     };
     let sym0 = fixed_sym.unwrap_or(Symmetry::NONE);
     let decays = weights(settings.decay, &DECAY_GRID);
-    let nu0 = if decays.contains(&PROVISIONAL_DECAY) {
-        PROVISIONAL_DECAY
-    } else {
-        decays[0]
-    };
+    let nu0 = settings.decay.fixed_or(PROVISIONAL_DECAY);
     let mut best: Option<(Chosen, f64, Folds)> = None;
     let mut warm = Folds {
         a: start.clone(),
@@ -313,14 +309,8 @@ fn fit_layer(
     let all = make(valid.to_vec());
     // 1. The whole map at provisional settings: kernel, amplitudes, refined positions.
     let provisional = forced.unwrap_or(Chosen {
-        smoothness: match settings.smoothness {
-            Weight::Fixed(v) => v,
-            Weight::Auto => PROVISIONAL_SMOOTHNESS,
-        },
-        decay: match settings.decay {
-            Weight::Fixed(v) => v,
-            Weight::Auto => PROVISIONAL_DECAY,
-        },
+        smoothness: settings.smoothness.fixed_or(PROVISIONAL_SMOOTHNESS),
+        decay: settings.decay.fixed_or(PROVISIONAL_DECAY),
         symmetry: Symmetry::NONE,
     });
     let first = FitOptions {
@@ -641,8 +631,8 @@ fn assemble(
         .first()
         .map(|l| l.chosen.symmetry)
         .unwrap_or(Symmetry::NONE);
-    // The mirror line of each type, measured on the layer the symmetry was chosen on (the
-    // first layer's kernel carries the same group).
+    // The mirror line of each type, measured on the first layer's kernel (every layer is
+    // projected onto the same group).
     let mirror_axis_deg = (0..kinds)
         .map(|t| match (sym.mirror, layers.first()) {
             (true, Some(l)) if sym.order != 1 => {
