@@ -105,6 +105,8 @@ fn main() -> qpik::Result<()> {
         energies_ev: energies,
         method: "forward".into(),
         settings_toml: "kernel_size = 33\n".into(),
+        excluded: ndarray::Array2::zeros((h, w)),
+        notes: String::new(),
     };
     let h5 = dir.join("extraction.h5");
     write_extraction(&h5, &ex)?;

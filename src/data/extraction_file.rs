@@ -15,6 +15,7 @@
 //! | `symmetry` | u32 | rotation order the kernel was projected onto (0 = none, 1 = isotropic) |
 //! | `mirror_axis_deg` | f64 [T] | angle of a mirror line of each kernel (NaN: no mirrors; absent in older files) |
 //! | `settings` | string | the engine's settings as TOML |
+//! | `notes` | string | what was chosen automatically and why, what was left out (absent in older files: empty) |
 //!
 //! Datasets (row-major, `[row, col]`, row 0 at the top; the kernel's impurity at `(S/2, S/2)`):
 //!
@@ -30,6 +31,7 @@
 //! | `energies_ev` | f64 [E] (NaN when unknown) |
 //! | `smoothness` | f64 [E], the smoothness weight used |
 //! | `decay` | f64 [E], the decay weight used (absent in files from before it existed: read as NaN) |
+//! | `excluded` | u8 [H, W], 1 where the pixel was left out as unexplained (outliers, aborted lines, saturation; absent in older files: all 0) |
 //!
 //! Files are written atomically (a temporary file in the target folder, renamed over it).
 
@@ -93,6 +95,13 @@ pub fn check_extraction(ex: &Extraction) -> Result<(usize, usize, usize, usize, 
     if let Some(&k) = ex.types.iter().find(|&&k| usize::from(k) >= t) {
         return bad(format!(
             "a defect has type {k}, but there are {t} kernel types"
+        ));
+    }
+    if ex.excluded.dim() != (ex.residual.dim().1, ex.residual.dim().2) {
+        return bad(format!(
+            "excluded has shape {:?}, the map {:?}",
+            ex.excluded.dim(),
+            ex.residual.dim()
         ));
     }
     if ex.amplitudes.dim() != (n, e) {
@@ -183,6 +192,7 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     scalar_string("value_unit", &ex.value_unit)?;
     scalar_string("method", &ex.method)?;
     scalar_string("settings", &ex.settings_toml)?;
+    scalar_string("notes", &ex.notes)?;
 
     let ds_err = |name: &str| h5(path, format!("cannot write dataset '{name}'"));
     let positions = Array2::from_shape_fn((n, 2), |(i, k)| ex.positions[i][k]);
@@ -205,6 +215,7 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     dataset!("energies_ev", ex.energies_ev.as_slice());
     dataset!("smoothness", ex.smoothness.as_slice());
     dataset!("decay", ex.decay.as_slice());
+    dataset!("excluded", &ex.excluded.as_standard_layout());
     file.close()
         .map_err(h5(path, "cannot close the file".into()))?;
     target.commit()
@@ -439,13 +450,32 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
     } else {
         vec![f64::NAN; e]
     };
+    let residual = r.read::<f32, ndarray::Ix3>(&res_ds, "residual")?;
+    let (_, h, w) = residual.dim();
+    // Files written before the screen existed have no "excluded": nothing was left out.
+    let excluded = if r.file.link_exists("excluded") {
+        let (ds, shape) = r.dataset("excluded", U8, 2)?;
+        if shape != [h, w] {
+            return Err(r.fail(format!(
+                "dataset 'excluded' has shape {shape:?}, expected [{h}, {w}]"
+            )));
+        }
+        r.read::<u8, ndarray::Ix2>(&ds, "excluded")?
+    } else {
+        Array2::zeros((h, w))
+    };
+    let notes = if r.file.attr("notes").is_ok() {
+        r.string("notes")?
+    } else {
+        String::new()
+    };
     Ok(Extraction {
         kernels,
         kernel_std,
         positions: positions.rows().into_iter().map(|p| [p[0], p[1]]).collect(),
         types: types.to_vec(),
         amplitudes: r.read(&amp_ds, "amplitudes")?,
-        residual: r.read::<f32, ndarray::Ix3>(&res_ds, "residual")?,
+        residual,
         background: r.read::<f32, ndarray::Ix3>(&bg_ds, "background")?,
         heldout_r2: r.f64_list("heldout_r2_per_energy", e)?,
         fit_r2: r.f64_list("fit_r2", e)?,
@@ -462,6 +492,8 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
         energies_ev: energies.to_vec(),
         method: r.string("method")?,
         settings_toml: r.string("settings")?,
+        excluded,
+        notes,
     })
 }
 

@@ -41,6 +41,8 @@ pub(crate) fn sample(t: usize, e: usize, s: usize, n: usize, h: usize, w: usize)
         energies_ev: (0..e).map(|l| -0.01 + 0.005 * l as f64).collect(),
         method: "forward".into(),
         settings_toml: "kernel_size = 5\nsymmetry = \"auto\"\n".into(),
+        excluded: Array2::from_shape_fn((h, w), |(i, j)| u8::from((i + 2 * j) % 7 == 0)),
+        notes: "2 constant scan lines (aborted scan?)".into(),
     }
 }
 
@@ -76,6 +78,8 @@ fn assert_same(a: &Extraction, b: &Extraction) {
     assert_eq!(a.smoothness, b.smoothness);
     assert_eq!(a.decay, b.decay);
     assert_eq!(a.mirror_axis_deg, b.mirror_axis_deg);
+    assert_eq!(a.excluded, b.excluded);
+    assert_eq!(a.notes, b.notes);
     assert!(
         a.pixel_size_m == b.pixel_size_m || (a.pixel_size_m.is_nan() && b.pixel_size_m.is_nan())
     );

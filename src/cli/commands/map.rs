@@ -158,6 +158,10 @@ struct Report<'a> {
     decay: &'a [f64],
     pixel_size_m: Option<f64>,
     value_unit: &'a str,
+    /// Pixels left out as unexplained (outliers, aborted lines, saturation, glitches).
+    excluded_pixels: usize,
+    /// What was chosen automatically and why, and what was left out.
+    notes: &'a str,
     seconds: f64,
 }
 
@@ -251,6 +255,8 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         decay: &ex.decay,
         pixel_size_m: ex.pixel_size_m.is_finite().then_some(ex.pixel_size_m),
         value_unit: &ex.value_unit,
+        excluded_pixels: ex.excluded.iter().filter(|&&x| x > 0).count(),
+        notes: &ex.notes,
         seconds: t0.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -309,6 +315,9 @@ fn summarise(r: &Report, ex: &Extraction) {
             _ => r.symmetry.clone(),
         }
     );
+    if !r.notes.is_empty() {
+        println!("{} (left out: {} px)", r.notes, r.excluded_pixels);
+    }
     let mean = ex.heldout_r2_mean();
     println!(
         "held-out R^2 {mean:.3} (fit {:.3}); result {}; pictures {}; {:.2} s",

@@ -18,21 +18,23 @@
 //!   blind types follow in the order found, the strongest first.
 
 pub mod clean;
+pub mod common;
 pub mod correlate;
+pub mod screen;
 pub mod search;
 
 use crate::data::map_data::MapData;
 use crate::extract::map::background::Basis;
 use crate::extract::map::solve::{choose_kernel_size, extract_map_typed, valid_pixels};
 use crate::extract::map::{Extraction, MapSettings, TypeCount};
-use crate::progress::Progress;
+use crate::progress::{Progress, check_cancelled};
 use crate::{Error, Result};
+use ndarray::Array2;
+use screen::Screened;
 use search::{Found, Search};
 
 /// Below this held-out R^2 a blind result explains nothing, and is refused.
 pub const MIN_HELDOUT_R2: f64 = 0.01;
-/// Held-out R^2 a further type must add to be chosen by `types = auto`.
-pub const TYPE_PENALTY: f64 = 0.01;
 /// Kernel size of the first search when the size is automatic (then chosen from the count).
 const FIRST_KERNEL: usize = 41;
 
@@ -93,8 +95,10 @@ fn principal_map(map: &MapData, valid: &[f64]) -> Vec<f64> {
 }
 
 /// Defects and kernels of `map` found blind, beyond the given `known` positions (which may be
-/// empty): `settings.types` blind types (given defects are one more type, 0). Progress and
-/// cancel as [`crate::extract::map::extract_map`].
+/// empty): `settings.types` blind types (given defects are one more type, 0; `auto` adds
+/// types while each pays for its kernel and defects). Pixels that no kernel explains
+/// ([`screen`]) are left out and reported in the result's `excluded`. Progress and cancel as
+/// [`crate::extract::map::extract_map`].
 pub fn extract_blind(
     map: &MapData,
     known: &[[f64; 2]],
@@ -108,7 +112,23 @@ pub fn extract_blind(
             "the map ({e} x {h} x {w}) is too small for a blind search: at least 5 x 5 pixels are needed"
         )));
     }
-    let (valid, valid_count) = valid_pixels(map)?;
+    let (given_valid, _) = valid_pixels(map)?;
+    let mut valid = given_valid.clone();
+    let mut notes = Screened::default();
+    {
+        let layers: Vec<Vec<f64>> = map
+            .data
+            .outer_iter()
+            .map(|l| l.iter().map(|&x| x as f64).collect())
+            .collect();
+        screen::instrument(&layers, &mut valid, h, w, &mut notes);
+    }
+    let valid_count = valid.iter().filter(|v| **v > 0.0).count();
+    if valid_count < 25 {
+        return Err(Error::invalid(format!(
+            "the map has {valid_count} usable pixels after leaving out constant scan lines and saturated pixels: nothing to search"
+        )));
+    }
     let y = principal_map(map, &valid);
     let (lo, hi) = y
         .iter()
@@ -122,8 +142,24 @@ pub fn extract_blind(
             "the map is constant: there is nothing to extract",
         ));
     }
+    check_cancelled(progress)?;
+    let found_common = common::find_common(&y, &valid, h, w);
+    if let Some(c) = &found_common {
+        notes.outliers = c.outlier_count;
+        for (v, out) in valid.iter_mut().zip(&c.outliers) {
+            if *out && *v > 0.0 {
+                *v = 0.0;
+                notes.outlier_pixels += 1;
+            }
+        }
+    }
+    let valid_count = valid.iter().filter(|v| **v > 0.0).count();
     let basis = Basis::new(settings.background, h, w);
-    let search = Search {
+    let blind_types = match settings.types {
+        TypeCount::Fixed(t) => t,
+        TypeCount::Auto => MapSettings::MAX_AUTO_TYPES,
+    };
+    let mut search = Search {
         y: &y,
         valid: &valid,
         height: h,
@@ -133,42 +169,113 @@ pub fn extract_blind(
         detection_sigma: settings.detection_sigma,
         cg_iterations: settings.cg_iterations,
         max_defects: valid_count / 16,
+        start: None,
     };
-    let counts: Vec<usize> = match settings.types {
-        TypeCount::Fixed(t) => vec![t],
-        TypeCount::Auto => (1..=MapSettings::MAX_AUTO_TYPES).collect(),
-    };
-    let mut best: Option<Extraction> = None;
-    for t in counts {
-        let Some(found) = find(&search, settings, t, valid_count, progress)? else {
-            break;
-        };
-        let ex = finish(map, &found, settings, progress)?;
-        let better = best
-            .as_ref()
-            .is_none_or(|b| ex.heldout_r2_mean() > b.heldout_r2_mean() + TYPE_PENALTY);
-        if !better {
-            break;
+    check_cancelled(progress)?;
+    let mut chosen: Vec<String> = Vec::new();
+    let found = match &found_common {
+        Some(c) => {
+            let s = match settings.kernel_size {
+                Some(s) => s,
+                None => {
+                    // At least four kernels' area of map per kernel, and twice the spacing.
+                    let spacing = (valid_count as f64 / c.members.len() as f64).sqrt();
+                    let cap = ((2.0 * spacing) as usize)
+                        .min(h.min(w) / 2)
+                        .min(MapSettings::MAX_AUTO_KERNEL);
+                    let s = common::kernel_size_from_data(&y, &valid, h, w, &c.members, cap);
+                    chosen.push(format!(
+                        "kernel {s} px: as far as the mean of {} look-alike defects stands above its error (at most {cap})",
+                        c.members.len()
+                    ));
+                    s
+                }
+            };
+            let start = common::start_kernel(&y, &valid, h, w, &c.members, s);
+            search.start = Some(&start);
+            search.run(s, blind_types, progress)?
         }
-        best = Some(ex);
-    }
-    let Some(ex) = best else {
-        return Err(Error::invalid(
-            "no defects found: no position of the map fits a repeated pattern above the detection threshold (a map without defects, or too noisy; lower detection_sigma to search deeper)",
-        ));
+        None => find(&search, settings, blind_types, valid_count, progress)?,
     };
+    let no_defects = || {
+        Error::invalid(
+            "no defects found: no position of the map fits a repeated pattern above the detection threshold (a map without defects, or too noisy; lower detection_sigma to search deeper)",
+        )
+    };
+    let Some(mut found) = found else {
+        return Err(no_defects());
+    };
+    // Glitch lines and spikes the kernels leave; defects inside outliers' footprints go.
+    screen::residual(
+        &found.residual,
+        &mut valid,
+        h,
+        w,
+        &found.positions,
+        &mut notes,
+    );
+    if let Some(c) = &found_common {
+        let keep: Vec<usize> = (0..found.positions.len())
+            .filter(|&i| {
+                let p = found.positions[i];
+                let (r, col) = (p[0].round(), p[1].round());
+                i < known.len()
+                    || r < 0.0
+                    || col < 0.0
+                    || r >= h as f64
+                    || col >= w as f64
+                    || !c.outliers[r as usize * w + col as usize]
+            })
+            .collect();
+        found.positions = keep.iter().map(|&i| found.positions[i]).collect();
+        found.types = keep.iter().map(|&i| found.types[i]).collect();
+        if found.positions.len() == known.len() {
+            return Err(no_defects());
+        }
+    }
+    let excluded: Vec<bool> = given_valid
+        .iter()
+        .zip(&valid)
+        .map(|(g, v)| *g > 0.0 && *v <= 0.0)
+        .collect();
+    let ex = if excluded.iter().any(|x| *x) {
+        let mut screened = map.clone();
+        for mut layer in screened.data.outer_iter_mut() {
+            for (x, out) in layer.iter_mut().zip(&excluded) {
+                if *out {
+                    *x = f32::NAN;
+                }
+            }
+        }
+        finish(&screened, &found, settings, progress)?
+    } else {
+        finish(map, &found, settings, progress)?
+    };
+    let mut ex = ex;
+    ex.excluded = Array2::from_shape_fn((h, w), |(r, c)| u8::from(excluded[r * w + c]));
+    let kinds = ex.type_count();
+    if settings.types == TypeCount::Auto {
+        chosen.push(format!(
+            "{kinds} type{}: a further type must pay for its kernel and its defects",
+            if kinds == 1 { "" } else { "s" }
+        ));
+    }
+    let left_out = notes.describe();
+    if !left_out.is_empty() {
+        chosen.push(format!("left out {left_out}"));
+    }
+    ex.notes = chosen.join("; ");
     let r2 = ex.heldout_r2_mean();
     if r2.is_nan() || r2 < MIN_HELDOUT_R2 {
         return Err(Error::invalid(format!(
-            "no defects found: the blind search's best kernel explains {:.3} of the held-out half of the map (below {MIN_HELDOUT_R2}); the map shows no repeated defect pattern",
-            ex.heldout_r2_mean()
+            "no defects found: the blind search's best kernel explains {r2:.3} of the held-out half of the map (below {MIN_HELDOUT_R2}); the map shows no repeated defect pattern",
         )));
     }
     Ok(ex)
 }
 
 /// The search with `blind_types` types at the caller's kernel size, or at the size that the
-/// count of defects found at a first size gives.
+/// count of defects found at a first size gives (when no common defect stands out).
 fn find(
     search: &Search,
     settings: &MapSettings,

@@ -17,6 +17,7 @@
 //!   smoothed kernel, with its defects.
 
 use super::clean::{CleanInput, Pick, clean};
+use super::common::gaussian_blur;
 use super::correlate::Correlator;
 use crate::Result;
 use crate::extract::map::background::Basis;
@@ -35,6 +36,9 @@ const SEPARATION: f64 = 2.5;
 const RELATIVE_FLOOR: f64 = 0.02;
 /// Blind defects weaker than this fraction of their type's median amplitude are dropped.
 const WEAK_AMPLITUDE: f64 = 0.2;
+/// What each kernel pixel of a further type costs, in residual variances (a smooth kernel has
+/// fewer free values than pixels).
+const KERNEL_PIXEL_COST: f64 = 0.5;
 /// How far a blind defect may move from its detected pixel as it is refined.
 const REFINE_PX: f64 = 1.0;
 
@@ -45,6 +49,8 @@ pub struct Found {
     pub positions: Vec<[f64; 2]>,
     pub types: Vec<u8>,
     pub kernel_size: usize,
+    /// The searched map minus the search's model (background and defects), 0 where invalid.
+    pub residual: Vec<f64>,
 }
 
 /// The map and how to search it.
@@ -58,45 +64,9 @@ pub struct Search<'a> {
     pub detection_sigma: f64,
     pub cg_iterations: usize,
     pub max_defects: usize,
-}
-
-/// A Gaussian blur (sigma 1 px, separable, edges renormalised) of `x` on valid pixels.
-fn blur(x: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
-    let taps = [0.054, 0.242, 0.399, 0.242, 0.054];
-    let pass = |src: &[f64], wt: &[f64], along_rows: bool| -> (Vec<f64>, Vec<f64>) {
-        let mut out = vec![0.0; h * w];
-        let mut norm = vec![0.0; h * w];
-        for r in 0..h {
-            for c in 0..w {
-                let (mut acc, mut n) = (0.0, 0.0);
-                for (j, t) in taps.iter().enumerate() {
-                    let d = j as isize - 2;
-                    let (rr, cc) = if along_rows {
-                        (r as isize, c as isize + d)
-                    } else {
-                        (r as isize + d, c as isize)
-                    };
-                    if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
-                        continue;
-                    }
-                    let q = rr as usize * w + cc as usize;
-                    acc += t * src[q];
-                    n += t * wt[q];
-                }
-                out[r * w + c] = acc;
-                norm[r * w + c] = n;
-            }
-        }
-        (out, norm)
-    };
-    let weighted: Vec<f64> = x.iter().zip(valid).map(|(a, v)| a * v).collect();
-    let (a, na) = pass(&weighted, valid, true);
-    let (b, _) = pass(&a, &vec![1.0; h * w], false);
-    let (nb, _) = pass(&na, &vec![1.0; h * w], false);
-    b.iter()
-        .zip(&nb)
-        .map(|(v, n)| if *n > 0.2 { v / n } else { 0.0 })
-        .collect()
+    /// The first blind type's start kernel (`S x S` at the size searched), when the common
+    /// defect was found ([`super::common`]); else the strongest extremum of the map.
+    pub start: Option<&'a [f64]>,
 }
 
 /// Starting kernels of a new type: the tapered windows of `r` around its strongest smoothed
@@ -110,7 +80,7 @@ fn start_kernels(
     s: usize,
     count: usize,
 ) -> Vec<Vec<f64>> {
-    let smooth = blur(r, valid, h, w);
+    let smooth = gaussian_blur(r, valid, h, w, 1.0);
     let mut order: Vec<usize> = (0..h * w).filter(|&i| valid[i] > 0.0).collect();
     order.sort_by(|&a, &b| smooth[b].abs().total_cmp(&smooth[a].abs()));
     let mut centres: Vec<usize> = Vec::new();
@@ -317,7 +287,7 @@ impl Search<'_> {
             if symmetry::inversion_offset(k, s, reach).is_some() {
                 continue;
             }
-            let smooth = blur(k, &ones, s, s);
+            let smooth = gaussian_blur(k, &ones, s, s, 1.0);
             let near = |i: &usize| {
                 ((i / s) as isize - c).unsigned_abs() <= reach
                     && ((i % s) as isize - c).unsigned_abs() <= reach
@@ -535,15 +505,23 @@ impl Search<'_> {
             let r = self.residual_without(&st, |_| true);
             // The first type from the strongest extremum; a further type from several starts,
             // the best by the residual plus the detection threshold per defect.
-            let mut starts =
-                start_kernels(&r, self.valid, h, w, s, if t == 0 { 1 } else { STARTS });
+            let mut starts = match self.start {
+                Some(k) if t == first_blind && k.len() == s2 => vec![k.to_vec()],
+                _ => start_kernels(&r, self.valid, h, w, s, if t == 0 { 1 } else { STARTS }),
+            };
             if t > first_blind {
                 starts.extend(self.split_starts(&st, &r, first_blind));
             }
             let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
             let penalty =
                 self.detection_sigma.powi(2) * self.rss(&st) / (valid_count - dof).max(1.0);
-            let score = |x: &State| self.rss(x) + penalty * x.amplitudes.len() as f64;
+            // Each defect pays the detection threshold, each kernel a share of its pixels.
+            let score = |x: &State| {
+                self.rss(x)
+                    + penalty * x.amplitudes.len() as f64
+                    + KERNEL_PIXEL_COST * penalty / self.detection_sigma.powi(2).max(1e-12)
+                        * (x.stamper.kinds * s2) as f64
+            };
             let mut best: Option<(f64, State, Vec<f64>)> = None;
             for k0 in starts {
                 let mut ks = kernels[..t * s2].to_vec();
@@ -570,6 +548,7 @@ impl Search<'_> {
             return Ok(None);
         }
         Ok(Some(Found {
+            residual: self.residual_without(&st, |_| true),
             positions: st.stamper.positions.clone(),
             types: st.stamper.types.clone(),
             kernel_size: s,

@@ -74,6 +74,12 @@ pub struct Extraction {
     pub method: String,
     /// The settings used, as TOML.
     pub settings_toml: String,
+    /// `[H, W]`: 1 where a pixel of the map was left out as something no kernel explains
+    /// (aborted-scan lines, saturation, outliers, glitches; see
+    /// [`crate::extract::blind::screen`]), 0 elsewhere; all 0 for a forward extraction.
+    pub excluded: Array2<u8>,
+    /// What was chosen automatically and why, and what was left out (one line each).
+    pub notes: String,
 }
 
 impl Extraction {

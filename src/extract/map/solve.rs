@@ -33,8 +33,19 @@ const SYMMETRY_GRID: [(u32, bool); 10] = [
     (6, true),
     (1, false),
 ];
-/// A symmetry must beat no symmetry by this much held-out R^2 to be chosen.
+/// Symmetries scoring within this held-out R^2 of the best are as good: the most constrained
+/// of them is chosen.
 const SYMMETRY_MARGIN: f64 = 1e-3;
+
+/// How many conditions a point group puts on a kernel: the group's order (a circle the most).
+fn constraint(sym: Symmetry) -> u32 {
+    match (sym.order, sym.mirror) {
+        (1, _) => u32::MAX,
+        (0, false) => 1,
+        (0, true) => 2,
+        (n, m) => n * (1 + u32::from(m)),
+    }
+}
 /// Smoothness and decay of the first whole-map fit, before the held-out choice.
 const PROVISIONAL_SMOOTHNESS: f64 = 0.03;
 const PROVISIONAL_DECAY: f64 = 1.0;
@@ -275,14 +286,24 @@ fn choose(
         symmetry: Symmetry::NONE,
         ..*opt
     };
-    let mut pick = (Symmetry::NONE, r2);
+    // The most constrained group that scores within the margin of the best: a kernel that is
+    // isotropic scores as well projected onto 6mm as onto a circle, and is isotropic.
+    let mut scored = vec![(Symmetry::NONE, r2)];
     for &(order, mirror) in &SYMMETRY_GRID {
         let sym = Symmetry { order, mirror };
-        let r = scorer.score(&folds, sym, &o);
-        if r > pick.1 + SYMMETRY_MARGIN {
-            pick = (sym, r);
-        }
+        scored.push((sym, scorer.score(&folds, sym, &o)));
     }
+    let top = scored.iter().map(|x| x.1).fold(f64::NEG_INFINITY, f64::max);
+    let pick = scored
+        .iter()
+        .filter(|x| x.1 >= top - SYMMETRY_MARGIN)
+        .max_by(|a, b| {
+            constraint(a.0)
+                .cmp(&constraint(b.0))
+                .then(a.1.total_cmp(&b.1))
+        })
+        .copied()
+        .unwrap_or((Symmetry::NONE, r2));
     (
         Chosen {
             symmetry: pick.0,
@@ -663,5 +684,7 @@ fn assemble(
         energies_ev: map.energies_ev.clone(),
         method: "forward".into(),
         settings_toml,
+        excluded: Array2::zeros((h, w)),
+        notes: String::new(),
     })
 }

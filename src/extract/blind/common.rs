@@ -1,0 +1,591 @@
+//! The common defect of a real scan, before any kernel is fitted: the pattern that repeats most
+//! often, not the strongest one.
+//!
+//! A measured map is not only its defects: a cluster of adatoms, a tip pick-up or a pit is
+//! often the strongest feature of the scan, 3-10 times an adatom and shaped like none of them.
+//! A search that starts from the strongest extremum takes it as the kernel. Here the start is
+//! the pattern that most places share:
+//!
+//! 1. **Candidates.** The map is band-passed (Gaussian of 1 px minus Gaussian of
+//!    [`WIDE_SIGMA`] px, which removes the background and steps' plateaus), and its local
+//!    extrema above [`CANDIDATE_SIGMA`] robust noise deviations (1.4826 x the median absolute
+//!    deviation) are candidates, the strongest [`MAX_CANDIDATES`] of them.
+//! 2. **Groups by looks.** Each candidate's band-passed window (side `2 x` [`LOOK_RADIUS`]
+//!    `+ 1`, unit norm, signed) is compared with every other's by their dot product. The
+//!    group of a candidate is it and its look-alikes (dot above [`LIKENESS`]); the group with
+//!    the largest count times median strength wins: many and strong, so a kernel's centre
+//!    rather than one of its rings (which repeat as often, weaker), and the common adatom
+//!    rather than a few clusters (stronger, but rare and unlike each other).
+//! 3. **Outliers.** A candidate of the group's sign stronger than [`OUTLIER_FACTOR`] times the
+//!    group's median strength is not the common defect (a cluster, a pick-up): its footprint
+//!    (where the band-passed map keeps its sign above a quarter of its peak, within
+//!    [`OUTLIER_REACH`] px, grown by [`OUTLIER_MARGIN`] px) is left out of the fit.
+//! 4. **Kernel size.** The mean of the group's windows of the map (trimmed at [`TRIM_SIGMA`]
+//!    robust deviations, so that a neighbour's core in one window does not count) and its
+//!    standard error are compared ring by ring: the kernel reaches as far as the mean's power
+//!    stands above [`SIZE_SNR`] times its error's, plus a margin of 3 px.
+//!
+//! Positions are `(row, col)` pixels; windows are row-major with the candidate at their centre.
+
+/// Width of the wide Gaussian of the band-pass, in pixels.
+const WIDE_SIGMA: f64 = 5.0;
+/// Candidates stand above this many robust noise deviations of the band-passed map.
+const CANDIDATE_SIGMA: f64 = 4.0;
+/// Most candidates compared (the strongest).
+const MAX_CANDIDATES: usize = 700;
+/// Half the side of the window that says what a candidate looks like, in pixels.
+const LOOK_RADIUS: usize = 6;
+/// Two candidates look alike when their unit windows' dot product exceeds this.
+const LIKENESS: f64 = 0.75;
+/// A group needs at least this many members to be a repeated pattern.
+pub const MIN_GROUP: usize = 3;
+/// Candidates this many times stronger than the group's median are outliers.
+const OUTLIER_FACTOR: f64 = 2.5;
+/// How far an outlier's footprint may reach from its extremum, in pixels.
+const OUTLIER_REACH: f64 = 30.0;
+/// Margin around an outlier's footprint, in pixels.
+const OUTLIER_MARGIN: usize = 3;
+/// The kernel reaches as far as its mean window stands this far above its error (in power).
+const SIZE_SNR: f64 = 4.0;
+/// Values farther than this many robust deviations from the members' median are left out of
+/// their mean.
+const TRIM_SIGMA: f64 = 3.0;
+
+/// A Gaussian blur of `x` (standard deviation `sigma` px, truncated at `2 sigma`, separable)
+/// over the pixels of nonzero weight, renormalised by the weight it saw (0 where it saw under
+/// a fifth of the full weight).
+pub fn gaussian_blur(x: &[f64], valid: &[f64], h: usize, w: usize, sigma: f64) -> Vec<f64> {
+    let radius = (2.0 * sigma).ceil().max(1.0) as isize;
+    let taps: Vec<f64> = (-radius..=radius)
+        .map(|d| (-0.5 * (d as f64 / sigma).powi(2)).exp())
+        .collect();
+    let total: f64 = taps.iter().sum();
+    let taps: Vec<f64> = taps.iter().map(|t| t / total).collect();
+    let pass = |src: &[f64], along_rows: bool| -> Vec<f64> {
+        let mut out = vec![0.0; h * w];
+        for r in 0..h {
+            for c in 0..w {
+                let mut acc = 0.0;
+                for (j, t) in taps.iter().enumerate() {
+                    let d = j as isize - radius;
+                    let (rr, cc) = if along_rows {
+                        (r as isize, c as isize + d)
+                    } else {
+                        (r as isize + d, c as isize)
+                    };
+                    if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                        continue;
+                    }
+                    acc += t * src[rr as usize * w + cc as usize];
+                }
+                out[r * w + c] = acc;
+            }
+        }
+        out
+    };
+    let weighted: Vec<f64> = x.iter().zip(valid).map(|(a, v)| a * v).collect();
+    let value = pass(&pass(&weighted, true), false);
+    let norm = pass(&pass(valid, true), false);
+    value
+        .iter()
+        .zip(&norm)
+        .map(|(v, n)| if *n > 0.2 { v / n } else { 0.0 })
+        .collect()
+}
+
+/// Robust standard deviation (1.4826 x the median absolute deviation from the median) of the
+/// entries of nonzero weight; 0 when there are none.
+pub fn robust_sigma(x: &[f64], valid: &[f64]) -> f64 {
+    let mut v: Vec<f64> = x
+        .iter()
+        .zip(valid)
+        .filter(|(_, m)| **m > 0.0)
+        .map(|(a, _)| *a)
+        .collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let median = *v.select_nth_unstable_by(mid, f64::total_cmp).1;
+    let mut dev: Vec<f64> = v.iter().map(|a| (a - median).abs()).collect();
+    1.4826 * *dev.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+/// One candidate: its pixel and its band-passed value (signed).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    pub row: usize,
+    pub col: usize,
+    pub value: f64,
+}
+
+/// What the map's candidates say: the common defect's members and the outliers' footprint.
+#[derive(Clone, Debug)]
+pub struct Common {
+    /// The group's members (the common defect's strongest extremum, one per defect).
+    pub members: Vec<Candidate>,
+    /// The group's sign (+1 bright, -1 dark) and median strength (band-passed).
+    pub sign: f64,
+    pub strength: f64,
+    /// `H x W`: `true` on the outliers' footprints.
+    pub outliers: Vec<bool>,
+    /// How many outliers were found.
+    pub outlier_count: usize,
+}
+
+/// The local extrema of the band-passed map above the noise, strongest first.
+fn candidates(band: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<Candidate> {
+    let sigma = robust_sigma(band, valid);
+    if sigma <= 0.0 {
+        return Vec::new();
+    }
+    let floor = CANDIDATE_SIGMA * sigma;
+    let mut out = Vec::new();
+    for r in 0..h {
+        for c in 0..w {
+            let i = r * w + c;
+            let v = band[i];
+            if valid[i] <= 0.0 || v.abs() <= floor {
+                continue;
+            }
+            let mut top = true;
+            'scan: for rr in r.saturating_sub(2)..(r + 3).min(h) {
+                for cc in c.saturating_sub(2)..(c + 3).min(w) {
+                    let j = rr * w + cc;
+                    if j != i && (band[j] * v.signum() > v.abs() || (band[j] == v && j < i)) {
+                        top = false;
+                        break 'scan;
+                    }
+                }
+            }
+            if top {
+                out.push(Candidate {
+                    row: r,
+                    col: c,
+                    value: v,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| b.value.abs().total_cmp(&a.value.abs()));
+    out.truncate(MAX_CANDIDATES);
+    out
+}
+
+/// A candidate's look: its band-passed window, unit norm (0 off the map and where invalid).
+fn look(band: &[f64], valid: &[f64], h: usize, w: usize, p: &Candidate) -> Vec<f64> {
+    let r0 = LOOK_RADIUS as isize;
+    let side = 2 * LOOK_RADIUS + 1;
+    let mut v = vec![0.0; side * side];
+    for (k, x) in v.iter_mut().enumerate() {
+        let rr = p.row as isize + (k / side) as isize - r0;
+        let cc = p.col as isize + (k % side) as isize - r0;
+        if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
+            let j = rr as usize * w + cc as usize;
+            *x = band[j] * valid[j];
+        }
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// Median of the absolute values (0 for none).
+fn median_abs(v: impl Iterator<Item = f64>) -> f64 {
+    let mut a: Vec<f64> = v.map(f64::abs).collect();
+    if a.is_empty() {
+        return 0.0;
+    }
+    let mid = a.len() / 2;
+    *a.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+/// The band-passed map: Gaussian of 1 px minus Gaussian of [`WIDE_SIGMA`] px.
+pub fn band_pass(y: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
+    let fine = gaussian_blur(y, valid, h, w, 1.0);
+    let wide = gaussian_blur(y, valid, h, w, WIDE_SIGMA);
+    fine.iter()
+        .zip(&wide)
+        .zip(valid)
+        .map(|((a, b), v)| if *v > 0.0 { a - b } else { 0.0 })
+        .collect()
+}
+
+/// The common defect of `y` (`h x w`, weights `valid`), or `None` when no pattern repeats
+/// [`MIN_GROUP`] times.
+pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Common> {
+    let band = band_pass(y, valid, h, w);
+    let cands = candidates(&band, valid, h, w);
+    if cands.len() < MIN_GROUP {
+        return None;
+    }
+    let looks: Vec<Vec<f64>> = cands.iter().map(|p| look(&band, valid, h, w, p)).collect();
+    let n = cands.len();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut alike: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in i + 1..n {
+            if dot(&looks[i], &looks[j]) > LIKENESS {
+                alike[i].push(j);
+                alike[j].push(i);
+            }
+        }
+    }
+    let most = alike.iter().map(Vec::len).max().unwrap_or(0);
+    if most + 1 < MIN_GROUP {
+        return None;
+    }
+    let strength_of = |i: usize| {
+        median_abs(
+            alike[i]
+                .iter()
+                .chain(std::iter::once(&i))
+                .map(|&j| cands[j].value),
+        )
+    };
+    let weight = |i: usize| (alike[i].len() + 1) as f64 * strength_of(i);
+    let seed = (0..n)
+        .filter(|&i| alike[i].len() + 1 >= MIN_GROUP)
+        .max_by(|&a, &b| weight(a).total_cmp(&weight(b)))?;
+    let sign = cands[seed].value.signum();
+    let group: Vec<usize> = std::iter::once(seed)
+        .chain(alike[seed].iter().copied())
+        .filter(|&j| cands[j].value.signum() == sign)
+        .collect();
+    let strength = median_abs(group.iter().map(|&j| cands[j].value));
+    let strong = |c: &Candidate| c.value * sign > OUTLIER_FACTOR * strength;
+    let members: Vec<Candidate> = group
+        .iter()
+        .map(|&j| cands[j])
+        .filter(|c| !strong(c))
+        .collect();
+    if members.len() < MIN_GROUP {
+        return None;
+    }
+    let outlier_seeds: Vec<&Candidate> = cands.iter().filter(|c| strong(c)).collect();
+    let mut outliers = vec![false; h * w];
+    for c in &outlier_seeds {
+        footprint(&band, valid, h, w, c, &mut outliers);
+    }
+    Some(Common {
+        members,
+        sign,
+        strength,
+        outliers,
+        outlier_count: outlier_seeds.len(),
+    })
+}
+
+/// Mark the outlier `c`'s footprint: the pixels connected to it where the band-passed map
+/// keeps its sign above a quarter of its peak (within [`OUTLIER_REACH`]), grown by
+/// [`OUTLIER_MARGIN`].
+fn footprint(band: &[f64], valid: &[f64], h: usize, w: usize, c: &Candidate, out: &mut [bool]) {
+    let sign = c.value.signum();
+    let level = 0.25 * c.value.abs();
+    let mut inside = vec![false; h * w];
+    let mut stack = vec![c.row * w + c.col];
+    inside[c.row * w + c.col] = true;
+    let mut region = Vec::new();
+    while let Some(i) = stack.pop() {
+        region.push(i);
+        let (r, col) = (i / w, i % w);
+        let near = [
+            (r.wrapping_sub(1), col),
+            (r + 1, col),
+            (r, col.wrapping_sub(1)),
+            (r, col + 1),
+        ];
+        for (rr, cc) in near {
+            if rr >= h || cc >= w {
+                continue;
+            }
+            let j = rr * w + cc;
+            let far = (rr as f64 - c.row as f64).hypot(cc as f64 - c.col as f64) > OUTLIER_REACH;
+            if !inside[j] && !far && valid[j] > 0.0 && band[j] * sign > level {
+                inside[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    let m = OUTLIER_MARGIN as isize;
+    for i in region {
+        let (r, col) = ((i / w) as isize, (i % w) as isize);
+        for dr in -m..=m {
+            for dc in -m..=m {
+                let (rr, cc) = (r + dr, col + dc);
+                if dr * dr + dc * dc <= m * m && rr >= 0 && cc >= 0 {
+                    let (rr, cc) = (rr as usize, cc as usize);
+                    if rr < h && cc < w {
+                        out[rr * w + cc] = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The members' windows of `y` (side `2 radius + 1`) pixel by pixel: the mean of the values
+/// within [`TRIM_SIGMA`] robust deviations of their median (another defect's core in one
+/// member's window is not the common pattern), offset by the mean of the outermost ring, and
+/// its squared standard error (infinite where fewer than two members see the pixel).
+fn mean_window(
+    y: &[f64],
+    valid: &[f64],
+    h: usize,
+    w: usize,
+    members: &[Candidate],
+    radius: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let side = 2 * radius + 1;
+    let mut mean = vec![0.0; side * side];
+    let mut err = vec![f64::INFINITY; side * side];
+    let mut column: Vec<f64> = Vec::with_capacity(members.len());
+    let mut dev: Vec<f64> = Vec::with_capacity(members.len());
+    for k in 0..side * side {
+        column.clear();
+        for m in members {
+            let rr = m.row as isize + (k / side) as isize - radius as isize;
+            let cc = m.col as isize + (k % side) as isize - radius as isize;
+            if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                continue;
+            }
+            let j = rr as usize * w + cc as usize;
+            if valid[j] > 0.0 {
+                column.push(y[j]);
+            }
+        }
+        if column.len() < 2 {
+            continue;
+        }
+        let mid = column.len() / 2;
+        let median = *column.select_nth_unstable_by(mid, f64::total_cmp).1;
+        dev.clear();
+        dev.extend(column.iter().map(|x| (x - median).abs()));
+        let spread = 1.4826 * *dev.select_nth_unstable_by(mid, f64::total_cmp).1;
+        let (mut s1, mut s2, mut n) = (0.0, 0.0, 0.0);
+        for x in &column {
+            if (x - median).abs() <= TRIM_SIGMA * spread {
+                s1 += x;
+                s2 += x * x;
+                n += 1.0;
+            }
+        }
+        if n >= 2.0 {
+            mean[k] = s1 / n;
+            let var = (s2 / n - mean[k] * mean[k]).max(0.0) * n / (n - 1.0);
+            err[k] = var / n;
+        }
+    }
+    // The offset: the mean of the outermost ring.
+    let c = radius as f64;
+    let ring: Vec<usize> = (0..side * side)
+        .filter(|&k| {
+            let d = ((k / side) as f64 - c).hypot((k % side) as f64 - c);
+            d > c - 2.0 && d <= c && err[k].is_finite()
+        })
+        .collect();
+    if !ring.is_empty() {
+        let offset = ring.iter().map(|&k| mean[k]).sum::<f64>() / ring.len() as f64;
+        mean.iter_mut().for_each(|x| *x -= offset);
+    }
+    (mean, err)
+}
+
+/// The kernel size the members' mean window supports: odd, at least 9, at most `cap`.
+pub fn kernel_size_from_data(
+    y: &[f64],
+    valid: &[f64],
+    h: usize,
+    w: usize,
+    members: &[Candidate],
+    cap: usize,
+) -> usize {
+    let radius = (cap / 2).max(4);
+    let (mean, err) = mean_window(y, valid, h, w, members, radius);
+    let side = 2 * radius + 1;
+    let bins = radius + 1;
+    let (mut power, mut noise, mut count) = (vec![0.0; bins], vec![0.0; bins], vec![0.0; bins]);
+    for k in 0..side * side {
+        let d = ((k / side) as f64 - radius as f64).hypot((k % side) as f64 - radius as f64);
+        let b = d.round() as usize;
+        if b < bins && err[k].is_finite() {
+            power[b] += mean[k] * mean[k];
+            noise[b] += err[k];
+            count[b] += 1.0;
+        }
+    }
+    // Three-bin sums: a ring's zero crossing does not end the kernel.
+    let mut reach = 3;
+    for b in 1..bins.saturating_sub(1) {
+        let p: f64 = power[b - 1..=b + 1].iter().sum();
+        let e: f64 = noise[b - 1..=b + 1].iter().sum();
+        if count[b] > 0.0 && p > SIZE_SNR * e {
+            reach = b;
+        }
+    }
+    let s = 2 * (reach + 3) + 1;
+    let s = s.clamp(9, cap.max(9));
+    if s % 2 == 0 { s - 1 } else { s }
+}
+
+/// The start kernel of the common defect (`s x s`): the pixelwise median of the members'
+/// windows of `y`, each less its median, tapered to 0 at radius `s / 2`.
+pub fn start_kernel(
+    y: &[f64],
+    valid: &[f64],
+    h: usize,
+    w: usize,
+    members: &[Candidate],
+    s: usize,
+) -> Vec<f64> {
+    let c = (s / 2) as isize;
+    let half = s as f64 / 2.0;
+    let mut out = vec![0.0; s * s];
+    let mut column: Vec<f64> = Vec::with_capacity(members.len());
+    let mut levels: Vec<f64> = Vec::with_capacity(members.len());
+    // Each member's level: the median of its window.
+    for m in members {
+        let mut v: Vec<f64> = Vec::with_capacity(s * s);
+        for k in 0..s * s {
+            let rr = m.row as isize + (k / s) as isize - c;
+            let cc = m.col as isize + (k % s) as isize - c;
+            if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
+                let j = rr as usize * w + cc as usize;
+                if valid[j] > 0.0 {
+                    v.push(y[j]);
+                }
+            }
+        }
+        levels.push(if v.is_empty() {
+            0.0
+        } else {
+            let mid = v.len() / 2;
+            *v.select_nth_unstable_by(mid, f64::total_cmp).1
+        });
+    }
+    for (k, o) in out.iter_mut().enumerate() {
+        let (dr, dc) = ((k / s) as isize - c, (k % s) as isize - c);
+        let d = (dr as f64).hypot(dc as f64) / half;
+        if d >= 1.0 {
+            continue;
+        }
+        column.clear();
+        for (m, level) in members.iter().zip(&levels) {
+            let (rr, cc) = (m.row as isize + dr, m.col as isize + dc);
+            if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
+                let j = rr as usize * w + cc as usize;
+                if valid[j] > 0.0 {
+                    column.push(y[j] - level);
+                }
+            }
+        }
+        if column.is_empty() {
+            continue;
+        }
+        let mid = column.len() / 2;
+        let median = *column.select_nth_unstable_by(mid, f64::total_cmp).1;
+        *o = median * (0.5 + 0.5 * (std::f64::consts::PI * d).cos());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A map of `n` Gaussian bumps of height 1 (sigma 1.2 px) on a grid, plus `big` bumps of
+    /// height 8 and sigma 4, plus a weak ring around each small bump.
+    fn scene(h: usize, w: usize, big: &[[usize; 2]]) -> (Vec<f64>, Vec<[usize; 2]>) {
+        let mut y = vec![0.0; h * w];
+        let mut small = Vec::new();
+        for r in (12..h - 12).step_by(24) {
+            for c in (12..w - 12).step_by(24) {
+                small.push([r + (c % 3), c + (r % 5)]);
+            }
+        }
+        let add = |y: &mut Vec<f64>, p: [usize; 2], height: f64, sigma: f64, ring: f64| {
+            for r in 0..h {
+                for c in 0..w {
+                    let d = (r as f64 - p[0] as f64).hypot(c as f64 - p[1] as f64);
+                    y[r * w + c] += height * (-0.5 * (d / sigma).powi(2)).exp()
+                        + ring * (1.3 * d).cos() / (1.0 + d);
+                }
+            }
+        };
+        for &p in &small {
+            add(&mut y, p, 1.0, 1.2, 0.02);
+        }
+        for &p in big {
+            add(&mut y, p, 8.0, 4.0, 0.0);
+        }
+        (y, small)
+    }
+
+    #[test]
+    fn the_common_bump_wins_over_stronger_clusters() {
+        let (h, w) = (128, 128);
+        let big = [[40, 40], [90, 70]];
+        let (y, small) = scene(h, w, &big);
+        let valid = vec![1.0; h * w];
+        let common = find_common(&y, &valid, h, w).expect("a repeated pattern");
+        assert_eq!(common.sign, 1.0);
+        // Every member is one of the small bumps, and most of them are found.
+        for m in &common.members {
+            assert!(
+                small
+                    .iter()
+                    .any(|p| p[0].abs_diff(m.row) <= 1 && p[1].abs_diff(m.col) <= 1),
+                "member at ({}, {}) is not a small bump",
+                m.row,
+                m.col
+            );
+        }
+        assert!(common.members.len() * 10 >= small.len() * 8);
+        // The clusters are outliers, and their centres are left out.
+        assert!(common.outlier_count >= 2);
+        for p in big {
+            assert!(common.outliers[p[0] * w + p[1]]);
+        }
+    }
+
+    #[test]
+    fn noise_has_no_common_pattern() {
+        let (h, w) = (96, 96);
+        let mut rng = crate::rng::Rng::new(3);
+        let y: Vec<f64> = (0..h * w).map(|_| rng.normal()).collect();
+        let valid = vec![1.0; h * w];
+        assert!(find_common(&y, &valid, h, w).is_none());
+    }
+
+    #[test]
+    fn blur_of_a_constant_is_the_constant_even_at_the_edges() {
+        let (h, w) = (20, 17);
+        let mut valid = vec![1.0; h * w];
+        valid[5 * w + 5] = 0.0;
+        let y = vec![2.5; h * w];
+        for v in gaussian_blur(&y, &valid, h, w, 3.0) {
+            assert!((v - 2.5).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn kernel_size_follows_the_reach_of_the_rings() {
+        let (h, w) = (128, 128);
+        let (y, small) = scene(h, w, &[]);
+        let valid = vec![1.0; h * w];
+        let members: Vec<Candidate> = small
+            .iter()
+            .map(|p| Candidate {
+                row: p[0],
+                col: p[1],
+                value: 1.0,
+            })
+            .collect();
+        let s = kernel_size_from_data(&y, &valid, h, w, &members, 63);
+        assert!((9..=63).contains(&s) && s % 2 == 1, "size {s}");
+        // Rings without noise reach the cap.
+        assert!(s >= 41, "size {s}");
+    }
+}

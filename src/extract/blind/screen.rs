@@ -1,0 +1,208 @@
+//! Pixels that no kernel explains, found before and after the search and left out of the fit
+//! (weight 0), then reported as the result's `excluded` mask.
+//!
+//! | cause | how it is found |
+//! |---|---|
+//! | aborted scan, dropped line | a scan line (row) of one value in every layer (the trailing zero lines of an aborted Nanonis or Createc scan) |
+//! | saturation | the map's largest (smallest) value held by at least [`PLATEAU`] pixels: the instrument clipped there |
+//! | cluster, pick-up | much stronger than the common defect ([`super::common`]) |
+//! | glitch line | a row whose median absolute residual exceeds [`LINE_SIGMA`] robust deviations of the residual |
+//! | spike | a residual beyond [`SPIKE_SIGMA`] robust deviations, farther than [`SPIKE_CLEARANCE`] px from every defect found |
+
+use super::common::robust_sigma;
+
+/// Pixels at the extreme value that make a plateau (saturation).
+const PLATEAU: usize = 6;
+/// A row whose median absolute residual is this many robust deviations is a glitch.
+const LINE_SIGMA: f64 = 4.0;
+/// A residual this many robust deviations is a spike ...
+const SPIKE_SIGMA: f64 = 10.0;
+/// ... when it is at least this far from every defect found, in pixels.
+const SPIKE_CLEARANCE: f64 = 3.0;
+
+/// What the screen left out, by cause (pixel counts, rows for lines).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Screened {
+    /// Rows of one value (aborted scans, dropped lines).
+    pub constant_rows: usize,
+    /// Pixels at a saturated extreme.
+    pub saturated: usize,
+    /// Outliers much stronger than the common defect, and their pixels.
+    pub outliers: usize,
+    pub outlier_pixels: usize,
+    /// Glitch rows and spike pixels found in the residual.
+    pub glitch_rows: usize,
+    pub spikes: usize,
+}
+
+impl Screened {
+    /// One line for a summary, empty when nothing was left out.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.constant_rows > 0 {
+            parts.push(format!(
+                "{} constant scan lines (aborted scan?)",
+                self.constant_rows
+            ));
+        }
+        if self.saturated > 0 {
+            parts.push(format!("{} saturated pixels", self.saturated));
+        }
+        if self.outliers > 0 {
+            parts.push(format!(
+                "{} outliers much stronger than the common defect ({} px)",
+                self.outliers, self.outlier_pixels
+            ));
+        }
+        if self.glitch_rows > 0 {
+            parts.push(format!("{} glitch lines", self.glitch_rows));
+        }
+        if self.spikes > 0 {
+            parts.push(format!("{} spike pixels", self.spikes));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Set to 0 the weights of rows of one value and of saturated plateaus of the layers
+/// (`layers[e]` is `H x W`, 0 where invalid); counts go to `notes`.
+pub fn instrument(
+    layers: &[Vec<f64>],
+    valid: &mut [f64],
+    h: usize,
+    w: usize,
+    notes: &mut Screened,
+) {
+    for r in 0..h {
+        let row = r * w..(r + 1) * w;
+        let constant = layers.iter().all(|y| {
+            let first = y[row.start];
+            y[row.clone()].iter().all(|x| *x == first)
+        });
+        if constant && valid[row.clone()].iter().any(|v| *v > 0.0) {
+            valid[row].iter_mut().for_each(|v| *v = 0.0);
+            notes.constant_rows += 1;
+        }
+    }
+    for y in layers {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (x, v) in y.iter().zip(valid.iter()) {
+            if *v > 0.0 {
+                lo = lo.min(*x);
+                hi = hi.max(*x);
+            }
+        }
+        if lo >= hi {
+            continue;
+        }
+        for extreme in [lo, hi] {
+            let at: Vec<usize> = (0..h * w)
+                .filter(|&i| valid[i] > 0.0 && y[i] == extreme)
+                .collect();
+            if at.len() >= PLATEAU {
+                notes.saturated += at.len();
+                for i in at {
+                    valid[i] = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Set to 0 the weights of glitch rows and spikes of the residual `r` (0 where invalid), away
+/// from the `positions` found; counts go to `notes`. Returns whether anything was left out.
+pub fn residual(
+    r: &[f64],
+    valid: &mut [f64],
+    h: usize,
+    w: usize,
+    positions: &[[f64; 2]],
+    notes: &mut Screened,
+) -> bool {
+    let sigma = robust_sigma(r, valid);
+    if sigma <= 0.0 {
+        return false;
+    }
+    let mut changed = false;
+    for row in 0..h {
+        let span = row * w..(row + 1) * w;
+        let mut a: Vec<f64> = r[span.clone()]
+            .iter()
+            .zip(&valid[span.clone()])
+            .filter(|(_, v)| **v > 0.0)
+            .map(|(x, _)| x.abs())
+            .collect();
+        if a.len() < w / 2 {
+            continue;
+        }
+        let mid = a.len() / 2;
+        if *a.select_nth_unstable_by(mid, f64::total_cmp).1 > LINE_SIGMA * sigma {
+            valid[span].iter_mut().for_each(|v| *v = 0.0);
+            notes.glitch_rows += 1;
+            changed = true;
+        }
+    }
+    for i in 0..h * w {
+        if valid[i] <= 0.0 || r[i].abs() <= SPIKE_SIGMA * sigma {
+            continue;
+        }
+        let (row, col) = (i / w, i % w);
+        let close = positions
+            .iter()
+            .any(|p| (p[0] - row as f64).hypot(p[1] - col as f64) <= SPIKE_CLEARANCE);
+        if !close {
+            valid[i] = 0.0;
+            notes.spikes += 1;
+            changed = true;
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_zero_lines_and_plateaus_are_left_out() {
+        let (h, w) = (16, 12);
+        let mut y: Vec<f64> = (0..h * w)
+            .map(|i| ((i * 7919) % 101) as f64 * 0.01)
+            .collect();
+        for x in y[13 * w..].iter_mut() {
+            *x = 0.0;
+        }
+        for i in [20, 21, 22, 32, 33, 34] {
+            y[i] = 5.0;
+        }
+        let mut valid = vec![1.0; h * w];
+        let mut notes = Screened::default();
+        instrument(&[y.clone()], &mut valid, h, w, &mut notes);
+        assert_eq!(notes.constant_rows, 3);
+        assert_eq!(notes.saturated, 6);
+        assert!(valid[13 * w..].iter().all(|v| *v == 0.0));
+        assert_eq!(valid[20], 0.0);
+        assert_eq!(valid[5 * w + 3], 1.0);
+        assert!(notes.describe().contains("3 constant scan lines"));
+    }
+
+    #[test]
+    fn spikes_far_from_defects_and_glitch_rows_go_defects_stay() {
+        let (h, w) = (20, 20);
+        let mut rng = crate::rng::Rng::new(1);
+        let mut r: Vec<f64> = (0..h * w).map(|_| rng.normal()).collect();
+        r[3 * w + 3] = 50.0; // a spike, far from the defect
+        r[10 * w + 10] = 50.0; // at the defect: a core the model misses, kept
+        for x in r[15 * w..16 * w].iter_mut() {
+            *x += 9.0; // a glitch row
+        }
+        let mut valid = vec![1.0; h * w];
+        let mut notes = Screened::default();
+        assert!(residual(&r, &mut valid, h, w, &[[10.2, 9.8]], &mut notes));
+        assert_eq!(valid[3 * w + 3], 0.0);
+        assert_eq!(valid[10 * w + 10], 1.0);
+        assert_eq!(notes.glitch_rows, 1);
+        assert!(valid[15 * w..16 * w].iter().all(|v| *v == 0.0));
+        assert_eq!(notes.spikes, 1);
+    }
+}
