@@ -20,6 +20,7 @@
 pub mod clean;
 pub mod common;
 pub mod correlate;
+pub mod lattice;
 pub mod screen;
 pub mod search;
 
@@ -143,6 +144,18 @@ pub fn extract_blind(
         ));
     }
     check_cancelled(progress)?;
+    let mut chosen: Vec<String> = Vec::new();
+    // The atomic lattice is not a defect: the search looks at the map without it.
+    let y = match lattice::find_lattice(&y, &valid, h, w) {
+        Some(l) => {
+            chosen.push(format!(
+                "the atomic lattice ({} Bragg peaks) taken out of the search map",
+                l.peaks
+            ));
+            y.iter().zip(&l.component).map(|(a, b)| a - b).collect()
+        }
+        None => y,
+    };
     let found_common = common::find_common(&y, &valid, h, w);
     if let Some(c) = &found_common {
         notes.outliers = c.outlier_count;
@@ -172,7 +185,6 @@ pub fn extract_blind(
         start: None,
     };
     check_cancelled(progress)?;
-    let mut chosen: Vec<String> = Vec::new();
     let found = match &found_common {
         Some(c) => {
             let s = match settings.kernel_size {

@@ -1,0 +1,194 @@
+//! The atomic lattice of a scan, taken out of the map the search looks at (Bragg-peak
+//! removal, as MT-SBD does).
+//!
+//! A lattice resolved in the scan repeats over the whole map: its Fourier transform has sharp
+//! peaks (Bragg peaks) far above the spectrum around them, while the defects' patterns, at
+//! random places, spread over q. A search on the raw map takes the lattice's sites as
+//! "defects" of a lattice-shaped kernel. Here a Fourier pixel is a Bragg peak when its power
+//! exceeds [`PEAK_RATIO`] times the median power of its [`NEIGHBOURHOOD`] x [`NEIGHBOURHOOD`]
+//! neighbourhood and is the largest of its 3 x 3 pixels, at spatial frequencies of at least
+//! [`MIN_FREQUENCY`] cycles per pixel (periods of a few pixels: an atomic lattice, not the
+//! rings of a surface state). The lattice is the inverse transform of the peaks' 3 x 3
+//! pixels. The map engine still fits the whole map; only the search map loses the lattice.
+//!
+//! Convention: unnormalised forward DFT `F(k) = sum_r x(r) exp(-2 pi i k.r / N)` over the
+//! `H x W` map (rows, then columns), inverse divided by `H W`.
+
+use num_complex::Complex64 as C64;
+use rustfft::FftPlanner;
+
+/// A Bragg peak stands this many times above the median power around it.
+const PEAK_RATIO: f64 = 30.0;
+/// Side of the neighbourhood whose median power a peak is compared with (odd).
+const NEIGHBOURHOOD: usize = 11;
+/// Lowest spatial frequency searched for peaks, in cycles per pixel.
+const MIN_FREQUENCY: f64 = 0.12;
+
+/// The lattice found: the number of Bragg peaks (each of a `+q, -q` pair counts) and its
+/// part of the map (`H x W`, 0 where invalid).
+#[derive(Clone, Debug)]
+pub struct Lattice {
+    pub peaks: usize,
+    pub component: Vec<f64>,
+}
+
+/// In-place 2D DFT of an `h x w` complex image (`inverse`: the unnormalised inverse).
+fn fft2(data: &mut [C64], h: usize, w: usize, inverse: bool) {
+    let mut planner = FftPlanner::<f64>::new();
+    let (rows, cols) = if inverse {
+        (planner.plan_fft_inverse(w), planner.plan_fft_inverse(h))
+    } else {
+        (planner.plan_fft_forward(w), planner.plan_fft_forward(h))
+    };
+    rows.process(data);
+    let mut column = vec![C64::new(0.0, 0.0); h];
+    for c in 0..w {
+        for (r, x) in column.iter_mut().enumerate() {
+            *x = data[r * w + c];
+        }
+        cols.process(&mut column);
+        for (r, x) in column.iter().enumerate() {
+            data[r * w + c] = *x;
+        }
+    }
+}
+
+/// The lattice of `y` (`h x w`, weights `valid`), or `None` when the spectrum has no Bragg
+/// peak.
+pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Lattice> {
+    let n: f64 = valid.iter().filter(|v| **v > 0.0).count() as f64;
+    if n == 0.0 || h < NEIGHBOURHOOD || w < NEIGHBOURHOOD {
+        return None;
+    }
+    let mean = y
+        .iter()
+        .zip(valid)
+        .filter(|(_, v)| **v > 0.0)
+        .map(|(x, _)| x)
+        .sum::<f64>()
+        / n;
+    let mut spectrum: Vec<C64> = y
+        .iter()
+        .zip(valid)
+        .map(|(x, v)| C64::new(if *v > 0.0 { x - mean } else { 0.0 }, 0.0))
+        .collect();
+    fft2(&mut spectrum, h, w, false);
+    let power: Vec<f64> = spectrum.iter().map(|z| z.norm_sqr()).collect();
+    // Signed frequency of index k of n, in cycles per pixel.
+    let freq = |k: usize, n: usize| {
+        let k = if k > n / 2 { k as f64 - n as f64 } else { k as f64 };
+        k / n as f64
+    };
+    let half = (NEIGHBOURHOOD / 2) as isize;
+    let at = |r: isize, c: isize| {
+        power[r.rem_euclid(h as isize) as usize * w + c.rem_euclid(w as isize) as usize]
+    };
+    let mut peaks: Vec<usize> = Vec::new();
+    let mut around: Vec<f64> = Vec::with_capacity(NEIGHBOURHOOD * NEIGHBOURHOOD);
+    for r in 0..h {
+        for c in 0..w {
+            if freq(r, h).hypot(freq(c, w)) < MIN_FREQUENCY {
+                continue;
+            }
+            let p = power[r * w + c];
+            let (ri, ci) = (r as isize, c as isize);
+            let top = (-1..=1).all(|dr| {
+                (-1..=1).all(|dc| (dr == 0 && dc == 0) || at(ri + dr, ci + dc) < p)
+            });
+            if !top {
+                continue;
+            }
+            around.clear();
+            for dr in -half..=half {
+                for dc in -half..=half {
+                    if dr.abs() > 1 || dc.abs() > 1 {
+                        around.push(at(ri + dr, ci + dc));
+                    }
+                }
+            }
+            let mid = around.len() / 2;
+            let median = *around.select_nth_unstable_by(mid, f64::total_cmp).1;
+            if p > PEAK_RATIO * median {
+                peaks.push(r * w + c);
+            }
+        }
+    }
+    if peaks.is_empty() {
+        return None;
+    }
+    let mut keep = vec![false; h * w];
+    for &i in &peaks {
+        let (r, c) = ((i / w) as isize, (i % w) as isize);
+        for dr in -1..=1 {
+            for dc in -1..=1 {
+                keep[(r + dr).rem_euclid(h as isize) as usize * w
+                    + (c + dc).rem_euclid(w as isize) as usize] = true;
+            }
+        }
+    }
+    for (z, k) in spectrum.iter_mut().zip(&keep) {
+        if !k {
+            *z = C64::new(0.0, 0.0);
+        }
+    }
+    fft2(&mut spectrum, h, w, true);
+    let scale = 1.0 / (h * w) as f64;
+    let component = spectrum
+        .iter()
+        .zip(valid)
+        .map(|(z, v)| if *v > 0.0 { z.re * scale } else { 0.0 })
+        .collect();
+    Some(Lattice {
+        peaks: peaks.len(),
+        component,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lattice_is_found_and_taken_out_defects_stay() {
+        let (h, w) = (96, 80);
+        let mut rng = crate::rng::Rng::new(5);
+        let bump = |r: f64, c: f64, p: [f64; 2]| (-((r - p[0]).powi(2) + (c - p[1]).powi(2)) / 4.0).exp();
+        let defects = [[20.0, 30.0], [60.0, 50.0], [75.0, 15.0]];
+        let mut lattice = vec![0.0; h * w];
+        let mut y = vec![0.0; h * w];
+        for r in 0..h {
+            for c in 0..w {
+                let (rf, cf) = (r as f64, c as f64);
+                // A square lattice of period 4 px, turned a little.
+                lattice[r * w + c] = 0.5
+                    * ((2.0 * std::f64::consts::PI / 4.0) * (0.98 * cf + 0.2 * rf)).cos()
+                    * ((2.0 * std::f64::consts::PI / 4.0) * (0.98 * rf - 0.2 * cf)).cos();
+                y[r * w + c] = lattice[r * w + c]
+                    + defects.iter().map(|&p| bump(rf, cf, p)).sum::<f64>()
+                    + 0.05 * rng.normal();
+            }
+        }
+        let valid = vec![1.0; h * w];
+        let found = find_lattice(&y, &valid, h, w).expect("the lattice");
+        assert!(found.peaks >= 2 && found.peaks % 2 == 0, "{} peaks", found.peaks);
+        let cleaned: Vec<f64> = y.iter().zip(&found.component).map(|(a, b)| a - b).collect();
+        let rms = |v: &[f64]| (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt();
+        let left: Vec<f64> = cleaned
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let (rf, cf) = ((i / w) as f64, (i % w) as f64);
+                x - defects.iter().map(|&p| bump(rf, cf, p)).sum::<f64>()
+            })
+            .collect();
+        // Most of the lattice is gone; the defects are not.
+        assert!(rms(&left) < 0.35 * rms(&lattice), "{} vs {}", rms(&left), rms(&lattice));
+        for p in defects {
+            let i = p[0] as usize * w + p[1] as usize;
+            assert!(cleaned[i] > 0.7, "defect at {p:?}: {}", cleaned[i]);
+        }
+        // Without a lattice nothing is found.
+        let plain: Vec<f64> = y.iter().zip(&lattice).map(|(a, b)| a - b).collect();
+        assert!(find_lattice(&plain, &valid, h, w).is_none());
+    }
+}
