@@ -1,7 +1,7 @@
 //! Drawing a real-scan scene: the kernels of the map and where everything is. Nothing is
 //! rendered here but the kernels ([`super::render`] makes the map).
 
-use super::kernel::{self, TypeKernel, core_radius_px, quantise};
+use super::kernel::{self, Renderer, TypeKernel, core_radius_px, quantise};
 use super::{RealScanConfig, Surface, TipChange};
 use crate::physics::continuum::{ContinuumKernel, Scatterer};
 use crate::physics::spec::ModelSpec;
@@ -119,48 +119,23 @@ pub(super) fn draw_scene(config: &RealScanConfig, seed: u64) -> Result<Scene> {
     let surfaces = surface_fields(config, pixel_size_a, max_radius, rng)?;
     let core0 = core_radius_px(core_ratio, sigma0);
     let min_radius = ((core0 + 8.0).ceil() as usize).min(max_radius);
-    let scale0 = kernel::ripple_scale(
-        &surfaces.adatom,
-        pixel_size_a,
-        surfaces.rotation_deg,
-        core0,
-        min_radius,
-        max_radius,
-    )?;
+    // Windows reach at most sqrt(2) (max_radius + 1) from the impurity.
+    let reach = std::f64::consts::SQRT_2 * (max_radius + 2) as f64;
+    let render0 = Renderer::new(&surfaces.adatom, pixel_size_a, surfaces.rotation_deg, reach);
+    let scale0 = kernel::ripple_scale(&render0, core0, min_radius, max_radius)?;
     let adatom = TypeKernel {
         radius: scale0.radius,
-        ripple: kernel::ripple_phases(
-            &surfaces.adatom,
-            pixel_size_a,
-            surfaces.rotation_deg,
-            scale0.radius,
-            scale0.divisor,
-            1.0,
-        )?,
+        ripple: kernel::ripple_phases(&render0, scale0.radius, scale0.divisor, 1.0)?,
         core_height: core_ratio,
         core_sigma_px: sigma0,
     };
     let dark = match &surfaces.dark {
         Some(field) => {
-            let s = kernel::ripple_scale(
-                field,
-                pixel_size_a,
-                surfaces.rotation_deg,
-                core0,
-                min_radius,
-                max_radius,
-            )?;
-            let ripple = kernel::ripple_phases(
-                field,
-                pixel_size_a,
-                surfaces.rotation_deg,
-                s.radius,
-                s.divisor,
-                dark_gain,
-            )?;
+            let render1 = Renderer::new(field, pixel_size_a, surfaces.rotation_deg, reach);
+            let s = kernel::ripple_scale(&render1, core0, min_radius, max_radius)?;
             TypeKernel {
                 radius: s.radius,
-                ripple,
+                ripple: kernel::ripple_phases(&render1, s.radius, s.divisor, dark_gain)?,
                 core_height: dark_depth,
                 core_sigma_px: dark_sigma,
             }
