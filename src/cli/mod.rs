@@ -119,8 +119,10 @@ pub enum Simulate {
     },
     /// One multi-defect observation of a kernel, with its mask, to HDF5 and PNG.
     Observation {
-        /// Catalog name; repeat it to name the kernel of each defect type (--types).
-        #[arg(long, default_value = "bi2212-normal-m50meV")]
+        /// Catalog name (default bi2212-normal-m50meV); repeat it to name the kernel of each
+        /// defect type (--types). With --preset real-scan: the adatom surface, ag111 (the
+        /// default), cu111, au111 or a catalog kernel (e.g. graphene-*, kagome-*).
+        #[arg(long)]
         kernel: Vec<String>,
         /// Defect types (1 to 8), each a kernel with its own defect count and amplitudes
         /// (--min-defects..--max-defects per type); kernels not named by --kernel are drawn
@@ -128,15 +130,18 @@ pub enum Simulate {
         /// type t's amplitudes are scaled by rms(K_0) / rms(K_t), so every type shows.
         #[arg(long, default_value_t = 1)]
         types: usize,
-        #[arg(long, default_value_t = 128)]
-        size: usize,
+        /// Image size in pixels (square); default 128, 256 with --preset real-scan.
+        #[arg(long)]
+        size: Option<usize>,
         /// Defects per nm^2 (Poisson); otherwise --min-defects..--max-defects.
         #[arg(long)]
         density: Option<f64>,
-        #[arg(long, default_value_t = 1)]
-        min_defects: usize,
-        #[arg(long, default_value_t = 20)]
-        max_defects: usize,
+        /// Fewest defects per type (default 1); with --preset real-scan, adatoms (default 15).
+        #[arg(long)]
+        min_defects: Option<usize>,
+        /// Most defects per type (default 20); with --preset real-scan, adatoms (default 40).
+        #[arg(long)]
+        max_defects: Option<usize>,
         #[arg(long, value_enum, default_value_t = Preset::Realistic)]
         preset: Preset,
         #[arg(long, default_value_t = 0)]
@@ -186,8 +191,9 @@ pub struct DatasetArgs {
     pub kernels: usize,
     #[arg(long, default_value_t = 500)]
     pub per_kernel: usize,
-    #[arg(long, default_value_t = 64)]
-    pub size: usize,
+    /// Image size in pixels (square); default 64, 256 with --preset real-scan.
+    #[arg(long)]
+    pub size: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Seed of the kernel choice and train/unseen split (keep it when drawing test sets).
@@ -195,10 +201,19 @@ pub struct DatasetArgs {
     pub split_seed: u64,
     #[arg(long, default_value_t = 0.2)]
     pub unseen_fraction: f64,
-    #[arg(long, default_value_t = 1)]
-    pub min_defects: usize,
-    #[arg(long, default_value_t = 20)]
-    pub max_defects: usize,
+    /// Fewest defects per observation (default 1); with --preset real-scan, adatoms (15).
+    #[arg(long)]
+    pub min_defects: Option<usize>,
+    /// Most defects per observation (default 20); with --preset real-scan, adatoms (40).
+    #[arg(long)]
+    pub max_defects: Option<usize>,
+    /// --preset real-scan: how many maps (default 16).
+    #[arg(long)]
+    pub maps: Option<usize>,
+    /// --preset real-scan: the adatom surface, ag111 (the default), cu111, au111 or a catalog
+    /// kernel.
+    #[arg(long)]
+    pub kernel: Option<String>,
     /// Restrict defects to the central fraction of each axis (published dataset style).
     #[arg(long)]
     pub central: Option<f64>,
@@ -389,6 +404,10 @@ pub enum Preset {
     Clean,
     /// White and 1/f noise, line offsets, tip changes, spikes, plane, drift.
     Realistic,
+    /// Looks like a measured topograph of adatoms on Ag/Cu/Au(111) (Friedel rings, dimers,
+    /// dark defects, clusters, a step edge, tip changes, glitch and zero lines, saturation),
+    /// with the truth of every part stored (`qpik::synthesis::real_scan`).
+    RealScan,
 }
 
 /// Run the CLI; returns the process exit code.

@@ -6,6 +6,7 @@
 //! published dataset); [`Artefacts::realistic`] switches all on at moderate levels.
 
 pub mod dataset;
+pub mod real_scan;
 pub mod scene;
 pub mod stamps;
 pub mod topography;
@@ -377,7 +378,8 @@ pub fn place_defects(
     Ok((positions, amplitudes))
 }
 
-fn std_dev(x: &[f32]) -> f64 {
+/// Population standard deviation of a map (the `s` of the artefact strengths).
+pub(crate) fn std_dev(x: &[f32]) -> f64 {
     let n = x.len() as f64;
     let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
     (x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt()

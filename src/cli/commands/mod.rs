@@ -6,6 +6,7 @@ mod network;
 mod pictures;
 mod show;
 mod simulate;
+mod simulate_real;
 mod simulate_stack;
 mod simulate_typed;
 
@@ -55,9 +56,34 @@ pub fn run(cli: Cli) -> Result<()> {
             spec,
             energies,
         }) => {
+            if preset == Preset::RealScan {
+                if types != 1 || kernel.len() > 1 || density.is_some() {
+                    return Err(Error::invalid(
+                        "--preset real-scan draws its own defect types and counts: drop --types, --density and extra --kernel",
+                    ));
+                }
+                if spec.is_some() || energies.is_some() {
+                    return Err(Error::invalid(
+                        "--preset real-scan makes one topograph: drop --spec and --energies",
+                    ));
+                }
+                let request = simulate_real::Request {
+                    surface: kernel.first().cloned(),
+                    size,
+                    pixel_size_a: pixel_size,
+                    adatoms: [min_defects, max_defects],
+                };
+                return simulate_real::real_scan_observation(&request, seed, &out, png);
+            }
+            let size = size.unwrap_or(128);
+            let kernel = if kernel.is_empty() {
+                vec!["bi2212-normal-m50meV".to_string()]
+            } else {
+                kernel
+            };
             let defects = DefectConfig {
-                count_min: min_defects,
-                count_max: max_defects,
+                count_min: min_defects.unwrap_or(1),
+                count_max: max_defects.unwrap_or(20),
                 density_per_nm2: density,
                 ..DefectConfig::default()
             };
@@ -181,7 +207,9 @@ pub fn run(cli: Cli) -> Result<()> {
 fn artefacts(preset: Preset) -> Artefacts {
     match preset {
         Preset::Clean => Artefacts::default(),
-        Preset::Realistic => Artefacts::realistic(),
+        // The real-scan preset is its own generator (simulate_real); its scan artefacts are
+        // the realistic ones and more.
+        Preset::Realistic | Preset::RealScan => Artefacts::realistic(),
     }
 }
 

@@ -209,6 +209,15 @@ pub(super) fn single_observation(
 }
 
 pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
+    if a.preset == Preset::RealScan {
+        return super::simulate_real::real_scan_dataset(a);
+    }
+    if a.maps.is_some() || a.kernel.is_some() {
+        return Err(Error::invalid(
+            "--maps and --kernel are for --preset real-scan; other datasets draw --kernels",
+        ));
+    }
+    let size = a.size.unwrap_or(64);
     let mut artefacts = artefacts(a.preset);
     if a.snr.is_some() {
         artefacts.snr = a.snr;
@@ -216,14 +225,14 @@ pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
     let cfg = DatasetConfig {
         kernels: a.kernels,
         per_kernel: a.per_kernel,
-        size: a.size,
+        size,
         seed: a.seed,
         split_seed: a.split_seed,
         unseen_fraction: a.unseen_fraction,
         pixel_size_a: a.pixel_size,
         defects: DefectConfig {
-            count_min: a.min_defects,
-            count_max: a.max_defects,
+            count_min: a.min_defects.unwrap_or(1),
+            count_max: a.max_defects.unwrap_or(20),
             region: match a.central {
                 Some(fraction) => Region::Central { fraction },
                 None => Region::Full,
@@ -243,8 +252,8 @@ pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
         summary.kernels,
         summary.unseen,
         summary.observations,
-        a.size,
-        a.size,
+        size,
+        size,
         t.elapsed().as_secs_f64(),
         summary.seconds_kernels,
         summary.seconds_observations

@@ -22,6 +22,22 @@
 //! `types` and `type_kernel_index` come together or not at all (files of earlier writers
 //! have neither: one type, `type_kernel_index` = `kernel_index`).
 //!
+//! Generators may add datasets of their own ([`DatasetWriter::write_extra`], read with
+//! [`read_extra`]); readers ignore them. The real-scan preset
+//! ([`crate::synthesis::real_scan::file`]) adds its truth:
+//!
+//! | dataset            | type | shape     | notes                                              |
+//! |--------------------|------|-----------|----------------------------------------------------|
+//! | `excluded`         | u8   | [N, H, W] | 1 where an outlier is (no kernel explains it)      |
+//! | `ring_period_m`    | f64  | [N]       | Friedel period of the adatom kernel; NaN: lattice  |
+//! | `core_radius_px`   | f64  | [N, T]    | per type: radius of the apparent-height core       |
+//! | `kernel_radius_px` | u32  | [N, T]    | truth window `2R + 1` about (H/2, W/2) in `kernels` |
+//! | `core_height`      | f64  | [N]       | adatom core height, ring units                     |
+//! | `isotropic`        | u8   | [N]       | 1: the adatom kernel is isotropic                  |
+//! | `tip_change`       | f64  | [N, 5]    | row, shift rows, shift cols, core and ripple scale; NaN row: none |
+//! | `saturation`       | f64  | [N]       | clip level of the defect signal; NaN: none         |
+//! | `zero_lines`       | u32  | [N]       | trailing lines of zeros                            |
+//!
 //! Every per-observation dataset is chunked along N only, about [`CHUNK_TARGET_BYTES`] per chunk
 //! (32 images of 64 x 64 f32), compressed with shuffle (multi-byte types) + deflate level
 //! [`DEFLATE_LEVEL`]. [`DatasetWriter`] compresses chunks in parallel and hands them to libhdf5
@@ -57,5 +73,5 @@ mod tests_types;
 mod tests_writer;
 
 pub use layout::{CHUNK_TARGET_BYTES, DEFLATE_LEVEL};
-pub use reader::{ChildOptions, DatasetReader, read_dataset};
+pub use reader::{ChildOptions, DatasetReader, read_dataset, read_extra};
 pub use writer::{DatasetWriter, write_dataset};

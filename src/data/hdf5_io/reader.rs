@@ -457,3 +457,16 @@ pub fn read_dataset(path: &Path) -> Result<Dataset> {
         observations,
     })
 }
+
+/// Dataset `name` of a dataset file that the layout does not define (written by
+/// [`super::DatasetWriter::write_extra`]), or `None` when the file has none by that name.
+pub fn read_extra<T: hdf5::H5Type>(path: &Path, name: &str) -> Result<Option<ndarray::ArrayD<T>>> {
+    let file = super::schema::open_file(path)?;
+    let Ok(ds) = file.dataset(name) else {
+        return Ok(None);
+    };
+    super::schema::check_declared_size(path, name, &ds.shape(), std::mem::size_of::<T>())?;
+    ds.read_dyn::<T>()
+        .map(Some)
+        .map_err(|e| super::layout::h5_error(path, &format!("cannot read dataset '{name}'"), e))
+}

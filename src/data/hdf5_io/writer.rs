@@ -157,6 +157,42 @@ impl DatasetWriter {
         Ok(())
     }
 
+    /// Adds dataset `name` of `shape` (row-major `data`) beside the layout's own: a truth
+    /// a generator keeps with its observations (the real-scan preset's `excluded`,
+    /// `ring_period_m`, ...). Deflated in chunks of one row of the first axis; readers that
+    /// do not know the name ignore it ([`super::read_extra`] reads it).
+    pub fn write_extra<T: hdf5::H5Type>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        data: &[T],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        if shape.iter().product::<usize>() != data.len() || shape.is_empty() {
+            return Err(Error::invalid(format!(
+                "{}: dataset '{name}' of shape {shape:?} given {} values",
+                show(&path),
+                data.len()
+            )));
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Err(Error::invalid("dataset writer used after an error"));
+        };
+        let view = ndarray::ArrayViewD::from_shape(shape, data).expect("checked shape");
+        let mut builder = open.file.new_dataset_builder().with_data(view);
+        if !data.is_empty() {
+            let mut chunk = shape.to_vec();
+            if chunk.len() > 1 {
+                chunk[0] = 1;
+            }
+            builder = builder.chunk(chunk).deflate(DEFLATE_LEVEL);
+        }
+        builder
+            .create(name)
+            .map(|_| ())
+            .map_err(|e| h5_error(&path, &format!("cannot write dataset '{name}'"), e))
+    }
+
     fn check_block(&self, start: usize, block: &ObservationTable) -> Result<()> {
         let n = block.kernel_index.len();
         let total = self.written.len();
