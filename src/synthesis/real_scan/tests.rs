@@ -351,3 +351,24 @@ fn a_file_of_maps_reads_back_with_its_truth() {
     }
     assert!(read_real_scan(&path, 2).is_err());
 }
+
+#[test]
+fn a_catalog_lattice_kernel_is_an_anisotropic_adatom_kernel_without_a_period() {
+    let c = RealScanConfig {
+        size: 128,
+        surface: Surface::parse("graphene-500meV"),
+        ..RealScanConfig::default()
+    };
+    let s = real_scan(&c, 2).unwrap();
+    assert!(!s.isotropic);
+    assert_eq!(s.ring_period_m, None);
+    assert_eq!(s.surface, "graphene-500meV");
+    let k = &s.kernels[0];
+    let r = k.dim().0 / 2;
+    assert!(k[[r, r]] as f64 > 10.0, "the core is on top: {}", k[[r, r]]);
+    let sc = score_blind(&s, &s.seen_positions(), k, None).unwrap();
+    assert!(sc.maxdot_outside_core > 0.9999);
+    assert_eq!(sc.ring_period_error, None);
+    assert!(sc.anisotropy > 0.01, "a 3-fold kernel: {sc:?}");
+    assert_eq!(real_scan(&c, 2).unwrap().map, s.map);
+}
