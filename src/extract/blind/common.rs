@@ -13,9 +13,11 @@
 //! 2. **Groups by looks.** Each candidate's band-passed window (side `2 x` [`LOOK_RADIUS`]
 //!    `+ 1`, unit norm, signed) is compared with every other's by their dot product. The
 //!    group of a candidate is it and its look-alikes (dot above [`LIKENESS`]); the group with
-//!    the largest count times median strength wins: many and strong, so a kernel's centre
-//!    rather than one of its rings (which repeat as often, weaker), and the common adatom
-//!    rather than a few clusters (stronger, but rare and unlike each other).
+//!    the largest count times the square root of its median strength wins: many first, then
+//!    strong, so a kernel's centre rather than one of its rings (which repeat as often,
+//!    weaker), and the common adatom rather than a few clusters (stronger, but rare).
+//!    A group whose members lie along a line ([`LINE_WIDTH`]) is a step edge or a scratch:
+//!    its footprint is left out and the next group is taken.
 //! 3. **Outliers.** A candidate of the group's sign stronger than [`OUTLIER_FACTOR`] times the
 //!    group's median strength is not the common defect (a cluster, a pick-up): its footprint
 //!    (where the band-passed map keeps its sign above a quarter of its peak, within
@@ -39,6 +41,10 @@ const LOOK_RADIUS: usize = 6;
 const LIKENESS: f64 = 0.75;
 /// A group needs at least this many members to be a repeated pattern.
 pub const MIN_GROUP: usize = 3;
+/// A group whose members lie within this many pixels of a line is a step edge or a scratch.
+const LINE_WIDTH: f64 = 3.0;
+/// Line-shaped groups left out before the search gives up.
+const MAX_LINES: usize = 4;
 /// Candidates this many times stronger than the group's median are outliers.
 const OUTLIER_FACTOR: f64 = 2.5;
 /// How far an outlier's footprint may reach from its extremum, in pixels.
@@ -145,7 +151,10 @@ fn candidates(band: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<Candidate>
         for c in 0..w {
             let i = r * w + c;
             let v = band[i];
-            if valid[i] <= 0.0 || v.abs() <= floor {
+            // A window cut by the edge does not show what the candidate looks like.
+            let edge =
+                r < LOOK_RADIUS || c < LOOK_RADIUS || r + LOOK_RADIUS >= h || c + LOOK_RADIUS >= w;
+            if edge || valid[i] <= 0.0 || v.abs() <= floor {
                 continue;
             }
             let mut top = true;
@@ -202,10 +211,53 @@ fn median_abs(v: impl Iterator<Item = f64>) -> f64 {
     *a.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
-/// The band-passed map: Gaussian of 1 px minus Gaussian of [`WIDE_SIGMA`] px.
+/// `y` less its least-squares plane over the pixels of nonzero weight.
+pub fn without_plane(y: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
+    // Normal equations of [1, row, col], centred for conditioning.
+    let (cr, cc) = ((h as f64 - 1.0) / 2.0, (w as f64 - 1.0) / 2.0);
+    let mut a = [[0.0f64; 3]; 3];
+    let mut b = [0.0f64; 3];
+    for i in 0..h * w {
+        if valid[i] > 0.0 {
+            let f = [1.0, (i / w) as f64 - cr, (i % w) as f64 - cc];
+            for j in 0..3 {
+                b[j] += f[j] * y[i];
+                for k in 0..3 {
+                    a[j][k] += f[j] * f[k];
+                }
+            }
+        }
+    }
+    // Cramer's rule on the 3 x 3 system (a singular one, too few pixels: no plane).
+    let det3 = |m: &[[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det3(&a);
+    let coef: Vec<f64> = (0..3)
+        .map(|j| {
+            if d.abs() <= 1e-12 * a[0][0].powi(3).max(1e-300) {
+                return 0.0;
+            }
+            let mut m = a;
+            for (row, bi) in m.iter_mut().zip(&b) {
+                row[j] = *bi;
+            }
+            det3(&m) / d
+        })
+        .collect();
+    (0..h * w)
+        .map(|i| y[i] - coef[0] - coef[1] * ((i / w) as f64 - cr) - coef[2] * ((i % w) as f64 - cc))
+        .collect()
+}
+
+/// The band-passed map: Gaussian of 1 px minus Gaussian of [`WIDE_SIGMA`] px, of the map less
+/// its plane (whose one-sided blur at the edges would otherwise stand out).
 pub fn band_pass(y: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
-    let fine = gaussian_blur(y, valid, h, w, 1.0);
-    let wide = gaussian_blur(y, valid, h, w, WIDE_SIGMA);
+    let y = without_plane(y, valid, h, w);
+    let fine = gaussian_blur(&y, valid, h, w, 1.0);
+    let wide = gaussian_blur(&y, valid, h, w, WIDE_SIGMA);
     fine.iter()
         .zip(&wide)
         .zip(valid)
@@ -233,49 +285,86 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             }
         }
     }
-    let most = alike.iter().map(Vec::len).max().unwrap_or(0);
-    if most + 1 < MIN_GROUP {
-        return None;
-    }
-    let strength_of = |i: usize| {
-        median_abs(
-            alike[i]
-                .iter()
-                .chain(std::iter::once(&i))
-                .map(|&j| cands[j].value),
-        )
-    };
-    let weight = |i: usize| (alike[i].len() + 1) as f64 * strength_of(i);
-    let seed = (0..n)
-        .filter(|&i| alike[i].len() + 1 >= MIN_GROUP)
-        .max_by(|&a, &b| weight(a).total_cmp(&weight(b)))?;
-    let sign = cands[seed].value.signum();
-    let group: Vec<usize> = std::iter::once(seed)
-        .chain(alike[seed].iter().copied())
-        .filter(|&j| cands[j].value.signum() == sign)
-        .collect();
-    let strength = median_abs(group.iter().map(|&j| cands[j].value));
-    let strong = |c: &Candidate| c.value * sign > OUTLIER_FACTOR * strength;
-    let members: Vec<Candidate> = group
-        .iter()
-        .map(|&j| cands[j])
-        .filter(|c| !strong(c))
-        .collect();
-    if members.len() < MIN_GROUP {
-        return None;
-    }
-    let outlier_seeds: Vec<&Candidate> = cands.iter().filter(|c| strong(c)).collect();
+    let mut banned = vec![false; n];
     let mut outliers = vec![false; h * w];
-    for c in &outlier_seeds {
-        footprint(&band, valid, h, w, c, &mut outliers);
+    let mut outlier_count = 0;
+    for _ in 0..MAX_LINES + 1 {
+        let group_of = |i: usize| -> Vec<usize> {
+            std::iter::once(i)
+                .chain(alike[i].iter().copied())
+                .filter(|&j| !banned[j] && cands[j].value.signum() == cands[i].value.signum())
+                .collect()
+        };
+        let weight = |i: usize| {
+            let g = group_of(i);
+            g.len() as f64 * median_abs(g.iter().map(|&j| cands[j].value)).sqrt()
+        };
+        let seed = (0..n)
+            .filter(|&i| !banned[i] && group_of(i).len() >= MIN_GROUP)
+            .max_by(|&a, &b| weight(a).total_cmp(&weight(b)))?;
+        let group = group_of(seed);
+        if is_line(&group.iter().map(|&j| cands[j]).collect::<Vec<_>>()) {
+            // A step edge or a scratch: its extrema look alike along it. Left out.
+            for &j in &group {
+                banned[j] = true;
+                footprint(&band, valid, h, w, &cands[j], &mut outliers);
+            }
+            outlier_count += 1;
+            continue;
+        }
+        let sign = cands[seed].value.signum();
+        let strength = median_abs(group.iter().map(|&j| cands[j].value));
+        let strong = |c: &Candidate| c.value * sign > OUTLIER_FACTOR * strength;
+        let members: Vec<Candidate> = group
+            .iter()
+            .map(|&j| cands[j])
+            .filter(|c| !strong(c))
+            .collect();
+        if members.len() < MIN_GROUP {
+            return None;
+        }
+        for c in cands.iter().filter(|c| strong(c)) {
+            footprint(&band, valid, h, w, c, &mut outliers);
+            outlier_count += 1;
+        }
+        return Some(Common {
+            members,
+            sign,
+            strength,
+            outliers,
+            outlier_count,
+        });
     }
-    Some(Common {
-        members,
-        sign,
-        strength,
-        outliers,
-        outlier_count: outlier_seeds.len(),
-    })
+    None
+}
+
+/// Whether the candidates lie along one line (at least [`MIN_GROUP`] + 1 of them, their
+/// spread across the line's direction under [`LINE_WIDTH`] px and a third of the spread
+/// along it).
+fn is_line(group: &[Candidate]) -> bool {
+    if group.len() < MIN_GROUP + 1 {
+        return false;
+    }
+    let n = group.len() as f64;
+    let (mr, mc) = (
+        group.iter().map(|c| c.row as f64).sum::<f64>() / n,
+        group.iter().map(|c| c.col as f64).sum::<f64>() / n,
+    );
+    let (mut a, mut b, mut d) = (0.0, 0.0, 0.0);
+    for c in group {
+        let (r, k) = (c.row as f64 - mr, c.col as f64 - mc);
+        a += r * r / n;
+        b += r * k / n;
+        d += k * k / n;
+    }
+    // Eigenvalues of [[a, b], [b, d]].
+    let half_trace = (a + d) / 2.0;
+    let root = (((a - d) / 2.0).powi(2) + b * b).sqrt();
+    let (along, across) = (
+        (half_trace + root).sqrt(),
+        (half_trace - root).max(0.0).sqrt(),
+    );
+    across < LINE_WIDTH && across * 3.0 < along
 }
 
 /// Mark the outlier `c`'s footprint: the pixels connected to it where the band-passed map
@@ -326,7 +415,41 @@ fn footprint(band: &[f64], valid: &[f64], h: usize, w: usize, c: &Candidate, out
     }
 }
 
-/// The members' windows of `y` (side `2 radius + 1`) pixel by pixel: the mean of the values
+/// Each member's level: the median of `y` over its window of side `2 radius + 1` (a step, a
+/// tip change or 1/f noise puts members at different heights).
+fn levels(
+    y: &[f64],
+    valid: &[f64],
+    h: usize,
+    w: usize,
+    members: &[Candidate],
+    radius: usize,
+) -> Vec<f64> {
+    let side = 2 * radius + 1;
+    members
+        .iter()
+        .map(|m| {
+            let mut v: Vec<f64> = Vec::with_capacity(side * side);
+            for k in 0..side * side {
+                let rr = m.row as isize + (k / side) as isize - radius as isize;
+                let cc = m.col as isize + (k % side) as isize - radius as isize;
+                if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
+                    let j = rr as usize * w + cc as usize;
+                    if valid[j] > 0.0 {
+                        v.push(y[j]);
+                    }
+                }
+            }
+            if v.is_empty() {
+                return 0.0;
+            }
+            let mid = v.len() / 2;
+            *v.select_nth_unstable_by(mid, f64::total_cmp).1
+        })
+        .collect()
+}
+
+/// The members' windows of `y` (side `2 radius + 1`), each less its level, pixel by pixel: the mean of the values
 /// within [`TRIM_SIGMA`] robust deviations of their median (another defect's core in one
 /// member's window is not the common pattern), offset by the mean of the outermost ring, and
 /// its squared standard error (infinite where fewer than two members see the pixel).
@@ -339,13 +462,14 @@ fn mean_window(
     radius: usize,
 ) -> (Vec<f64>, Vec<f64>) {
     let side = 2 * radius + 1;
+    let level = levels(y, valid, h, w, members, radius);
     let mut mean = vec![0.0; side * side];
     let mut err = vec![f64::INFINITY; side * side];
     let mut column: Vec<f64> = Vec::with_capacity(members.len());
     let mut dev: Vec<f64> = Vec::with_capacity(members.len());
     for k in 0..side * side {
         column.clear();
-        for m in members {
+        for (m, l) in members.iter().zip(&level) {
             let rr = m.row as isize + (k / side) as isize - radius as isize;
             let cc = m.col as isize + (k % side) as isize - radius as isize;
             if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
@@ -353,7 +477,7 @@ fn mean_window(
             }
             let j = rr as usize * w + cc as usize;
             if valid[j] > 0.0 {
-                column.push(y[j]);
+                column.push(y[j] - l);
             }
         }
         if column.len() < 2 {
@@ -444,27 +568,7 @@ pub fn start_kernel(
     let half = s as f64 / 2.0;
     let mut out = vec![0.0; s * s];
     let mut column: Vec<f64> = Vec::with_capacity(members.len());
-    let mut levels: Vec<f64> = Vec::with_capacity(members.len());
-    // Each member's level: the median of its window.
-    for m in members {
-        let mut v: Vec<f64> = Vec::with_capacity(s * s);
-        for k in 0..s * s {
-            let rr = m.row as isize + (k / s) as isize - c;
-            let cc = m.col as isize + (k % s) as isize - c;
-            if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
-                let j = rr as usize * w + cc as usize;
-                if valid[j] > 0.0 {
-                    v.push(y[j]);
-                }
-            }
-        }
-        levels.push(if v.is_empty() {
-            0.0
-        } else {
-            let mid = v.len() / 2;
-            *v.select_nth_unstable_by(mid, f64::total_cmp).1
-        });
-    }
+    let levels = levels(y, valid, h, w, members, s / 2);
     for (k, o) in out.iter_mut().enumerate() {
         let (dr, dc) = ((k / s) as isize - c, (k % s) as isize - c);
         let d = (dr as f64).hypot(dc as f64) / half;

@@ -6,9 +6,10 @@
 //! random places, spread over q. A search on the raw map takes the lattice's sites as
 //! "defects" of a lattice-shaped kernel. Here a Fourier pixel is a Bragg peak when its power
 //! exceeds [`PEAK_RATIO`] times the median power of its [`NEIGHBOURHOOD`] x [`NEIGHBOURHOOD`]
-//! neighbourhood and is the largest of its 3 x 3 pixels, at spatial frequencies of at least
+//! neighbourhood and [`ISOLATION`] times every pixel two away, at spatial frequencies of at least
 //! [`MIN_FREQUENCY`] cycles per pixel (periods of a few pixels: an atomic lattice, not the
-//! rings of a surface state). The lattice is the inverse transform of the peaks' 3 x 3
+//! rings of a surface state) and off the two axes (where line offsets, streaks and steps
+//! put their power). The lattice is the inverse transform of the peaks' 3 x 3
 //! pixels. The map engine still fits the whole map; only the search map loses the lattice.
 //!
 //! Convention: unnormalised forward DFT `F(k) = sum_r x(r) exp(-2 pi i k.r / N)` over the
@@ -19,6 +20,9 @@ use rustfft::FftPlanner;
 
 /// A Bragg peak stands this many times above the median power around it.
 const PEAK_RATIO: f64 = 30.0;
+/// A peak stands this many times above the largest power two pixels away (a streak, as a
+/// step edge or a scratch leaves, does not).
+const ISOLATION: f64 = 5.0;
 /// Side of the neighbourhood whose median power a peak is compared with (odd).
 const NEIGHBOURHOOD: usize = 11;
 /// Lowest spatial frequency searched for peaks, in cycles per pixel.
@@ -76,7 +80,11 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
     let power: Vec<f64> = spectrum.iter().map(|z| z.norm_sqr()).collect();
     // Signed frequency of index k of n, in cycles per pixel.
     let freq = |k: usize, n: usize| {
-        let k = if k > n / 2 { k as f64 - n as f64 } else { k as f64 };
+        let k = if k > n / 2 {
+            k as f64 - n as f64
+        } else {
+            k as f64
+        };
         k / n as f64
     };
     let half = (NEIGHBOURHOOD / 2) as isize;
@@ -87,14 +95,15 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
     let mut around: Vec<f64> = Vec::with_capacity(NEIGHBOURHOOD * NEIGHBOURHOOD);
     for r in 0..h {
         for c in 0..w {
-            if freq(r, h).hypot(freq(c, w)) < MIN_FREQUENCY {
+            // The axes carry the scan's line artefacts (offsets, streaks, a step), not a lattice.
+            let on_axis = r <= 1 || r + 1 >= h || c <= 1 || c + 1 >= w;
+            if on_axis || freq(r, h).hypot(freq(c, w)) < MIN_FREQUENCY {
                 continue;
             }
             let p = power[r * w + c];
             let (ri, ci) = (r as isize, c as isize);
-            let top = (-1..=1).all(|dr| {
-                (-1..=1).all(|dc| (dr == 0 && dc == 0) || at(ri + dr, ci + dc) < p)
-            });
+            let top = (-1..=1)
+                .all(|dr| (-1..=1).all(|dc| (dr == 0 && dc == 0) || at(ri + dr, ci + dc) < p));
             if !top {
                 continue;
             }
@@ -105,6 +114,15 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
                         around.push(at(ri + dr, ci + dc));
                     }
                 }
+            }
+            // A point, not a streak: the peak stands above everything two pixels away.
+            let ring = (-2..=2)
+                .flat_map(|dr| (-2..=2).map(move |dc| (dr, dc)))
+                .filter(|(dr, dc): &(isize, isize)| dr.abs() == 2 || dc.abs() == 2)
+                .map(|(dr, dc)| at(ri + dr, ci + dc))
+                .fold(0.0f64, f64::max);
+            if p <= ISOLATION * ring {
+                continue;
             }
             let mid = around.len() / 2;
             let median = *around.select_nth_unstable_by(mid, f64::total_cmp).1;
@@ -152,7 +170,8 @@ mod tests {
     fn a_lattice_is_found_and_taken_out_defects_stay() {
         let (h, w) = (96, 80);
         let mut rng = crate::rng::Rng::new(5);
-        let bump = |r: f64, c: f64, p: [f64; 2]| (-((r - p[0]).powi(2) + (c - p[1]).powi(2)) / 4.0).exp();
+        let bump =
+            |r: f64, c: f64, p: [f64; 2]| (-((r - p[0]).powi(2) + (c - p[1]).powi(2)) / 4.0).exp();
         let defects = [[20.0, 30.0], [60.0, 50.0], [75.0, 15.0]];
         let mut lattice = vec![0.0; h * w];
         let mut y = vec![0.0; h * w];
@@ -170,7 +189,11 @@ mod tests {
         }
         let valid = vec![1.0; h * w];
         let found = find_lattice(&y, &valid, h, w).expect("the lattice");
-        assert!(found.peaks >= 2 && found.peaks % 2 == 0, "{} peaks", found.peaks);
+        assert!(
+            found.peaks >= 2 && found.peaks % 2 == 0,
+            "{} peaks",
+            found.peaks
+        );
         let cleaned: Vec<f64> = y.iter().zip(&found.component).map(|(a, b)| a - b).collect();
         let rms = |v: &[f64]| (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt();
         let left: Vec<f64> = cleaned
@@ -182,7 +205,12 @@ mod tests {
             })
             .collect();
         // Most of the lattice is gone; the defects are not.
-        assert!(rms(&left) < 0.35 * rms(&lattice), "{} vs {}", rms(&left), rms(&lattice));
+        assert!(
+            rms(&left) < 0.35 * rms(&lattice),
+            "{} vs {}",
+            rms(&left),
+            rms(&lattice)
+        );
         for p in defects {
             let i = p[0] as usize * w + p[1] as usize;
             assert!(cleaned[i] > 0.7, "defect at {p:?}: {}", cleaned[i]);

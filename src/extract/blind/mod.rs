@@ -114,23 +114,27 @@ pub fn extract_blind(
         )));
     }
     let (given_valid, _) = valid_pixels(map)?;
-    let mut valid = given_valid.clone();
     let mut notes = Screened::default();
-    {
+    // `seen`: the pixels the search may look at (measured); `valid`: those the fit may use.
+    let mut seen = given_valid.clone();
+    let mut valid = {
         let layers: Vec<Vec<f64>> = map
             .data
             .outer_iter()
             .map(|l| l.iter().map(|&x| x as f64).collect())
             .collect();
-        screen::instrument(&layers, &mut valid, h, w, &mut notes);
-    }
+        screen::constant_rows(&layers, &mut seen, h, w, &mut notes);
+        let mut valid = seen.clone();
+        screen::saturated(&layers, &mut valid, h, w, &mut notes);
+        valid
+    };
     let valid_count = valid.iter().filter(|v| **v > 0.0).count();
     if valid_count < 25 {
         return Err(Error::invalid(format!(
             "the map has {valid_count} usable pixels after leaving out constant scan lines and saturated pixels: nothing to search"
         )));
     }
-    let y = principal_map(map, &valid);
+    let y = principal_map(map, &seen);
     let (lo, hi) = y
         .iter()
         .zip(&valid)
@@ -146,7 +150,7 @@ pub fn extract_blind(
     check_cancelled(progress)?;
     let mut chosen: Vec<String> = Vec::new();
     // The atomic lattice is not a defect: the search looks at the map without it.
-    let y = match lattice::find_lattice(&y, &valid, h, w) {
+    let y = match lattice::find_lattice(&y, &seen, h, w) {
         Some(l) => {
             chosen.push(format!(
                 "the atomic lattice ({} Bragg peaks) taken out of the search map",
@@ -156,7 +160,10 @@ pub fn extract_blind(
         }
         None => y,
     };
-    let found_common = common::find_common(&y, &valid, h, w);
+    // Windows of members on either side of the map differ by the plane: without it, their
+    // mean shows the kernel sooner.
+    let y = common::without_plane(&y, &seen, h, w);
+    let found_common = common::find_common(&y, &seen, h, w);
     if let Some(c) = &found_common {
         notes.outliers = c.outlier_count;
         for (v, out) in valid.iter_mut().zip(&c.outliers) {

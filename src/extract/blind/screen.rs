@@ -64,9 +64,9 @@ impl Screened {
     }
 }
 
-/// Set to 0 the weights of rows of one value and of saturated plateaus of the layers
-/// (`layers[e]` is `H x W`, 0 where invalid); counts go to `notes`.
-pub fn instrument(
+/// Set to 0 the weights of rows of one value in every layer (`layers[e]` is `H x W`); the
+/// count goes to `notes`. These pixels were never measured: nothing may use them.
+pub fn constant_rows(
     layers: &[Vec<f64>],
     valid: &mut [f64],
     h: usize,
@@ -84,6 +84,12 @@ pub fn instrument(
             notes.constant_rows += 1;
         }
     }
+}
+
+/// Set to 0 the weights of saturated plateaus of the layers; the count goes to `notes`. A
+/// clipped core still shows where a defect is (the search may look at it), but its values
+/// are not the kernel's (the fit may not).
+pub fn saturated(layers: &[Vec<f64>], valid: &mut [f64], h: usize, w: usize, notes: &mut Screened) {
     for y in layers {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for (x, v) in y.iter().zip(valid.iter()) {
@@ -177,7 +183,8 @@ mod tests {
         }
         let mut valid = vec![1.0; h * w];
         let mut notes = Screened::default();
-        instrument(&[y.clone()], &mut valid, h, w, &mut notes);
+        constant_rows(&[y.clone()], &mut valid, h, w, &mut notes);
+        saturated(&[y.clone()], &mut valid, h, w, &mut notes);
         assert_eq!(notes.constant_rows, 3);
         assert_eq!(notes.saturated, 6);
         assert!(valid[13 * w..].iter().all(|v| *v == 0.0));

@@ -1,0 +1,111 @@
+//! Blind extraction on the real-scan preset (`synthesis::real_scan`, 256 x 256 Co/Ag(111)-like
+//! topographs with clusters, dark defects, steps, tip changes, saturation, glitches and aborted
+//! lines) with the defaults only (no kernel size, types or symmetry given): per map the adatom
+//! recall within 2 px, the false positions, the kernel's maxdot against the true adatom kernel
+//! outside its core, the ring-period error, the anisotropy, the symmetry chosen and the time;
+//! then the medians.
+//! `cargo run --release --example real_scan_accuracy [MAPS] [FIRST_SEED]`; `QPIK_SURFACE=NAME`
+//! takes another surface (cu111, au111 or a catalog kernel name).
+
+use qpik::data::map_data::MapData;
+use qpik::extract::blind::extract_blind;
+use qpik::extract::map::MapSettings;
+use qpik::progress::NoProgress;
+use qpik::synthesis::real_scan::{RealScanConfig, Surface, real_scan, score::score_blind};
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let maps: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let first: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut config = RealScanConfig::default();
+    if let Ok(name) = std::env::var("QPIK_SURFACE") {
+        config.surface = Surface::parse(&name);
+    }
+    let settings = MapSettings::default();
+    let (mut recall, mut false_pos, mut maxdot, mut period, mut aniso, mut secs) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for seed in first..first + maps {
+        let truth = match real_scan(&config, seed) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("seed {seed:3} preset failed: {e}");
+                continue;
+            }
+        };
+        let map = MapData {
+            pixel_size_m: truth.pixel_size_m,
+            ..MapData::from_image(truth.map.clone())
+        };
+        let t0 = Instant::now();
+        let ex = match extract_blind(&map, &[], &settings, &NoProgress) {
+            Ok(ex) => ex,
+            Err(e) => {
+                println!("seed {seed:3} failed: {e}");
+                recall.push(0.0);
+                continue;
+            }
+        };
+        let dt = t0.elapsed().as_secs_f64();
+        let positions: Vec<[f64; 2]> = ex
+            .positions
+            .iter()
+            .map(|p| [p[0] as f64, p[1] as f64])
+            .collect();
+        // The type with most defects is the adatom's.
+        let t = (0..ex.type_count())
+            .max_by_key(|&t| ex.types.iter().filter(|&&k| usize::from(k) == t).count())
+            .unwrap_or(0);
+        let kernel = ex.kernels.slice(ndarray::s![t, 0, .., ..]).to_owned();
+        let sc = match score_blind(&truth, &positions, &kernel, None) {
+            Ok(sc) => sc,
+            Err(e) => {
+                println!("seed {seed:3} score failed: {e}");
+                continue;
+            }
+        };
+        let r0 = sc.recall_2px_by_type.first().copied().unwrap_or(f64::NAN);
+        println!(
+            "seed {seed:3} adatoms {:3} found {:3} recall {r0:.3} false {:.3} maxdot {:.4} period err {} aniso {:.3} S {} types {} sym {} excl {} px r2 {:.3} {dt:.2} s",
+            truth.types.iter().filter(|&&k| k == 0).count(),
+            sc.found,
+            sc.false_positive_fraction,
+            sc.maxdot_outside_core,
+            sc.ring_period_error
+                .map_or("-".into(), |e| format!("{:.3}", e)),
+            sc.anisotropy,
+            ex.kernel_size(),
+            ex.type_count(),
+            ex.symmetry,
+            ex.excluded.iter().filter(|&&x| x > 0).count(),
+            ex.heldout_r2_mean(),
+        );
+        recall.push(r0);
+        false_pos.push(sc.false_positive_fraction);
+        maxdot.push(sc.maxdot_outside_core);
+        period.push(sc.ring_period_error.unwrap_or(f64::NAN));
+        aniso.push(sc.anisotropy);
+        secs.push(dt);
+    }
+    println!(
+        "{} maps: median adatom recall {:.3} (min {:.3}), false {:.3}, maxdot outside core {:.4} (min {:.4}), period error {:.3}, anisotropy {:.3}, time {:.2} s",
+        recall.len(),
+        median(recall.clone()),
+        recall.iter().copied().fold(f64::INFINITY, f64::min),
+        median(false_pos),
+        median(maxdot.clone()),
+        maxdot.iter().copied().fold(f64::INFINITY, f64::min),
+        median(period),
+        median(aniso),
+        median(secs)
+    );
+}
