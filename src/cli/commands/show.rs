@@ -118,8 +118,8 @@ pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
         "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
          frame turned {} degrees clockwise (shown as scanned), bias {}; {} images drawn to {}",
         file.display(),
-        scan.shape.0,
         scan.shape.1,
+        scan.shape.0,
         scan.range_m.0 * 1e9,
         scan.range_m.1 * 1e9,
         px * 1e10,
@@ -146,8 +146,8 @@ fn show_createc(file: &Path, out: Option<PathBuf>) -> Result<()> {
         "{}: Createc scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
          rotation {} degrees, bias {}; {}; channels {}; {} images drawn to {}",
         file.display(),
-        scan.shape.0,
         scan.shape.1,
+        scan.shape.0,
         scan.range_m.0 * 1e9,
         scan.range_m.1 * 1e9,
         px * 1e10,
