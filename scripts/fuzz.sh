@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes the option parser, the model and dataset loaders and the .sxm, .3ds and .npy parsers with cargo-fuzz
+# Fuzzes the option parser, the model and dataset loaders and the .sxm, .3ds, Createc .dat,
+# Nanonis .dat spectrum and .npy parsers with cargo-fuzz
 # (libFuzzer + AddressSanitizer; needs a nightly toolchain), and the C ABI end to end: TOML
 # kernel specs through qpik_kernel_new (kernel_spec) and qpik_options_set sequences followed
 # by a call (options_call). Those two run under a memory limit above the budget they set
 # (64 MiB and 256 MiB): a single allocation over 1 GiB, or 2 GiB resident, fails the run.
-# Usage: scripts/fuzz.sh [SECONDS per target] [options|model_bytes|sxm_bytes|grid3ds_bytes|npy_bytes|kernel_spec|options_call|dataset: only that one]
+# Usage: scripts/fuzz.sh [SECONDS per target] [options|model_bytes|sxm_bytes|grid3ds_bytes|createc_bytes|spectrum_bytes|npy_bytes|kernel_spec|options_call|dataset: only that one]
 #
 # dataset_file runs libhdf5 in the fuzzing process (DatasetReader::open_in_process), in
 # libFuzzer's fork mode so that it goes on after a crash or hang inside libhdf5 (saved in
@@ -18,7 +19,7 @@ only=${2:-all}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 common=(-timeout=10 -rss_limit_mb=4096 -print_final_stats=1)
-for t in options model_bytes sxm_bytes grid3ds_bytes npy_bytes; do
+for t in options model_bytes sxm_bytes grid3ds_bytes createc_bytes spectrum_bytes npy_bytes; do
     [[ $only == all || $only == "$t" ]] || continue
     mkdir -p "fuzz/corpus/$t"
     echo "== fuzz $t for ${secs}s"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The host plugins against their real hosts. Gwyddion (plugins/gwyddion): builds the modules
 # with CMake (-DQPIK_GWYDDION=ON) in target/cmake-plugins, runs the headless tests (ctest -L
-# gwyddion: the real libgwyddion, Gwyddion's own Nanonis loader on tests/data), installs to a
+# gwyddion: the real libgwyddion, Gwyddion's own Nanonis loader on tests/data, its Createc
+# loader against qpik's reader on tests/data/createc_synthetic.dat), installs to a
 # temporary prefix and module folder and checks the layout and the rpath, then runs the GUI
 # test under Xvfb (plugins/gwyddion/tests/gui.sh). Usage: scripts/test-plugins.sh [--no-gui]
 set -euo pipefail
@@ -18,7 +19,7 @@ qpik_apt_install "${gwy_packages[@]}"
 build=target/cmake-plugins
 echo "== Gwyddion modules: cmake ($build)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DQPIK_GWYDDION=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target qpik_extract qpik_volume gwy_headless
+cmake --build "$build" -j "$(nproc)" --target qpik_extract qpik_volume gwy_headless gwy_createc
 echo "== Gwyddion headless tests (ctest -L gwyddion)"
 (cd "$build" && ctest --output-on-failure -L gwyddion)
 

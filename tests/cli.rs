@@ -446,6 +446,42 @@ fn train_eval_and_extract_end_to_end_on_a_tiny_network() {
 }
 
 #[test]
+fn show_and_extract_read_createc_scans_and_nanonis_spectra() {
+    let d = tempdir("createc");
+    // The Createc fixture (src/data/createc_tests.rs): 8 x 6 points of 5 A, last line unmeasured.
+    let scan = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/createc_synthetic.dat");
+    let text = ok(&qpik(&["show", scan.to_str().unwrap(), "-o", "c.png"], &d));
+    assert!(
+        text.contains("Createc scan, 8 x 6 pixels over 4.0 x 3.0 nm")
+            && text.contains("the last 1 lines were not measured")
+            && text.contains("ADC1 backward (V)")
+            && text.contains("6 images"),
+        "{text}"
+    );
+    assert!(d.join("c.png").exists());
+    std::fs::write(
+        d.join("spec.dat"),
+        "Experiment\tbias spectroscopy\t\r\nX (m)\t1E-9\t\r\nY (m)\t2E-9\t\r\n\r\n[DATA]\r\n\
+         Bias calc (V)\tLIY 1 omega (A)\t\r\n-1E-1\t3E-12\t\r\n1E-1\tNaN\t\r\n",
+    )
+    .unwrap();
+    let text = ok(&qpik(&["show", "spec.dat"], &d));
+    assert!(
+        text.contains("2 points, tip at x = 1e-9 m, y = 2e-9 m")
+            && text.contains("LIY 1 omega (A): 1 values")
+            && text.contains("from -0.1000 to 0.1000 eV"),
+        "{text}"
+    );
+    // A spectrum is not a map: extract says what it is.
+    let out = qpik(&["extract", "spec.dat"], &d);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("a Nanonis point spectrum"),
+        "{err}"
+    );
+}
+
+#[test]
 fn show_draws_every_channel_of_a_real_nanonis_scan() {
     let d = tempdir("sxm");
     let scan = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/FeSe_topography.sxm");

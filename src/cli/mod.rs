@@ -47,9 +47,10 @@ pub enum Command {
     #[command(subcommand)]
     Simulate(Simulate),
     /// Draw a dataset file's kernels and observations (with defect marks), or every channel
-    /// of a Nanonis .sxm scan, into a PNG.
+    /// of a Nanonis .sxm or Createc .dat scan, into a PNG; print the columns of a Nanonis
+    /// .dat point spectrum.
     Show {
-        /// A qpik HDF5 dataset or a Nanonis .sxm scan.
+        /// A qpik HDF5 dataset, a Nanonis .sxm scan or .dat spectrum, or a Createc .dat scan.
         file: PathBuf,
         /// Output PNG (default: FILE with .png).
         #[arg(short, long)]
@@ -277,7 +278,8 @@ pub enum BackgroundArg {
 /// `qpik extract`.
 #[derive(Args, Debug)]
 pub struct ExtractArgs {
-    /// The map: a Nanonis .sxm scan or .3ds grid, a 2-D or 3-D .npy, or a qpik dataset (.h5).
+    /// The map: a Nanonis .sxm scan or .3ds grid, a Createc .dat scan, a 2-D or 3-D .npy, or
+    /// a qpik dataset (.h5).
     pub input: PathBuf,
     /// Channel of a Nanonis file (default: the lock-in dI/dV channel).
     #[arg(long)]

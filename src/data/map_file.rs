@@ -1,13 +1,15 @@
 //! One loader for every map file qpik reads: a Nanonis scan (`.sxm`), a Nanonis grid (`.3ds`),
-//! a NumPy array (`.npy`) or an observation of a qpik dataset (`.h5`).
+//! a Createc scan (`.dat`), a NumPy array (`.npy`) or an observation of a qpik dataset (`.h5`).
 //!
 //! The format is told by the file's first bytes, whatever its name: `:NANONIS_VERSION:` (scan),
-//! a `Grid dim=` header line (grid), `\x93NUMPY`, or the HDF5 signature (at byte 0 or after a
-//! 512, 1024, 2048 or 4096-byte user block).
+//! a `Grid dim=` header line (grid), `[Paramco32]` or `[Paramet32]` (Createc), `\x93NUMPY`, or
+//! the HDF5 signature (at byte 0 or after a 512, 1024, 2048 or 4096-byte user block). Every
+//! size a header declares is checked against [`MapSource::memory_budget`] before allocating.
 //!
 //! What each gives as a [`MapData`] (`[E, H, W]`, row 0 at the top of the frame):
-//! - `.sxm`: one image, E = 1, in the channel's unit; the energy `e * bias` in eV (NaN when
-//!   the header has no bias); the pixel size from the scan frame.
+//! - `.sxm` and Createc `.dat`: one image, E = 1, in the channel's unit; the energy `e * bias`
+//!   in eV (NaN when the header has no bias); the pixel size from the scan frame. Lines an
+//!   aborted Createc scan did not reach are NaN ([`super::createc`]).
 //! - `.3ds`: the channel's spectrum at every point, E = sweep points; energies from the sweep
 //!   ([`super::nanonis3ds`], NaN unless a bias in volts was swept).
 //! - `.npy`: a 2-D `[H, W]` image (E = 1) or a 3-D `[E, H, W]` stack; pixel size, unit and
@@ -17,17 +19,20 @@
 //!
 //! Default channel of a Nanonis file: the first lock-in channel (name starting `LIY` or
 //! `LI_Demod`/`LI Demod`, or containing `dIdV`, any case) in the chosen direction, else the first
-//! channel. Pixels must be square to within 1% (the map engine assumes square pixels); a scan
+//! channel; of a Createc file the first `ADC` channel (where a lock-in is recorded), else the
+//! first. Pixels must be square to within 1% (the map engine assumes square pixels); a scan
 //! or grid whose frame gives other pixels is refused with both sizes named.
 
 use std::path::Path;
 
 use ndarray::Array2;
 
+use super::createc::{self, CreatecFile};
 use super::map_data::MapData;
 use super::nanonis3ds::{self, Grid3ds, same_name};
-use super::sxm::{self, Direction, SxmFile};
+use super::sxm::{self, Direction, SxmFile, SxmImage};
 use super::{checked_read, hdf5_io::DatasetReader, npy};
+use crate::budget::MemoryBudget;
 use crate::{Error, Result};
 
 /// Largest `.sxm` file read (bytes).
@@ -47,6 +52,9 @@ pub struct MapSource {
     /// Observation of a qpik dataset; required when it holds more than one. Not accepted for
     /// other formats.
     pub index: Option<usize>,
+    /// Memory the loaded map may take: sizes from headers are checked against it before
+    /// anything is allocated (`--memory-budget` in the CLI).
+    pub memory_budget: MemoryBudget,
 }
 
 impl Default for MapSource {
@@ -55,6 +63,7 @@ impl Default for MapSource {
             channel: None,
             direction: Direction::Forward,
             index: None,
+            memory_budget: MemoryBudget::default(),
         }
     }
 }
@@ -74,6 +83,7 @@ pub struct LoadedMap {
 pub enum MapFormat {
     Sxm,
     Grid3ds,
+    Createc,
     Npy,
     Dataset,
 }
@@ -88,19 +98,27 @@ pub fn detect_format(path: &Path) -> Result<MapFormat> {
     let hdf5_at = |at: usize| head.get(at..at + 8) == Some(HDF5_SIGNATURE);
     if sxm::looks_like_sxm(&head) {
         Ok(MapFormat::Sxm)
+    } else if createc::looks_like_createc(&head) {
+        Ok(MapFormat::Createc)
     } else if head.starts_with(b"\x93NUMPY") {
         Ok(MapFormat::Npy)
     } else if [0, 512, 1024, 2048, 4096].into_iter().any(hdf5_at) {
         Ok(MapFormat::Dataset)
     } else if nanonis3ds::looks_like_3ds(&head) {
         Ok(MapFormat::Grid3ds)
+    } else if super::nanonis_dat::looks_like_nanonis_dat(&head) {
+        Err(Error::format(
+            path.display().to_string(),
+            "a Nanonis point spectrum (one tip position), not a map; `qpik show` prints its \
+             columns and energies",
+        ))
     } else {
         let start = String::from_utf8_lossy(&head[..head.len().min(16)]).into_owned();
         Err(Error::format(
             path.display().to_string(),
             format!(
                 "not a map file qpik reads (it starts {start:?}); give a Nanonis .sxm or .3ds \
-                 file, a .npy array or a qpik dataset .h5"
+                 file, a Createc .dat scan, a .npy array or a qpik dataset .h5"
             ),
         ))
     }
@@ -140,8 +158,12 @@ pub fn load_map(path: &Path, source: &MapSource) -> Result<LoadedMap> {
             let scan = read_scan(path)?;
             sxm_map(&scan, &show, source.channel.as_deref(), source.direction).map(plain)
         }
+        MapFormat::Createc => {
+            let scan = createc::read_createc(path, &source.memory_budget)?;
+            createc_map(&scan, &show, source.channel.as_deref(), source.direction).map(plain)
+        }
         MapFormat::Grid3ds => {
-            let grid = nanonis3ds::read_3ds(path)?;
+            let grid = nanonis3ds::read_3ds_within(path, &source.memory_budget)?;
             grid_map(&grid, &show, source.channel.as_deref(), source.direction).map(plain)
         }
         MapFormat::Npy => {
@@ -167,11 +189,27 @@ pub fn load_map(path: &Path, source: &MapSource) -> Result<LoadedMap> {
 /// dI/dV map, to find defects on); for a grid, a channel or, failing that, a per-point
 /// parameter such as `Z` (E = 1).
 pub fn load_channel(path: &Path, name: &str, direction: Direction) -> Result<MapData> {
+    load_channel_within(path, name, direction, &MemoryBudget::default())
+}
+
+/// [`load_channel`] with the sizes from the header checked against `budget`.
+pub fn load_channel_within(
+    path: &Path,
+    name: &str,
+    direction: Direction,
+    budget: &MemoryBudget,
+) -> Result<MapData> {
     let show = path.display().to_string();
     match detect_format(path)? {
         MapFormat::Sxm => sxm_map(&read_scan(path)?, &show, Some(name), direction),
+        MapFormat::Createc => createc_map(
+            &createc::read_createc(path, budget)?,
+            &show,
+            Some(name),
+            direction,
+        ),
         MapFormat::Grid3ds => {
-            let grid = nanonis3ds::read_3ds(path)?;
+            let grid = nanonis3ds::read_3ds_within(path, budget)?;
             let is_parameter = grid.parameters.iter().any(|p| same_name(&p.name, name));
             if grid.channel_index(name).is_none() && is_parameter {
                 grid_parameter_map(&grid, &show, name, direction)
@@ -181,7 +219,7 @@ pub fn load_channel(path: &Path, name: &str, direction: Direction) -> Result<Map
         }
         MapFormat::Npy | MapFormat::Dataset => Err(Error::invalid(format!(
             "{show}: holds a single map without named channels; channel {name:?} can only \
-             come from a Nanonis .sxm or .3ds file"
+             come from a Nanonis .sxm or .3ds file or a Createc .dat scan"
         ))),
     }
 }
@@ -217,16 +255,66 @@ fn sxm_map(
     channel: Option<&str>,
     direction: Direction,
 ) -> Result<MapData> {
-    let in_dir: Vec<_> = scan
+    let frame = ScanFrame {
+        images: &scan.images,
+        pixel_size_m: scan.pixel_size_m(),
+        bias_v: scan.bias_v,
+        what: "scan",
+    };
+    image_map(&frame, show, channel, direction, is_lockin)
+}
+
+fn createc_map(
+    scan: &CreatecFile,
+    show: &str,
+    channel: Option<&str>,
+    direction: Direction,
+) -> Result<MapData> {
+    let frame = ScanFrame {
+        images: &scan.images,
+        pixel_size_m: scan.pixel_size_m(),
+        bias_v: scan.bias_v,
+        what: "Createc scan",
+    };
+    // A lock-in's output is recorded on an ADC input.
+    let mut map = image_map(&frame, show, channel, direction, |n| {
+        n.starts_with("ADC") || is_lockin(n)
+    })?;
+    if scan.missing_lines > 0 {
+        map.source += &format!(
+            ", aborted: the last {} of {} lines not measured (NaN)",
+            scan.missing_lines, scan.shape.0
+        );
+    }
+    Ok(map)
+}
+
+/// The images of a scan file and what a map needs from its header.
+struct ScanFrame<'a> {
+    images: &'a [SxmImage],
+    pixel_size_m: (f64, f64),
+    bias_v: Option<f64>,
+    what: &'a str,
+}
+
+/// The image `channel` (or the first whose name `is_default`, else the first) in `direction`.
+fn image_map(
+    scan: &ScanFrame,
+    show: &str,
+    channel: Option<&str>,
+    direction: Direction,
+    is_default: impl Fn(&str) -> bool,
+) -> Result<MapData> {
+    let in_dir: Vec<&SxmImage> = scan
         .images
         .iter()
         .filter(|i| i.direction == direction)
         .collect();
     let image = match channel {
-        Some(name) => scan.image(name, direction),
+        Some(name) => in_dir.iter().find(|i| same_name(&i.name, name)).copied(),
         None => in_dir
             .iter()
-            .find(|i| is_lockin(&i.name))
+            .find(|i| is_default(&i.name))
             .or(in_dir.first())
             .copied(),
     };
@@ -237,13 +325,14 @@ fn sxm_map(
             .map(|i| format!("{} ({})", i.name, i.direction.as_str()))
             .collect();
         return Err(Error::invalid(format!(
-            "{show}: no channel {:?} in the {} direction; the scan has {}",
+            "{show}: no channel {:?} in the {} direction; the {} has {}",
             channel.unwrap_or("(any)"),
             direction.as_str(),
+            scan.what,
             names.join(", ")
         )));
     };
-    let pixel_size_m = square_pixel(show, scan.pixel_size_m())?;
+    let pixel_size_m = square_pixel(show, scan.pixel_size_m)?;
     let (h, w) = image.data.dim();
     Ok(MapData {
         data: image
@@ -308,7 +397,15 @@ fn grid_map(
         pixel_size_m,
         value_unit: grid.channels[k].unit.clone(),
         energies_ev: grid.energies_ev(),
-        source: format!("{show}: {name}"),
+        source: if grid.unmeasured_points > 0 {
+            format!(
+                "{show}: {name}, aborted: {} of {} points not measured (NaN)",
+                grid.unmeasured_points,
+                grid.shape.0 * grid.shape.1
+            )
+        } else {
+            format!("{show}: {name}")
+        },
     })
 }
 

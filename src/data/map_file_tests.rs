@@ -24,6 +24,7 @@ fn source(channel: Option<&str>, direction: Direction, index: Option<usize>) -> 
         channel: channel.map(str::to_string),
         direction,
         index,
+        ..MapSource::default()
     }
 }
 
@@ -298,4 +299,55 @@ fn grid_default_lockin_channel_and_topography() {
     let m = load_map(&p, &MapSource::default()).unwrap().map;
     assert!(m.source.ends_with(": Current"), "{}", m.source);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn createc_scan_default_channel_topography_and_abort() {
+    use crate::data::createc::tests::Spec;
+    let dir = tempfile::tempdir().unwrap();
+    // Named .dat like a Nanonis spectrum: the content, not the name, tells the format.
+    let p = dir.path().join("scan.dat");
+    let spec = Spec {
+        missing: 1,
+        ..Spec::default()
+    };
+    std::fs::write(&p, spec.bytes()).unwrap();
+    assert_eq!(detect_format(&p).unwrap(), MapFormat::Createc);
+    // Default: the ADC channel (the lock-in), forward; 5 A pixels; bias -250 mV.
+    let m = load_map(&p, &MapSource::default()).unwrap().map;
+    assert_eq!(m.data.dim(), (1, 6, 8));
+    assert_eq!(m.value_unit, "V");
+    assert!((m.pixel_size_m - 5e-10).abs() < 1e-22);
+    assert_eq!(m.energies_ev, [-0.25]);
+    assert!(
+        m.source.contains("ADC1 (forward)") && m.source.contains("last 1 of 6 lines"),
+        "{}",
+        m.source
+    );
+    assert!(m.data[[0, 5, 0]].is_nan() && m.data[[0, 4, 0]].is_finite());
+    let z = load_channel(&p, "z", Direction::Backward).unwrap();
+    assert_eq!(z.value_unit, "m");
+    let want = (f64::from(Spec::raw(3, 1, 7)) * 0.0030517578125e-10) as f32;
+    assert_eq!(z.data[[0, 1, 0]], want);
+    let e = load_map(&p, &source(Some("LIY"), Direction::Forward, None)).unwrap_err();
+    assert!(
+        e.to_string().contains("the Createc scan has Z (forward)"),
+        "{e}"
+    );
+    let small = MapSource {
+        memory_budget: crate::budget::MemoryBudget::new(1 << 20).unwrap(),
+        ..MapSource::default()
+    };
+    let big = Spec {
+        cols: 512,
+        rows: 512,
+        ..Spec::default()
+    };
+    std::fs::write(&p, big.bytes()).unwrap();
+    let e = load_map(&p, &small).unwrap_err();
+    assert!(matches!(e, crate::Error::OverBudget(_)), "{e}");
+    // A Nanonis point spectrum, also .dat, is named as such.
+    std::fs::write(&p, "Experiment\tbias spectroscopy\t\r\n[DATA]\r\n").unwrap();
+    let e = load_map(&p, &MapSource::default()).unwrap_err();
+    assert!(e.to_string().contains("a Nanonis point spectrum"), "{e}");
 }

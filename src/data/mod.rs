@@ -1,5 +1,5 @@
-//! Data in and out: the qpik HDF5 dataset file, the published CSV layout, Nanonis .sxm scans
-//! (pictures are in [`crate::picture`]).
+//! Data in and out: the qpik HDF5 dataset file, the published CSV layout, Nanonis .sxm scans,
+//! .3ds grids and .dat point spectra, Createc .dat scans (pictures are in [`crate::picture`]).
 //!
 //! Conventions (also stated in the crate docs):
 //! - images are row-major `[row, col]`, row 0 at the top of a picture;
@@ -10,6 +10,7 @@ use ndarray::{Array2, Array3};
 
 pub mod assemble;
 pub mod checked_read;
+pub mod createc;
 pub mod csv_import;
 pub mod extraction_file;
 pub mod hdf5_io;
@@ -17,6 +18,7 @@ pub mod isolate;
 pub mod map_data;
 pub mod map_file;
 pub mod nanonis3ds;
+pub mod nanonis_dat;
 pub mod npy;
 pub mod output_file;
 pub mod sxm;

@@ -30,14 +30,19 @@
 //! - Lengths in metres, values in each channel's unit, unscaled.
 //! - Energies: for a bias sweep, `E = e V` in eV, so layer `k` shows states at `E_F + e V_k`
 //!   (positive: empty states), taking the swept bias as the sample bias as Nanonis applies it.
-//! - Points an aborted grid did not reach: Nanonis writes them as NaN, and a file that stops
-//!   at a point boundary is read with the missing points as NaN ([`Grid3ds::points_in_file`]
-//!   says how many were stored). A file that stops inside a point is damaged and refused.
+//! - Points an aborted grid did not reach: Nanonis writes them as NaN or as zeros, or the file
+//!   stops at a point boundary. Trailing points that are 0 in every value (no position, no
+//!   sweep: never a measurement) and points missing from the file are read as NaN;
+//!   [`Grid3ds::points_in_file`] says how many were measured, [`Grid3ds::unmeasured_points`]
+//!   how many were not. A file that stops inside a point is damaged and refused.
+//! - Every size from the header is checked (overflow-checked arithmetic, caps above, and the
+//!   memory budget of [`parse_3ds_within`]) before anything is allocated.
 
 use std::path::Path;
 
 use ndarray::{Array2, Array3};
 
+use crate::budget::MemoryBudget;
 use crate::{Error, Result};
 
 /// Largest `.3ds` file read (bytes); the whole file is held in memory as f32.
@@ -83,8 +88,12 @@ pub struct Grid3ds {
     pub channels: Vec<Signal>,
     /// Per-point parameters in file order (fixed, then experiment): `Sweep Start`, `X` (m), ...
     pub parameters: Vec<Signal>,
-    /// Complete points stored (`rows * cols` unless the grid was aborted and the file ends early).
+    /// Measured points stored (`rows * cols` unless the grid was aborted: the file ends early
+    /// or its last points are zero-filled).
     pub points_in_file: usize,
+    /// Points of the grid with no measurement (NaN in every image): `rows * cols -
+    /// points_in_file`, the points after an abort, whether missing from the file or zero-filled.
+    pub unmeasured_points: usize,
     /// Every header field in file order, value without surrounding quotes.
     pub header: Vec<(String, String)>,
     /// f32 values per point: parameters, then each channel's sweep.
@@ -189,10 +198,17 @@ impl Grid3ds {
     }
 }
 
-/// Reads a `.3ds` file (a regular file of at most [`MAX_3DS_BYTES`]).
+/// Reads a `.3ds` file (a regular file of at most [`MAX_3DS_BYTES`]) within the default
+/// memory budget.
 pub fn read_3ds(path: &Path) -> Result<Grid3ds> {
+    read_3ds_within(path, &MemoryBudget::default())
+}
+
+/// [`read_3ds`], the grid the header declares checked against `budget` (see
+/// [`parse_3ds_within`]).
+pub fn read_3ds_within(path: &Path, budget: &MemoryBudget) -> Result<Grid3ds> {
     let bytes = super::checked_read::read_regular_file(path, MAX_3DS_BYTES, "Nanonis .3ds file")?;
-    parse_3ds(&bytes, &path.display().to_string())
+    parse_3ds_within(&bytes, &path.display().to_string(), budget)
 }
 
 /// Whether `bytes` (the start of a file suffices) look like a Nanonis grid: a `Grid dim=`
@@ -202,8 +218,17 @@ pub fn looks_like_3ds(bytes: &[u8]) -> bool {
     head.starts_with(b"Grid dim=") || find(head, b"\nGrid dim=").is_some()
 }
 
-/// Parses the bytes of a `.3ds` file; `name` is used in error messages.
+/// Parses the bytes of a `.3ds` file within the default memory budget; `name` is used in
+/// error messages.
 pub fn parse_3ds(bytes: &[u8], name: &str) -> Result<Grid3ds> {
+    parse_3ds_within(bytes, name, &MemoryBudget::default())
+}
+
+/// Parses the bytes of a `.3ds` file. What the header declares is checked against `budget`
+/// before anything is allocated: the values in the file and one channel expanded to the
+/// whole grid (`[points, rows, cols]` f32, what [`Grid3ds::channel`] returns), however few
+/// points an aborted file holds.
+pub fn parse_3ds_within(bytes: &[u8], name: &str, budget: &MemoryBudget) -> Result<Grid3ds> {
     let err = |m: String| Error::format(name, m);
     let scan = &bytes[..bytes.len().min(MAX_HEADER_BYTES)];
     let end = find(scan, HEADER_END).ok_or_else(|| {
@@ -316,6 +341,7 @@ pub fn parse_3ds(bytes: &[u8], name: &str) -> Result<Grid3ds> {
         }
     }
 
+    // Bounded by the caps above, so these cannot overflow.
     let record = n_params + channels.len() * points;
     let record_bytes = record * 4;
     let total_points = rows
@@ -332,6 +358,13 @@ pub fn parse_3ds(bytes: &[u8], name: &str) -> Result<Grid3ds> {
                  {MAX_3DS_BYTES}-byte limit of a grid"
             ))
         })?;
+    budget.check(
+        &format!("Nanonis grid {name} ({cols} x {rows} points of {points} sweep points)"),
+        crate::budget::sum(&[
+            Some(bytes.len() as u64),
+            crate::budget::bytes(&[total_points, points, 4]),
+        ]),
+    )?;
     let data = &bytes[start..];
     let found = data.len() / record_bytes;
     if data.len() % record_bytes != 0 || data.len() > need || found == 0 {
@@ -347,6 +380,21 @@ pub fn parse_3ds(bytes: &[u8], name: &str) -> Result<Grid3ds> {
         .chunks_exact(4)
         .map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
+    // Points an aborted grid did not reach, written as zeros: trailing records that are 0 in
+    // every value (parameters included; a measured point has its position and sweep).
+    let zero_filled = (0..found)
+        .rev()
+        .take_while(|&i| {
+            values[i * record..(i + 1) * record]
+                .iter()
+                .all(|&v| v == 0.0)
+        })
+        .count();
+    if zero_filled == found {
+        return Err(err(format!(
+            "every one of the {found} points in the file is 0: the grid recorded nothing"
+        )));
+    }
 
     let mut grid = Grid3ds {
         shape: (rows, cols),
@@ -359,7 +407,8 @@ pub fn parse_3ds(bytes: &[u8], name: &str) -> Result<Grid3ds> {
         sweep_values: Vec::new(),
         channels,
         parameters,
-        points_in_file: found,
+        points_in_file: found - zero_filled,
+        unmeasured_points: total_points - (found - zero_filled),
         header,
         record,
         values,
@@ -409,7 +458,8 @@ fn mls_sweep(g: &Grid3ds, points: usize) -> Option<Vec<f64>> {
         let cells: Vec<&str> = seg.split(',').map(str::trim).collect();
         let (start, end) = (cells.first()?.parse().ok()?, cells.get(1)?.parse().ok()?);
         let steps: usize = cells.get(4)?.parse().ok()?;
-        if steps == 0 || out.len() + steps > points + 1 {
+        // Checked: a header's step counts may sum past the machine's integers.
+        if steps == 0 || out.len().checked_add(steps)? > points.checked_add(1)? {
             return None;
         }
         let seg = linspace(start, end, steps);
@@ -474,7 +524,7 @@ fn parse_header(text: &str) -> Vec<(String, String)> {
 }
 
 /// `"LIY 1 omega (A)"` -> name `LIY 1 omega`, unit `A`.
-fn split_unit(s: &str) -> Signal {
+pub(crate) fn split_unit(s: &str) -> Signal {
     let s = s.trim();
     match s.strip_suffix(')').and_then(|t| t.rsplit_once(" (")) {
         Some((name, unit)) => Signal {

@@ -430,3 +430,134 @@ fn fuzz_seed_written_by_python_reads_as_written() {
     let z = g.parameter("Z").unwrap();
     assert_eq!(z[[0, 2]], -5e-9f64 as f32);
 }
+
+#[test]
+fn headers_over_64_kib_are_read() {
+    // Long comments and settings push real headers past 65,535 bytes (no 16-bit length).
+    let long = "x".repeat(1000);
+    let spec = Spec {
+        extra: (0..80).map(|i| format!("Comment{i:02}={long}")).collect(),
+        ..Spec::default()
+    };
+    assert!(spec.header().len() > 80_000);
+    let g = parse_3ds(&spec.bytes(None), "long.3ds").unwrap();
+    check_images(&spec, &g);
+    assert_eq!(g.field("Comment79"), Some(long.as_str()));
+}
+
+#[test]
+fn zero_filled_points_of_an_aborted_grid_are_unmeasured() {
+    // Nanonis wrote the whole grid, the last 13 points zeros: same images as a file that
+    // stops after 7 points, and the count of points not measured.
+    let spec = Spec::default();
+    let mut bytes = spec.bytes(Some(7));
+    let record = 4 * (6 + 3 * 3);
+    bytes.resize(bytes.len() + 13 * record, 0);
+    let g = parse_3ds(&bytes, "g.3ds").unwrap();
+    let short = parse_3ds(&spec.bytes(Some(7)), "g.3ds").unwrap();
+    assert_eq!((g.points_in_file, g.unmeasured_points), (7, 13));
+    assert_eq!((short.points_in_file, short.unmeasured_points), (7, 13));
+    let (a, b) = (
+        g.channel("Current").unwrap(),
+        short.channel("Current").unwrap(),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert!(x == y || (x.is_nan() && y.is_nan()), "{x} {y}");
+    }
+    assert_eq!(a.iter().filter(|v| v.is_nan()).count(), 13 * 3);
+    // Orientation still comes from the measured points' positions.
+    assert!(g.lines_go_up && !g.points_reversed);
+    // A complete grid has none; a file of zeros recorded nothing.
+    assert_eq!(
+        parse_3ds(&spec.bytes(None), "g.3ds")
+            .unwrap()
+            .unmeasured_points,
+        0
+    );
+    let mut zeros = spec.header().into_bytes();
+    zeros.resize(zeros.len() + 20 * record, 0);
+    let e = parse_3ds(&zeros, "z.3ds").unwrap_err().to_string();
+    assert!(e.contains("recorded nothing"), "{e}");
+}
+
+#[test]
+fn forward_only_sweeps_have_no_backward_channel() {
+    let spec = Spec {
+        channels: vec!["Current (A)", "LIY 1 omega (A)"],
+        ..Spec::default()
+    };
+    let g = parse_3ds(&spec.bytes(None), "fwd.3ds").unwrap();
+    check_images(&spec, &g);
+    assert!(g.channel_index("LIY 1 omega [bwd]").is_none());
+    let e = g.channel("LIY 1 omega [bwd]").unwrap_err().to_string();
+    assert!(e.contains("\"LIY 1 omega\""), "{e}");
+}
+
+#[test]
+fn mls_step_counts_that_overflow_leave_the_sweep_unknown() {
+    // Steps summing past 2^64 once wrapped and then panicked ("capacity overflow").
+    for steps in [
+        "18446744073709551615",
+        "18446744073709551614",
+        "9223372036854775808",
+    ] {
+        let spec = Spec {
+            points: 3,
+            extra: vec![format!(
+                "Segment Start (V), Segment End (V), Settling (s), Integration (s), Steps (xn)=\
+                 -1E-1,0,1E-3,1E-3,2;0,1E-1,1E-3,1E-3,{steps}"
+            )],
+            ..Spec::default()
+        };
+        let bytes = edited(&spec, &[("Filetype=Linear", "Filetype=MLS")]);
+        let g = parse_3ds(&bytes, "mls.3ds").unwrap();
+        assert!(g.sweep_values.iter().all(|v| v.is_nan()), "{steps}");
+    }
+}
+
+/// A 40,000 x 40,000 grid of one sweep point and no parameters, aborted after one point.
+fn huge_aborted_grid() -> Vec<u8> {
+    let mut b = b"Grid dim=\"40000 x 40000\"\r\n\
+        Grid settings=0;0;1E-6;1E-6;0\r\n\
+        Filetype=Linear\r\n\
+        Sweep Signal=\"Bias (V)\"\r\n\
+        Fixed parameters=\"\"\r\n\
+        Experiment parameters=\"\"\r\n\
+        # Parameters (4 byte)=0\r\n\
+        Experiment size (bytes)=4\r\n\
+        Points=1\r\n\
+        Channels=\"LIY 1 omega (A)\"\r\n\
+        :HEADER_END:\r\n"
+        .to_vec();
+    b.extend(1.5f32.to_be_bytes());
+    b
+}
+
+#[test]
+fn a_small_file_declaring_a_huge_grid_is_refused_by_the_memory_budget() {
+    let bytes = huge_aborted_grid();
+    assert!(bytes.len() < 400, "{}", bytes.len());
+    // 1.6e9 points x 4 bytes would be expanded into each channel image: over 4 GiB.
+    let e = parse_3ds(&bytes, "huge.3ds").unwrap_err();
+    assert!(
+        matches!(&e, Error::OverBudget(m) if m.contains("huge.3ds") && m.contains("memory budget")),
+        "{e}"
+    );
+    // A larger budget (--memory-budget) lets it through: the one point is read, the rest NaN.
+    let big = MemoryBudget::new(8 << 30).unwrap();
+    let g = parse_3ds_within(&bytes, "huge.3ds", &big).unwrap();
+    assert_eq!(
+        (g.points_in_file, g.unmeasured_points),
+        (1, 1_600_000_000 - 1)
+    );
+    // Through the map loader, which takes the budget from MapSource (the CLI's flag).
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("huge.3ds");
+    std::fs::write(&p, &bytes).unwrap();
+    let source = crate::data::map_file::MapSource {
+        memory_budget: MemoryBudget::new(1 << 30).unwrap(),
+        ..Default::default()
+    };
+    let e = crate::data::map_file::load_map(&p, &source).unwrap_err();
+    assert!(matches!(e, Error::OverBudget(_)), "{e}");
+}

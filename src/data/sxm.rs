@@ -6,7 +6,10 @@
 //! of channels (`Channel Name Unit Direction Calibration Offset`); the data are, channel by
 //! channel in that order, the forward image and, for `both`, the backward image, each
 //! `lines x pixels` 32-bit floats (`:SCANIT_TYPE:` says the byte order, `MSBFIRST` = big
-//! endian), stored in the order the tip moved. Pixels the scan did not reach are NaN.
+//! endian, `LSBFIRST` = little endian; a header naming neither is refused, and so are data
+//! that plainly are in the other order), stored in the order the tip moved. Pixels the scan
+//! did not reach are NaN. The header is Latin-1 (the degree sign is 0xB0); blocks such as
+//! `:Multipass-Config:` are kept as fields like any other.
 //!
 //! # Conventions of [`SxmFile`]
 //! - Images are `[row, col]` as the rest of qpik: row 0 at the top of the scan frame, columns
@@ -100,6 +103,20 @@ impl SxmFile {
         )
     }
 
+    /// The pixel `(row, col)` (fractional; pixel centres at whole numbers) at sample position
+    /// `(x, y)` in metres: the inverse of [`SxmFile::sample_position_m`], for placing a point
+    /// spectrum's `X (m)`, `Y (m)` on the scan. Outside the frame when a coordinate is below
+    /// -0.5 or above the size less 0.5.
+    pub fn pixel_at_m(&self, x: f64, y: f64) -> (f64, f64) {
+        let (px, py) = self.pixel_size_m();
+        let (rows, cols) = (self.shape.0 as f64, self.shape.1 as f64);
+        let (dx, dy) = (x - self.offset_m.0, y - self.offset_m.1);
+        let (sin, cos) = self.angle_deg.to_radians().sin_cos();
+        // Turned back anticlockwise by the angle.
+        let (u, v) = (dx * cos - dy * sin, dx * sin + dy * cos);
+        (rows / 2.0 - 0.5 - v / py, u / px + cols / 2.0 - 0.5)
+    }
+
     /// The image of channel `name` (case-insensitive; `LIY 1 omega` matches `LIY_1_omega`)
     /// in `direction`.
     pub fn image(&self, name: &str, direction: Direction) -> Option<&SxmImage> {
@@ -150,7 +167,13 @@ pub fn parse_sxm(bytes: &[u8], name: &str) -> Result<SxmFile> {
         .map(|i| end + i)
         .ok_or_else(|| err("no data marker (0x1A 0x04) after the header".into()))?;
     let data = &bytes[marker + 2..];
-    let header = parse_header(&String::from_utf8_lossy(&bytes[..end]));
+    // Latin-1 (Nanonis writes the degree sign as 0xB0): every byte is the char of its number.
+    let header = parse_header(
+        &bytes[..end]
+            .iter()
+            .map(|&b| char::from(b))
+            .collect::<String>(),
+    );
     let field = |key: &str| {
         header
             .iter()
@@ -175,7 +198,15 @@ pub fn parse_sxm(bytes: &[u8], name: &str) -> Result<SxmFile> {
             "':SCANIT_TYPE:' is {kind:?}; qpik reads FLOAT data"
         )));
     }
-    let big_endian = !kind.contains("LSBFIRST");
+    let big_endian = match (kind.contains("MSBFIRST"), kind.contains("LSBFIRST")) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => {
+            return Err(err(format!(
+                "':SCANIT_TYPE:' is {kind:?}; expected the byte order MSBFIRST or LSBFIRST"
+            )));
+        }
+    };
     let pixels = numbers("SCAN_PIXELS", 2)?;
     let (cols, rows) = (pixels[0], pixels[1]);
     let valid = |v: f64| (1.0..=1e6).contains(&v) && v.fract() == 0.0;
@@ -207,6 +238,7 @@ pub fn parse_sxm(bytes: &[u8], name: &str) -> Result<SxmFile> {
             data.len()
         )));
     }
+    check_byte_order(&data[..need], big_endian).map_err(err)?;
     let mut images = Vec::with_capacity(n_images);
     let mut at = 0;
     for (cname, unit, dirs) in channels {
@@ -248,6 +280,44 @@ pub fn parse_sxm(bytes: &[u8], name: &str) -> Result<SxmFile> {
         header,
         images,
     })
+}
+
+/// Refuses data that look written in the other byte order than the header declares: many
+/// values absurd (infinite, or nonzero beyond 1e20 or below 1e-30 in size) as declared, and
+/// almost none byte-swapped. Measured values in SI units (metres, amperes, volts) are never
+/// absurd, while a swapped float takes its exponent from random low mantissa bits (over a
+/// third absurd). NaN as declared (pixels the scan did not reach) are not counted.
+fn check_byte_order(data: &[u8], big_endian: bool) -> std::result::Result<(), String> {
+    let absurd = |v: f32| v.is_infinite() || (v != 0.0 && !(1e-30..=1e20).contains(&v.abs()));
+    let (mut n, mut as_declared, mut swapped) = (0usize, 0usize, 0usize);
+    // Up to 65,536 values spread over the data.
+    let values = data.len() / 4;
+    let stride = (values / 65_536).max(1);
+    for i in (0..values).step_by(stride) {
+        let b: [u8; 4] = data[4 * i..4 * i + 4].try_into().expect("4 bytes");
+        let (be, le) = (f32::from_be_bytes(b), f32::from_le_bytes(b));
+        let (declared, other) = if big_endian { (be, le) } else { (le, be) };
+        if declared.is_nan() {
+            continue;
+        }
+        n += 1;
+        as_declared += usize::from(absurd(declared));
+        swapped += usize::from(other.is_nan() || absurd(other));
+    }
+    if n >= 16 && as_declared * 5 > n && swapped * 20 < n {
+        let (said, looks) = if big_endian {
+            ("MSBFIRST (big-endian)", "little-endian")
+        } else {
+            ("LSBFIRST (little-endian)", "big-endian")
+        };
+        return Err(format!(
+            "':SCANIT_TYPE:' says {said}, but the data look {looks}: {as_declared} of {n} \
+             values sampled are infinite or beyond 1e20 or below 1e-30 in size as declared, \
+             {swapped} byte-swapped; the file was rewritten with a wrong header (fix \
+             ':SCANIT_TYPE:' or the data)"
+        ));
+    }
+    Ok(())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -510,5 +580,117 @@ mod tests {
             let e = parse_sxm(&b, "f.sxm").unwrap_err().to_string();
             assert!(e.starts_with("f.sxm: ") && e.contains(want), "{e}");
         }
+    }
+
+    /// The FeSe file with `edit` applied to its header bytes (data unchanged).
+    fn with_header(edit: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+        let (bytes, _) = fese();
+        let end = find(&bytes, b"\x1a\x04").unwrap();
+        let mut out = edit(bytes[..end].to_vec());
+        out.extend_from_slice(&bytes[end..]);
+        out
+    }
+
+    fn insert_before_end(head: Vec<u8>, block: &[u8]) -> Vec<u8> {
+        let at = find(&head, b":SCANIT_END:").unwrap();
+        [&head[..at], block, &head[at..]].concat()
+    }
+
+    #[test]
+    fn latin1_header_and_multipass_config_block() {
+        let (_, f) = fese();
+        let b = with_header(|h| {
+            insert_before_end(
+                h,
+                b":Multipass-Config:\n\tRecord-Ch\tPlayback\tPlayback-Offset\tBias override\t\
+                  Bias override value\tZ-Gain\tSpeed factor\n\
+                  \t0\tFALSE\t0E+0\tTRUE\t1E-1\t1E+0\t1E+0\n\
+                  \t0\tTRUE\t0E+0\tTRUE\t-1E-1\t1E+0\t1E+0\n\
+                  :TEMPERATURE:\n4.3 \xb0C\n:QPIK_NOTE:\nPointe \xe9tch\xe9e, 5 \xb5m\n",
+            )
+        });
+        let g = parse_sxm(&b, "m.sxm").unwrap();
+        assert_eq!(g.field("TEMPERATURE"), Some("4.3 \u{b0}C"));
+        assert_eq!(
+            g.field("QPIK_NOTE"),
+            Some("Pointe \u{e9}tch\u{e9}e, 5 \u{b5}m")
+        );
+        let mp = g.field("Multipass-Config").unwrap();
+        assert_eq!(mp.lines().count(), 3, "{mp}");
+        assert!(
+            mp.contains("Bias override value") && mp.contains("-1E-1"),
+            "{mp}"
+        );
+        // The block changes nothing else.
+        assert_eq!(g.shape, f.shape);
+        assert_eq!(g.field("SCAN_PIXELS"), f.field("SCAN_PIXELS"));
+        for (a, b) in f.images.iter().zip(&g.images) {
+            assert_eq!(a.data, b.data);
+        }
+    }
+
+    #[test]
+    fn byte_order_must_be_declared_and_match_the_data() {
+        let swap = |from: &[u8], to: &[u8]| {
+            with_header(|h| {
+                let at = find(&h, from).unwrap();
+                [&h[..at], to, &h[at + from.len()..]].concat()
+            })
+        };
+        // Big-endian data under a header that says little-endian: refused, not misread.
+        let e = parse_sxm(&swap(b"MSBFIRST", b"LSBFIRST"), "s.sxm")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("says LSBFIRST") && e.contains("look big-endian"),
+            "{e}"
+        );
+        let e = parse_sxm(&swap(b"MSBFIRST", b"MIDFIRST"), "s.sxm")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected the byte order"), "{e}");
+        // The honest little-endian rewrite reads (little_endian_and_upward_scans), and so
+        // does a scan that is all NaN (not reached) whatever its order.
+        let (bytes, f) = fese();
+        let end = find(&bytes, b"\x1a\x04").unwrap() + 2;
+        let mut nan = bytes[..end].to_vec();
+        for _ in 0..(bytes.len() - end) / 4 {
+            nan.extend(f32::NAN.to_be_bytes());
+        }
+        let g = parse_sxm(&nan, "nan.sxm").unwrap();
+        assert_eq!(g.images.len(), f.images.len());
+    }
+
+    #[test]
+    fn point_spectrum_positions_land_on_their_pixels_in_a_turned_frame() {
+        let (_, f) = fese();
+        assert_eq!(f.angle_deg, 45.0);
+        let (rows, cols) = (f.shape.0 as f64, f.shape.1 as f64);
+        let (r, c) = f.pixel_at_m(f.offset_m.0, f.offset_m.1);
+        assert!((r - (rows / 2.0 - 0.5)).abs() < 1e-9 && (c - (cols / 2.0 - 0.5)).abs() < 1e-9);
+        // A spectrum taken at the centre of pixel (10, 200), as a Nanonis .dat records it.
+        let (x, y) = f.sample_position_m(10.0, 200.0);
+        let spectrum = format!(
+            "Experiment\tbias spectroscopy\t\r\nX (m)\t{x:E}\t\r\nY (m)\t{y:E}\t\r\n\r\n[DATA]\r\n\
+             Bias calc (V)\tCurrent (A)\t\r\n-1E-1\t2E-10\t\r\n1E-1\t3E-10\t\r\n"
+        );
+        let s = crate::data::nanonis_dat::parse_nanonis_dat(spectrum.as_bytes(), "p.dat").unwrap();
+        let (sx, sy) = s.position_m.unwrap();
+        let (r, c) = f.pixel_at_m(sx, sy);
+        assert!(
+            (r - 10.0).abs() < 1e-6 && (c - 200.0).abs() < 1e-6,
+            "({r}, {c})"
+        );
+        // Ignoring the 45-degree turn would put it elsewhere: the angle matters here.
+        let unturned = SxmFile {
+            angle_deg: 0.0,
+            ..f.clone()
+        };
+        let (r0, c0) = unturned.pixel_at_m(sx, sy);
+        assert!(
+            (r0 - 10.0).abs() + (c0 - 200.0).abs() > 50.0,
+            "({r0}, {c0})"
+        );
+        assert_eq!(s.energies_ev().unwrap(), [-0.1, 0.1]);
     }
 }

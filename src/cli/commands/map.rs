@@ -5,7 +5,7 @@ use crate::cli::progress::Bars;
 use crate::cli::{BackgroundArg, DirectionArg, ExtractArgs};
 use crate::data::extraction_file::write_extraction;
 use crate::data::map_data::MapData;
-use crate::data::map_file::{LoadedMap, MapSource, load_channel, load_map};
+use crate::data::map_file::{LoadedMap, MapSource, load_channel_within, load_map};
 use crate::data::sxm::Direction;
 use crate::extract::blind::extract_blind;
 use crate::extract::defects::{
@@ -100,7 +100,8 @@ fn defect_positions(a: &ExtractArgs, loaded: &LoadedMap) -> Result<(Vec<[f64; 2]
         ));
     }
     if let Some(channel) = &a.defects_from {
-        let z = load_channel(&a.input, channel, direction(a.direction))?;
+        let budget = crate::budget::MemoryBudget::new(a.memory_budget)?;
+        let z = load_channel_within(&a.input, channel, direction(a.direction), &budget)?;
         let layer = z.data.index_axis(ndarray::Axis(0), 0);
         if layer.dim() != (h, w) {
             return Err(Error::invalid(format!(
@@ -201,6 +202,7 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         channel: a.channel.clone(),
         direction: direction(a.direction),
         index: a.index,
+        memory_budget: crate::budget::MemoryBudget::new(a.memory_budget)?,
     };
     let mut loaded = load_map(&a.input, &source)?;
     if let Some(p) = a.pixel_size {

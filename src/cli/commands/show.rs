@@ -1,4 +1,5 @@
-//! `qpik show`: pictures of dataset files and Nanonis scans.
+//! `qpik show`: pictures of dataset files and scans (Nanonis `.sxm`, Createc `.dat`); the
+//! columns of a Nanonis point spectrum (`.dat`).
 
 use super::*;
 use crate::data::SPLIT_UNSEEN;
@@ -20,11 +21,19 @@ struct ShownImage {
 
 pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
     // A regular file first: a FIFO would block the sniffing read forever.
-    let head =
-        crate::data::checked_read::read_head(file, 17, "dataset (.h5) or Nanonis scan (.sxm)")?;
-    let is_sxm = crate::data::sxm::looks_like_sxm(&head);
-    if is_sxm {
+    let head = crate::data::checked_read::read_head(
+        file,
+        17,
+        "dataset (.h5), Nanonis scan (.sxm) or spectrum (.dat), or Createc scan (.dat)",
+    )?;
+    if crate::data::sxm::looks_like_sxm(&head) {
         return show_sxm(file, out);
+    }
+    if crate::data::createc::looks_like_createc(&head) {
+        return show_createc(file, out);
+    }
+    if crate::data::nanonis_dat::looks_like_nanonis_dat(&head) {
+        return show_spectrum(file);
     }
     let reader = DatasetReader::open(file)?;
     let kt = reader.kernels();
@@ -103,8 +112,111 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
 /// Draws every image of a Nanonis scan, topography line-levelled.
 pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
     let scan = crate::data::sxm::read_sxm(file)?;
+    let out = draw_images(file, out, &scan.images, scan.shape)?;
+    let (px, py) = scan.pixel_size_m();
+    println!(
+        "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
+         frame turned {} degrees clockwise (shown as scanned), bias {}; {} images drawn to {}",
+        file.display(),
+        scan.shape.1,
+        scan.shape.0,
+        scan.range_m.0 * 1e9,
+        scan.range_m.1 * 1e9,
+        px * 1e10,
+        py * 1e10,
+        scan.angle_deg,
+        scan.bias_v.map_or("not given".into(), |b| format!("{b} V")),
+        scan.images.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Draws every frame of a Createc scan, topography line-levelled.
+fn show_createc(file: &Path, out: Option<PathBuf>) -> Result<()> {
+    let scan = crate::data::createc::read_createc(file, &crate::budget::MemoryBudget::default())?;
+    let out = draw_images(file, out, &scan.images, scan.shape)?;
+    let (px, py) = scan.pixel_size_m();
+    let channels: Vec<String> = scan
+        .images
+        .iter()
+        .map(|i| format!("{} {} ({})", i.name, i.direction.as_str(), i.unit))
+        .collect();
+    println!(
+        "{}: Createc scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
+         rotation {} degrees, bias {}; {}; channels {}; {} images drawn to {}",
+        file.display(),
+        scan.shape.1,
+        scan.shape.0,
+        scan.range_m.0 * 1e9,
+        scan.range_m.1 * 1e9,
+        px * 1e10,
+        py * 1e10,
+        scan.angle_deg,
+        scan.bias_v.map_or("not given".into(), |b| format!("{b} V")),
+        match scan.missing_lines {
+            0 => "complete".to_string(),
+            n => format!("aborted: the last {n} lines were not measured (NaN)"),
+        },
+        channels.join(", "),
+        scan.images.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Prints the header and the columns of a Nanonis point spectrum.
+fn show_spectrum(file: &Path) -> Result<()> {
+    let s = crate::data::nanonis_dat::read_nanonis_dat(file)?;
+    println!(
+        "{}: Nanonis spectrum ({}), {} points, tip at {}",
+        file.display(),
+        s.experiment,
+        s.len(),
+        s.position_m
+            .map_or("an unknown position".into(), |(x, y)| format!(
+                "x = {x:e} m, y = {y:e} m"
+            ))
+    );
+    for c in &s.columns {
+        let finite: Vec<f64> = c.values.iter().copied().filter(|v| v.is_finite()).collect();
+        let (lo, hi) = finite
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        println!(
+            "  {}: {} values from {lo:e} to {hi:e}{}",
+            crate::data::nanonis_dat::column_title(&c.signal),
+            finite.len(),
+            if finite.len() < c.values.len() {
+                format!(" ({} NaN)", c.values.len() - finite.len())
+            } else {
+                String::new()
+            }
+        );
+    }
+    match s.energies_ev() {
+        Ok(e) if !e.is_empty() => println!(
+            "  energies E = eV: {} values from {:.4} to {:.4} eV",
+            e.len(),
+            e[0],
+            e[e.len() - 1]
+        ),
+        _ => println!("  no bias column in volts: energies unknown"),
+    }
+    Ok(())
+}
+
+/// Draws `images` (topography line-levelled) to `out` (default: `file` with `.png`).
+fn draw_images(
+    file: &Path,
+    out: Option<PathBuf>,
+    images: &[crate::data::sxm::SxmImage],
+    shape: (usize, usize),
+) -> Result<PathBuf> {
     let mut owned: Vec<(Array2<f32>, String)> = Vec::new();
-    for im in &scan.images {
+    for im in images {
         let mut data = im.data.clone();
         let mut title = format!("{} {} ({})", im.name, im.direction.as_str(), im.unit);
         if im.unit == "m" {
@@ -124,27 +236,7 @@ pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
         })
         .collect();
     let out = out.unwrap_or_else(|| file.with_extension("png"));
-    let zoom = if scan.shape.0.max(scan.shape.1) <= 128 {
-        2
-    } else {
-        1
-    };
+    let zoom = if shape.0.max(shape.1) <= 128 { 2 } else { 1 };
     write_panels(&out, &panels, 2, zoom)?;
-    let (px, py) = scan.pixel_size_m();
-    println!(
-        "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
-         frame turned {} degrees clockwise (shown as scanned), bias {}; {} images drawn to {}",
-        file.display(),
-        scan.shape.0,
-        scan.shape.1,
-        scan.range_m.0 * 1e9,
-        scan.range_m.1 * 1e9,
-        px * 1e10,
-        py * 1e10,
-        scan.angle_deg,
-        scan.bias_v.map_or("not given".into(), |b| format!("{b} V")),
-        scan.images.len(),
-        out.display()
-    );
-    Ok(())
+    Ok(out)
 }
