@@ -205,3 +205,96 @@ fn bi2212_chemical_potential_round_trip_at_one_energy() {
     assert!(r.get("pixel_calibration").unwrap().fixed.is_some());
     assert!(r.get("rotation_deg").unwrap().fixed.is_none());
 }
+
+/// Runs the qpik command line; panics with its stderr when it fails.
+fn qpik_cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qpik"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "qpik {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_command_line_fits_an_extraction_and_its_spec_simulates() {
+    // The README's commands: simulate a stack, extract it, fit, simulate the fitted spec.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |mass: f64, e0: f64| shockley(mass, e0, &[-0.1, 0.0, 0.1, 0.2]).to_toml();
+    std::fs::write(dir.path().join("truth.toml"), spec(0.32, -0.30)).unwrap();
+    let fit_table = "\n[fit]\nfree = [\"model.effective_mass\", \"model.band_bottom_ev\"]\n\
+                     [fit.bounds]\n\"model.effective_mass\" = [0.1, 0.8]\n\
+                     \"model.band_bottom_ev\" = [-0.6, 0.0]\n";
+    std::fs::write(dir.path().join("start.toml"), spec(0.38, -0.44) + fit_table).unwrap();
+    let d = dir.path();
+    qpik_cli(
+        d,
+        &[
+            "simulate",
+            "observation",
+            "--spec",
+            "truth.toml",
+            "--size",
+            "128",
+            "--min-defects",
+            "20",
+            "--max-defects",
+            "20",
+            "--seed",
+            "3",
+            "-o",
+            "obs.npy",
+        ],
+    );
+    qpik_cli(
+        d,
+        &[
+            "extract",
+            "obs.npy",
+            "--positions",
+            "obs-positions.npy",
+            "--kernel-size",
+            "41",
+            "--pixel-size",
+            "2e-10",
+            "-o",
+            "k.h5",
+        ],
+    );
+    let json = qpik_cli(
+        d,
+        &[
+            "fit",
+            "k.h5",
+            "--spec",
+            "start.toml",
+            "-o",
+            "fit.toml",
+            "--png",
+            "fit.png",
+            "--json",
+        ],
+    );
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mass = r["parameters"][0]["value"].as_f64().unwrap();
+    assert!((mass - 0.32).abs() < 0.03 * 0.32, "{mass}");
+    assert_eq!(r["dispersion"].as_array().unwrap().len(), 4);
+    assert!(d.join("fit.png").exists());
+    let summary = qpik_cli(
+        d,
+        &[
+            "simulate",
+            "kernel",
+            "--spec",
+            "fit.toml",
+            "-o",
+            "model.npy",
+        ],
+    );
+    assert!(summary.contains("41x41"), "{summary}");
+}
