@@ -158,6 +158,11 @@ typedef struct qpik_dataset qpik_dataset;
 typedef struct qpik_extraction qpik_extraction;
 
 /**
+ * The result of a fit (opaque). Immutable: may be read from several threads at once.
+ */
+typedef struct qpik_fit_result qpik_fit_result;
+
+/**
  * A simulated single-impurity kernel (the C type `qpik_kernel`). Immutable: thread-safe.
  */
 typedef struct qpik_kernel qpik_kernel;
@@ -395,6 +400,8 @@ typedef struct qpik_extract_info {
    */
   int64_t defects;
 } qpik_extract_info;
+
+
 
 
 
@@ -681,6 +688,53 @@ enum qpik_status qpik_extraction_residual(const struct qpik_extraction *ex,
  */
 enum qpik_status qpik_extraction_heldout_r2(const struct qpik_extraction *ex,
                                             const struct qpik_array *out);
+
+/**
+ * Fit the kernel spec at `spec_path` (TOML with a `[fit]` table: `free = [paths]`,
+ * optional `[fit.bounds]`, `fixed`, `core_radius_px`; see `qpik fit --help` and the README)
+ * to kernel type 0 of the extraction result at `result_path` (`qpik extract` output).
+ *
+ * - `out_toml_path_or_null`: where to write the fitted spec (best values in place, with a
+ *   `[fit.result]` table); NULL writes nothing. The file appears whole or not at all.
+ * - `*out` receives a new `qpik_fit_result` (free with `qpik_fit_result_free`); untouched
+ *   on failure. Read it with `qpik_fit_result_json` and `qpik_fit_result_spec_toml`.
+ * - `progress` (may be NULL) is called on this thread per stage (coarse search, fit);
+ *   returning nonzero cancels (`QPIK_ERR_CANCELLED`, nothing written, `*out` untouched).
+ *
+ * Statuses: `QPIK_ERR_NULL` (a required pointer), `QPIK_ERR_IO` / `QPIK_ERR_FORMAT` (files),
+ * `QPIK_ERR_INVALID_ARGUMENT` (a spec, path or bound the message names),
+ * `QPIK_ERR_MEMORY_BUDGET`. Uses all cores. Thread-safe.
+ */
+enum qpik_status qpik_fit_file(const char *result_path,
+                               const char *spec_path,
+                               const char *out_toml_path_or_null,
+                               struct qpik_fit_result **out,
+                               qpik_progress_fn progress,
+                               void *user_data);
+
+/**
+ * Free a fit result; NULL is a no-op. No other call may be using it.
+ */
+void qpik_fit_result_free(struct qpik_fit_result *r);
+
+/**
+ * The fit as one JSON object (parameters with standard errors, nuisance values, scales,
+ * chi^2/dof, correlations, notes, dispersion), `buf, buf_len, needed` convention.
+ * Thread-safe.
+ */
+enum qpik_status qpik_fit_result_json(const struct qpik_fit_result *r,
+                                      char *buf,
+                                      size_t buf_len,
+                                      size_t *needed);
+
+/**
+ * The fitted spec as TOML (what `out_toml_path_or_null` receives), `buf, buf_len, needed`
+ * convention. Thread-safe.
+ */
+enum qpik_status qpik_fit_result_spec_toml(const struct qpik_fit_result *r,
+                                           char *buf,
+                                           size_t buf_len,
+                                           size_t *needed);
 
 /**
  * Number of kernels in the built-in catalog into `*count`. Thread-safe.

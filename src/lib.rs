@@ -27,6 +27,7 @@ pub mod cli;
 pub mod data;
 pub mod error;
 pub mod extract;
+pub mod fit;
 pub mod model;
 pub mod physics;
 pub mod picture;

@@ -87,6 +87,9 @@ pub enum Command {
     /// Extract the kernel of a map (.sxm, .3ds, .npy or a qpik dataset) of any size: the
     /// map engine (least squares on the forward model) by default, or a network on 64 x 64.
     Extract(ExtractArgs),
+    /// Fit a kernel spec's free values (its [fit] table) to the kernels of an extraction
+    /// result: physics from kernels, with standard errors.
+    Fit(FitArgs),
     /// Import the published 100-kernel dataset's CSV files into a qpik HDF5 dataset.
     ImportCsv {
         /// One CSV file per kernel.
@@ -363,6 +366,39 @@ pub struct ExtractArgs {
     pub json: bool,
     #[arg(long)]
     pub cuda: bool,
+}
+
+/// `qpik fit`.
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// A qpik extraction result (.h5 from `qpik extract`).
+    pub result: PathBuf,
+    /// The kernel spec (as `qpik catalog --spec NAME` prints) with a [fit] table naming the
+    /// free values: `free = ["model.effective_mass", ...]`, optional `[fit.bounds]`.
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// The fitted spec with a [fit.result] table (default: SPEC's name with .fit.toml).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Picture: data, model and residual per energy, in real and q-space.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// Kernel type of the result to fit.
+    #[arg(long = "type", default_value_t = 0)]
+    pub kernel_type: usize,
+    /// Radius of the masked impurity core in pixels (default: the spec's [fit]
+    /// core_radius_px, else 2).
+    #[arg(long)]
+    pub core_radius: Option<f64>,
+    /// Solver runs: from the spec's values and from the best points of a coarse grid.
+    #[arg(long, default_value_t = 3)]
+    pub starts: usize,
+    /// Memory the fit may use, in bytes.
+    #[arg(long, default_value_t = crate::budget::DEFAULT_MEMORY_BUDGET_BYTES)]
+    pub memory_budget: u64,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -272,6 +272,9 @@ pub struct KernelSpec {
     pub render: RenderSpec,
 }
 
+/// The top-level table of a spec that `qpik fit` reads and writes; not part of the kernel.
+pub const FIT_TABLE: &str = "fit";
+
 /// The name of a spec that gives none.
 pub const DEFAULT_KERNEL_NAME: &str = "user-kernel";
 
@@ -285,9 +288,18 @@ fn is_zero_u8(x: &u8) -> bool {
 
 impl KernelSpec {
     /// Parse a TOML spec; errors name the offending key.
+    /// A top-level `[fit]` table (the fit settings and result of `qpik fit`, see
+    /// [`crate::fit`]) is not part of the kernel and is ignored.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let spec: KernelSpec =
-            toml::from_str(text).map_err(|e| Error::invalid(format!("kernel spec: {e}")))?;
+        let invalid = |e: &dyn std::fmt::Display| Error::invalid(format!("kernel spec: {e}"));
+        let spec: KernelSpec = match text.parse::<toml::Table>() {
+            Ok(mut table) if table.contains_key(FIT_TABLE) => {
+                table.remove(FIT_TABLE);
+                table.try_into().map_err(|e| invalid(&e))?
+            }
+            // Parsed from the text itself, so errors keep their line and column.
+            _ => toml::from_str(text).map_err(|e| invalid(&e))?,
+        };
         spec.validate()?;
         Ok(spec)
     }

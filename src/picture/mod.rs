@@ -8,6 +8,7 @@
 mod canvas;
 pub mod colormap;
 pub mod extraction;
+pub mod fit;
 mod font;
 pub mod fourier;
 mod levelling;

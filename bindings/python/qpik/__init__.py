@@ -48,6 +48,7 @@ from ._options import OptionInfo
 from ._options import describe as _describe
 from .dataset import Dataset, DatasetInfo, DatasetKernelInfo, generate_dataset, write_dataset
 from .extraction import Extraction, extract_map, find_defects
+from .fit import fit
 from .kernel import Kernel, KernelInfo, Synthesis, catalog, catalog_spec, synthesize
 from .model import ExtractInfo, Model, ModelInfo, estimate_mask
 from .training import train
@@ -86,6 +87,7 @@ __all__ = [
     "catalog_spec",
     "estimate_mask",
     "extract_map",
+    "fit",
     "find_defects",
     "generate_dataset",
     "library_path",

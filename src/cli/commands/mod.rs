@@ -1,6 +1,7 @@
 //! What each `qpik` subcommand does.
 
 mod demo;
+mod fit;
 mod map;
 mod network;
 mod pictures;
@@ -170,6 +171,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             cuda,
         } => eval(&data, method, model, limit, json, cuda),
+        Command::Fit(a) => fit::fit_command(&a),
         Command::Extract(a) => match (a.method, &a.model) {
             (Some(MethodArg::Forward | MethodArg::Blind), _) | (None, None) => {
                 map::extract_forward(&a)
