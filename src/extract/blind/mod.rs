@@ -38,6 +38,8 @@ use search::{Found, Search};
 pub const MIN_HELDOUT_R2: f64 = 0.01;
 /// Kernel size of the first search when the size is automatic (then chosen from the count).
 const FIRST_KERNEL: usize = 41;
+/// Largest kernel the search for the common defect uses (the engine then fits the full size).
+const SEARCH_KERNEL: usize = 41;
 
 /// The search's map for a stack: the layers' first principal component, `sum_e w_e (Y_e -
 /// mean_e)` with `w` the top eigenvector of the layers' covariance (power iteration). When
@@ -199,7 +201,7 @@ pub fn extract_blind(
                 None => {
                     // At least four kernels' area of map per kernel, and twice the spacing.
                     let spacing = (valid_count as f64 / c.members.len() as f64).sqrt();
-                    let cap = ((2.0 * spacing) as usize)
+                    let cap = ((1.5 * spacing) as usize)
                         .min(h.min(w) / 2)
                         .min(MapSettings::MAX_AUTO_KERNEL);
                     let s = common::kernel_size_from_data(&y, &valid, h, w, &c.members, cap);
@@ -210,9 +212,15 @@ pub fn extract_blind(
                     s
                 }
             };
-            let start = common::start_kernel(&y, &valid, h, w, &c.members, s);
+            // Detection needs the core and the first rings, not the far tail: the search runs
+            // at a smaller size, the engine at the full one.
+            let searched = s.min(SEARCH_KERNEL);
+            let start = common::start_kernel(&y, &valid, h, w, &c.members, searched);
             search.start = Some(&start);
-            search.run(s, blind_types, progress)?
+            search.run(searched, blind_types, progress)?.map(|f| Found {
+                kernel_size: s,
+                ..f
+            })
         }
         None => find(&search, settings, blind_types, valid_count, progress)?,
     };
