@@ -19,6 +19,9 @@ struct ShownImage {
 }
 
 pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
+    let out = out.unwrap_or_else(|| file.with_extension("png"));
+    // One output, written atomically by the picture writer: only the identity check here.
+    crate::cli::outputs::Outputs::plan(&[file], &[&out])?;
     // A regular file first: a FIFO would block the sniffing read forever.
     let head =
         crate::data::checked_read::read_head(file, 17, "dataset (.h5) or Nanonis scan (.sxm)")?;
@@ -85,7 +88,6 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
             }
         })
         .collect();
-    let out = out.unwrap_or_else(|| file.with_extension("png"));
     let zoom = if owned[0].pixels.dim().0 <= 64 { 3 } else { 2 };
     write_panels(&out, &panels, count.clamp(1, 6), zoom)?;
     println!(
@@ -101,7 +103,7 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
 }
 
 /// Draws every image of a Nanonis scan, topography line-levelled.
-pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
+pub(super) fn show_sxm(file: &Path, out: PathBuf) -> Result<()> {
     let scan = crate::data::sxm::read_sxm(file)?;
     let mut owned: Vec<(Array2<f32>, String)> = Vec::new();
     for im in &scan.images {
@@ -123,7 +125,6 @@ pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
             marks: vec![],
         })
         .collect();
-    let out = out.unwrap_or_else(|| file.with_extension("png"));
     let zoom = if scan.shape.0.max(scan.shape.1) <= 128 {
         2
     } else {
