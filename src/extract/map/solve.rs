@@ -208,6 +208,28 @@ pub fn valid_pixels(map: &MapData) -> Result<(Vec<f64>, usize)> {
     Ok((valid, count))
 }
 
+/// Refuses work beyond the stated limits (see [`MapSettings::MIN_PIXELS_PER_DEFECT`] and
+/// [`MapSettings::MAX_WORK`]) before it starts.
+fn check_work(e: usize, n: usize, s: usize, valid_count: usize) -> Result<()> {
+    let most = valid_count / MapSettings::MIN_PIXELS_PER_DEFECT;
+    if n > most {
+        return Err(Error::invalid(format!(
+            "too many defects for this map: {n} defects on {valid_count} valid pixels; at most one defect per {} pixels ({most} here) is accepted (is the mask inverted?)",
+            MapSettings::MIN_PIXELS_PER_DEFECT
+        )));
+    }
+    let work = (e as u64)
+        .saturating_mul(n as u64)
+        .saturating_mul((s * s) as u64);
+    if work > MapSettings::MAX_WORK {
+        return Err(Error::invalid(format!(
+            "too much work: {e} layers x {n} defects x a {s} x {s} kernel is {work} stamped pixels per solver iteration, more than the limit of {} (2^31); give fewer layers or defects, or a smaller kernel",
+            MapSettings::MAX_WORK
+        )));
+    }
+    Ok(())
+}
+
 /// Positions whose kernel cannot reach the map are errors.
 fn check_positions(positions: &[[f64; 2]], h: usize, w: usize, s: usize) -> Result<()> {
     let c = (s / 2) as f64;
@@ -465,6 +487,8 @@ pub fn extract_map_typed(
     let kinds = check_inputs(map, positions, types, settings)?;
     let (e, h, w) = map.data.dim();
     let n = positions.len();
+    // Work limits that need only the sizes (repeated below with the valid pixels).
+    check_work(e, n, settings.kernel_size.unwrap_or(1), h.saturating_mul(w))?;
     // Before any map-sized buffer: the smallest kernel the size choice can give (the check
     // below repeats it with the kernel chosen).
     let s_min = settings.kernel_size.unwrap_or(3);
@@ -486,6 +510,7 @@ pub fn extract_map_typed(
             2 * (n + basis.len())
         )));
     }
+    check_work(e, n, s, valid_count)?;
     check_memory(
         memory_needed(e, h, w, s, n, kinds, settings),
         (e, h, w),
