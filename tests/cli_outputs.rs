@@ -281,3 +281,27 @@ fn a_picture_that_cannot_be_written_leaves_the_result_file_as_it_was() {
     assert!(!d.join("r.npy").exists() && !d.join("r.png").exists());
     assert!(temporaries(&d).is_empty(), "{:?}", temporaries(&d));
 }
+
+/// Part 5: a result file that does not fit (a full disk; here a file-size limit, EFBIG) is an
+/// I/O error that says so, not a format or argument error, and leaves nothing behind.
+#[cfg(unix)]
+#[test]
+fn a_result_that_does_not_fit_is_an_io_error() {
+    let d = tempdir("outputs-full");
+    observation(&d);
+    for out in ["r.h5", "r.npy"] {
+        let o = qpik_with_file_limit(
+            &["extract", "obs.h5", "--bootstrap", "0", "-o", out],
+            &d,
+            4096,
+        );
+        let err = failure(&o);
+        assert!(
+            err.contains("disk full") || err.contains("too large"),
+            "{out}: {err}"
+        );
+        assert!(!err.contains("HDF5 error"), "{out}: {err}");
+        assert!(!d.join(out).exists());
+        assert!(temporaries(&d).is_empty(), "{:?}", temporaries(&d));
+    }
+}
