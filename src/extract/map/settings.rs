@@ -181,15 +181,6 @@ impl MapSettings {
     pub const MAX_AUTO_TYPES: usize = 3;
     /// Default detection threshold of the blind search, in noise standard deviations.
     pub const DEFAULT_DETECTION_SIGMA: f64 = 5.0;
-    /// At most one defect per this many valid pixels (a mean spacing of at least 4 pixels;
-    /// the blind search stops at the same density). Denser defects cannot be told apart by a
-    /// kernel of at least 9 pixels, and each costs a fit of its own amplitude and position:
-    /// 100,000 positions on a 512 x 512 map took 20 minutes.
-    pub const MIN_PIXELS_PER_DEFECT: usize = 16;
-    /// At most this much work per extraction: layers x defects x kernel pixels, the size of
-    /// the stamping that every solver iteration repeats (2^31: for example 2,000 defects with
-    /// a 129-pixel kernel on 64 layers).
-    pub const MAX_WORK: u64 = 1 << 31;
 
     /// Range checks, with the setting named in the message.
     pub fn validate(&self) -> Result<()> {
