@@ -27,7 +27,7 @@ use crate::extract::map::solve::{
     check_memory, choose_kernel_size, extract_map_typed, memory_needed, valid_pixels,
 };
 use crate::extract::map::{Extraction, MapSettings, TypeCount};
-use crate::progress::Progress;
+use crate::progress::{Progress, check_cancelled};
 use crate::{Error, Result};
 use search::{Found, Search};
 
@@ -150,6 +150,8 @@ pub fn extract_blind(
         )));
     }
     check_budget(map, !known.is_empty(), settings)?;
+    progress.stage("blind search", 0);
+    check_cancelled(progress)?;
     let (valid, valid_count) = valid_pixels(map)?;
     let y = principal_map(map, &valid);
     let (lo, hi) = y

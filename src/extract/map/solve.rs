@@ -372,8 +372,9 @@ fn fit_layer(
     forced: Option<Chosen>,
     start: Option<State>,
     opt: &FitOptions,
+    progress: &dyn Progress,
 ) -> Layer {
-    let make = |weights: Vec<f64>| Problem::new(stamper, basis, y, weights);
+    let make = |weights: Vec<f64>| Problem::new(stamper, basis, y, weights).cancellable(progress);
     let all = make(valid.to_vec());
     // 1. The whole map at provisional settings: kernel, amplitudes, refined positions.
     let provisional = forced.unwrap_or(Chosen {
@@ -394,6 +395,17 @@ fn fit_layer(
     };
     let from = start.unwrap_or_else(|| State::start(stamper, basis));
     let mut state = all.fit(from, &first);
+    // Cancelled: the caller returns Error::Cancelled; skip the scoring and the bootstrap.
+    let cancelled = |state: State| Layer {
+        std: vec![f64::NAN; state.kernel.len()],
+        state,
+        heldout_r2: f64::NAN,
+        fit_r2: f64::NAN,
+        chosen: provisional,
+    };
+    if progress.cancelled() {
+        return cancelled(state);
+    }
     // 2. Held-out halves from that fit (positions kept): choose or score the settings.
     let (wa, wb) = blocks.halves(valid, settings.seed);
     let scorer = Scorer::new(make(wa), make(wb), settings.cg_iterations);
@@ -419,6 +431,9 @@ fn fit_layer(
             (c, scorer.score(&folds, c.symmetry, &o))
         }
     };
+    if progress.cancelled() {
+        return cancelled(state);
+    }
     let o = FitOptions {
         smoothness: chosen.smoothness,
         decay: chosen.decay,
@@ -588,6 +603,7 @@ pub fn extract_map_typed(
             None,
             None,
             &opt,
+            progress,
         );
         let moved = stamper.moved(l.state.stamper.positions.clone());
         let fixed = FitOptions {
@@ -615,6 +631,7 @@ pub fn extract_map_typed(
                     forced,
                     start.clone(),
                     &opt,
+                    progress,
                 )
             })
             .collect();
