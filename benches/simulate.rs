@@ -40,7 +40,7 @@ fn main() {
         };
         std::hint::black_box(field.render(&grid, grid.centre()).unwrap());
     });
-    let fft = time(reps, || ctx.fft_only(n, 1));
+    let fft = time(reps, || ctx.fft_only(n, 1).unwrap());
     let ldos = ctx.lattice_ldos(&model, &imp, 0.1, 0.02, n).unwrap();
     let field = KernelField::Lattice {
         ldos,

@@ -212,12 +212,14 @@ typedef struct qpik_array {
 
 /**
  * Progress of long work. Called on the thread that made the qpik call (never on worker
- * threads), at most a few times per second to a few hundred times per run.
+ * threads): at each step the work reports (a few to a few hundred per run), and every
+ * 0.2 s in between with the latest state repeated, so that returning nonzero cancels at any
+ * time. After a nonzero return it is not called again.
  * `stage`: what runs now ("synthesising observations", "vae epoch 3/40", ...);
  * `done` of `total` steps of that stage; `message`: the latest status ("loss 0.00123", or
  * an epoch summary), possibly empty. Strings are valid only during the call.
  * Return 0 to continue, anything else to cancel: the call then returns
- * `QPIK_ERR_CANCELLED` soon after, and leaves no half-written file behind.
+ * `QPIK_ERR_CANCELLED` within about a second, and leaves no half-written file behind.
  */
 typedef int32_t (*qpik_progress_fn)(void *user_data,
                                     const char *stage,

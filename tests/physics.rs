@@ -29,7 +29,9 @@ fn lattice_t_matrix_matches_exact_continuum_at_low_filling() {
         effective_mass: HBAR2_OVER_2ME_EV_A2 / (t * a * a),
     };
     let mut ctx = SimContext::new();
-    let g = ctx.green_component(&model, C64::new(energy, eta), n, 0, 0);
+    let g = ctx
+        .green_component(&model, C64::new(energy, eta), n, 0, 0)
+        .unwrap();
     let cont =
         |tm: C64| ContinuumKernel::new(band, energy, eta, Scatterer::TMatrix(tm), 0.0).unwrap();
     let points: Vec<(i64, i64)> = (4..30)
@@ -124,7 +126,9 @@ fn born_limit_is_linear_in_the_potential() {
     let model = square_band(3.5, 0.25, -0.075, 0.0);
     let (e, eta, n) = (0.1, 0.02, 128);
     let mut ctx = SimContext::new();
-    let g = ctx.green_component(&model, C64::new(e, eta), n, 0, 0);
+    let g = ctx
+        .green_component(&model, C64::new(e, eta), n, 0, 0)
+        .unwrap();
     let v = 1e-5;
     let ldos = ctx.lattice_ldos(&model, &scalar(v), e, eta, n).unwrap();
     let born = |n1: usize, n2: usize| {

@@ -274,7 +274,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
                            QPIK_ROW_MAJOR);
         dp = &da;
     }
-    qm_check(qpik_extract_map(g_opts, &ma, dp, &g_ex));
+    qm_check(qpik_extract_map_progress(g_opts, &ma, dp, &g_ex, qm_progress, NULL));
     if (pos) {
         mxFree(pos);
     }

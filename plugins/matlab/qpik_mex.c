@@ -2,11 +2,17 @@
 #include "qpik_mex.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#include <signal.h>
+#endif
 
 static qm_release_fn qm_release_now;
 static int qm_locked;
@@ -51,6 +57,38 @@ void qm_check(qpik_status status) {
     /* Copied first: the message belongs to libqpik's thread-local slot. */
     snprintf(msg, sizeof msg, "%s", qpik_last_error());
     qm_fail(qpik_status_name((int32_t)status), "%s", msg);
+}
+
+/* Whether the host has a Ctrl-C pending (see qm_progress in qpik_mex.h). */
+static int interrupt_pending(void) {
+#if defined(__unix__) || defined(__APPLE__)
+    typedef bool (*pending_fn)(void);
+    static int looked_up;
+    static pending_fn matlab;
+    static volatile sig_atomic_t *octave;
+    if (!looked_up) {
+        matlab = (pending_fn)dlsym(RTLD_DEFAULT, "utIsInterruptPending");
+        octave = (volatile sig_atomic_t *)dlsym(RTLD_DEFAULT, "octave_interrupt_state");
+        looked_up = 1;
+    }
+    if (matlab != NULL) {
+        return matlab() ? 1 : 0;
+    }
+    if (octave != NULL) {
+        return *octave > 0;
+    }
+#endif
+    return 0;
+}
+
+int32_t qm_progress(void *user_data, const char *stage, uint64_t done, uint64_t total,
+                    const char *message) {
+    (void)user_data;
+    (void)stage;
+    (void)done;
+    (void)total;
+    (void)message;
+    return interrupt_pending();
 }
 
 int qm_is(const mxArray *a, const char *name) {

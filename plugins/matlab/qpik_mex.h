@@ -35,6 +35,15 @@ void qm_fail(const char *status_name, const char *fmt, ...)
 /* After a qpik call: on failure, raise `qpik:<STATUS>` with qpik_last_error(). */
 void qm_check(qpik_status status);
 
+/* A qpik_progress_fn for long calls: returns nonzero (cancel) once the user pressed Ctrl-C.
+ * qpik calls it on this thread at every step and at least every 0.2 s, so a MEX call stops
+ * within about a second. MATLAB: the undocumented but long-stable utIsInterruptPending of
+ * libut; GNU Octave: its interrupt flag octave_interrupt_state (liboctave). Both are looked
+ * up at run time (dlsym), so the MEX file links against neither; where neither is found the
+ * callback never cancels. */
+int32_t qm_progress(void *user_data, const char *stage, uint64_t done, uint64_t total,
+                    const char *message);
+
 /* Case-insensitive comparison of a char array with `name`. */
 int qm_is(const mxArray *a, const char *name);
 

@@ -1,8 +1,8 @@
 //! Dataset files (HDF5, qpik-dataset v1): generate, read, write.
 
 use super::{
-    ArrayRef, CError, CallbackProgress, FLOATS, FLOATS_OR_U8, c_str, free_handle, guard, handle,
-    options_or_default, put_handle, qpik_array, qpik_options, qpik_progress_fn, qpik_status,
+    ArrayRef, CError, FLOATS, FLOATS_OR_U8, c_str, free_handle, guard, handle, options_or_default,
+    put_handle, qpik_array, qpik_options, qpik_progress_fn, qpik_status, with_progress,
     write_sized, write_string,
 };
 use crate::data::Dataset;
@@ -67,8 +67,10 @@ pub unsafe extern "C" fn qpik_dataset_generate(
         let path = unsafe { c_str(path, "path") }?;
         let o = unsafe { options_or_default(opts) };
         let cfg = o.dataset()?;
-        let p = CallbackProgress::new(progress, user_data);
-        generate_dataset_within(&cfg, Path::new(path), &o.budget()?, &p)?;
+        let budget = o.budget()?;
+        with_progress(progress, user_data, |p| {
+            generate_dataset_within(&cfg, Path::new(path), &budget, p)
+        })?;
         Ok(())
     })
 }

@@ -1,9 +1,9 @@
 //! The map engine through the C ABI: `qpik_extract_map` and the `qpik_extraction` result.
 
 use super::{
-    ArrayRef, CError, CResult, CallbackProgress, FLOATS, FLOATS_OR_U8, free_handle, guard, handle,
+    ArrayRef, CError, CResult, FLOATS, FLOATS_OR_U8, free_handle, guard, handle,
     options_or_default, put_handle, qpik_array, qpik_dtype, qpik_options, qpik_progress_fn,
-    qpik_status, write_sized,
+    qpik_status, with_progress, write_sized,
 };
 use crate::extract::blind::extract_blind;
 use crate::extract::map::{Extraction, MapSettings, extract_map};
@@ -227,13 +227,14 @@ unsafe fn run(
         )));
     }
     let map_data = opts.map_data(data, "C API map")?;
-    let p = CallbackProgress::new(progress, user_data);
     // No defects given, or map.blind: the blind search (given defects are type 0).
-    let ex = if estimated || settings.blind {
-        extract_blind(&map_data, &positions, &settings, &p)?
-    } else {
-        extract_map(&map_data, &positions, &settings, &p)?
-    };
+    let ex = with_progress(progress, user_data, |p| {
+        if estimated || settings.blind {
+            extract_blind(&map_data, &positions, &settings, p)
+        } else {
+            extract_map(&map_data, &positions, &settings, p)
+        }
+    })?;
     unsafe {
         put_handle(
             out,

@@ -1,8 +1,8 @@
 //! Training through the C ABI.
 
 use super::{
-    CError, CallbackProgress, c_str, guard, options_or_default, qpik_options, qpik_progress_fn,
-    qpik_status,
+    CError, c_str, guard, options_or_default, qpik_options, qpik_progress_fn, qpik_status,
+    with_progress,
 };
 use crate::data::hdf5_io::DatasetReader;
 use crate::extract::select_device;
@@ -47,26 +47,24 @@ pub unsafe extern "C" fn qpik_train(
             // A batch's activations always reach candle's own worker pool.
             super::fork::networks_start("training", usize::MAX)?;
         }
-        let p = CallbackProgress::new(progress, user_data);
         let resume = opts.resume();
-        match what {
-            "vae" => train_vae(&cfg, out, resume, &device, &p)?,
-            "align" => {
-                let vae = opts.text("train.vae").ok_or_else(|| {
-                    CError::new(
-                        qpik_status::QPIK_ERR_OPTION_VALUE,
-                        "alignment needs the trained VAE: set option train.vae to its file",
-                    )
-                })?;
-                train_align(&cfg, Path::new(vae), out, resume, &device, &p)?
-            }
-            "one-step" => train_one_step(&cfg, out, resume, &device, &p)?,
-            other => {
-                return Err(CError::invalid(format!(
-                    "what = '{other}': expected \"vae\", \"align\" or \"one-step\""
-                )));
-            }
-        };
+        if !matches!(what, "vae" | "align" | "one-step") {
+            return Err(CError::invalid(format!(
+                "what = '{what}': expected \"vae\", \"align\" or \"one-step\""
+            )));
+        }
+        let vae = opts.text("train.vae");
+        if what == "align" && vae.is_none() {
+            return Err(CError::new(
+                qpik_status::QPIK_ERR_OPTION_VALUE,
+                "alignment needs the trained VAE: set option train.vae to its file",
+            ));
+        }
+        with_progress(progress, user_data, |p| match (what, vae) {
+            ("vae", _) => train_vae(&cfg, out, resume, &device, p),
+            ("align", Some(vae)) => train_align(&cfg, Path::new(vae), out, resume, &device, p),
+            _ => train_one_step(&cfg, out, resume, &device, p),
+        })?;
         Ok(())
     })
 }

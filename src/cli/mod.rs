@@ -1,6 +1,7 @@
 //! The `qpik` command line: thin wrappers over the library, with progress bars and pictures.
 
 mod commands;
+mod outputs;
 mod progress;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -65,6 +65,29 @@ fn h5(path: &Path, what: String) -> impl FnOnce(hdf5::Error) -> Error {
     }
 }
 
+/// An error of libhdf5 while *writing* `path`: an I/O error (a full disk, a quota), said as
+/// such (it was a format error, which sent users looking for a damaged file).
+fn h5_write(path: &Path, what: String) -> impl FnOnce(hdf5::Error) -> Error {
+    let path = show(path);
+    move |e| {
+        let text = e.to_string();
+        let first: String = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(200)
+            .collect();
+        Error::io(
+            path,
+            std::io::Error::other(format!(
+                "{what}: the write failed (is the disk full, or the folder not writable?); libhdf5 said: {first}"
+            )),
+        )
+    }
+}
+
 /// Checks that the parts of `ex` agree in size: `[T, E, S, S]` kernels, N defects, `E`
 /// energies, `[E, H, W]` maps. Returns `(T, E, S, N, H, W)`.
 pub fn check_extraction(ex: &Extraction) -> Result<(usize, usize, usize, usize, usize, usize)> {
@@ -147,13 +170,13 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     let (_, _, _, n, _, _) = check_extraction(ex)?;
     let target = OutputFile::create(path)?;
     let file = hdf5::File::create(target.temp_path())
-        .map_err(h5(path, "cannot create the file".into()))?;
+        .map_err(h5_write(path, "cannot create the file".into()))?;
 
     let text = |what: &str, s: &str| {
         s.parse::<VarLenUnicode>()
             .map_err(|e| Error::invalid(format!("{}: {what} cannot be stored: {e}", show(path))))
     };
-    let attr_err = |name: &str| h5(path, format!("cannot write attribute '{name}'"));
+    let attr_err = |name: &str| h5_write(path, format!("cannot write attribute '{name}'"));
     let scalar_string = |name: &str, value: &str| -> Result<()> {
         let v = text(name, value)?;
         file.new_attr::<VarLenUnicode>()
@@ -194,7 +217,7 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     scalar_string("settings", &ex.settings_toml)?;
     scalar_string("notes", &ex.notes)?;
 
-    let ds_err = |name: &str| h5(path, format!("cannot write dataset '{name}'"));
+    let ds_err = |name: &str| h5_write(path, format!("cannot write dataset '{name}'"));
     let positions = Array2::from_shape_fn((n, 2), |(i, k)| ex.positions[i][k]);
     macro_rules! dataset {
         ($name:expr, $data:expr) => {
@@ -217,7 +240,7 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     dataset!("decay", ex.decay.as_slice());
     dataset!("excluded", &ex.excluded.as_standard_layout());
     file.close()
-        .map_err(h5(path, "cannot close the file".into()))?;
+        .map_err(h5_write(path, "cannot close the file".into()))?;
     target.commit()
 }
 

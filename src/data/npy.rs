@@ -259,18 +259,12 @@ pub fn write_npy_f32(path: &Path, array: ArrayViewD<'_, f32>, fortran_order: boo
         bytes.extend_from_slice(&v.to_le_bytes());
     }
 
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".qpik-npy-")
-        .tempfile_in(dir)
+    // A device or folder is refused (a rename would have replaced /dev/full itself).
+    let mut out = crate::data::output_file::OutputFile::create(path)?;
+    out.file()
+        .write_all(&bytes)
         .map_err(|e| Error::io(&name, e))?;
-    tmp.write_all(&bytes).map_err(|e| Error::io(&name, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(&name, e))?;
-    tmp.persist(path).map_err(|e| Error::io(&name, e.error))?;
-    Ok(())
+    out.commit()
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ fn extraction(spec: &KernelSpec, offset: [f64; 2], seed: u64) -> Extraction {
         energies_ev: energies,
         method: "forward".into(),
         settings_toml: String::new(),
+        excluded: Array2::zeros((1, 1)),
+        notes: String::new(),
     }
 }
 

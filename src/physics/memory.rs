@@ -40,7 +40,10 @@ pub fn lattice_ldos_bytes(
     let values = budget::bytes(&[side, side, norb, 8]);
     // Phase rows of the Bloch table: at most one per distinct n2 (|n2| <= 64), re and im.
     let table = budget::bytes(&[129, n, 16]);
-    budget::sum(&[grids, workers, values, table])
+    // Row views of every grid (a slice per row and component) and the per-group local sums.
+    let views = budget::bytes(&[n, components, 16]);
+    let sums = budget::bytes(&[n / 32 + 1, support, support, C64_BYTES]);
+    budget::sum(&[grids, workers, values, table, views, sums])
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@ typedef struct progress_log {
     char stages[8][64];
     int nstages;
     uint64_t last_done, last_total;
+    /* Nonzero: cancel at the first call of stage `done_stage` showing `cancel_done` steps. */
+    int cancel_at_done;
+    const char *done_stage;
+    uint64_t cancel_done;
 } progress_log;
 
 static int32_t on_progress(void *user, const char *stage, uint64_t done, uint64_t total,
@@ -42,6 +46,9 @@ static int32_t on_progress(void *user, const char *stage, uint64_t done, uint64_
     }
     log->last_done = done;
     log->last_total = total;
+    if (log->cancel_at_done && strcmp(stage, log->done_stage) == 0 && done == log->cancel_done) {
+        cancel = 1;
+    }
     return cancel || (log->cancel_at > 0 && log->calls >= log->cancel_at) ? 1 : 0;
 }
 
@@ -216,16 +223,20 @@ TEST(generate_cancelled_at_the_last_call) {
     char path[1200];
     qpik_options *o = qt_options(small_dataset);
     progress_log log;
-    int total_calls;
+    uint64_t last_done;
     snprintf(path, sizeof path, "%s/x.h5", dir);
     memset(&log, 0, sizeof log);
     log.owner = pthread_self();
     REQUIRE_OK(qpik_dataset_generate(path, o, on_progress, &log));
-    total_calls = log.calls;
+    /* The last step: all observations done (call numbers vary between runs, since the
+     * callback also runs every 0.2 s with the state repeated). */
+    last_done = log.last_done;
     unlink(path);
     memset(&log, 0, sizeof log);
     log.owner = pthread_self();
-    log.cancel_at = total_calls;
+    log.cancel_done = last_done;
+    log.done_stage = "synthesising observations";
+    log.cancel_at_done = 1;
     CHECK_STATUS(QPIK_ERR_CANCELLED, "cancel", qpik_dataset_generate(path, o, on_progress, &log));
     CHECK_EQ_INT(qt_dir_entries(dir), 0);
     qpik_options_free(o);

@@ -14,6 +14,12 @@ typedef struct train_log {
     pthread_t owner;
     int calls, on_other_thread, cancel_at, bad;
     char last_stage[128];
+    uint64_t last_done, last_total;
+    /* Cancel at the first call showing this state (the callback also runs every 0.2 s with
+     * the state repeated, so call numbers vary between runs; states do not). */
+    int cancel_at_state;
+    char cancel_stage[128];
+    uint64_t cancel_done, cancel_total;
 } train_log;
 
 static int32_t on_progress(void *user, const char *stage, uint64_t done, uint64_t total,
@@ -27,6 +33,12 @@ static int32_t on_progress(void *user, const char *stage, uint64_t done, uint64_
         log->bad++;
     } else {
         snprintf(log->last_stage, sizeof log->last_stage, "%s", stage);
+        log->last_done = done;
+        log->last_total = total;
+        if (log->cancel_at_state && strcmp(stage, log->cancel_stage) == 0 &&
+            done == log->cancel_done && total == log->cancel_total) {
+            return 1;
+        }
     }
     return log->cancel_at > 0 && log->calls >= log->cancel_at ? 1 : 0;
 }
@@ -112,17 +124,19 @@ TEST(train_cancelled_at_the_last_call) {
     char *dir = qt_tempdir("train-cancel-last");
     char out[1200];
     qpik_options *o = qt_options(tiny);
-    train_log log;
-    int calls;
+    train_log log, first;
     snprintf(out, sizeof out, "%s/one-step.safetensors", dir);
     memset(&log, 0, sizeof log);
     log.owner = pthread_self();
     REQUIRE_OK(qpik_train("one-step", qt_data("tiny-dataset.h5"), out, o, on_progress, &log));
-    calls = log.calls;
+    first = log;
     unlink(out);
     memset(&log, 0, sizeof log);
     log.owner = pthread_self();
-    log.cancel_at = calls;
+    log.cancel_at_state = 1;
+    snprintf(log.cancel_stage, sizeof log.cancel_stage, "%s", first.last_stage);
+    log.cancel_done = first.last_done;
+    log.cancel_total = first.last_total;
     CHECK_STATUS(QPIK_ERR_CANCELLED, "cancel",
                  qpik_train("one-step", qt_data("tiny-dataset.h5"), out, o, on_progress, &log));
     qpik_options_free(o);

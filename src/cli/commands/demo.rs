@@ -5,6 +5,7 @@
 use super::catalog_spec;
 use super::network::extraction_picture;
 use super::simulate::single_observation;
+use crate::cli::outputs::Outputs;
 use crate::data::extraction_file::write_extraction;
 use crate::data::hdf5_io::write_dataset;
 use crate::data::map_data::MapData;
@@ -22,7 +23,7 @@ use crate::synthesis::topography::{TopographyConfig, synthesize_topography};
 use crate::synthesis::{Artefacts, DefectConfig};
 use crate::{Error, Result};
 use ndarray::{Array2, s};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Kernel size of the demo's extractions (pixels).
@@ -49,8 +50,24 @@ fn kernel_of(ex: &Extraction) -> Array2<f32> {
     ex.kernels.slice(s![0, 0, .., ..]).to_owned()
 }
 
+/// Every file the demo writes into its folder (all or none are written).
+const DEMO_FILES: [&str; 9] = [
+    "demo.h5",
+    "demo.png",
+    "engine.h5",
+    "engine.png",
+    "engine-vs-truth.png",
+    "engine-topography-vs-truth.png",
+    "extracted.png",
+    "fese.png",
+    "fese.h5",
+];
+
 pub(super) fn demo(out: &Path, kernel: &str, size: usize, seed: u64, scan: &Path) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out.display().to_string(), e))?;
+    let files: Vec<PathBuf> = DEMO_FILES.iter().map(|f| out.join(f)).collect();
+    let targets: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let mut outputs = Outputs::plan(&[scan], &targets)?;
     let t = Instant::now();
     let defects = DefectConfig {
         count_min: 10,
@@ -61,8 +78,8 @@ pub(super) fn demo(out: &Path, kernel: &str, size: usize, seed: u64, scan: &Path
     let made = single_observation(kernel, size, None, &defects, &Artefacts::realistic(), seed)?;
     let h5 = out.join("demo.h5");
     let png = out.join("demo.png");
-    write_dataset(&h5, &made.dataset)?;
-    made.picture(&png)?;
+    write_dataset(&outputs.stage(&h5)?, &made.dataset)?;
+    made.picture(&outputs.stage(&png)?)?;
     let spec = catalog_spec(kernel)?;
     println!("qpik {} demo", env!("CARGO_PKG_VERSION"));
     println!(
@@ -86,7 +103,7 @@ pub(super) fn demo(out: &Path, kernel: &str, size: usize, seed: u64, scan: &Path
         h5.display(),
         png.display()
     );
-    engine_on_simulation(out, &made, seed)?;
+    engine_on_simulation(out, &made, seed, &mut outputs)?;
     // Extraction: a 64 x 64 map of the same kernel through the embedded two-step model.
     let few = DefectConfig {
         count_min: 4,
@@ -118,8 +135,14 @@ pub(super) fn demo(out: &Path, kernel: &str, size: usize, seed: u64, scan: &Path
             let kernel_out = ex.extract(obs.view(), mask.view())?;
             let ms = t1.elapsed().as_secs_f64() * 1e3;
             let png = out.join("extracted.png");
-            let m = extraction_picture(&png, &obs, &mask, &kernel_out, Some(&truth))?
-                .expect("truth given");
+            let m = extraction_picture(
+                &outputs.stage(&png)?,
+                &obs,
+                &mask,
+                &kernel_out,
+                Some(&truth),
+            )?
+            .expect("truth given");
             println!(
                 "  extracted  the kernel of a 64x64 map with {} defects in {ms:.1} ms (embedded two-step model):",
                 small.defects
@@ -135,13 +158,14 @@ pub(super) fn demo(out: &Path, kernel: &str, size: usize, seed: u64, scan: &Path
     }
     let fese = out.join("fese.png");
     if scan.is_file() {
-        engine_on_scan(scan, &fese, &out.join("fese.h5"))?;
+        engine_on_scan(scan, &fese, &out.join("fese.h5"), &mut outputs)?;
     } else {
         println!(
             "  real scan  skipped: {} is not here (run from the repository)",
             scan.display()
         );
     }
+    outputs.commit()?;
     println!("  took       {:.2} s", t.elapsed().as_secs_f64());
     Ok(())
 }
@@ -152,6 +176,7 @@ fn engine_on_simulation(
     out: &Path,
     made: &super::simulate::SimulatedObservation,
     seed: u64,
+    outputs: &mut Outputs,
 ) -> Result<()> {
     let obs = made
         .dataset
@@ -193,10 +218,15 @@ fn engine_on_simulation(
     )?;
     let ms = t1.elapsed().as_secs_f64() * 1e3;
     let r_mask = pearson(&kernel_of(&from_mask), &truth);
-    write_extraction(&out.join("engine.h5"), &from_mask)?;
-    write_extraction_png(&out.join("engine.png"), &map, &from_mask, 0)?;
+    write_extraction(&outputs.stage(&out.join("engine.h5"))?, &from_mask)?;
+    write_extraction_png(
+        &outputs.stage(&out.join("engine.png"))?,
+        &map,
+        &from_mask,
+        0,
+    )?;
     write_comparison_png(
-        &out.join("engine-vs-truth.png"),
+        &outputs.stage(&out.join("engine-vs-truth.png"))?,
         truth.view(),
         kernel_of(&from_mask).view(),
         pixel_size_m,
@@ -236,7 +266,7 @@ fn engine_on_simulation(
     let from_topo = extract_map(&map, &positions_of(&found), &settings, &NoProgress)?;
     let r_topo = pearson(&kernel_of(&from_topo), &truth);
     write_comparison_png(
-        &out.join("engine-topography-vs-truth.png"),
+        &outputs.stage(&out.join("engine-topography-vs-truth.png"))?,
         truth.view(),
         kernel_of(&from_topo).view(),
         pixel_size_m,
@@ -253,7 +283,7 @@ fn engine_on_simulation(
 
 /// The engine on the real FeSe/SrTiO3 scan: LIY_1_omega, the defects of Z as type 0 plus one
 /// type found blind (the bright patches that Z does not show).
-fn engine_on_scan(scan: &Path, png: &Path, h5: &Path) -> Result<()> {
+fn engine_on_scan(scan: &Path, png: &Path, h5: &Path, outputs: &mut Outputs) -> Result<()> {
     let loaded = load_map(scan, &MapSource::default())?;
     let z = load_channel(scan, "Z", Direction::Forward)?;
     let settings = TopographySettings::for_pixel_size(loaded.map.pixel_size_m * 1e10)?;
@@ -273,8 +303,8 @@ fn engine_on_scan(scan: &Path, png: &Path, h5: &Path) -> Result<()> {
         },
         &NoProgress,
     )?;
-    write_extraction(h5, &ex)?;
-    write_extraction_png(png, &loaded.map, &ex, 0)?;
+    write_extraction(&outputs.stage(h5)?, &ex)?;
+    write_extraction_png(&outputs.stage(png)?, &loaded.map, &ex, 0)?;
     println!(
         "  real scan  {}: LIY_1_omega, {} defects from Z alone: held-out R^2 {:.3}; with a blind type ({} more defects): {:.3}, kernel {} px -> {}",
         scan.file_name()

@@ -1,6 +1,7 @@
 //! `qpik extract` with the map engine: load any map, find its defects, extract, write the
 //! result file and pictures, and say whether to trust it.
 
+use crate::cli::outputs::Outputs;
 use crate::cli::progress::Bars;
 use crate::cli::{BackgroundArg, DirectionArg, ExtractArgs};
 use crate::data::extraction_file::write_extraction;
@@ -166,15 +167,54 @@ struct Report<'a> {
     seconds: f64,
 }
 
-/// Write the result: the qpik-extraction HDF5 file, or the kernels alone as .npy.
-fn write_result(out: &Path, ex: &Extraction) -> Result<()> {
+/// What `-o` holds: the qpik-extraction HDF5 file, or the kernels alone as .npy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResultFormat {
+    Hdf5,
+    Npy,
+}
+
+/// The format `-o` asks for, refused before any work when it cannot hold the result (a .npy
+/// holds one kernel type: not a search that may find several).
+fn result_format(
+    out: &Path,
+    settings: &MapSettings,
+    known: bool,
+    dataset: bool,
+) -> Result<ResultFormat> {
     let ext = out
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match ext.as_deref() {
-        Some("h5") | Some("hdf5") => write_extraction(out, ex),
+        Some("h5") | Some("hdf5") => Ok(ResultFormat::Hdf5),
         Some("npy") => {
+            let blind = settings.blind || !(known || dataset);
+            let several = blind && (known || !matches!(settings.types, TypeCount::Fixed(1)));
+            if several {
+                return Err(Error::invalid(format!(
+                    "{}: a blind search of --types {} may find several kernel types, which do not fit a .npy of at most 3 dimensions: write .h5",
+                    out.display(),
+                    match settings.types {
+                        TypeCount::Fixed(t) => (t + usize::from(known)).to_string(),
+                        TypeCount::Auto => "auto".into(),
+                    }
+                )));
+            }
+            Ok(ResultFormat::Npy)
+        }
+        _ => Err(Error::invalid(format!(
+            "{}: write the result as .h5 (everything) or .npy (the kernels alone)",
+            out.display()
+        ))),
+    }
+}
+
+/// Write the result in `format` to `path`.
+fn write_result(path: &Path, format: ResultFormat, ex: &Extraction) -> Result<()> {
+    match format {
+        ResultFormat::Hdf5 => write_extraction(path, ex),
+        ResultFormat::Npy => {
             let (t, e, s, _) = ex.kernels.dim();
             let view = ex.kernels.view().into_dyn();
             let squeezed = match (t, e) {
@@ -187,17 +227,29 @@ fn write_result(out: &Path, ex: &Extraction) -> Result<()> {
                 }
             }
             .map_err(|e| Error::invalid(format!("kernel array: {e}")))?;
-            crate::data::npy::write_npy_f32(out, squeezed, false)
+            crate::data::npy::write_npy_f32(path, squeezed, false)
         }
-        _ => Err(Error::invalid(format!(
-            "{}: write the result as .h5 (everything) or .npy (the kernels alone)",
-            out.display()
-        ))),
     }
 }
 
 pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
     let t0 = Instant::now();
+    let png = a.png.clone().unwrap_or_else(|| a.out.with_extension("png"));
+    let sheet = sheet_path(&png);
+    let inputs: Vec<&Path> = [Some(&a.input), a.mask.as_ref(), a.positions.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    let mut outputs = Outputs::plan(&inputs, &[&a.out, &png, &sheet])?;
+    let settings = settings_of(a)?;
+    // A dataset's own mask gives known positions unless the search is blind.
+    let dataset = !settings.blind
+        && a.input
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("h5") || e.eq_ignore_ascii_case("hdf5"));
+    let known = a.mask.is_some() || a.positions.is_some() || a.defects_from.is_some();
+    let format = result_format(&a.out, &settings, known, dataset)?;
     let source = MapSource {
         channel: a.channel.clone(),
         direction: direction(a.direction),
@@ -213,7 +265,6 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         }
         loaded.map.pixel_size_m = p;
     }
-    let settings = settings_of(a)?;
     let (positions, from) = defect_positions(a, &loaded)?;
     let map: &MapData = &loaded.map;
     let ex = if positions.is_empty() || settings.blind {
@@ -221,15 +272,14 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
     } else {
         extract_map(map, &positions, &settings, &Bars::default())?
     };
-    write_result(&a.out, &ex)?;
-    let png = a.png.clone().unwrap_or_else(|| a.out.with_extension("png"));
-    write_extraction_png(&png, map, &ex, 0)?;
+    write_result(&outputs.stage(&a.out)?, format, &ex)?;
+    write_extraction_png(&outputs.stage(&png)?, map, &ex, 0)?;
     let mut pictures = vec![png.display().to_string()];
     if ex.energies_ev.len() > 1 {
-        let sheet = sheet_path(&png);
-        write_extraction_sheet(&sheet, &ex)?;
+        write_extraction_sheet(&outputs.stage(&sheet)?, &ex)?;
         pictures.push(sheet.display().to_string());
     }
+    outputs.commit()?;
     let (e, h, w) = ex.map_shape();
     let report = Report {
         input: a.input.display().to_string(),

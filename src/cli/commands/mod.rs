@@ -11,6 +11,7 @@ mod simulate_real;
 mod simulate_stack;
 mod simulate_typed;
 
+use super::outputs::Outputs;
 use super::{Cli, Command, MethodArg, Preset, Simulate};
 use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
@@ -24,6 +25,7 @@ use network::*;
 use pictures::*;
 use show::*;
 use simulate::*;
+use std::path::PathBuf;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -89,6 +91,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 ..DefectConfig::default()
             };
             let png = png.unwrap_or_else(|| out.with_extension("png"));
+            let mut planned = simulate_stack::stack_files(&out);
+            planned.push(png.clone());
+            let planned: Vec<&std::path::Path> = planned.iter().map(PathBuf::as_path).collect();
+            let inputs: Vec<&std::path::Path> = spec.iter().map(PathBuf::as_path).collect();
+            let mut outputs = Outputs::plan(&inputs, &planned)?;
             if spec.is_some() || energies.is_some() {
                 if types != 1 || kernel.len() > 1 {
                     return Err(Error::invalid(
@@ -111,8 +118,9 @@ pub fn run(cli: Cli) -> Result<()> {
                     &artefacts(preset),
                     seed,
                 )?;
-                let files = made.write(&out)?;
-                made.picture(&png)?;
+                let files = made.write(&out, &mut outputs)?;
+                made.picture(&outputs.stage(&png)?)?;
+                outputs.commit()?;
                 let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 println!(
                     "{} defects of kernel '{}' at {} energies on {size}x{size} px, seed {seed}: {} and {}",
@@ -133,8 +141,9 @@ pub fn run(cli: Cli) -> Result<()> {
                     &artefacts(preset),
                     seed,
                 )?;
-                write_dataset(&out, &made.dataset)?;
-                made.picture(&png)?;
+                write_dataset(&outputs.stage(&out)?, &made.dataset)?;
+                made.picture(&outputs.stage(&png)?)?;
+                outputs.commit()?;
                 made
             } else {
                 let names = simulate_typed::type_kernel_names(&kernel, types, seed)?;
@@ -146,8 +155,9 @@ pub fn run(cli: Cli) -> Result<()> {
                     &artefacts(preset),
                     seed,
                 )?;
-                write_dataset(&out, &made.dataset)?;
-                simulate_typed::typed_picture(&made, &png)?;
+                write_dataset(&outputs.stage(&out)?, &made.dataset)?;
+                simulate_typed::typed_picture(&made, &outputs.stage(&png)?)?;
+                outputs.commit()?;
                 made
             };
             println!(
@@ -193,6 +203,9 @@ pub fn run(cli: Cli) -> Result<()> {
             unseen_fraction,
             seed,
         } => {
+            let inputs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+            // One output, written atomically by the dataset writer: only the checks here.
+            Outputs::plan(&inputs, &[&out])?;
             let ds = crate::data::csv_import::import_csv_files(&files, unseen_fraction, seed)?;
             write_dataset(&out, &ds)?;
             println!(

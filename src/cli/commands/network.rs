@@ -1,6 +1,7 @@
 //! `qpik train`, `qpik eval` and network extraction (`qpik extract --method two-step|one-step`).
 
 use super::*;
+use crate::cli::outputs::Outputs;
 use crate::cli::progress::Bars;
 use crate::cli::{MethodArg, TrainArgs, TrainWhat};
 use crate::data::Dataset;
@@ -37,6 +38,13 @@ pub(super) fn train(what: TrainWhat, a: &TrainArgs) -> Result<()> {
     }
     // Ranges (--channels, --batch-size, --lr, ...) are the config's own.
     cfg.validate()?;
+    // Checkpoints are written to --out during training (and read back by --resume): it may
+    // be neither the dataset nor the VAE.
+    let inputs: Vec<&Path> = [Some(a.data.as_path()), a.vae.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    Outputs::plan(&inputs, &[&a.out])?;
     let dev = device(a.cuda);
     let bars = Bars::default();
     let t = Instant::now();
@@ -181,6 +189,12 @@ pub(super) fn extract(
     png: Option<PathBuf>,
     cuda: bool,
 ) -> Result<()> {
+    let png = png.unwrap_or_else(|| out.with_extension("png"));
+    let inputs: Vec<&Path> = [Some(input), mask.as_deref(), model.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut outputs = Outputs::plan(&inputs, &[out, &png])?;
     let ex = extractor(method, model, cuda)?;
     let is_npy = input
         .extension()
@@ -239,9 +253,10 @@ pub(super) fn extract(
         vec![0],
         0,
     );
-    write_dataset(out, &ds)?;
-    let png = png.unwrap_or_else(|| out.with_extension("png"));
-    let line = match extraction_picture(&png, &obs, &m, &kernel, truth.as_ref())? {
+    write_dataset(&outputs.stage(out)?, &ds)?;
+    let metrics = extraction_picture(&outputs.stage(&png)?, &obs, &m, &kernel, truth.as_ref())?;
+    outputs.commit()?;
+    let line = match metrics {
         Some(m) => format!(
             ", against the true kernel: MAE {:.4}, RMSE {:.4}, Pearson {:.3} ([-1, 1] scale)",
             m.mae2, m.rmse2, m.pearson

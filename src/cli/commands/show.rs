@@ -20,6 +20,9 @@ struct ShownImage {
 }
 
 pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()> {
+    let out = out.unwrap_or_else(|| file.with_extension("png"));
+    // One output, written atomically by the picture writer: only the identity check here.
+    crate::cli::outputs::Outputs::plan(&[file], &[&out])?;
     // A regular file first: a FIFO would block the sniffing read forever.
     let head = crate::data::checked_read::read_head(
         file,
@@ -94,7 +97,6 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
             }
         })
         .collect();
-    let out = out.unwrap_or_else(|| file.with_extension("png"));
     let zoom = if owned[0].pixels.dim().0 <= 64 { 3 } else { 2 };
     write_panels(&out, &panels, count.clamp(1, 6), zoom)?;
     println!(
@@ -110,9 +112,9 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
 }
 
 /// Draws every image of a Nanonis scan, topography line-levelled.
-pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
+pub(super) fn show_sxm(file: &Path, out: PathBuf) -> Result<()> {
     let scan = crate::data::sxm::read_sxm(file)?;
-    let out = draw_images(file, out, &scan.images, scan.shape)?;
+    let out = draw_images(out, &scan.images, scan.shape)?;
     let (px, py) = scan.pixel_size_m();
     println!(
         "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
@@ -133,9 +135,9 @@ pub(super) fn show_sxm(file: &Path, out: Option<PathBuf>) -> Result<()> {
 }
 
 /// Draws every frame of a Createc scan, topography line-levelled.
-fn show_createc(file: &Path, out: Option<PathBuf>) -> Result<()> {
+fn show_createc(file: &Path, out: PathBuf) -> Result<()> {
     let scan = crate::data::createc::read_createc(file, &crate::budget::MemoryBudget::default())?;
-    let out = draw_images(file, out, &scan.images, scan.shape)?;
+    let out = draw_images(out, &scan.images, scan.shape)?;
     let (px, py) = scan.pixel_size_m();
     let channels: Vec<String> = scan
         .images
@@ -208,10 +210,9 @@ fn show_spectrum(file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Draws `images` (topography line-levelled) to `out` (default: `file` with `.png`).
+/// Draws `images` (topography line-levelled) to `out`.
 fn draw_images(
-    file: &Path,
-    out: Option<PathBuf>,
+    out: PathBuf,
     images: &[crate::data::sxm::SxmImage],
     shape: (usize, usize),
 ) -> Result<PathBuf> {
@@ -235,7 +236,6 @@ fn draw_images(
             marks: vec![],
         })
         .collect();
-    let out = out.unwrap_or_else(|| file.with_extension("png"));
     let zoom = if shape.0.max(shape.1) <= 128 { 2 } else { 1 };
     write_panels(&out, &panels, 2, zoom)?;
     Ok(out)

@@ -1,6 +1,7 @@
 //! `qpik catalog`, `qpik simulate ...` and `qpik demo`.
 
 use super::*;
+use crate::cli::outputs::Outputs;
 use crate::cli::progress::Bars;
 use crate::cli::{DatasetArgs, RenderArgs};
 use crate::data::Dataset;
@@ -46,6 +47,9 @@ pub(super) fn simulate_kernel(
     png: Option<PathBuf>,
     r: &RenderArgs,
 ) -> Result<()> {
+    let png = png.unwrap_or_else(|| out.with_extension("png"));
+    let inputs: Vec<&Path> = spec_path.iter().map(PathBuf::as_path).collect();
+    let mut outputs = Outputs::plan(&inputs, &[out, &png])?;
     let mut spec = match (name, spec_path) {
         (Some(n), None) => catalog_spec(&n)?,
         (None, Some(p)) => super::read_spec(&p)?,
@@ -67,18 +71,26 @@ pub(super) fn simulate_kernel(
     let spec = super::simulate_stack::with_energies(spec, r.energies.clone())?;
     spec.validate()?;
     if spec.is_stack() {
-        return super::simulate_stack::simulate_kernel_stack(&spec, out, png);
+        return super::simulate_stack::simulate_kernel_stack(&spec, out, &png, outputs);
     }
     let t = Instant::now();
     let image = to_f32(&spec.kernel_image(&mut SimContext::new())?);
     let seconds = t.elapsed().as_secs_f64();
-    let png = png.unwrap_or_else(|| out.with_extension("png"));
     let title = format!(
         "{} ({}-fold, {:.3} eV)",
         spec.name, spec.symmetry, spec.energy_ev
     );
-    write_panels(&png, &[signed_panel(image.view(), title)], 1, 4)?;
-    write_dataset(out, &kernel_only_dataset(&spec, image, spec.to_toml()))?;
+    write_panels(
+        &outputs.stage(&png)?,
+        &[signed_panel(image.view(), title)],
+        1,
+        4,
+    )?;
+    write_dataset(
+        &outputs.stage(out)?,
+        &kernel_only_dataset(&spec, image, spec.to_toml()),
+    )?;
+    outputs.commit()?;
     println!(
         "kernel '{}' ({}-fold) at {:.3} eV, {}x{} px of {:.2} Angstrom, in {:.1} ms: {} and {}",
         spec.name,
@@ -243,6 +255,8 @@ pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
         artefacts,
         types: a.types,
     };
+    // One output, written atomically by the dataset writer: only the checks here.
+    Outputs::plan(&[], &[&a.out])?;
     let t = Instant::now();
     let budget = crate::budget::MemoryBudget::new(a.memory_budget)?;
     let summary = generate_dataset_within(&cfg, &a.out, &budget, &Bars::default())?;

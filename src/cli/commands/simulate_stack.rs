@@ -6,6 +6,7 @@
 //! other artefacts are drawn independently per energy, relative to that energy's clean map.
 
 use super::signed_panel;
+use crate::cli::outputs::Outputs;
 use crate::data::hdf5_io::write_dataset;
 use crate::data::npy::write_npy_f32;
 use crate::data::{Dataset, DatasetInfo, KernelTable, SPLIT_TRAIN};
@@ -100,22 +101,24 @@ fn stack_picture(
 pub(super) fn simulate_kernel_stack(
     spec: &KernelSpec,
     out: &Path,
-    png: Option<PathBuf>,
+    png: &Path,
+    mut outputs: Outputs,
 ) -> Result<()> {
     let t = std::time::Instant::now();
     let (kernels, layers) = kernel_stack(spec)?;
-    let png = png.unwrap_or_else(|| out.with_extension("png"));
-    stack_picture(&png, &kernels, &layers, "K")?;
+    stack_picture(&outputs.stage(png)?, &kernels, &layers, "K")?;
+    let staged = outputs.stage(out)?;
     if is_npy(out) {
-        write_npy_f32(out, kernels.view().into_dyn(), false)?;
+        write_npy_f32(&staged, kernels.view().into_dyn(), false)?;
     } else {
         let ds = Dataset::kernels_only(
             stack_table(kernels, &layers),
             spec.render.pixel_size_a * 1e-10,
             spec.to_toml(),
         );
-        write_dataset(out, &ds)?;
+        write_dataset(&staged, &ds)?;
     }
+    outputs.commit()?;
     println!(
         "kernel '{}' at {} energies ({:+.1} to {:+.1} meV), {}x{} px of {:.2} Angstrom, in {:.1} s: {} and {}",
         spec.name,
@@ -130,6 +133,25 @@ pub(super) fn simulate_kernel_stack(
         png.display()
     );
     Ok(())
+}
+
+/// The files [`ObservationStack::write`] writes for `out`: `out` alone (a qpik dataset), or
+/// `out`, `STEM-positions.npy` and `STEM-kernels.npy`.
+pub(super) fn stack_files(out: &Path) -> Vec<PathBuf> {
+    if !is_npy(out) {
+        return vec![out.to_path_buf()];
+    }
+    let stem = out.with_extension("");
+    let sibling = |tail: &str| {
+        let mut name = stem.file_name().unwrap_or_default().to_os_string();
+        name.push(tail);
+        stem.with_file_name(name)
+    };
+    vec![
+        out.to_path_buf(),
+        sibling("-positions.npy"),
+        sibling("-kernels.npy"),
+    ]
 }
 
 fn is_npy(path: &Path) -> bool {
@@ -229,29 +251,29 @@ impl ObservationStack {
     /// Writes `out`: a qpik dataset (`.h5`), or `.npy` files: the observations `[E, H, W]` at
     /// `out`, the defect positions `[N, 2]` (row, col) at `STEM-positions.npy` and the kernels
     /// `[E, H, W]` at `STEM-kernels.npy`. Returns the files written.
-    pub(super) fn write(&self, out: &Path) -> Result<Vec<PathBuf>> {
+    pub(super) fn write(&self, out: &Path, outputs: &mut Outputs) -> Result<Vec<PathBuf>> {
+        let files = stack_files(out);
         if !is_npy(out) {
-            write_dataset(out, &self.dataset)?;
-            return Ok(vec![out.to_path_buf()]);
+            write_dataset(&outputs.stage(out)?, &self.dataset)?;
+            return Ok(files);
         }
         let o = &self.dataset.observations;
-        let stem = out.with_extension("");
-        let sibling = |tail: &str| {
-            let mut name = stem.file_name().unwrap_or_default().to_os_string();
-            name.push(tail);
-            stem.with_file_name(name)
-        };
         let positions = o.positions.index_axis(Axis(0), 0);
-        let kernels_path = sibling("-kernels.npy");
-        let positions_path = sibling("-positions.npy");
-        write_npy_f32(out, o.observations.view().into_dyn(), false)?;
-        write_npy_f32(&positions_path, positions.into_dyn(), false)?;
+        let [_, positions_path, kernels_path] = &files[..] else {
+            return Err(Error::invalid("an .npy stack is three files"));
+        };
         write_npy_f32(
-            &kernels_path,
+            &outputs.stage(out)?,
+            o.observations.view().into_dyn(),
+            false,
+        )?;
+        write_npy_f32(&outputs.stage(positions_path)?, positions.into_dyn(), false)?;
+        write_npy_f32(
+            &outputs.stage(kernels_path)?,
             self.dataset.kernels.kernels.view().into_dyn(),
             false,
         )?;
-        Ok(vec![out.to_path_buf(), positions_path, kernels_path])
+        Ok(files)
     }
 
     pub(super) fn picture(&self, path: &Path) -> Result<()> {

@@ -26,7 +26,9 @@ pub mod search;
 
 use crate::data::map_data::MapData;
 use crate::extract::map::background::Basis;
-use crate::extract::map::solve::{choose_kernel_size, extract_map_typed, valid_pixels};
+use crate::extract::map::solve::{
+    check_memory, choose_kernel_size, extract_map_typed, memory_needed, valid_pixels,
+};
 use crate::extract::map::{Extraction, MapSettings, TypeCount};
 use crate::progress::{Progress, check_cancelled};
 use crate::{Error, Result};
@@ -97,6 +99,45 @@ fn principal_map(map: &MapData, valid: &[f64]) -> Vec<f64> {
     out
 }
 
+/// Bytes the search holds at once for a `[e, h, w]` map, a kernel of `s` and `types` kernel
+/// types (saturating): the principal map and its working copies (blur, residuals, masks, one
+/// fit's buffers: about `e + 24` map-sized f64 arrays), two response maps per type, and the
+/// correlator's padded spectra (the map's, the mask's, each kernel's and one product).
+fn search_memory(e: usize, h: usize, w: usize, s: usize, types: usize) -> u64 {
+    let [e, h, w, t] = [e, h, w, types].map(|x| x as u64);
+    let px = h.saturating_mul(w);
+    let maps = e
+        .saturating_add(24)
+        .saturating_add(2 * t)
+        .saturating_mul(px)
+        .saturating_mul(8);
+    let rows = correlate::fast_size(h as usize + s) as u64;
+    let half = correlate::fast_size(w as usize + s) as u64 / 2 + 1;
+    let spectra = rows
+        .saturating_mul(half)
+        .saturating_mul(16)
+        .saturating_mul(t + 4);
+    maps.saturating_add(spectra)
+}
+
+/// Refuses, before any map-sized allocation, a blind extraction whose search or final fit
+/// needs more than the memory budget.
+fn check_budget(map: &MapData, known: bool, settings: &MapSettings) -> Result<()> {
+    let (e, h, w) = map.data.dim();
+    let s = settings
+        .kernel_size
+        .unwrap_or(FIRST_KERNEL.min(h.min(w)))
+        .max(3);
+    let types = match settings.types {
+        TypeCount::Fixed(t) => t,
+        TypeCount::Auto => MapSettings::MAX_AUTO_TYPES,
+    } + usize::from(known);
+    // The final fit of at least one defect per type (its count is unknown yet).
+    let fit = memory_needed(e, h, w, s, types, types, settings);
+    let need = fit.max(search_memory(e, h, w, s, types));
+    check_memory(need, (e, h, w), s, settings)
+}
+
 /// Defects and kernels of `map` found blind, beyond the given `known` positions (which may be
 /// empty): `settings.types` blind types (given defects are one more type, 0; `auto` adds
 /// types while each pays for its kernel and defects). Pixels that no kernel explains
@@ -115,6 +156,9 @@ pub fn extract_blind(
             "the map ({e} x {h} x {w}) is too small for a blind search: at least 5 x 5 pixels are needed"
         )));
     }
+    check_budget(map, !known.is_empty(), settings)?;
+    progress.stage("blind search", 0);
+    check_cancelled(progress)?;
     let (given_valid, _) = valid_pixels(map)?;
     let mut notes = Screened::default();
     // `seen`: the pixels the search may look at (measured); `valid`: those the fit may use.

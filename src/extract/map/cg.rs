@@ -2,7 +2,9 @@
 //! equations of the fit.
 
 /// Solve `A x = b` from the starting point in `x` with a diagonal (Jacobi) preconditioner.
-/// Stops when `|r| <= tol |b|` or after `max_iter` products; returns the products used.
+/// Stops when `|r| <= tol |b|`, after `max_iter` products, or when `stop()` says so (polled
+/// every iteration: the work was cancelled, and the caller reports it); returns the
+/// products used.
 pub fn solve(
     apply: &mut dyn FnMut(&[f64], &mut [f64]),
     b: &[f64],
@@ -10,6 +12,7 @@ pub fn solve(
     x: &mut [f64],
     tol: f64,
     max_iter: usize,
+    stop: &dyn Fn() -> bool,
 ) -> usize {
     let n = b.len();
     let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
@@ -36,7 +39,7 @@ pub fn solve(
     let mut rz = dot(&r, &z);
     let mut ap = vec![0.0; n];
     for it in 0..max_iter {
-        if dot(&r, &r).sqrt() <= tol * bnorm || rz <= 0.0 {
+        if dot(&r, &r).sqrt() <= tol * bnorm || rz <= 0.0 || stop() {
             return it;
         }
         apply(&p, &mut ap);
@@ -86,7 +89,7 @@ mod tests {
         apply_a(&truth, &mut b);
         let mut x = vec![0.0; n];
         let mut f = apply_a;
-        let used = solve(&mut f, &b, &vec![1.0; n], &mut x, 1e-12, 100);
+        let used = solve(&mut f, &b, &vec![1.0; n], &mut x, 1e-12, 100, &|| false);
         let err = x
             .iter()
             .zip(&truth)

@@ -19,6 +19,7 @@ use super::background::Basis;
 use super::cg;
 use super::operator::Stamper;
 use super::symmetry;
+use crate::progress::Progress;
 
 /// The data of one energy and the pixels that count.
 pub struct Problem<'a> {
@@ -30,6 +31,9 @@ pub struct Problem<'a> {
     pub weights: Vec<f64>,
     /// `weights * y`.
     wy: Vec<f64>,
+    /// Polled by every solver iteration: once it says cancelled, fits stop early (their
+    /// result is then meaningless, and the caller returns [`crate::Error::Cancelled`]).
+    cancel: Option<&'a dyn Progress>,
 }
 
 /// Unknowns of a fit; the positions (in the stamper) move when refinement is on.
@@ -125,7 +129,21 @@ impl<'a> Problem<'a> {
             y,
             weights,
             wy,
+            cancel: None,
         }
+    }
+
+    /// This problem with its fits stopping early once `progress` is cancelled.
+    pub fn cancellable(self, progress: &'a dyn Progress) -> Self {
+        Problem {
+            cancel: Some(progress),
+            ..self
+        }
+    }
+
+    /// Whether the work was cancelled (the fits then stop early).
+    pub fn stopped(&self) -> bool {
+        self.cancel.is_some_and(|p| p.cancelled())
     }
 
     /// `m *= weights` in place.
@@ -186,6 +204,7 @@ impl<'a> Problem<'a> {
             &mut beta,
             1e-10,
             cg_iterations.max(nb + 2),
+            &|| self.stopped(),
         );
         beta
     }
@@ -243,7 +262,15 @@ impl<'a> Problem<'a> {
             }
             out[nk..].copy_from_slice(&self.basis.adjoint(r));
         };
-        cg::solve(&mut apply, &rhs, &pre, &mut x, opt.tol, opt.cg_iterations);
+        cg::solve(
+            &mut apply,
+            &rhs,
+            &pre,
+            &mut x,
+            opt.tol,
+            opt.cg_iterations,
+            &|| self.stopped(),
+        );
         let beta = x[nk..].to_vec();
         x.truncate(nk);
         st.beta = beta;
@@ -287,7 +314,15 @@ impl<'a> Problem<'a> {
             }
             out[n..].copy_from_slice(&self.basis.adjoint(&m));
         };
-        cg::solve(&mut apply, &rhs, &pre, &mut x, opt.tol, opt.cg_iterations);
+        cg::solve(
+            &mut apply,
+            &rhs,
+            &pre,
+            &mut x,
+            opt.tol,
+            opt.cg_iterations,
+            &|| self.stopped(),
+        );
         st.beta.copy_from_slice(&x[n..]);
         x.truncate(n);
         // Defects the weights never see keep amplitude 0 rather than noise.
@@ -304,14 +339,17 @@ impl<'a> Problem<'a> {
     pub fn fit(&self, start: State, opt: &FitOptions) -> State {
         let mut st = start;
         for _ in 0..opt.outer {
+            if self.stopped() {
+                return st;
+            }
             self.kernel_step(&mut st, opt);
             self.amplitude_step(&mut st, opt);
-            if opt.refine_px > 0.0 {
+            if opt.refine_px > 0.0 && !self.stopped() {
                 self.position_step(&mut st, opt.refine_px);
                 self.amplitude_step(&mut st, opt);
             }
         }
-        if opt.refine_px > 0.0 {
+        if opt.refine_px > 0.0 && !self.stopped() {
             self.recentre(&mut st, opt);
         }
         st

@@ -158,6 +158,9 @@ pub fn bootstrap_std<'a>(
             let mut rng = Rng::stream(seed, 0xb007 + i as u64);
             let problem = make(blocks.resample(valid, &mut rng));
             let mut st = full.clone();
+            if problem.stopped() {
+                return st.kernel;
+            }
             problem.kernel_step(&mut st, opt);
             problem.amplitude_step(&mut st, opt);
             problem.kernel_step(&mut st, opt);

@@ -96,16 +96,52 @@ pub fn choose_kernel_size(
     Ok(s.max(3))
 }
 
-/// Memory the extraction needs, in bytes (inputs excluded), for the budget check.
-fn memory_needed(e: usize, h: usize, w: usize, s: usize, n: usize, settings: &MapSettings) -> u64 {
-    let px = (h * w) as u64;
+/// Memory the extraction needs, in bytes (inputs excluded), for the budget check; saturates
+/// instead of overflowing.
+pub(crate) fn memory_needed(
+    e: usize,
+    h: usize,
+    w: usize,
+    s: usize,
+    n: usize,
+    kinds: usize,
+    settings: &MapSettings,
+) -> u64 {
+    let [e, h, w, s, n, kinds] = [e, h, w, s, n, kinds].map(|x| x as u64);
+    let px = h.saturating_mul(w);
+    let s2 = s.saturating_mul(s);
     let threads = rayon::current_num_threads() as u64;
     // Result: residual, background (f32) and working copies of one energy per worker (f64):
     // data, weights x 4, model and residual buffers x ~8.
-    let result = (e as u64) * px * 4 * 2;
-    let per_fit = px * 8 * 14 + (s * s) as u64 * 8 * 16 + (n as u64) * 16 * 8 * 4;
-    let concurrent = threads.max(1) * (1 + settings.bootstrap.min(threads as usize) as u64);
-    result + per_fit * concurrent
+    let result = e.saturating_mul(px).saturating_mul(4 * 2);
+    let per_fit = px
+        .saturating_mul(8 * 14)
+        .saturating_add(s2.saturating_mul(8 * 16))
+        .saturating_add(n.saturating_mul(16 * 8 * 4));
+    let concurrent = threads.max(1) * (1 + (settings.bootstrap as u64).min(threads));
+    let types = kinds
+        .saturating_sub(1)
+        .saturating_mul(s2.saturating_mul(8 * 24));
+    result
+        .saturating_add(per_fit.saturating_mul(concurrent))
+        .saturating_add(types)
+}
+
+/// Refuses an extraction of `memory_needed` bytes over the budget, as [`Error::OverBudget`].
+pub(crate) fn check_memory(
+    need: u64,
+    (e, h, w): (usize, usize, usize),
+    s: usize,
+    settings: &MapSettings,
+) -> Result<()> {
+    if need > settings.memory_budget_bytes {
+        return Err(Error::OverBudget(format!(
+            "extracting from a {e} x {h} x {w} map with a {s} x {s} kernel needs about {} MiB, over the memory budget of {} MiB: raise the budget (map.memory_budget_bytes; --memory-budget in the CLI) or crop the map",
+            need >> 20,
+            settings.memory_budget_bytes >> 20
+        )));
+    }
+    Ok(())
 }
 
 fn check_inputs(
@@ -166,7 +202,7 @@ fn check_inputs(
 /// without any is an error.
 pub fn valid_pixels(map: &MapData) -> Result<(Vec<f64>, usize)> {
     let (_, h, w) = map.data.dim();
-    let mut valid = vec![1.0f64; h * w];
+    let mut valid = crate::budget::try_vec("the map's valid pixels", h * w, 1.0f64)?;
     for layer in map.data.outer_iter() {
         for (v, x) in valid.iter_mut().zip(layer.iter()) {
             if !x.is_finite() {
@@ -181,6 +217,38 @@ pub fn valid_pixels(map: &MapData) -> Result<(Vec<f64>, usize)> {
         ));
     }
     Ok((valid, count))
+}
+
+/// At most one defect per this many valid pixels (a mean spacing of at least 4 pixels;
+/// the blind search stops at the same density). Denser defects cannot be told apart by a
+/// kernel of at least 9 pixels, and each costs a fit of its own amplitude and position:
+/// 100,000 positions on a 512 x 512 map took 20 minutes.
+const MIN_PIXELS_PER_DEFECT: usize = 16;
+/// At most this much work per extraction: layers x defects x kernel pixels, the size of
+/// the stamping that every solver iteration repeats (2^31: for example 2,000 defects with
+/// a 129-pixel kernel on 64 layers).
+const MAX_WORK: u64 = 1 << 31;
+
+/// Refuses work beyond the stated limits (see [`MIN_PIXELS_PER_DEFECT`] and
+/// [`MAX_WORK`]) before it starts.
+fn check_work(e: usize, n: usize, s: usize, valid_count: usize) -> Result<()> {
+    let most = valid_count / MIN_PIXELS_PER_DEFECT;
+    if n > most {
+        return Err(Error::invalid(format!(
+            "too many defects for this map: {n} defects on {valid_count} valid pixels; at most one defect per {} pixels ({most} here) is accepted (is the mask inverted?)",
+            MIN_PIXELS_PER_DEFECT
+        )));
+    }
+    let work = (e as u64)
+        .saturating_mul(n as u64)
+        .saturating_mul((s * s) as u64);
+    if work > MAX_WORK {
+        return Err(Error::invalid(format!(
+            "too much work: {e} layers x {n} defects x a {s} x {s} kernel is {work} stamped pixels per solver iteration, more than the limit of {} (2^31); give fewer layers or defects, or a smaller kernel",
+            MAX_WORK
+        )));
+    }
+    Ok(())
 }
 
 /// Positions whose kernel cannot reach the map are errors.
@@ -325,8 +393,9 @@ fn fit_layer(
     forced: Option<Chosen>,
     start: Option<State>,
     opt: &FitOptions,
+    progress: &dyn Progress,
 ) -> Layer {
-    let make = |weights: Vec<f64>| Problem::new(stamper, basis, y, weights);
+    let make = |weights: Vec<f64>| Problem::new(stamper, basis, y, weights).cancellable(progress);
     let all = make(valid.to_vec());
     // 1. The whole map at provisional settings: kernel, amplitudes, refined positions.
     let provisional = forced.unwrap_or(Chosen {
@@ -347,6 +416,17 @@ fn fit_layer(
     };
     let from = start.unwrap_or_else(|| State::start(stamper, basis));
     let mut state = all.fit(from, &first);
+    // Cancelled: the caller returns Error::Cancelled; skip the scoring and the bootstrap.
+    let cancelled = |state: State| Layer {
+        std: vec![f64::NAN; state.kernel.len()],
+        state,
+        heldout_r2: f64::NAN,
+        fit_r2: f64::NAN,
+        chosen: provisional,
+    };
+    if progress.cancelled() {
+        return cancelled(state);
+    }
     // 2. Held-out halves from that fit (positions kept): choose or score the settings.
     let (wa, wb) = blocks.halves(valid, settings.seed);
     let scorer = Scorer::new(make(wa), make(wb), settings.cg_iterations);
@@ -372,6 +452,9 @@ fn fit_layer(
             (c, scorer.score(&folds, c.symmetry, &o))
         }
     };
+    if progress.cancelled() {
+        return cancelled(state);
+    }
     let o = FitOptions {
         smoothness: chosen.smoothness,
         decay: chosen.decay,
@@ -450,6 +533,17 @@ pub fn extract_map_typed(
     let kinds = check_inputs(map, positions, types, settings)?;
     let (e, h, w) = map.data.dim();
     let n = positions.len();
+    // Work limits that need only the sizes (repeated below with the valid pixels).
+    check_work(e, n, settings.kernel_size.unwrap_or(1), h.saturating_mul(w))?;
+    // Before any map-sized buffer: the smallest kernel the size choice can give (the check
+    // below repeats it with the kernel chosen).
+    let s_min = settings.kernel_size.unwrap_or(3);
+    check_memory(
+        memory_needed(e, h, w, s_min, n, kinds, settings),
+        (e, h, w),
+        s_min,
+        settings,
+    )?;
     let (valid, valid_count) = valid_pixels(map)?;
     let s = choose_kernel_size(settings, h, w, valid_count, n)?;
     check_positions(positions, h, w, s)?;
@@ -462,25 +556,26 @@ pub fn extract_map_typed(
             2 * (n + basis.len())
         )));
     }
-    let need =
-        memory_needed(e, h, w, s, n, settings) + (kinds as u64 - 1) * (s * s) as u64 * 8 * 24;
-    if need > settings.memory_budget_bytes {
-        return Err(Error::invalid(format!(
-            "extracting from a {e} x {h} x {w} map with a {s} x {s} kernel needs about {} MiB, over the memory budget of {} MiB: raise the budget (map.memory_budget_bytes; --memory-budget in the CLI) or crop the map",
-            need >> 20,
-            settings.memory_budget_bytes >> 20
-        )));
-    }
+    check_work(e, n, s, valid_count)?;
+    check_memory(
+        memory_needed(e, h, w, s, n, kinds, settings),
+        (e, h, w),
+        s,
+        settings,
+    )?;
     let layers_data: Vec<Vec<f64>> = map
         .data
         .outer_iter()
         .map(|layer| {
-            layer
-                .iter()
-                .map(|&x| if x.is_finite() { x as f64 } else { 0.0 })
-                .collect()
+            let mut y = crate::budget::try_vec("a layer of the map", h * w, 0.0)?;
+            for (v, &x) in y.iter_mut().zip(layer.iter()) {
+                if x.is_finite() {
+                    *v = x as f64;
+                }
+            }
+            Ok(y)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     for (i, y) in layers_data.iter().enumerate() {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for (x, v) in y.iter().zip(&valid) {
@@ -529,6 +624,7 @@ pub fn extract_map_typed(
             None,
             None,
             &opt,
+            progress,
         );
         let moved = stamper.moved(l.state.stamper.positions.clone());
         let fixed = FitOptions {
@@ -556,6 +652,7 @@ pub fn extract_map_typed(
                     forced,
                     start.clone(),
                     &opt,
+                    progress,
                 )
             })
             .collect();

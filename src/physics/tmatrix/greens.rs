@@ -161,11 +161,11 @@ impl SimContext {
         support: &[usize],
         pairs: &[(usize, usize)],
         reach: usize,
-    ) -> (GreensSet, Vec<Vec<C64>>) {
+    ) -> crate::Result<(GreensSet, Vec<Vec<C64>>)> {
         let table = BlochTable::new(model, n);
         let dim = table.dim;
         let phases = phase_table(n);
-        let mut bufs = self.take_buffers(pairs.len(), n * n);
+        let mut bufs = self.take_buffers(pairs.len(), n * n)?;
         let ns = support.len();
 
         // Row-wise views of every buffer so rows can be filled in parallel.
@@ -191,7 +191,7 @@ impl SimContext {
             .chunks(ROWS_PER_SUM)
             .map_init(
                 || vec![C64::default(); scratch_len],
-                |scratch, group| {
+                |scratch, group| -> crate::Result<Vec<C64>> {
                     let mut sum = vec![C64::default(); ns * ns];
                     for (m1, mut outs) in group {
                         let mut local = vec![C64::default(); ns * ns];
@@ -201,17 +201,17 @@ impl SimContext {
                         } else {
                             fill_row_general(
                                 &table, &phases, m1, z, norm, pairs, support, &mut outs, &mut local,
-                            );
+                            )?;
                         }
                         for row in outs.iter_mut() {
                             plan.process_with_scratch(row, scratch);
                         }
                         sum.iter_mut().zip(&local).for_each(|(x, y)| *x += y);
                     }
-                    sum
+                    Ok(sum)
                 },
             )
-            .collect();
+            .collect::<crate::Result<_>>()?;
         let local = partial
             .into_iter()
             .fold(vec![C64::default(); ns * ns], |mut a, b| {
@@ -226,7 +226,7 @@ impl SimContext {
             self.fft.columns_transposed(b, n, only.as_deref());
         }
         let index = pairs.iter().enumerate().map(|(i, &p)| (p, i)).collect();
-        (
+        Ok((
             GreensSet {
                 n,
                 support: support.to_vec(),
@@ -234,7 +234,7 @@ impl SimContext {
                 index,
             },
             bufs,
-        )
+        ))
     }
 }
 
@@ -282,11 +282,16 @@ fn fill_row_general(
     support: &[usize],
     outs: &mut [&mut [C64]],
     local: &mut [C64],
-) {
+) -> crate::Result<()> {
     let n = phases.len();
     let dim = table.dim;
-    // H row for all m2: h[m2 * dim^2 + r * dim + c]
-    let mut h = vec![C64::default(); n * dim * dim];
+    // H row for all m2: h[m2 * dim^2 + r * dim + c] (per worker; fallible, as it is the
+    // largest buffer after the grids).
+    let mut h = crate::budget::try_vec(
+        "a k-grid row of Bloch matrices",
+        n * dim * dim,
+        C64::default(),
+    )?;
     let mut coef = vec![C64::default(); table.cell2_values.len()];
     for (e, (r, c, _)) in table.entries.iter().enumerate() {
         table.coefficients(e, m1, phases, &mut coef);
@@ -327,4 +332,5 @@ fn fill_row_general(
             }
         }
     }
+    Ok(())
 }

@@ -78,14 +78,22 @@ impl SimContext {
         Self::default()
     }
 
-    fn take_buffers(&mut self, count: usize, len: usize) -> Vec<Vec<C64>> {
-        let mut out = Vec::with_capacity(count);
+    /// `count` grids of `len` values, reused from earlier calls where possible; refused with
+    /// the budget error (instead of aborting) when the system cannot provide them.
+    fn take_buffers(&mut self, count: usize, len: usize) -> Result<Vec<Vec<C64>>> {
+        let mut out = Vec::new();
+        out.try_reserve_exact(count)
+            .map_err(|_| grid_refused(count, len))?;
         for _ in 0..count {
             let mut b = self.buffers.pop().unwrap_or_default();
+            if b.len() < len {
+                b.try_reserve_exact(len - b.len())
+                    .map_err(|_| grid_refused(count, len))?;
+            }
             b.resize(len, C64::default());
             out.push(b);
         }
-        out
+        Ok(out)
     }
 
     fn return_buffers(&mut self, bufs: Vec<Vec<C64>>) {
@@ -180,7 +188,7 @@ impl SimContext {
                 weight,
                 &site_of,
                 &mut values,
-            );
+            )?;
             if exact {
                 let holes: Vec<usize> = (norb..2 * norb).collect();
                 let z_hole = C64::new(-energy_ev, eta_ev);
@@ -194,7 +202,7 @@ impl SimContext {
                     1.0,
                     &|o| site_of(o - norb),
                     &mut values,
-                );
+                )?;
             }
         } else if model.spinful {
             let support: Vec<usize> = impurity
@@ -208,13 +216,13 @@ impl SimContext {
                 .flat_map(|_| [p + m, p - m])
                 .collect();
             let all: Vec<usize> = (0..norb).collect();
-            self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values);
+            self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values)?;
         } else {
             let support = impurity.orbitals.clone();
             let all: Vec<usize> = (0..norb).collect();
             if m == 0.0 {
                 let v = vec![p; support.len()];
-                self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values);
+                self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values)?;
             } else {
                 // Per-spin average of the two spin species seeing p +- m.
                 let (set, bufs) = self.greens(
@@ -224,7 +232,7 @@ impl SimContext {
                     &support,
                     &component_pairs(&all, &support),
                     reach,
-                );
+                )?;
                 for sign in [1.0, -1.0] {
                     let v = vec![p + sign * m; support.len()];
                     apply_tmatrix(&set, &bufs, &v, &all, 0.5, &site_of, n_sites, &mut values);
@@ -253,11 +261,11 @@ impl SimContext {
         weight: f64,
         site_of: &(dyn Fn(usize) -> usize + Sync),
         values: &mut [f64],
-    ) {
+    ) -> Result<()> {
         let n_sites = n_sites_of(model);
         let reach = ((values.len() / n_sites) as f64).sqrt().round() as usize / 2;
         let pairs = component_pairs(ldos_orbitals, support);
-        let (set, bufs) = self.greens(model, z, n, support, &pairs, reach);
+        let (set, bufs) = self.greens(model, z, n, support, &pairs, reach)?;
         apply_tmatrix(
             &set,
             &bufs,
@@ -269,6 +277,7 @@ impl SimContext {
             values,
         );
         self.return_buffers(bufs);
+        Ok(())
     }
 
     /// Green's function G0(R)_{ab} of a model for checks: returns the N x N grid for one entry.
@@ -279,24 +288,34 @@ impl SimContext {
         n: usize,
         row: usize,
         col: usize,
-    ) -> Vec<C64> {
-        let (_, mut bufs) = self.greens(model, z, n, &[col], &[(row, col)], n / 2);
+    ) -> Result<Vec<C64>> {
+        let (_, mut bufs) = self.greens(model, z, n, &[col], &[(row, col)], n / 2)?;
         let t = bufs.remove(0);
         let out = (0..n * n).map(|i| t[(i % n) * n + i / n]).collect();
         self.return_buffers(bufs);
-        out
+        Ok(out)
     }
 
     /// Time the FFT work alone for a grid of size `n` and `count` components (benchmark baseline).
-    pub fn fft_only(&mut self, n: usize, count: usize) {
-        let mut bufs = self.take_buffers(count, n * n);
+    pub fn fft_only(&mut self, n: usize, count: usize) -> Result<()> {
+        let mut bufs = self.take_buffers(count, n * n)?;
         for b in bufs.iter_mut() {
             self.fft.inverse_2d(b, n);
             let norm = 1.0 / (n * n) as f64;
             b.par_iter_mut().for_each(|x| *x *= norm);
         }
         self.return_buffers(bufs);
+        Ok(())
     }
+}
+
+/// The budget error of k-grid buffers the system could not provide.
+fn grid_refused(count: usize, len: usize) -> Error {
+    Error::OverBudget(format!(
+        "the k-grid needs {count} complex grids of {len} values ({}), which the system could \
+         not provide; use a smaller k-grid or fewer orbitals",
+        crate::budget::human(crate::budget::bytes(&[count, len, 16]).unwrap_or(u64::MAX))
+    ))
 }
 
 fn n_sites_of(model: &TightBinding) -> usize {
@@ -353,7 +372,9 @@ mod tests {
         let model = square(1.0, 0.3);
         let n = 16;
         let z = C64::new(0.1, 0.05);
-        let g = SimContext::new().green_component(&model, z, n, 0, 0);
+        let g = SimContext::new()
+            .green_component(&model, z, n, 0, 0)
+            .unwrap();
         for &(n1, n2) in &[(0usize, 0usize), (1, 0), (3, 2), (5, 7)] {
             let mut s = C64::default();
             for m1 in 0..n {

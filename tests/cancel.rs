@@ -1,0 +1,173 @@
+//! Issue 22, part 4: a request to cancel is honoured within a second, wherever the work is.
+//! A C progress callback that asks to cancel once 0.5 s have passed must see
+//! `QPIK_ERR_CANCELLED` well within 1.5 s of the call's start: during a forward extraction
+//! of a 1024 x 1024 map with 2,000 given positions (conjugate gradients, held-out fits,
+//! bootstrap), and during a blind search (which reported no progress at all before). The
+//! measured latencies are printed (`--nocapture`).
+
+use qpik::capi::*;
+use qpik::data::map_data::MapData;
+use qpik::extract::map::{MapSettings, extract_map};
+use qpik::progress::Progress;
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::time::{Duration, Instant};
+
+fn last_error() -> String {
+    unsafe { CStr::from_ptr(qpik_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A `side x side` map: a ring-shaped pattern at each of `positions` on weak noise.
+fn scene(side: usize, count: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut map: Vec<f32> = (0..side * side)
+        .map(|_| (uniform() - 0.5) as f32 * 0.05)
+        .collect();
+    let mut positions = Vec::with_capacity(2 * count);
+    for _ in 0..count {
+        let (r, c) = (
+            8.0 + uniform() * (side - 16) as f64,
+            8.0 + uniform() * (side - 16) as f64,
+        );
+        positions.extend([r as f32, c as f32]);
+        let (r0, c0) = (r as isize, c as isize);
+        for dr in -6isize..=6 {
+            for dc in -6isize..=6 {
+                let (y, x) = (r0 + dr, c0 + dc);
+                if y < 0 || x < 0 || y >= side as isize || x >= side as isize {
+                    continue;
+                }
+                let d = ((dr * dr + dc * dc) as f64).sqrt();
+                map[y as usize * side + x as usize] += ((d * 1.3).cos() * (-d / 4.0).exp()) as f32;
+            }
+        }
+    }
+    (map, positions)
+}
+
+struct Clock {
+    start: Instant,
+    calls: usize,
+}
+
+unsafe extern "C" fn cancel_after_half_a_second(
+    user: *mut c_void,
+    _stage: *const c_char,
+    _done: u64,
+    _total: u64,
+    _message: *const c_char,
+) -> i32 {
+    let clock = unsafe { &mut *(user as *mut Clock) };
+    clock.calls += 1;
+    i32::from(clock.start.elapsed() >= Duration::from_millis(500))
+}
+
+/// Runs an extraction through the C ABI with the callback above; returns the time to the
+/// return, asserting `QPIK_ERR_CANCELLED`.
+fn cancelled_extraction(map: &mut [f32], side: usize, positions: Option<&mut [f32]>) -> Duration {
+    let mut o = std::ptr::null_mut();
+    assert_eq!(unsafe { qpik_options_new(&mut o) }, qpik_status::QPIK_OK);
+    let (k, v) = (
+        CString::new("map.kernel_size").unwrap(),
+        CString::new("25").unwrap(),
+    );
+    assert_eq!(
+        unsafe { qpik_options_set(o, k.as_ptr(), v.as_ptr()) },
+        qpik_status::QPIK_OK
+    );
+    let n = side as i64;
+    let ma = qpik_array_2d(
+        map.as_mut_ptr().cast(),
+        qpik_dtype::QPIK_F32 as u32,
+        n,
+        n,
+        0,
+    );
+    let da = positions.map(|p| {
+        let rows = (p.len() / 2) as i64;
+        qpik_array_2d(
+            p.as_mut_ptr().cast(),
+            qpik_dtype::QPIK_F32 as u32,
+            rows,
+            2,
+            0,
+        )
+    });
+    let mut clock = Clock {
+        start: Instant::now(),
+        calls: 0,
+    };
+    let mut ex = std::ptr::null_mut();
+    let s = unsafe {
+        qpik_extract_map_progress(
+            o,
+            &ma,
+            da.as_ref()
+                .map_or(std::ptr::null(), |d| d as *const qpik_array),
+            &mut ex,
+            Some(cancel_after_half_a_second),
+            (&mut clock as *mut Clock).cast(),
+        )
+    };
+    let took = clock.start.elapsed();
+    unsafe { qpik_options_free(o) };
+    assert_eq!(s, qpik_status::QPIK_ERR_CANCELLED, "{}", last_error());
+    assert!(ex.is_null());
+    assert!(clock.calls >= 2, "{} calls", clock.calls);
+    took
+}
+
+#[test]
+fn a_forward_extraction_stops_within_a_second_of_the_request() {
+    let side = 1024;
+    let (mut map, mut positions) = scene(side, 2000);
+    let took = cancelled_extraction(&mut map, side, Some(&mut positions));
+    println!("forward 1024^2, 2,000 positions: cancelled at 0.5 s, returned after {took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+}
+
+#[test]
+fn a_blind_search_stops_within_a_second_of_the_request() {
+    let side = 512;
+    let (mut map, _) = scene(side, 300);
+    let took = cancelled_extraction(&mut map, side, None);
+    println!("blind 512^2: cancelled at 0.5 s, returned after {took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+}
+
+/// The library's own API: a [`Progress`] that cancels after 300 ms.
+struct CancelAfter(Instant, Duration);
+impl Progress for CancelAfter {
+    fn cancelled(&self) -> bool {
+        self.0.elapsed() >= self.1
+    }
+}
+
+#[test]
+fn the_rust_api_stops_within_a_second_of_the_request() {
+    let side = 1024;
+    let (map, positions) = scene(side, 2000);
+    let image = ndarray::Array2::from_shape_vec((side, side), map).unwrap();
+    let positions: Vec<[f64; 2]> = positions
+        .chunks(2)
+        .map(|p| [p[0] as f64, p[1] as f64])
+        .collect();
+    let settings = MapSettings {
+        kernel_size: Some(25),
+        ..MapSettings::default()
+    };
+    let start = Instant::now();
+    let p = CancelAfter(start, Duration::from_millis(300));
+    let r = extract_map(&MapData::from_image(image), &positions, &settings, &p);
+    let took = start.elapsed();
+    println!("Rust API 1024^2, 2,000 positions: cancelled at 0.3 s, returned after {took:?}");
+    assert!(matches!(r, Err(qpik::Error::Cancelled)), "{:?}", r.err());
+    assert!(took < Duration::from_millis(1300), "{took:?}");
+}

@@ -1,0 +1,158 @@
+//! Issue 22, part 2: budgets before work. Each test runs the C ABI in a child process of this
+//! test binary under an address-space limit (`setrlimit(RLIMIT_AS)`), so an allocation the
+//! estimate did not foresee aborts the child and fails the test instead of passing unseen.
+
+use qpik::capi::*;
+use std::ffi::{CStr, CString};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const GIB: u64 = 1 << 30;
+
+/// Runs `body` in a child process (this test binary, this test alone) with an address-space
+/// limit of `limit` bytes; the parent fails the test when the child does not exit cleanly
+/// within `timeout`.
+fn in_child(name: &str, limit: u64, timeout: Duration, body: impl FnOnce()) {
+    if std::env::var("QPIK_BUDGET_CHILD").as_deref() == Ok(name) {
+        let r = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: limit,
+        };
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &r) }, 0);
+        body();
+        return;
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("QPIK_BUDGET_CHILD", name)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{name}: the child ran past {timeout:?}\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        status.success(),
+        "{name}: the child died ({status}) under a {limit}-byte address-space limit\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn last_error() -> String {
+    unsafe { CStr::from_ptr(qpik_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn options(pairs: &[(&str, &str)]) -> *mut qpik_options {
+    let mut o = std::ptr::null_mut();
+    assert_eq!(unsafe { qpik_options_new(&mut o) }, qpik_status::QPIK_OK);
+    for (k, v) in pairs {
+        let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
+        let s = unsafe { qpik_options_set(o, k.as_ptr(), v.as_ptr()) };
+        assert_eq!(s, qpik_status::QPIK_OK, "{k:?}={v:?}: {}", last_error());
+    }
+    o
+}
+
+/// An 8192 x 8192 blind extraction under a 1 GiB budget: refused at once with the budget
+/// error (the search ran first and reached 5.7 GB before).
+#[test]
+fn a_huge_blind_search_is_refused_before_it_starts() {
+    in_child(
+        "a_huge_blind_search_is_refused_before_it_starts",
+        2 * GIB,
+        Duration::from_secs(60),
+        || {
+            let n = 8192;
+            let mut map = vec![0f32; n * n];
+            for (i, v) in map.iter_mut().enumerate() {
+                *v = ((i * 2_654_435_761) % 1000) as f32 * 1e-3;
+            }
+            let side = n as i64;
+            let ma = qpik_array_2d(
+                map.as_mut_ptr().cast(),
+                qpik_dtype::QPIK_F32 as u32,
+                side,
+                side,
+                0,
+            );
+            let o = options(&[("map.memory_budget_bytes", "1073741824")]);
+            let mut ex = std::ptr::null_mut();
+            let t = Instant::now();
+            let s = unsafe { qpik_extract_map(o, &ma, std::ptr::null(), &mut ex) };
+            unsafe { qpik_options_free(o) };
+            assert_eq!(s, qpik_status::QPIK_ERR_MEMORY_BUDGET, "{}", last_error());
+            assert!(last_error().contains("memory budget"), "{}", last_error());
+            assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+            assert!(ex.is_null());
+        },
+    );
+}
+
+/// A spec of `orbitals` orbitals in a chain, on a k-grid of `n` (None: chosen by the spec).
+fn wide_spec(orbitals: usize, n: Option<usize>) -> String {
+    let sites: Vec<String> = (0..orbitals)
+        .map(|i| format!("[{}, 0.0]", i as f64 / orbitals as f64))
+        .collect();
+    let hoppings: Vec<String> = (0..orbitals)
+        .map(|i| format!("{{ to = {i}, from = {i}, cell = [1, 0], t = -0.25 }}"))
+        .collect();
+    format!(
+        "name = \"wide\"\nsymmetry = 1\nenergy_ev = 0.0\nbroadening_ev = 0.01\n\
+         [model]\nkind = \"tight-binding\"\na1 = [3.5, 0.0]\na2 = [0.0, 3.5]\n\
+         orbitals = [{}]\norbital_radius_a = 1.0\nhoppings = [{}]\n\
+         [impurity]\norbitals = [0]\npotential_ev = 0.5\n{}\
+         [render]\nsize = [32, 32]\npixel_size_a = 4.0\n",
+        sites.join(", "),
+        hoppings.join(", "),
+        n.map(|n| format!("[kgrid]\nn = {n}\n")).unwrap_or_default()
+    )
+}
+
+/// A 200-orbital spec under a 4 GiB address-space limit and the default budget: simulated
+/// or refused with the budget error, never an abort.
+#[test]
+fn a_two_hundred_orbital_spec_is_simulated_or_refused_within_four_gib() {
+    in_child(
+        "a_two_hundred_orbital_spec_is_simulated_or_refused_within_four_gib",
+        4 * GIB,
+        Duration::from_secs(300),
+        || {
+            let grids: Vec<Option<usize>> = match std::env::var("QPIK_PROBE_N") {
+                Ok(v) => vec![v.parse().ok()],
+                Err(_) => vec![None, Some(1024), Some(48)],
+            };
+            for n in grids {
+                let toml = CString::new(wide_spec(200, n)).unwrap();
+                let mut k = std::ptr::null_mut();
+                let t = Instant::now();
+                let s = unsafe {
+                    qpik_kernel_new(std::ptr::null(), toml.as_ptr(), std::ptr::null(), &mut k)
+                };
+                println!("n {n:?}: {s:?} in {:?}: {}", t.elapsed(), last_error());
+                assert!(
+                    s == qpik_status::QPIK_OK || s == qpik_status::QPIK_ERR_MEMORY_BUDGET,
+                    "{s:?}: {}",
+                    last_error()
+                );
+                unsafe { qpik_kernel_free(k) };
+            }
+        },
+    );
+}
