@@ -250,6 +250,7 @@ with h5py.File(path, "r") as f:
     assert s(a["value_unit"]) == want["value_unit"]
     assert s(a["method"]) == want["method"]
     assert s(a["settings"]) == want["settings"]
+    assert s(a["notes"]) == want["notes"]
     assert a["symmetry"] == want["symmetry"] and a["symmetry"].dtype == np.uint32
     r2 = np.asarray(a["heldout_r2_per_energy"])
     assert r2.dtype == np.float64 and r2.shape == (E,) and np.allclose(r2, want["heldout_r2"])
@@ -260,6 +261,7 @@ with h5py.File(path, "r") as f:
         "kernels": ("float32", (T, E, S, S)), "kernel_std": ("float32", (T, E, S, S)),
         "positions": ("float32", (N, 2)), "types": ("uint8", (N,)),
         "amplitudes": ("float32", (N, E)), "residual": ("float32", (E, H, W)),
+        "excluded": ("uint8", (H, W)),
         "background": ("float32", (E, H, W)), "energies_ev": ("float64", (E,)),
         "smoothness": ("float64", (E,)), "decay": ("float64", (E,)),
     }
@@ -283,6 +285,7 @@ print("ok")
         "value_unit": ex.value_unit,
         "method": ex.method,
         "settings": ex.settings_toml,
+        "notes": ex.notes,
         "symmetry": ex.symmetry,
         "heldout_r2": ex.heldout_r2,
         "fit_r2": ex.fit_r2,

@@ -43,6 +43,8 @@ const LIKENESS: f64 = 0.75;
 pub const MIN_GROUP: usize = 3;
 /// A group whose members lie within this many pixels of a line is a step edge or a scratch.
 const LINE_WIDTH: f64 = 3.0;
+/// Pixels within this distance of a line group's members are left out.
+const LINE_CLEARANCE: f64 = 18.0;
 /// Line-shaped groups left out before the search gives up.
 const MAX_LINES: usize = 4;
 /// Candidates this many times stronger than the group's median are outliers.
@@ -89,7 +91,12 @@ pub fn gaussian_blur(x: &[f64], valid: &[f64], h: usize, w: usize, sigma: f64) -
         }
         out
     };
-    let weighted: Vec<f64> = x.iter().zip(valid).map(|(a, v)| a * v).collect();
+    // A missing pixel may hold NaN: it counts as 0 with weight 0.
+    let weighted: Vec<f64> = x
+        .iter()
+        .zip(valid)
+        .map(|(a, v)| if *v > 0.0 { a * v } else { 0.0 })
+        .collect();
     let value = pass(&pass(&weighted, true), false);
     let norm = pass(&pass(valid, true), false);
     value
@@ -137,6 +144,8 @@ pub struct Common {
     pub outliers: Vec<bool>,
     /// How many outliers were found.
     pub outlier_count: usize,
+    /// How many line-shaped groups (step edges, scratches) were left out.
+    pub lines: usize,
 }
 
 /// The local extrema of the band-passed map above the noise, strongest first.
@@ -288,6 +297,7 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
     let mut banned = vec![false; n];
     let mut outliers = vec![false; h * w];
     let mut outlier_count = 0;
+    let mut lines = 0;
     for _ in 0..MAX_LINES + 1 {
         let group_of = |i: usize| -> Vec<usize> {
             std::iter::once(i)
@@ -304,12 +314,13 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             .max_by(|&a, &b| weight(a).total_cmp(&weight(b)))?;
         let group = group_of(seed);
         if is_line(&group.iter().map(|&j| cands[j]).collect::<Vec<_>>()) {
-            // A step edge or a scratch: its extrema look alike along it. Left out.
+            // A step edge or a scratch: its extrema look alike along it. Left out, with the
+            // band beside it where a high-pass still shows the step.
             for &j in &group {
                 banned[j] = true;
-                footprint(&band, valid, h, w, &cands[j], &mut outliers);
+                disk(h, w, &cands[j], LINE_CLEARANCE, &mut outliers);
             }
-            outlier_count += 1;
+            lines += 1;
             continue;
         }
         let sign = cands[seed].value.signum();
@@ -333,6 +344,7 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             strength,
             outliers,
             outlier_count,
+            lines,
         });
     }
     None
@@ -365,6 +377,24 @@ fn is_line(group: &[Candidate]) -> bool {
         (half_trace - root).max(0.0).sqrt(),
     );
     across < LINE_WIDTH && across * 3.0 < along
+}
+
+/// Mark the pixels within `radius` of `c`.
+fn disk(h: usize, w: usize, c: &Candidate, radius: f64, out: &mut [bool]) {
+    let r = radius.ceil() as isize;
+    for dr in -r..=r {
+        for dc in -r..=r {
+            let (rr, cc) = (c.row as isize + dr, c.col as isize + dc);
+            if rr >= 0
+                && cc >= 0
+                && (rr as usize) < h
+                && (cc as usize) < w
+                && ((dr * dr + dc * dc) as f64) <= radius * radius
+            {
+                out[rr as usize * w + cc as usize] = true;
+            }
+        }
+    }
 }
 
 /// Mark the outlier `c`'s footprint: the pixels connected to it where the band-passed map

@@ -40,6 +40,8 @@ use search::{Found, Search};
 pub const MIN_HELDOUT_R2: f64 = 0.01;
 /// Kernel size of the first search when the size is automatic (then chosen from the count).
 const FIRST_KERNEL: usize = 41;
+/// Width of the Gaussian taken out of a map with a step edge, in pixels.
+const STEP_SIGMA: f64 = 6.0;
 /// Largest kernel the search for the common defect uses (the engine then fits the full size).
 const SEARCH_KERNEL: usize = 41;
 
@@ -210,6 +212,18 @@ pub fn extract_blind(
     // mean shows the kernel sooner.
     let y = common::without_plane(&y, &seen, h, w);
     let found_common = common::find_common(&y, &seen, h, w);
+    // A step leaves plateaus that no kernel explains: the search and the fit see the map
+    // high-passed (periods beyond about 40 px taken out; a surface state's rings stay).
+    let stepped = found_common.as_ref().is_some_and(|c| c.lines > 0);
+    let y = if stepped {
+        chosen.push(format!(
+            "{} step edge(s) or scratch(es): left out, the map high-passed (Gaussian of {STEP_SIGMA} px taken out)",
+            found_common.as_ref().map_or(0, |c| c.lines)
+        ));
+        high_pass(&y, &seen, h, w)
+    } else {
+        y
+    };
     if let Some(c) = &found_common {
         notes.outliers = c.outlier_count;
         for (v, out) in valid.iter_mut().zip(&c.outliers) {
@@ -304,13 +318,50 @@ pub fn extract_blind(
             return Err(no_defects());
         }
     }
+    // A blind type left with too few defects to be a repeated pattern goes; types are
+    // numbered again without gaps.
+    let first_blind = u8::from(!known.is_empty());
+    let kinds = found
+        .types
+        .iter()
+        .map(|&t| usize::from(t) + 1)
+        .max()
+        .unwrap_or(0);
+    let count = |t: usize| found.types.iter().filter(|&&k| usize::from(k) == t).count();
+    let kept: Vec<usize> = (0..kinds)
+        .filter(|&t| {
+            (t <= usize::from(first_blind) && count(t) > 0) || count(t) >= common::MIN_GROUP
+        })
+        .collect();
+    if kept.len() < kinds {
+        let mut renumber = vec![None; kinds];
+        for (new, &t) in kept.iter().enumerate() {
+            renumber[t] = Some(new as u8);
+        }
+        let pairs: Vec<([f64; 2], u8)> = found
+            .positions
+            .iter()
+            .zip(&found.types)
+            .filter_map(|(p, &t)| renumber[usize::from(t)].map(|n| (*p, n)))
+            .collect();
+        found.positions = pairs.iter().map(|x| x.0).collect();
+        found.types = pairs.iter().map(|x| x.1).collect();
+    }
     let excluded: Vec<bool> = given_valid
         .iter()
         .zip(&valid)
         .map(|(g, v)| *g > 0.0 && *v <= 0.0)
         .collect();
-    let ex = if excluded.iter().any(|x| *x) {
+    let ex = if excluded.iter().any(|x| *x) || stepped {
         let mut screened = map.clone();
+        if stepped {
+            for mut layer in screened.data.outer_iter_mut() {
+                let v: Vec<f64> = layer.iter().map(|&x| x as f64).collect();
+                for (x, hp) in layer.iter_mut().zip(high_pass(&v, &seen, h, w)) {
+                    *x = hp as f32;
+                }
+            }
+        }
         for mut layer in screened.data.outer_iter_mut() {
             for (x, out) in layer.iter_mut().zip(&excluded) {
                 if *out {
@@ -343,6 +394,12 @@ pub fn extract_blind(
         )));
     }
     Ok(ex)
+}
+
+/// `y` less its Gaussian blur of [`STEP_SIGMA`] px (over the pixels of nonzero weight).
+fn high_pass(y: &[f64], seen: &[f64], h: usize, w: usize) -> Vec<f64> {
+    let low = common::gaussian_blur(y, seen, h, w, STEP_SIGMA);
+    y.iter().zip(&low).map(|(a, b)| a - b).collect()
 }
 
 /// The search with `blind_types` types at the caller's kernel size, or at the size that the

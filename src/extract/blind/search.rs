@@ -17,7 +17,7 @@
 //!   smoothed kernel, with its defects.
 
 use super::clean::{CleanInput, Pick, clean};
-use super::common::gaussian_blur;
+use super::common::{MIN_GROUP, gaussian_blur};
 use super::correlate::Correlator;
 use crate::Result;
 use crate::extract::map::background::Basis;
@@ -527,7 +527,15 @@ impl Search<'_> {
                 let mut ks = kernels[..t * s2].to_vec();
                 ks.extend(k0);
                 let (grown, ks) = self.grow(&cor, st.clone(), ks, t, first_blind, cap, progress)?;
-                if grown.stamper.kinds != t + 1 {
+                // A kernel of one or two defects fits them whatever they are: a type is a
+                // pattern that repeats.
+                let members = grown
+                    .stamper
+                    .types
+                    .iter()
+                    .filter(|&&k| usize::from(k) == t)
+                    .count();
+                if grown.stamper.kinds != t + 1 || (t > first_blind && members < MIN_GROUP) {
                     continue;
                 }
                 let sc = score(&grown);
