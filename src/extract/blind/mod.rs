@@ -290,8 +290,9 @@ pub fn extract_blind(
     let Some(mut found) = found else {
         return Err(no_defects());
     };
-    // Glitch lines and spikes the kernels leave; defects inside outliers' footprints go.
-    screen::residual(
+    // Glitch lines, clumps and spikes the kernels leave; defects inside outliers' footprints
+    // and clumps go.
+    let clumped = screen::residual(
         &found.residual,
         &mut valid,
         h,
@@ -299,7 +300,8 @@ pub fn extract_blind(
         &found.positions,
         &mut notes,
     );
-    if let Some(c) = &found_common {
+    {
+        let outlier = |i: usize| clumped[i] || found_common.as_ref().is_some_and(|c| c.outliers[i]);
         let keep: Vec<usize> = (0..found.positions.len())
             .filter(|&i| {
                 let p = found.positions[i];
@@ -309,7 +311,7 @@ pub fn extract_blind(
                     || col < 0.0
                     || r >= h as f64
                     || col >= w as f64
-                    || !c.outliers[r as usize * w + col as usize]
+                    || !outlier(r as usize * w + col as usize)
             })
             .collect();
         found.positions = keep.iter().map(|&i| found.positions[i]).collect();

@@ -8,6 +8,7 @@
 //! | cluster, pick-up | much stronger than the common defect ([`super::common`]) |
 //! | glitch line | a row whose median absolute residual exceeds [`LINE_SIGMA`] robust deviations of the residual |
 //! | spike | a residual beyond [`SPIKE_SIGMA`] robust deviations, farther than [`SPIKE_CLEARANCE`] px from every defect found |
+//! | clump (a cluster the kernels could not explain) | at least [`CLUMP_PIXELS`] connected residuals beyond [`CLUMP_SIGMA`] robust deviations holding no defect found or three and more (a defect's own core, fitted a little off, holds one, a dimer two), grown by [`CLUMP_MARGIN`] px; defects found there go |
 
 use super::common::robust_sigma;
 
@@ -15,6 +16,12 @@ use super::common::robust_sigma;
 const PLATEAU: usize = 6;
 /// A row whose median absolute residual is this many robust deviations is a glitch.
 const LINE_SIGMA: f64 = 4.0;
+/// Connected residuals beyond this many robust deviations ...
+const CLUMP_SIGMA: f64 = 5.0;
+/// ... over at least this many pixels are a clump no kernel explains (a cluster).
+const CLUMP_PIXELS: usize = 40;
+/// Margin around a clump, in pixels.
+const CLUMP_MARGIN: isize = 2;
 /// A residual this many robust deviations is a spike ...
 const SPIKE_SIGMA: f64 = 10.0;
 /// ... when it is at least this far from every defect found, in pixels.
@@ -33,6 +40,9 @@ pub struct Screened {
     /// Glitch rows and spike pixels found in the residual.
     pub glitch_rows: usize,
     pub spikes: usize,
+    /// Clumps of large residual (clusters the kernels could not explain) and their pixels.
+    pub clumps: usize,
+    pub clump_pixels: usize,
 }
 
 impl Screened {
@@ -59,6 +69,12 @@ impl Screened {
         }
         if self.spikes > 0 {
             parts.push(format!("{} spike pixels", self.spikes));
+        }
+        if self.clumps > 0 {
+            parts.push(format!(
+                "{} clumps the kernels leave unexplained ({} px)",
+                self.clumps, self.clump_pixels
+            ));
         }
         parts.join(", ")
     }
@@ -115,8 +131,9 @@ pub fn saturated(layers: &[Vec<f64>], valid: &mut [f64], h: usize, w: usize, not
     }
 }
 
-/// Set to 0 the weights of glitch rows and spikes of the residual `r` (0 where invalid), away
-/// from the `positions` found; counts go to `notes`. Returns whether anything was left out.
+/// Set to 0 the weights of glitch rows, clumps and spikes of the residual `r` (0 where
+/// invalid), spikes only away from the `positions` found; counts go to `notes`. Returns the
+/// clumps' pixels (defects found there are not defects).
 pub fn residual(
     r: &[f64],
     valid: &mut [f64],
@@ -124,12 +141,12 @@ pub fn residual(
     w: usize,
     positions: &[[f64; 2]],
     notes: &mut Screened,
-) -> bool {
+) -> Vec<bool> {
+    let mut clumped = vec![false; h * w];
     let sigma = robust_sigma(r, valid);
     if sigma <= 0.0 {
-        return false;
+        return clumped;
     }
-    let mut changed = false;
     for row in 0..h {
         let span = row * w..(row + 1) * w;
         let mut a: Vec<f64> = r[span.clone()]
@@ -145,7 +162,67 @@ pub fn residual(
         if *a.select_nth_unstable_by(mid, f64::total_cmp).1 > LINE_SIGMA * sigma {
             valid[span].iter_mut().for_each(|v| *v = 0.0);
             notes.glitch_rows += 1;
-            changed = true;
+        }
+    }
+    // Clumps: 4-connected regions of large residual.
+    let big = |i: usize| valid[i] > 0.0 && r[i].abs() > CLUMP_SIGMA * sigma;
+    let mut seen = vec![false; h * w];
+    for start in 0..h * w {
+        if seen[start] || !big(start) {
+            continue;
+        }
+        seen[start] = true;
+        let mut stack = vec![start];
+        let mut region = Vec::new();
+        while let Some(i) = stack.pop() {
+            region.push(i);
+            let (row, col) = (i / w, i % w);
+            let next = [
+                (row > 0).then(|| i - w),
+                (row + 1 < h).then(|| i + w),
+                (col > 0).then(|| i - 1),
+                (col + 1 < w).then(|| i + 1),
+            ];
+            for j in next.into_iter().flatten() {
+                if !seen[j] && big(j) {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        // A defect's own core, which the kernel fits a little off (saturation, a tip change),
+        // holds that one defect (two for a dimer); a cluster holds none or many.
+        let inside = positions
+            .iter()
+            .filter(|p| {
+                let (pr, pc) = (p[0].round(), p[1].round());
+                pr >= 0.0
+                    && pc >= 0.0
+                    && (pr as usize) < h
+                    && (pc as usize) < w
+                    && region.contains(&(pr as usize * w + pc as usize))
+            })
+            .count();
+        if region.len() < CLUMP_PIXELS || (1..=2).contains(&inside) {
+            continue;
+        }
+        notes.clumps += 1;
+        for i in region {
+            let (row, col) = ((i / w) as isize, (i % w) as isize);
+            for dr in -CLUMP_MARGIN..=CLUMP_MARGIN {
+                for dc in -CLUMP_MARGIN..=CLUMP_MARGIN {
+                    let (rr, cc) = (row + dr, col + dc);
+                    if rr >= 0 && cc >= 0 && (rr as usize) < h && (cc as usize) < w {
+                        clumped[rr as usize * w + cc as usize] = true;
+                    }
+                }
+            }
+        }
+    }
+    for (v, c) in valid.iter_mut().zip(&clumped) {
+        if *c && *v > 0.0 {
+            *v = 0.0;
+            notes.clump_pixels += 1;
         }
     }
     for i in 0..h * w {
@@ -159,10 +236,9 @@ pub fn residual(
         if !close {
             valid[i] = 0.0;
             notes.spikes += 1;
-            changed = true;
         }
     }
-    changed
+    clumped
 }
 
 #[cfg(test)]
@@ -205,7 +281,8 @@ mod tests {
         }
         let mut valid = vec![1.0; h * w];
         let mut notes = Screened::default();
-        assert!(residual(&r, &mut valid, h, w, &[[10.2, 9.8]], &mut notes));
+        let clumped = residual(&r, &mut valid, h, w, &[[10.2, 9.8]], &mut notes);
+        assert!(clumped.iter().all(|c| !c), "no clump in this residual");
         assert_eq!(valid[3 * w + 3], 0.0);
         assert_eq!(valid[10 * w + 10], 1.0);
         assert_eq!(notes.glitch_rows, 1);
