@@ -311,8 +311,8 @@ pub struct ExtractArgs {
     /// search adds --types more.
     #[arg(long)]
     pub blind: bool,
-    /// Defect types of the blind search, one kernel each: 1 to 8, or auto (1 to 3 by held-out
-    /// R^2).
+    /// Defect types of the blind search, one kernel each: 1 to 8, or auto (1 to 3, each further
+    /// type kept while it pays for its kernel and its defects).
     #[arg(long, default_value = "1")]
     pub types: String,
     /// Blind detection threshold in noise standard deviations.

@@ -162,8 +162,8 @@ def extract_map(
             with :func:`find_defects` (its ``topography__*`` options apply).
         blind: also search the map for defects beyond those given (they become type 0,
             the blind ones types 1...).
-        types: blind defect types, one kernel each: 1 to 8, or "auto" (1 to 3 by
-            held-out R^2).
+        types: blind defect types, one kernel each: 1 to 8, or "auto" (1 to 3, each
+            further type kept while it pays for its kernel and its defects).
         progress: ``callable(stage, done, total, message)`` called on this thread (one
             stage per energy); returning True cancels (CancelledError).
         **options: ``map__*`` settings: ``map__kernel_size`` ("auto" or pixels),

@@ -393,7 +393,7 @@ pub(super) const KEYS: &[Key] = &[
         "map.types",
         Kind::AutoUInt,
         "1",
-        "qpik_extract_map: defect types (one kernel each) of a blind search, 1..=8; given defects are one type of their own (auto: 1 to 3 by held-out R^2)",
+        "qpik_extract_map: defect types (one kernel each) of a blind search, 1..=8; given defects are one type of their own (auto: 1 to 3, each further type kept while it pays for its kernel and its defects)",
     ),
     key(
         "map.detection_sigma",

@@ -84,7 +84,8 @@ impl SymmetryChoice {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TypeCount {
-    /// 1 to [`MapSettings::MAX_AUTO_TYPES`], chosen by held-out R^2 with a penalty per type.
+    /// 1 to [`MapSettings::MAX_AUTO_TYPES`]: a further type is kept while it pays for its
+    /// kernel and its defects (at least three) in residual.
     Auto,
     /// Exactly this many (1 to [`MapSettings::MAX_TYPES`]).
     Fixed(usize),
