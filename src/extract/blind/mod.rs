@@ -288,7 +288,21 @@ pub fn extract_blind(
         )
     };
     let Some(mut found) = found else {
-        return Err(no_defects());
+        if known.is_empty() {
+            return Err(no_defects());
+        }
+        // Given defects and nothing more in the map: the result of the given ones.
+        let s = choose_kernel_size(settings, h, w, valid_count, known.len())?;
+        let given = Found {
+            positions: known.to_vec(),
+            types: vec![0; known.len()],
+            kernel_size: s,
+            residual: Vec::new(),
+        };
+        let mut ex = finish(map, &given, settings, progress)?;
+        chosen.push("no defects found beyond the given ones".into());
+        ex.notes = chosen.join("; ");
+        return Ok(ex);
     };
     // Glitch lines, clumps and spikes the kernels leave; defects inside outliers' footprints
     // and clumps go.
@@ -316,7 +330,7 @@ pub fn extract_blind(
             .collect();
         found.positions = keep.iter().map(|&i| found.positions[i]).collect();
         found.types = keep.iter().map(|&i| found.types[i]).collect();
-        if found.positions.len() == known.len() {
+        if found.positions.len() == known.len() && known.is_empty() {
             return Err(no_defects());
         }
     }
