@@ -124,6 +124,21 @@ pub fn robust_sigma(x: &[f64], valid: &[f64]) -> f64 {
     1.4826 * *dev.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
+/// The index of the pixel `(dr, dc)` from `c` on an `h x w` map, `None` off the map.
+fn offset(h: usize, w: usize, c: &Candidate, dr: isize, dc: isize) -> Option<usize> {
+    let (rr, cc) = (c.row as isize + dr, c.col as isize + dc);
+    (rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize)
+        .then(|| rr as usize * w + cc as usize)
+}
+
+/// The index of pixel `k` of the window of side `2 radius + 1` centred on `c`, `None` off the
+/// map.
+fn window_pixel(h: usize, w: usize, c: &Candidate, radius: usize, k: usize) -> Option<usize> {
+    let side = 2 * radius + 1;
+    let r = radius as isize;
+    offset(h, w, c, (k / side) as isize - r, (k % side) as isize - r)
+}
+
 /// One candidate: its pixel and its band-passed value (signed).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Candidate {
@@ -192,14 +207,10 @@ fn candidates(band: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<Candidate>
 
 /// A candidate's look: its band-passed window, unit norm (0 off the map and where invalid).
 fn look(band: &[f64], valid: &[f64], h: usize, w: usize, p: &Candidate) -> Vec<f64> {
-    let r0 = LOOK_RADIUS as isize;
     let side = 2 * LOOK_RADIUS + 1;
     let mut v = vec![0.0; side * side];
     for (k, x) in v.iter_mut().enumerate() {
-        let rr = p.row as isize + (k / side) as isize - r0;
-        let cc = p.col as isize + (k % side) as isize - r0;
-        if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
-            let j = rr as usize * w + cc as usize;
+        if let Some(j) = window_pixel(h, w, p, LOOK_RADIUS, k) {
             *x = band[j] * valid[j];
         }
     }
@@ -461,13 +472,10 @@ fn levels(
         .map(|m| {
             let mut v: Vec<f64> = Vec::with_capacity(side * side);
             for k in 0..side * side {
-                let rr = m.row as isize + (k / side) as isize - radius as isize;
-                let cc = m.col as isize + (k % side) as isize - radius as isize;
-                if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
-                    let j = rr as usize * w + cc as usize;
-                    if valid[j] > 0.0 {
-                        v.push(y[j]);
-                    }
+                if let Some(j) = window_pixel(h, w, m, radius, k)
+                    && valid[j] > 0.0
+                {
+                    v.push(y[j]);
                 }
             }
             if v.is_empty() {
@@ -500,13 +508,9 @@ fn mean_window(
     for k in 0..side * side {
         column.clear();
         for (m, l) in members.iter().zip(&level) {
-            let rr = m.row as isize + (k / side) as isize - radius as isize;
-            let cc = m.col as isize + (k % side) as isize - radius as isize;
-            if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
-                continue;
-            }
-            let j = rr as usize * w + cc as usize;
-            if valid[j] > 0.0 {
+            if let Some(j) = window_pixel(h, w, m, radius, k)
+                && valid[j] > 0.0
+            {
                 column.push(y[j] - l);
             }
         }
@@ -607,12 +611,10 @@ pub fn start_kernel(
         }
         column.clear();
         for (m, level) in members.iter().zip(&levels) {
-            let (rr, cc) = (m.row as isize + dr, m.col as isize + dc);
-            if rr >= 0 && cc >= 0 && rr < h as isize && cc < w as isize {
-                let j = rr as usize * w + cc as usize;
-                if valid[j] > 0.0 {
-                    column.push(y[j] - level);
-                }
+            if let Some(j) = offset(h, w, m, dr, dc)
+                && valid[j] > 0.0
+            {
+                column.push(y[j] - level);
             }
         }
         if column.is_empty() {
