@@ -111,21 +111,28 @@ pub(super) fn show(file: &Path, out: Option<PathBuf>, count: usize) -> Result<()
     Ok(())
 }
 
+/// A scan's size: `W x H pixels over X x Y nm (x x y Angstrom per pixel)`.
+fn geometry(shape: (usize, usize), range_m: (f64, f64), pixel_m: (f64, f64)) -> String {
+    format!(
+        "{} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel)",
+        shape.1,
+        shape.0,
+        range_m.0 * 1e9,
+        range_m.1 * 1e9,
+        pixel_m.0 * 1e10,
+        pixel_m.1 * 1e10
+    )
+}
+
 /// Draws every image of a Nanonis scan, topography line-levelled.
 pub(super) fn show_sxm(file: &Path, out: PathBuf) -> Result<()> {
     let scan = crate::data::sxm::read_sxm(file)?;
     let out = draw_images(out, &scan.images, scan.shape)?;
-    let (px, py) = scan.pixel_size_m();
     println!(
-        "{}: Nanonis scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
-         frame turned {} degrees clockwise (shown as scanned), bias {}; {} images drawn to {}",
+        "{}: Nanonis scan, {}, frame turned {} degrees clockwise (shown as scanned), bias {}; \
+         {} images drawn to {}",
         file.display(),
-        scan.shape.1,
-        scan.shape.0,
-        scan.range_m.0 * 1e9,
-        scan.range_m.1 * 1e9,
-        px * 1e10,
-        py * 1e10,
+        geometry(scan.shape, scan.range_m, scan.pixel_size_m()),
         scan.angle_deg,
         scan.bias_v.map_or("not given".into(), |b| format!("{b} V")),
         scan.images.len(),
@@ -138,22 +145,16 @@ pub(super) fn show_sxm(file: &Path, out: PathBuf) -> Result<()> {
 fn show_createc(file: &Path, out: PathBuf) -> Result<()> {
     let scan = crate::data::createc::read_createc(file, &crate::budget::MemoryBudget::default())?;
     let out = draw_images(out, &scan.images, scan.shape)?;
-    let (px, py) = scan.pixel_size_m();
     let channels: Vec<String> = scan
         .images
         .iter()
         .map(|i| format!("{} {} ({})", i.name, i.direction.as_str(), i.unit))
         .collect();
     println!(
-        "{}: Createc scan, {} x {} pixels over {:.1} x {:.1} nm ({:.3} x {:.3} Angstrom per pixel), \
-         rotation {} degrees, bias {}; {}; channels {}; {} images drawn to {}",
+        "{}: Createc scan, {}, rotation {} degrees, bias {}; {}; channels {}; {} images drawn \
+         to {}",
         file.display(),
-        scan.shape.1,
-        scan.shape.0,
-        scan.range_m.0 * 1e9,
-        scan.range_m.1 * 1e9,
-        px * 1e10,
-        py * 1e10,
+        geometry(scan.shape, scan.range_m, scan.pixel_size_m()),
         scan.angle_deg,
         scan.bias_v.map_or("not given".into(), |b| format!("{b} V")),
         match scan.missing_lines {
