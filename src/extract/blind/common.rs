@@ -487,8 +487,8 @@ fn levels(
         .collect()
 }
 
-/// The members' windows of `y` (side `2 radius + 1`), each less its level, pixel by pixel: the mean of the values
-/// within [`TRIM_SIGMA`] robust deviations of their median (another defect's core in one
+/// The members' windows of `y` (side `2 radius + 1`), each less its level, pixel by pixel:
+/// the mean of the values within [`TRIM_SIGMA`] robust deviations of their median (another defect's core in one
 /// member's window is not the common pattern), offset by the mean of the outermost ring, and
 /// its squared standard error (infinite where fewer than two members see the pixel).
 fn mean_window(

@@ -6,7 +6,8 @@
 //! random places, spread over q. A search on the raw map takes the lattice's sites as
 //! "defects" of a lattice-shaped kernel. Here a Fourier pixel is a Bragg peak when its power
 //! exceeds [`PEAK_RATIO`] times the median power of its [`NEIGHBOURHOOD`] x [`NEIGHBOURHOOD`]
-//! neighbourhood and [`ISOLATION`] times every pixel two away, at spatial frequencies of at least
+//! neighbourhood, is the largest of its 3 x 3 pixels and [`ISOLATION`] times every pixel
+//! two away, at spatial frequencies of at least
 //! [`MIN_FREQUENCY`] cycles per pixel (periods of a few pixels: an atomic lattice, not the
 //! rings of a surface state) and off the two axes (where line offsets, streaks and steps
 //! put their power). The lattice is the inverse transform of the peaks' 5 x 5

@@ -130,10 +130,7 @@ fn check_budget(map: &MapData, known: bool, settings: &MapSettings) -> Result<()
         .kernel_size
         .unwrap_or(FIRST_KERNEL.min(h.min(w)))
         .max(3);
-    let types = match settings.types {
-        TypeCount::Fixed(t) => t,
-        TypeCount::Auto => MapSettings::MAX_AUTO_TYPES,
-    } + usize::from(known);
+    let types = settings.types.most() + usize::from(known);
     // The final fit of at least one defect per type (its count is unknown yet).
     let fit = memory_needed(e, h, w, s, types, types, settings);
     let need = fit.max(search_memory(e, h, w, s, types));
@@ -235,10 +232,7 @@ pub fn extract_blind(
     }
     let valid_count = valid.iter().filter(|v| **v > 0.0).count();
     let basis = Basis::new(settings.background, h, w);
-    let blind_types = match settings.types {
-        TypeCount::Fixed(t) => t,
-        TypeCount::Auto => MapSettings::MAX_AUTO_TYPES,
-    };
+    let blind_types = settings.types.most();
     let mut search = Search {
         y: &y,
         valid: &valid,

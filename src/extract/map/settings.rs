@@ -91,6 +91,16 @@ pub enum TypeCount {
     Fixed(usize),
 }
 
+impl TypeCount {
+    /// The most types a search with this setting may find.
+    pub fn most(self) -> usize {
+        match self {
+            TypeCount::Fixed(t) => t,
+            TypeCount::Auto => MapSettings::MAX_AUTO_TYPES,
+        }
+    }
+}
+
 /// Every setting of [`super::extract_map`] and [`crate::extract::blind::extract_blind`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
