@@ -7,11 +7,12 @@
 //! "defects" of a lattice-shaped kernel. Here a Fourier pixel is a Bragg peak when its power
 //! exceeds [`PEAK_RATIO`] times the median power of its [`NEIGHBOURHOOD`] x [`NEIGHBOURHOOD`]
 //! neighbourhood, is the largest of its 3 x 3 pixels and [`ISOLATION`] times every pixel
-//! two away, at spatial frequencies of at least
-//! [`MIN_FREQUENCY`] cycles per pixel (periods of a few pixels: an atomic lattice, not the
-//! rings of a surface state) and off the two axes (where line offsets, streaks and steps
-//! put their power). The lattice is the inverse transform of the peaks' 5 x 5
-//! pixels (a lattice incommensurate with the map leaks beyond one pixel). The map engine still fits the whole map; only the search map loses the lattice.
+//! two away, at spatial frequencies of at least [`MIN_FREQUENCY`] cycles per pixel (periods
+//! of a few pixels: an atomic lattice, not the rings of a surface state) and off the two
+//! axes (where line offsets, streaks and steps put their power). The lattice is the inverse
+//! transform of the peaks' 5 x 5 pixels (a lattice incommensurate with the map leaks beyond
+//! one pixel). The map engine still fits the whole map; only the search map loses the
+//! lattice.
 //!
 //! Convention: unnormalised forward DFT `F(k) = sum_r x(r) exp(-2 pi i k.r / N)` over the
 //! `H x W` map (rows, then columns), inverse divided by `H W`.
