@@ -5,7 +5,8 @@
 //! outside its core, the ring-period error, the anisotropy, the symmetry chosen and the time;
 //! then the medians.
 //! `cargo run --release --example real_scan_accuracy [MAPS] [FIRST_SEED]`; `QPIK_SURFACE=NAME`
-//! takes another surface (cu111, au111 or a catalog kernel name).
+//! takes another surface (cu111, au111 or a catalog kernel name); `QPIK_SETTINGS='symmetry = "auto"'`
+//! changes settings from the defaults.
 
 use qpik::data::map_data::MapData;
 use qpik::extract::blind::extract_blind;
@@ -31,7 +32,19 @@ fn main() {
     if let Ok(name) = std::env::var("QPIK_SURFACE") {
         config.surface = Surface::parse(&name);
     }
-    let settings = MapSettings::default();
+    // QPIK_SETTINGS: TOML of MapSettings fields to change from the defaults.
+    let settings = match std::env::var("QPIK_SETTINGS") {
+        Ok(text) => {
+            let mut table: toml::Table = toml::to_string(&MapSettings::default())
+                .expect("settings serialise")
+                .parse()
+                .expect("settings parse");
+            let extra: toml::Table = text.parse().expect("QPIK_SETTINGS is a TOML table");
+            table.extend(extra);
+            table.try_into().expect("QPIK_SETTINGS names MapSettings fields")
+        }
+        Err(_) => MapSettings::default(),
+    };
     let (mut recall, mut false_pos, mut maxdot, mut period, mut aniso, mut secs) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for seed in first..first + maps {
@@ -47,7 +60,29 @@ fn main() {
             ..MapData::from_image(truth.map.clone())
         };
         let t0 = Instant::now();
-        let ex = match extract_blind(&map, &[], &settings, &NoProgress) {
+        // QPIK_ORACLE: the map engine on the true positions and types (the excluded truth
+        // left out), the bound that the blind search can reach.
+        let result = if std::env::var_os("QPIK_ORACLE").is_some() {
+            let mut map = map.clone();
+            for ((r, c), x) in map.data.slice_mut(ndarray::s![0, .., ..]).indexed_iter_mut() {
+                if truth.excluded[[r, c]] > 0 {
+                    *x = f32::NAN;
+                }
+            }
+            let seen = truth.seen_positions();
+            let keep: Vec<usize> = (0..seen.len())
+                .filter(|&i| {
+                    let (r, c) = (seen[i][0].round(), seen[i][1].round());
+                    r >= 0.0 && c >= 0.0 && r < truth.map.nrows() as f64 && c < truth.map.ncols() as f64
+                })
+                .collect();
+            let pos: Vec<[f64; 2]> = keep.iter().map(|&i| seen[i]).collect();
+            let types: Vec<u8> = keep.iter().map(|&i| truth.types[i]).collect();
+            qpik::extract::map::extract_map_typed(&map, &pos, &types, &settings, &NoProgress)
+        } else {
+            extract_blind(&map, &[], &settings, &NoProgress)
+        };
+        let ex = match result {
             Ok(ex) => ex,
             Err(e) => {
                 println!("seed {seed:3} failed: {e}");

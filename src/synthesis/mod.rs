@@ -5,6 +5,7 @@
 //! [`Artefacts::default`] switches every artefact off (the pure forward model, as the
 //! published dataset); [`Artefacts::realistic`] switches all on at moderate levels.
 
+pub mod controls;
 pub mod dataset;
 pub mod real_scan;
 pub mod scene;

@@ -29,6 +29,8 @@
 //!
 //! Positions are `(row, col)` pixels; windows are row-major with the candidate at their centre.
 
+use super::terraces::Line;
+
 /// Width of the wide Gaussian of the band-pass, in pixels.
 const WIDE_SIGMA: f64 = 5.0;
 /// Candidates stand above this many robust noise deviations of the band-passed map.
@@ -161,24 +163,30 @@ pub struct Common {
     pub outlier_count: usize,
     /// How many line-shaped groups (step edges, scratches) were left out.
     pub lines: usize,
+    /// Each line-shaped group's straight line, and `H x W`: `true` on their bands (also in
+    /// `outliers`).
+    pub steps: Vec<Line>,
+    pub step_band: Vec<bool>,
 }
 
-/// The local extrema of the band-passed map above the noise, strongest first.
-fn candidates(band: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<Candidate> {
+/// The local extrema of the band-passed map above the noise, strongest first: those whose
+/// look lies inside the map, and those within [`LOOK_RADIUS`] of its edge (which can be
+/// outliers but not members: a window cut by the edge does not show what they look like).
+fn candidates(band: &[f64], valid: &[f64], h: usize, w: usize) -> (Vec<Candidate>, Vec<Candidate>) {
     let sigma = robust_sigma(band, valid);
     if sigma <= 0.0 {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let floor = CANDIDATE_SIGMA * sigma;
     let mut out = Vec::new();
+    let mut at_edge = Vec::new();
     for r in 0..h {
         for c in 0..w {
             let i = r * w + c;
             let v = band[i];
-            // A window cut by the edge does not show what the candidate looks like.
             let edge =
                 r < LOOK_RADIUS || c < LOOK_RADIUS || r + LOOK_RADIUS >= h || c + LOOK_RADIUS >= w;
-            if edge || valid[i] <= 0.0 || v.abs() <= floor {
+            if valid[i] <= 0.0 || v.abs() <= floor {
                 continue;
             }
             let mut top = true;
@@ -192,17 +200,22 @@ fn candidates(band: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<Candidate>
                 }
             }
             if top {
-                out.push(Candidate {
+                let found = Candidate {
                     row: r,
                     col: c,
                     value: v,
-                });
+                };
+                if edge {
+                    at_edge.push(found);
+                } else {
+                    out.push(found);
+                }
             }
         }
     }
     out.sort_by(|a, b| b.value.abs().total_cmp(&a.value.abs()));
     out.truncate(MAX_CANDIDATES);
-    out
+    (out, at_edge)
 }
 
 /// A candidate's look: its band-passed window, unit norm (0 off the map and where invalid).
@@ -289,7 +302,7 @@ pub fn band_pass(y: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
 /// [`MIN_GROUP`] times.
 pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Common> {
     let band = band_pass(y, valid, h, w);
-    let cands = candidates(&band, valid, h, w);
+    let (cands, at_edge) = candidates(&band, valid, h, w);
     if cands.len() < MIN_GROUP {
         return None;
     }
@@ -309,6 +322,8 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
     let mut outliers = vec![false; h * w];
     let mut outlier_count = 0;
     let mut lines = 0;
+    let mut steps = Vec::new();
+    let mut step_band = vec![false; h * w];
     for _ in 0..MAX_LINES + 1 {
         let group_of = |i: usize| -> Vec<usize> {
             std::iter::once(i)
@@ -324,13 +339,14 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             .filter(|&i| !banned[i] && group_of(i).len() >= MIN_GROUP)
             .max_by(|&a, &b| weight(a).total_cmp(&weight(b)))?;
         let group = group_of(seed);
-        if is_line(&group.iter().map(|&j| cands[j]).collect::<Vec<_>>()) {
+        if let Some(line) = line_of(&group.iter().map(|&j| cands[j]).collect::<Vec<_>>()) {
             // A step edge or a scratch: its extrema look alike along it. Left out, with the
-            // band beside it where a high-pass still shows the step.
+            // band beside it where the step's own shape shows.
             for &j in &group {
                 banned[j] = true;
-                disk(h, w, &cands[j], LINE_CLEARANCE, &mut outliers);
+                disk(h, w, &cands[j], LINE_CLEARANCE, &mut step_band);
             }
+            steps.push(line);
             lines += 1;
             continue;
         }
@@ -345,9 +361,12 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
         if members.len() < MIN_GROUP {
             return None;
         }
-        for c in cands.iter().filter(|c| strong(c)) {
+        for c in cands.iter().chain(&at_edge).filter(|c| strong(c)) {
             footprint(&band, valid, h, w, c, &mut outliers);
             outlier_count += 1;
+        }
+        for (o, b) in outliers.iter_mut().zip(&step_band) {
+            *o |= *b;
         }
         return Some(Common {
             members,
@@ -356,17 +375,19 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             outliers,
             outlier_count,
             lines,
+            steps,
+            step_band,
         });
     }
     None
 }
 
-/// Whether the candidates lie along one line (at least [`MIN_GROUP`] + 1 of them, their
+/// The line the candidates lie along, if they do (at least [`MIN_GROUP`] + 1 of them, their
 /// spread across the line's direction under [`LINE_WIDTH`] px and a third of the spread
-/// along it).
-fn is_line(group: &[Candidate]) -> bool {
+/// along it): their mean and principal direction.
+fn line_of(group: &[Candidate]) -> Option<Line> {
     if group.len() < MIN_GROUP + 1 {
-        return false;
+        return None;
     }
     let n = group.len() as f64;
     let (mr, mc) = (
@@ -387,7 +408,22 @@ fn is_line(group: &[Candidate]) -> bool {
         (half_trace + root).sqrt(),
         (half_trace - root).max(0.0).sqrt(),
     );
-    across < LINE_WIDTH && across * 3.0 < along
+    if !(across < LINE_WIDTH && across * 3.0 < along) {
+        return None;
+    }
+    // Principal eigenvector of [[a, b], [b, d]]: (b, l - a), or (l - d, b), the larger one.
+    let l = half_trace + root;
+    let (u, v) = if (l - a).abs() + b.abs() > (l - d).abs() + b.abs() {
+        (b, l - a)
+    } else {
+        (l - d, b)
+    };
+    let norm = u.hypot(v);
+    let direction = if norm > 0.0 { [u / norm, v / norm] } else { [1.0, 0.0] };
+    Some(Line {
+        point: [mr, mc],
+        direction,
+    })
 }
 
 /// Mark the pixels within `radius` of `c`.

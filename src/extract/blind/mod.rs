@@ -23,6 +23,7 @@ pub mod correlate;
 pub mod lattice;
 pub mod screen;
 pub mod search;
+pub mod terraces;
 
 use crate::data::map_data::MapData;
 use crate::extract::map::background::Basis;
@@ -40,8 +41,6 @@ use search::{Found, Search};
 pub const MIN_HELDOUT_R2: f64 = 0.01;
 /// Kernel size of the first search when the size is automatic (then chosen from the count).
 const FIRST_KERNEL: usize = 41;
-/// Width of the Gaussian taken out of a map with a step edge, in pixels.
-const STEP_SIGMA: f64 = 6.0;
 /// Largest kernel the search for the common defect uses (the engine then fits the full size).
 const SEARCH_KERNEL: usize = 41;
 
@@ -209,17 +208,28 @@ pub fn extract_blind(
     // mean shows the kernel sooner.
     let y = common::without_plane(&y, &seen, h, w);
     let found_common = common::find_common(&y, &seen, h, w);
-    // A step leaves plateaus that no kernel explains: the search and the fit see the map
-    // high-passed (periods beyond about 40 px taken out; a surface state's rings stay).
-    let stepped = found_common.as_ref().is_some_and(|c| c.lines > 0);
-    let y = if stepped {
-        chosen.push(format!(
-            "{} step edge(s) or scratch(es): left out, the map high-passed (Gaussian of {STEP_SIGMA} px taken out)",
-            found_common.as_ref().map_or(0, |c| c.lines)
-        ));
-        high_pass(&y, &seen, h, w)
-    } else {
-        y
+    // A step leaves terraces at different heights that no kernel explains: the search and
+    // the fit see each terrace less its own plane, the step's band left out.
+    let terrace_labels = found_common
+        .as_ref()
+        .filter(|c| c.lines > 0)
+        .map(|c| terraces::label(&seen, &c.step_band, &c.steps, h, w));
+    let stepped = terrace_labels.is_some();
+    let y = match (&terrace_labels, &found_common) {
+        (Some(labels), Some(c)) => {
+            let count = labels.iter().filter(|&&l| l != usize::MAX).max().map_or(0, |m| m + 1);
+            chosen.push(format!(
+                "{} step edge(s) or scratch(es): their band left out, the {count} terraces levelled one by one",
+                c.lines
+            ));
+            let usable: Vec<f64> = seen
+                .iter()
+                .zip(&c.outliers)
+                .map(|(s, o)| if *o { 0.0 } else { *s })
+                .collect();
+            terraces::level(&y, &usable, labels, h, w)
+        }
+        _ => y,
     };
     if let Some(c) = &found_common {
         notes.outliers = c.outlier_count;
@@ -364,11 +374,11 @@ pub fn extract_blind(
         .collect();
     let ex = if excluded.iter().any(|x| *x) || stepped {
         let mut screened = map.clone();
-        if stepped {
+        if let Some(labels) = &terrace_labels {
             for mut layer in screened.data.outer_iter_mut() {
                 let v: Vec<f64> = layer.iter().map(|&x| x as f64).collect();
-                for (x, hp) in layer.iter_mut().zip(high_pass(&v, &seen, h, w)) {
-                    *x = hp as f32;
+                for (x, lv) in layer.iter_mut().zip(terraces::level(&v, &valid, labels, h, w)) {
+                    *x = lv as f32;
                 }
             }
         }
@@ -404,12 +414,6 @@ pub fn extract_blind(
         )));
     }
     Ok(ex)
-}
-
-/// `y` less its Gaussian blur of [`STEP_SIGMA`] px (over the pixels of nonzero weight).
-fn high_pass(y: &[f64], seen: &[f64], h: usize, w: usize) -> Vec<f64> {
-    let low = common::gaussian_blur(y, seen, h, w, STEP_SIGMA);
-    y.iter().zip(&low).map(|(a, b)| a - b).collect()
 }
 
 /// The search with `blind_types` types at the caller's kernel size, or at the size that the

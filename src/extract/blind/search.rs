@@ -11,12 +11,15 @@
 //!   position refined in the previous round keeps that refined position.
 //! - **Threshold.** A defect is kept when it lowers the residual sum of squares by more than
 //!   `(detection_sigma * sigma)^2`, with `sigma^2` the residual variance of the last fit (the
-//!   whole map's variance before the first), so early rounds keep only the clearest defects.
+//!   whole map's variance before the first), so early rounds keep only the clearest defects;
+//!   or, when larger, the kernel's filter noise on the residual of every defect found
+//!   ([`filter_noise`], a robust variance): correlated noise, a lattice or a checkerboard
+//!   fluctuates far more under a kernel than white noise of the same variance.
 //! - **Centre.** After each fit every kernel is moved onto its centre of inversion symmetry
 //!   when it has one (up to S/4 away), else (blind types) onto the strongest extremum of the
 //!   smoothed kernel, with its defects.
 
-use super::clean::{CleanInput, Pick, clean};
+use super::clean::{CleanInput, Pick, clean, filter_noise};
 use super::common::{MIN_GROUP, gaussian_blur};
 use super::correlate::Correlator;
 use crate::Result;
@@ -382,7 +385,14 @@ impl Search<'_> {
             // map's before the first fit, so early rounds keep only the clearest defects).
             let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
             let sigma2 = self.rss(&st) / (valid_count - dof).max(1.0);
-            let thresholds = vec![self.detection_sigma.powi(2) * sigma2; t + 1];
+            // ... or the filter's own noise on the residual of every defect found, when
+            // larger: correlated noise fluctuates more under a kernel than white noise does.
+            let full = self.residual_without(&st, |_| true);
+            let each: Vec<&[f64]> = (0..=t).map(|u| &kernels[u * s2..(u + 1) * s2]).collect();
+            let thresholds: Vec<f64> = filter_noise(cor, &full, self.valid, &each)
+                .iter()
+                .map(|n| self.detection_sigma.powi(2) * n.max(sigma2))
+                .collect();
             let fixed: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
             let r = self.residual_without(&st, |i| i < n_known);
             let searchable: Vec<bool> = (0..=t).map(|u| u >= first_blind).collect();
