@@ -326,8 +326,9 @@ pub struct ExtractArgs {
     #[arg(long)]
     pub kernel_size: Option<usize>,
     /// Symmetry of the kernel about the impurity: auto, none, a rotation order (2, 3, 4, 6; 1 =
-    /// isotropic) or a group with mirror lines (m, 2mm, 3m, 4mm, 6mm).
-    #[arg(long, default_value = "none")]
+    /// isotropic) or a group with mirror lines (m, 2mm, 3m, 4mm, 6mm); auto takes the most
+    /// constrained one whose held-out score is as good as the best.
+    #[arg(long, default_value = "auto")]
     pub symmetry: String,
     /// Smoothness weight of the kernel: auto or a number (relative to the data term).
     #[arg(long, default_value = "auto")]

@@ -314,7 +314,7 @@ pub(super) const KEYS: &[Key] = &[
             "4mm",
             "6mm",
         ]),
-        "none",
+        "auto",
         "qpik_extract_map: project the kernel onto a point group about the impurity: n-fold rotations (1 = isotropic) or with mirror lines (m, 2mm, 3m, 4mm, 6mm; their angle is found from the kernel); auto: best held-out score",
     ),
     key(

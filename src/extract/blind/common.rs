@@ -46,7 +46,7 @@ pub const MIN_GROUP: usize = 3;
 /// A group whose members lie within this many pixels of a line is a step edge or a scratch.
 const LINE_WIDTH: f64 = 3.0;
 /// Pixels within this distance of a line group's members are left out.
-const LINE_CLEARANCE: f64 = 18.0;
+const LINE_CLEARANCE: f64 = 8.0;
 /// Line-shaped groups left out before the search gives up.
 const MAX_LINES: usize = 4;
 /// Candidates this many times stronger than the group's median are outliers.

@@ -161,7 +161,7 @@ impl Default for MapSettings {
     fn default() -> Self {
         MapSettings {
             kernel_size: None,
-            symmetry: SymmetryChoice::None,
+            symmetry: SymmetryChoice::Auto,
             background: Background::Plane,
             smoothness: Smoothness::Auto,
             decay: Weight::Auto,
