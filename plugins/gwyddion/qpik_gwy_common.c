@@ -476,6 +476,13 @@ notes_of(const qpik_extraction *ex, gchar **error)
     return notes;
 }
 
+/* Store a string the container takes over (Gwyddion's strings are guchar). */
+static void
+put(GwyContainer *meta, const gchar *name, gchar *owned)
+{
+    gwy_container_set_string_by_name(meta, name, (guchar *)owned);
+}
+
 GwyContainer *
 qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
                   const gchar *from, gchar **error)
@@ -486,18 +493,13 @@ qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
     if (!notes)
         return NULL;
     meta = gwy_container_new();
-    gwy_container_set_const_string_by_name(meta, "qpik method",
-                                           info->method == QPIK_METHOD_BLIND ? "blind"
-                                                                             : "forward");
-    gwy_container_set_string_by_name(meta, "qpik defects",
-                                     g_strdup_printf("%" G_GINT64_FORMAT " (%s)", info->defects,
-                                                     from ? from : "?"));
-    gwy_container_set_string_by_name(meta, "qpik kernel size",
-                                     g_strdup_printf("%" G_GINT64_FORMAT " x %" G_GINT64_FORMAT
-                                                     " px", info->kernel_size,
-                                                     info->kernel_size));
-    gwy_container_set_string_by_name(meta, "qpik types",
-                                     g_strdup_printf("%" G_GINT64_FORMAT, info->types));
+    put(meta, "qpik method", g_strdup(info->method == QPIK_METHOD_BLIND ? "blind" : "forward"));
+    put(meta, "qpik defects",
+        g_strdup_printf("%" G_GINT64_FORMAT " (%s)", info->defects, from ? from : "?"));
+    put(meta, "qpik kernel size",
+        g_strdup_printf("%" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " px", info->kernel_size,
+                        info->kernel_size));
+    put(meta, "qpik types", g_strdup_printf("%" G_GINT64_FORMAT, info->types));
     if (info->symmetry == 0)
         symmetry = g_strdup("none");
     else if (info->symmetry == 1)
@@ -510,17 +512,15 @@ qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
         g_free(symmetry);
         symmetry = with;
     }
-    gwy_container_set_string_by_name(meta, "qpik symmetry", symmetry);
-    gwy_container_set_string_by_name(meta, "qpik held-out R^2",
-                                     g_strdup_printf("%.4f", info->heldout_r2));
-    gwy_container_set_string_by_name(meta, "qpik excluded pixels",
-                                     g_strdup_printf("%" G_GINT64_FORMAT, info->excluded_pixels));
+    put(meta, "qpik symmetry", symmetry);
+    put(meta, "qpik held-out R^2", g_strdup_printf("%.4f", info->heldout_r2));
+    put(meta, "qpik excluded pixels", g_strdup_printf("%" G_GINT64_FORMAT, info->excluded_pixels));
     if (*notes)
-        gwy_container_set_string_by_name(meta, "qpik notes", notes);
+        put(meta, "qpik notes", notes);
     else
         g_free(notes);
     if ((warning = qpik_gwy_explains_little(info)))
-        gwy_container_set_string_by_name(meta, "qpik warning", warning);
+        put(meta, "qpik warning", warning);
     return meta;
 }
 
@@ -556,7 +556,8 @@ qpik_gwy_record_used(GwyParams *params, const gchar *function_name,
     gwy_container_set_int32(settings, used_key(prefix, "types"), (gint32)info->types);
     gwy_container_set_int32(settings, used_key(prefix, "symmetry"), (gint32)info->symmetry);
     gwy_container_set_const_string(settings, used_key(prefix, "method"),
-                                   info->method == QPIK_METHOD_BLIND ? "blind" : "forward");
+                                   (const guchar *)(info->method == QPIK_METHOD_BLIND ? "blind"
+                                                                                      : "forward"));
     g_free(prefix);
     return name;
 }
