@@ -4,6 +4,7 @@ the enum values the binding hard-codes; they must equal what ctypes computes."""
 
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -72,3 +73,20 @@ def test_structs_and_constants_match_the_header(tmp_path):
         f"header {g!r} != ctypes {w!r}" for g, w in zip(got, want) if g != w
     )
     assert any(line.startswith("qpik_extraction_info.excluded_pixels ") for line in want)
+
+
+def header_fields(name):
+    """The member names of ``typedef struct NAME { ... }`` in the header, in order."""
+    body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), HEADER.read_text(), re.S)
+    assert body, f"include/qpik.h has no struct {name}"
+    code = re.sub(r"/\*.*?\*/", "", body.group(1), flags=re.S)
+    return re.findall(r"(\w+)(?:\[\w+\])?;", code)
+
+
+def test_every_header_field_is_in_the_binding():
+    # Offsets alone miss a field left out where the padding hides it (a uint32 before an
+    # int64): the names must be the header's, in its order.
+    if not HEADER.is_file():
+        pytest.skip("needs the repository's include/qpik.h")
+    for s in STRUCTS:
+        assert [f[0] for f in s._fields_] == header_fields(s.__name__), s.__name__
