@@ -140,6 +140,21 @@ typedef enum qpik_order {
 } qpik_order;
 
 /**
+ * How an extraction found its defects (`qpik_extraction_info.method`). Values are fixed
+ * forever; new ones are only appended.
+ */
+typedef enum qpik_extraction_method {
+  /**
+   * All defects were given (a mask or positions).
+   */
+  QPIK_METHOD_FORWARD = 0,
+  /**
+   * The blind search found the defects (or added types to the given ones).
+   */
+  QPIK_METHOD_BLIND = 1,
+} qpik_extraction_method;
+
+/**
  * A point group about the impurity: rotation order (0 none, 1 isotropic, n-fold) and whether
  * it has mirror lines.
  */
@@ -326,6 +341,26 @@ typedef struct qpik_extraction_info {
    * Added after `reserved`: callers built against an older header get the fields they know.
    */
   double mirror_axis_deg;
+  /**
+   * How the defects were found, a `qpik_extraction_method` value: `QPIK_METHOD_FORWARD`
+   * (all given) or `QPIK_METHOD_BLIND` (searched in the map: no defects given, or
+   * `map.blind`). This field and the two after it were appended after `mirror_axis_deg`:
+   * a caller built with the 96-byte struct sets `struct_size` 96 and gets the rest.
+   */
+  uint32_t method;
+  /**
+   * 1 when the kernel explains under 10 % of the held-out variance (`heldout_r2` below
+   * 0.1, or NaN): the kernel probably means nothing, and a host should tell its user (the
+   * CLI prints a warning).
+   */
+  uint32_t explains_little;
+  /**
+   * Pixels of the map the blind search left out as something no kernel explains
+   * (aborted or constant scan lines, saturated plateaus, glitch rows, spikes, clusters,
+   * step edges); `qpik_extraction_excluded` gives the mask, `qpik_extraction_notes` the
+   * reasons. 0 for a forward extraction.
+   */
+  int64_t excluded_pixels;
 } qpik_extraction_info;
 
 /**
@@ -638,6 +673,17 @@ enum qpik_status qpik_extraction_get_info(const struct qpik_extraction *ex,
                                           struct qpik_extraction_info *info);
 
 /**
+ * What was chosen automatically and why, and what was left out, one line each (kernel
+ * size, types, symmetry, lattice removal, excluded pixels and their reasons), with the
+ * `buf, buf_len, needed` convention (`qpik_catalog_name`): UTF-8, "" when nothing was
+ * chosen (a forward extraction with every setting given). Thread-safe.
+ */
+enum qpik_status qpik_extraction_notes(const struct qpik_extraction *ex,
+                                       char *buf,
+                                       size_t buf_len,
+                                       size_t *needed);
+
+/**
  * The kernels into `out`: `[T, E, S, S]`, or `[E, S, S]` when T = 1, or `[S, S]` when
  * T = E = 1 (QPIK_F32 or QPIK_F64, any strides). Impurity at pixel (S/2, S/2); in the
  * map's unit (the amplitudes have mean 1 per type and energy). Thread-safe.
@@ -682,6 +728,15 @@ enum qpik_status qpik_extraction_types(const struct qpik_extraction *ex,
  * Thread-safe.
  */
 enum qpik_status qpik_extraction_residual(const struct qpik_extraction *ex,
+                                          const struct qpik_array *out);
+
+/**
+ * The pixels the blind search left out into `out`: `[H, W]` (QPIK_U8, QPIK_F32 or
+ * QPIK_F64, any strides), 1 where a measured pixel was left out as something no kernel
+ * explains (see `qpik_extraction_info.excluded_pixels`), 0 elsewhere; all 0 for a forward
+ * extraction. Shared by all energies of a stack. Thread-safe.
+ */
+enum qpik_status qpik_extraction_excluded(const struct qpik_extraction *ex,
                                           const struct qpik_array *out);
 
 /**

@@ -689,6 +689,19 @@ class Extraction {
     std::vector<double> heldout_r2() const {
         return read<double>(qpik_extraction_heldout_r2, {info().energies});
     }
+    /// The pixels the blind search left out, H x W (1 = left out as something no kernel
+    /// explains; all 0 for a forward extraction; info().excluded_pixels counts them).
+    std::vector<std::uint8_t> excluded() const {
+        qpik_extraction_info i = info();
+        return read<std::uint8_t>(qpik_extraction_excluded, {i.rows, i.cols});
+    }
+    /// What was chosen automatically and why, and what was left out (one line each).
+    std::string notes() const {
+        const qpik_extraction *ex = handle_.get();
+        return detail::read_string([ex](char *buf, std::size_t len, std::size_t *needed) {
+            return qpik_extraction_notes(ex, buf, len, needed);
+        });
+    }
 
     const qpik_extraction *raw() const noexcept { return handle_.get(); }
 

@@ -5,8 +5,13 @@
  * Results, each a new channel with a log entry: the kernel of each defect type (in the map's
  * unit, its real-space size, offsets so that (0, 0) is the impurity), the residual (map minus
  * model), the defects used (1 at the pixel nearest each refined position) and the kernel's
- * Fourier amplitude |FFT K| (centred, reciprocal units). Errors go to a message dialog
- * (interactive) or a warning (immediate); nothing is added then.
+ * Fourier amplitude |FFT K| (centred, reciprocal units). The residual's mask marks the pixels
+ * the blind search left out and the missing ones. Every channel carries the extraction's
+ * metadata (method, defects, kernel size, types, symmetry, held-out R^2, excluded pixels,
+ * notes) and a log entry of the settings actually used (the kernel size qpik chose, not the
+ * dialog's greyed-out one). Errors go to a message dialog (interactive) or a warning
+ * (immediate); nothing is added then. A kernel that explains under 10 % of the held-out
+ * variance is added with a warning (dialog, g_warning, and "qpik warning" metadata).
  */
 #include "qpik_gwy_common.h"
 
@@ -43,14 +48,27 @@ module_register(void)
     return TRUE;
 }
 
-/* Add `field` as a channel titled `title`, with a log entry; returns its id. */
+/* What every new channel carries: the extraction's metadata, and the name of the settings
+ * actually used (qpik_gwy_record_used) for its log entry. */
+typedef struct {
+    GwyContainer *meta;
+    gchar *used;
+} Provenance;
+
+/* Add `field` as a channel titled `title`, with a copy of the metadata and a log entry of
+ * the settings used; returns its id. */
 static gint
-publish(GwyContainer *data, gint id, GwyDataField *field, const gchar *title)
+publish(GwyContainer *data, gint id, GwyDataField *field, const gchar *title,
+        const Provenance *how)
 {
     gint newid = gwy_app_data_browser_add_data_field(field, data, TRUE);
+    GwyContainer *meta = gwy_container_duplicate(how->meta);
 
     gwy_app_set_data_field_title(data, newid, title);
-    gwy_app_channel_log_add_proc(data, id, newid);
+    gwy_container_set_object(data, gwy_app_get_data_meta_key_for_id(newid), meta);
+    g_object_unref(meta);
+    gwy_app_channel_log_add(data, id, newid, "proc::" FUNCTION_NAME, "settings-name", how->used,
+                            NULL);
     return newid;
 }
 
@@ -112,20 +130,19 @@ check_map(GwyDataField *field)
 
 static void
 add_results(GwyContainer *data, gint id, GwyDataField *field, qpik_extraction *ex,
-            const qpik_extraction_info *info, const gchar *from, gchar **error)
+            const qpik_extraction_info *info, const Provenance *how, gchar **error)
 {
     gint xres = gwy_data_field_get_xres(field), yres = gwy_data_field_get_yres(field);
     gint64 s = info->kernel_size, t = info->types, n = info->defects;
     gdouble dx = gwy_data_field_get_dx(field), dy = gwy_data_field_get_dy(field);
     GwySIUnit *xy = gwy_data_field_get_si_unit_xy(field), *z = gwy_data_field_get_si_unit_z(field);
-    GwyDataField *residual = NULL, *defects = NULL, *nan_mask = NULL;
+    GwyDataField *residual = NULL, *defects = NULL, *left_out = NULL;
     GwyDataField **kernels = NULL;
     gdouble *kv = NULL, *pos = NULL, *rv;
     qpik_array a;
     qpik_status st;
     gint64 k;
-    gint i, j, first = -1;
-    gboolean any_nan = FALSE;
+    gint i, j;
 
     if (s < 3 || s > 1025 || t < 1 || t > 64 || n < 1 || n > (gint64)xres * yres
         || info->rows != yres || info->cols != xres || info->energies != 1) {
@@ -170,15 +187,22 @@ add_results(GwyContainer *data, gint id, GwyDataField *field, qpik_extraction *e
             goto end;
         }
     }
-    /* Gwyddion channels hold no NaN: missing pixels become 0 under a mask. */
-    nan_mask = gwy_data_field_new_alike(field, TRUE);
+    /* The residual's mask: the pixels the blind search left out, and the missing ones (NaN;
+     * Gwyddion channels hold no NaN, so they become 0 under the mask). */
+    left_out = gwy_data_field_new_alike(field, TRUE);
+    gwy_si_unit_set_from_string(gwy_data_field_get_si_unit_z(left_out), NULL);
+    a = qpik_array_2d(gwy_data_field_get_data(left_out), QPIK_F64, yres, xres, QPIK_ROW_MAJOR);
+    if ((st = qpik_extraction_excluded(ex, &a)) != QPIK_OK) {
+        *error = qpik_gwy_error("qpik_extraction_excluded", st);
+        goto end;
+    }
     for (k = 0; k < (gint64)xres * yres; k++) {
         if (!isfinite(rv[k])) {
             rv[k] = 0.0;
-            gwy_data_field_get_data(nan_mask)[k] = 1.0;
-            any_nan = TRUE;
+            gwy_data_field_get_data(left_out)[k] = 1.0;
         }
     }
+    gwy_data_field_invalidate(left_out);
     gwy_data_field_invalidate(residual);
     defects = gwy_data_field_new_alike(field, TRUE);
     gwy_si_unit_set_from_string(gwy_data_field_get_si_unit_z(defects), NULL);
@@ -195,24 +219,21 @@ add_results(GwyContainer *data, gint id, GwyDataField *field, qpik_extraction *e
     for (k = 0; k < t; k++) {
         gchar *title = (t == 1) ? g_strdup(_("QPI kernel"))
                                 : g_strdup_printf(_("QPI kernel, type %d"), (gint)k + 1);
-        gint kid = publish(data, id, kernels[k], title);
-        if (first < 0)
-            first = kid;
+        publish(data, id, kernels[k], title, how);
         g_free(title);
     }
-    i = publish(data, id, residual, _("QPI residual"));
-    if (any_nan)
-        gwy_container_set_object(data, gwy_app_get_mask_key_for_id(i), nan_mask);
-    publish(data, id, defects, _("QPI defects"));
+    i = publish(data, id, residual, _("QPI residual"), how);
+    if (gwy_data_field_get_max(left_out) > 0.5)
+        gwy_container_set_object(data, gwy_app_get_mask_key_for_id(i), left_out);
+    publish(data, id, defects, _("QPI defects"), how);
     for (k = 0; k < t; k++) {
         GwyDataField *amp = fourier_amplitude(kernels[k]);
         gchar *title = (t == 1) ? g_strdup(_("QPI kernel |FFT|"))
                                 : g_strdup_printf(_("QPI kernel |FFT|, type %d"), (gint)k + 1);
-        publish(data, id, amp, title);
+        publish(data, id, amp, title, how);
         g_free(title);
         g_object_unref(amp);
     }
-    g_debug("qpik: kernel %d x %d from %s", (gint)s, (gint)s, from);
 
 end:
     if (kernels) {
@@ -222,7 +243,7 @@ end:
     }
     GWY_OBJECT_UNREF(residual);
     GWY_OBJECT_UNREF(defects);
-    GWY_OBJECT_UNREF(nan_mask);
+    GWY_OBJECT_UNREF(left_out);
     g_free(kv);
     g_free(pos);
 }
@@ -238,7 +259,8 @@ extract_kernel(GwyContainer *data, GwyRunType run, const gchar *name)
     qpik_extraction_info info;
     qpik_array map;
     qpik_status st;
-    gchar *error = NULL, *from = NULL;
+    Provenance how = { NULL, NULL };
+    gchar *error = NULL, *from = NULL, *warning = NULL;
     gint id = -1, xres, yres;
 
     (void)name;
@@ -277,11 +299,21 @@ extract_kernel(GwyContainer *data, GwyRunType run, const gchar *name)
         error = qpik_gwy_error("qpik_extraction_get_info", st);
         goto end;
     }
-    add_results(data, id, field, ex, &info, from, &error);
+    if (!(how.meta = qpik_gwy_metadata(ex, &info, from, &error)))
+        goto end;
+    how.used = qpik_gwy_record_used(params, FUNCTION_NAME, &info);
+    add_results(data, id, field, ex, &info, &how, &error);
+    if (!error)
+        warning = qpik_gwy_explains_little(&info);
 
 end:
     if (error)
         qpik_gwy_report(run, window, error);
+    if (warning)
+        qpik_gwy_warn(run, window, warning);
+    g_free(warning);
+    GWY_OBJECT_UNREF(how.meta);
+    g_free(how.used);
     g_free(error);
     g_free(from);
     qpik_extraction_free(ex);

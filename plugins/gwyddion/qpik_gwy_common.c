@@ -415,8 +415,9 @@ qpik_gwy_error(const gchar *what, qpik_status status)
                            qpik_status_name((int32_t)status), qpik_last_error());
 }
 
-void
-qpik_gwy_report(GwyRunType run, GtkWindow *parent, const gchar *message)
+/* A message to the user: a dialog of `type` in interactive mode, a g_warning otherwise. */
+static void
+tell(GwyRunType run, GtkWindow *parent, GtkMessageType type, const gchar *message)
 {
     GtkWidget *dialog;
 
@@ -424,11 +425,141 @@ qpik_gwy_report(GwyRunType run, GtkWindow *parent, const gchar *message)
         g_warning("qpik: %s", message);
         return;
     }
-    dialog = gtk_message_dialog_new(parent, GTK_DIALOG_DESTROY_WITH_PARENT, GTK_MESSAGE_ERROR,
+    dialog = gtk_message_dialog_new(parent, GTK_DIALOG_DESTROY_WITH_PARENT, type,
                                     GTK_BUTTONS_OK, "%s", message);
     gtk_window_set_title(GTK_WINDOW(dialog), _("QPI kernel extraction"));
     gtk_dialog_run(GTK_DIALOG(dialog));
     gtk_widget_destroy(dialog);
+}
+
+void
+qpik_gwy_report(GwyRunType run, GtkWindow *parent, const gchar *message)
+{
+    tell(run, parent, GTK_MESSAGE_ERROR, message);
+}
+
+void
+qpik_gwy_warn(GwyRunType run, GtkWindow *parent, const gchar *message)
+{
+    tell(run, parent, GTK_MESSAGE_WARNING, message);
+}
+
+gchar *
+qpik_gwy_explains_little(const qpik_extraction_info *info)
+{
+    if (!info->explains_little)
+        return NULL;
+    return g_strdup_printf(_("The kernel explains little of the map (held-out R^2 %.3f, under "
+                             "0.1): the defect positions may be wrong or the map's "
+                             "scatterers may be elsewhere. Treat the kernel with suspicion."),
+                           info->heldout_r2);
+}
+
+/* The extraction's notes (free with g_free), or NULL with *error set. */
+static gchar *
+notes_of(const qpik_extraction *ex, gchar **error)
+{
+    size_t needed = 0;
+    gchar *notes;
+    qpik_status st = qpik_extraction_notes(ex, NULL, 0, &needed);
+
+    if (st != QPIK_OK && st != QPIK_ERR_BUFFER_TOO_SMALL) {
+        *error = qpik_gwy_error("qpik_extraction_notes", st);
+        return NULL;
+    }
+    notes = g_malloc(needed ? needed : 1);
+    if ((st = qpik_extraction_notes(ex, notes, needed ? needed : 1, NULL)) != QPIK_OK) {
+        *error = qpik_gwy_error("qpik_extraction_notes", st);
+        g_free(notes);
+        return NULL;
+    }
+    return notes;
+}
+
+/* Store a string the container takes over (Gwyddion's strings are guchar). */
+static void
+put(GwyContainer *meta, const gchar *name, gchar *owned)
+{
+    gwy_container_set_string_by_name(meta, name, (guchar *)owned);
+}
+
+GwyContainer *
+qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
+                  const gchar *from, gchar **error)
+{
+    GwyContainer *meta;
+    gchar *notes = notes_of(ex, error), *warning, *symmetry;
+
+    if (!notes)
+        return NULL;
+    meta = gwy_container_new();
+    put(meta, "qpik method", g_strdup(info->method == QPIK_METHOD_BLIND ? "blind" : "forward"));
+    put(meta, "qpik defects",
+        g_strdup_printf("%" G_GINT64_FORMAT " (%s)", info->defects, from ? from : "?"));
+    put(meta, "qpik kernel size",
+        g_strdup_printf("%" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " px", info->kernel_size,
+                        info->kernel_size));
+    put(meta, "qpik types", g_strdup_printf("%" G_GINT64_FORMAT, info->types));
+    if (info->symmetry == 0)
+        symmetry = g_strdup("none");
+    else if (info->symmetry == 1)
+        symmetry = g_strdup("isotropic");
+    else
+        symmetry = g_strdup_printf("%u-fold", info->symmetry);
+    if (isfinite(info->mirror_axis_deg)) {
+        gchar *with = g_strdup_printf("%s, mirror line at %.1f deg", symmetry,
+                                      info->mirror_axis_deg);
+        g_free(symmetry);
+        symmetry = with;
+    }
+    put(meta, "qpik symmetry", symmetry);
+    put(meta, "qpik held-out R^2", g_strdup_printf("%.4f", info->heldout_r2));
+    put(meta, "qpik excluded pixels", g_strdup_printf("%" G_GINT64_FORMAT, info->excluded_pixels));
+    if (*notes)
+        put(meta, "qpik notes", notes);
+    else
+        g_free(notes);
+    if ((warning = qpik_gwy_explains_little(info)))
+        put(meta, "qpik warning", warning);
+    return meta;
+}
+
+/* Settings branch the log reads the settings actually used from. */
+#define QPIK_GWY_USED "qpik-used"
+
+static GQuark
+used_key(const gchar *prefix, const gchar *name)
+{
+    gchar *key = g_strconcat(prefix, "/", name, NULL);
+    GQuark q = g_quark_from_string(key);
+
+    g_free(key);
+    return q;
+}
+
+gchar *
+qpik_gwy_record_used(GwyParams *params, const gchar *function_name,
+                     const qpik_extraction_info *info)
+{
+    GwyContainer *settings = gwy_app_settings_get();
+    gchar *name = g_strconcat(QPIK_GWY_USED "/", function_name, NULL);
+    gchar *prefix = g_strconcat("/module/", name, NULL);
+
+    gwy_container_remove_by_prefix(settings, prefix);
+    gwy_container_set_int32(settings, used_key(prefix, "defects"),
+                            gwy_params_get_enum(params, QPIK_PARAM_DEFECTS));
+    gwy_container_set_int32(settings, used_key(prefix, "polarity"),
+                            gwy_params_get_enum(params, QPIK_PARAM_POLARITY));
+    gwy_container_set_boolean(settings, used_key(prefix, "kernel_auto"),
+                              gwy_params_get_boolean(params, QPIK_PARAM_KERNEL_AUTO));
+    gwy_container_set_int32(settings, used_key(prefix, "kernel_size"), (gint32)info->kernel_size);
+    gwy_container_set_int32(settings, used_key(prefix, "types"), (gint32)info->types);
+    gwy_container_set_int32(settings, used_key(prefix, "symmetry"), (gint32)info->symmetry);
+    gwy_container_set_const_string(settings, used_key(prefix, "method"),
+                                   (const guchar *)(info->method == QPIK_METHOD_BLIND ? "blind"
+                                                                                      : "forward"));
+    g_free(prefix);
+    return name;
 }
 
 GwyDataField *

@@ -67,6 +67,29 @@ gchar *qpik_gwy_error(const gchar *what, qpik_status status);
 /* Tell the user: a message dialog in interactive mode, a warning otherwise. */
 void qpik_gwy_report(GwyRunType run, GtkWindow *parent, const gchar *message);
 
+/* Warn the user about a result that was added: a warning dialog in interactive mode, a
+ * g_warning otherwise. */
+void qpik_gwy_warn(GwyRunType run, GtkWindow *parent, const gchar *message);
+
+/* What the extraction chose, as Gwyddion metadata (GwyContainer of strings, the keys in
+ * docs/gwyddion.md): "qpik method", "qpik defects" (the count, and `from`), "qpik kernel
+ * size", "qpik types", "qpik symmetry", "qpik held-out R^2", "qpik excluded pixels", "qpik
+ * notes", and "qpik warning" when the kernel explains little. A new object (unref it), or
+ * NULL with *error set when the notes cannot be read. */
+GwyContainer *qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
+                                const gchar *from, gchar **error);
+
+/* The warning for a kernel that explains under 10 % of the held-out variance, or NULL when
+ * it explains more (info->explains_little). Free with g_free. */
+gchar *qpik_gwy_explains_little(const qpik_extraction_info *info);
+
+/* The settings actually used, for the log: the dialog's settings with the kernel size, types
+ * and symmetry the extraction used in place of the automatic or greyed-out ones, and the
+ * method, written under /module/<QPIK_GWY_USED>/<function_name>/ of Gwyddion's settings.
+ * Returns the settings name to pass as the log's "settings-name" (free with g_free). */
+gchar *qpik_gwy_record_used(GwyParams *params, const gchar *function_name,
+                            const qpik_extraction_info *info);
+
 /* An S x S channel of `values` (row-major) in the map's units, pixel size dx x dy, offsets so
  * that the centre of pixel (S/2, S/2) is at (0, 0). */
 GwyDataField *qpik_gwy_kernel_field(const gdouble *values, gint s, gdouble dx, gdouble dy,

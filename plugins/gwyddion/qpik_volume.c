@@ -5,7 +5,8 @@
  *
  * The brick's levels are the energies: the result is a volume of S x S kernels, one per
  * level, with the grid's z axis (bias) and value unit, lateral offsets so that (0, 0) is the
- * impurity, and a log entry. Defects: blind (from the mean over energies), a topography
+ * impurity, the extraction's metadata (qpik_gwy_metadata) and a log entry of the settings
+ * actually used; a kernel that explains little is a warning. Defects: blind (from the mean over energies), a topography
  * channel of the same file and lateral size, or a mask channel (each grain one defect).
  */
 #include "qpik_gwy_common.h"
@@ -66,9 +67,12 @@ check_brick(GwyBrick *brick)
 }
 
 static gchar *
-add_result(GwyContainer *data, gint id, GwyBrick *brick, qpik_extraction *ex)
+add_result(GwyContainer *data, gint id, GwyBrick *brick, qpik_extraction *ex, GwyParams *params,
+           const gchar *from, qpik_extraction_info *info_out)
 {
     qpik_extraction_info info;
+    GwyContainer *meta;
+    gchar *error = NULL, *used;
     GwyBrick *out;
     GwyDataField *preview;
     GwyDataLine *cal;
@@ -89,20 +93,23 @@ add_result(GwyContainer *data, gint id, GwyBrick *brick, qpik_extraction *ex)
         return g_strdup_printf("qpik returned an unexpected result: kernel %" G_GINT64_FORMAT
                                ", energies %" G_GINT64_FORMAT ", types %" G_GINT64_FORMAT,
                                s, e, info.types);
+    if (!(meta = qpik_gwy_metadata(ex, &info, from, &error)))
+        return error;
     out = gwy_brick_new((gint)s, (gint)s, (gint)e, s * dx, s * dy, gwy_brick_get_zreal(brick),
                         FALSE);
     kv = gwy_brick_get_data(out);
     /* The brick's layout, level by level, is qpik's [E, S, S]. */
     a = qpik_array_3d(kv, QPIK_F64, e, s, s, QPIK_ROW_MAJOR);
-    if ((st = qpik_extraction_kernels(ex, &a)) != QPIK_OK) {
-        g_object_unref(out);
-        return qpik_gwy_error("qpik_extraction_kernels", st);
+    if ((st = qpik_extraction_kernels(ex, &a)) != QPIK_OK)
+        error = qpik_gwy_error("qpik_extraction_kernels", st);
+    for (k = 0; !error && k < e * s * s; k++) {
+        if (!isfinite(kv[k]))
+            error = g_strdup(_("qpik returned a kernel with non-finite values."));
     }
-    for (k = 0; k < e * s * s; k++) {
-        if (!isfinite(kv[k])) {
-            g_object_unref(out);
-            return g_strdup(_("qpik returned a kernel with non-finite values."));
-        }
+    if (error) {
+        g_object_unref(out);
+        g_object_unref(meta);
+        return error;
     }
     gwy_brick_set_xoffset(out, -(s / 2 + 0.5) * dx);
     gwy_brick_set_yoffset(out, -(s / 2 + 0.5) * dy);
@@ -125,9 +132,14 @@ add_result(GwyContainer *data, gint id, GwyBrick *brick, qpik_extraction *ex)
     gwy_data_field_set_yoffset(preview, gwy_brick_get_yoffset(out));
     newid = gwy_app_data_browser_add_brick(out, preview, data, TRUE);
     gwy_app_set_brick_title(data, newid, _("QPI kernels K(E)"));
-    gwy_app_volume_log_add_volume(data, id, newid);
+    gwy_container_set_object(data, gwy_app_get_brick_meta_key_for_id(newid), meta);
+    used = qpik_gwy_record_used(params, FUNCTION_NAME, &info);
+    gwy_app_volume_log_add(data, id, newid, "volume::" FUNCTION_NAME, "settings-name", used, NULL);
+    g_free(used);
+    g_object_unref(meta);
     g_object_unref(preview);
     g_object_unref(out);
+    *info_out = info;
     return NULL;
 }
 
@@ -139,8 +151,9 @@ extract_kernels(GwyContainer *data, GwyRunType run, const gchar *name)
     GwyDialogOutcome outcome;
     GtkWindow *window;
     qpik_extraction *ex = NULL;
+    qpik_extraction_info info;
     qpik_array map;
-    gchar *error = NULL, *from = NULL;
+    gchar *error = NULL, *from = NULL, *warning = NULL;
     gint id = -1, xres, yres, zres;
 
     (void)name;
@@ -179,12 +192,15 @@ extract_kernels(GwyContainer *data, GwyRunType run, const gchar *name)
                           _("Extracting the QPI kernels..."), &from, &error);
     if (!ex)
         goto end;
-    error = add_result(data, id, brick, ex);
-    g_debug("qpik: kernels from %s", from);
+    if (!(error = add_result(data, id, brick, ex, params, from, &info)))
+        warning = qpik_gwy_explains_little(&info);
 
 end:
     if (error)
         qpik_gwy_report(run, window, error);
+    if (warning)
+        qpik_gwy_warn(run, window, warning);
+    g_free(warning);
     g_free(error);
     g_free(from);
     qpik_extraction_free(ex);

@@ -32,8 +32,12 @@
 //     kernel_std: its standard error, the same shape. positions[n][2]: (p, q) points
 //     used (refined); positions_x, positions_y: the same in the map's scaled units (for
 //     AppendToGraph on the image). amplitudes[n][e], types[n], residual and background
-//     (the map's shape and scaling), heldout_r2[e]. The kernel's wave note holds
-//     heldout_r2, fit_r2, symmetry, pixel_size_m and the command run.
+//     (the map's shape and scaling), heldout_r2[e], excluded[h][w] (1 where the blind
+//     search left the pixel out: aborted lines, saturation, glitches, spikes, clusters,
+//     step edges). The kernel's wave note holds heldout_r2, pixel_size_m, symmetry,
+//     method (forward or blind), excluded_pixels, notes (what was chosen and why, what
+//     was left out), warning (when the kernel explains under 10 % of the held-out
+//     variance) and the command run.
 // - Igor 9 and later read the whole result (.h5) with the built-in HDF5 operations;
 //   Igor 8 asks qpik for the kernels alone as .npy and reads them with QPIK_ReadNpy.
 
@@ -443,6 +447,19 @@ static Function LoadNumberAttribute(Variable fileID, String name)
 	KillWaves/Z w
 	return v
 End
+
+// A root string attribute of the result file ("" when missing); ';' and ':' become ',' so
+// that it fits a key=value; wave note.
+static Function/S LoadStringAttribute(Variable fileID, String name)
+	HDF5LoadData/A=name/TYPE=1/O/Q/Z/N=qpik_tmp fileID, "/"
+	if (V_flag != 0)
+		return ""
+	endif
+	WAVE/T t = qpik_tmp
+	String v = ReplaceString(":", ReplaceString(";", t[0], ","), ",")
+	KillWaves/Z t
+	return v
+End
 #endif
 
 // Igor's order of a loaded C-order dataset: the HDF5 dimensions in order (1) or reversed
@@ -472,6 +489,9 @@ static Function/S LoadResultH5(String path, WAVE map)
 	WAVE/Z tr = LoadDataset(fileID, "types")
 	WAVE/Z rr = LoadDataset(fileID, "residual")
 	WAVE/Z br = LoadDataset(fileID, "background")
+	WAVE/Z xr = LoadDataset(fileID, "excluded")
+	String method = LoadStringAttribute(fileID, "method")
+	String notes = LoadStringAttribute(fileID, "notes")
 	Variable heldout = LoadNumberAttribute(fileID, "heldout_r2")
 	Variable pixel = LoadNumberAttribute(fileID, "pixel_size_m")
 	Variable symmetry = LoadNumberAttribute(fileID, "symmetry")
@@ -518,8 +538,23 @@ static Function/S LoadResultH5(String path, WAVE map)
 	if (e == 1)
 		Redimension/N=(h, w) residual, background
 	endif
+	// excluded [H, W] -> excluded[h][w]: 1 where the blind search left the pixel out
+	Make/O/B/U/N=(h, w) excluded = 0
+	if (WaveExists(xr))
+		if (kept)
+			excluded = xr[p][q]
+		else
+			excluded = xr[q][p]
+		endif
+	endif
 	CopyScales map, residual, background
+	CopyScales/P map, excluded
 	Note/K kernel, "heldout_r2=" + num2str(heldout) + ";pixel_size_m=" + num2str(pixel) + ";symmetry=" + num2str(symmetry) + ";"
+	Note/NOCR kernel, "method=" + method + ";excluded_pixels=" + num2str(sum(excluded)) + ";notes=" + notes + ";"
+	if (heldout < 0.1 || numtype(heldout) != 0)
+		Note/NOCR kernel, "warning=the kernel explains under 10 % of the held-out variance;"
+		Print "qpik: warning: the kernel explains little of the map (held-out R^2 " + num2str(heldout) + " < 0.1)"
+	endif
 	return "0"
 #else
 	return "reading .h5 results needs Igor Pro 9 or later"

@@ -9,6 +9,7 @@
 #include "qpik_mex.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* What one call holds; freed before any error is raised and at mexAtExit. */
@@ -94,6 +95,52 @@ static const char *polarity_of(const mxArray *v) {
     qm_fail("QPIK_ERR_INVALID_ARGUMENT", "'Polarity' must be 'bright', 'dark' or 'auto'");
 }
 
+/* The parameters that set one qpik option each: name, option key, scale of a number, and
+ * how errors name the argument. */
+static const struct {
+    const char *name, *key;
+    double scale;
+    const char *what;
+} NAMED[] = {
+    {"Types", "map.types", 1.0, "'Types'"},
+    {"KernelSize", "map.kernel_size", 1.0, "'KernelSize'"},
+    {"Symmetry", "map.symmetry", 1.0, "'Symmetry'"},
+    {"PixelSize", "map.pixel_size_a", 1e10, "'PixelSize' (metres)"},
+    {"Background", "map.background", 1.0, "'Background'"},
+    {"Smoothness", "map.smoothness", 1.0, "'Smoothness'"},
+    {"Decay", "map.decay", 1.0, "'Decay'"},
+    {"Bootstrap", "map.bootstrap", 1.0, "'Bootstrap'"},
+    {"RefinePositions", "map.refine_positions_px", 1.0, "'RefinePositions'"},
+    {"Seed", "map.seed", 1.0, "'Seed'"},
+    {"Energies", "map.energies_ev", 1.0, "'Energies' (eV)"},
+    {"Unit", "map.value_unit", 1.0, "'Unit'"},
+};
+
+/* Set the option of parameter `k` when it is one of NAMED; 0 when it is not. */
+static int set_named(const mxArray *k, const mxArray *v) {
+    size_t i;
+    for (i = 0; i < sizeof NAMED / sizeof NAMED[0]; i++) {
+        if (qm_is(k, NAMED[i].name)) {
+            qm_set_arg(g_opts, NAMED[i].key, v, NAMED[i].scale, NAMED[i].what);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Every parameter name qpik_extract takes, comma-separated (static storage). */
+static const char *accepted_parameters(void) {
+    static char list[512];
+    size_t i;
+    snprintf(list, sizeof list, "Defects, Topography, Polarity, Blind");
+    for (i = 0; i < sizeof NAMED / sizeof NAMED[0]; i++) {
+        strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, NAMED[i].name, sizeof list - strlen(list) - 1);
+    }
+    strncat(list, ", Options", sizeof list - strlen(list) - 1);
+    return list;
+}
+
 /* A new MATLAB array of the extraction's result in MATLAB's order (see qm_result_array). */
 static mxArray *result(qpik_status (*get)(const qpik_extraction *, const qpik_array *),
                        mxClassID cls, int ndim, const int64_t *shape) {
@@ -116,7 +163,31 @@ static void add(mxArray *s, const char *name, mxArray *v) {
     mxSetFieldByNumber(s, 0, mxAddField(s, name), v);
 }
 
-static mxArray *info_struct(const qpik_extraction_info *in, mxClassID cls, const char *method) {
+/* The pixels the blind search left out: a logical H x W (mxLogical is one byte, 0 or 1). */
+static mxArray *excluded_mask(const qpik_extraction_info *in) {
+    mxArray *a = mxCreateLogicalMatrix((mwSize)in->rows, (mwSize)in->cols);
+    qpik_array d = qpik_array_2d(mxGetData(a), QPIK_U8, in->rows, in->cols, QPIK_COL_MAJOR);
+    qm_check(qpik_extraction_excluded(g_ex, &d));
+    return a;
+}
+
+/* The extraction's notes as a char row vector. */
+static mxArray *notes_text(void) {
+    size_t needed = 0;
+    char *buf;
+    mxArray *a;
+    qpik_status st = qpik_extraction_notes(g_ex, NULL, 0, &needed);
+    if (st != QPIK_ERR_BUFFER_TOO_SMALL) {
+        qm_check(st);
+    }
+    buf = mxMalloc(needed ? needed : 1);
+    qm_check(qpik_extraction_notes(g_ex, buf, needed ? needed : 1, &needed));
+    a = mxCreateString(buf);
+    mxFree(buf);
+    return a;
+}
+
+static mxArray *info_struct(const qpik_extraction_info *in, mxClassID cls) {
     int64_t n = in->defects, e = in->energies, t = in->types, s = in->kernel_size;
     int64_t k4[4] = {t, e, s, s}, nd[2] = {n, 2}, ne[2] = {n, e}, n1[1] = {n};
     int64_t ehw[3] = {e, in->rows, in->cols}, e1[1] = {e};
@@ -150,7 +221,11 @@ static mxArray *info_struct(const qpik_extraction_info *in, mxClassID cls, const
     add(st, "energies", mxCreateDoubleScalar((double)e));
     add(st, "positions_estimated", mxCreateLogicalScalar(in->positions_estimated != 0));
     add(st, "defects_source", mxCreateString(g_source));
-    add(st, "method", mxCreateString(method));
+    add(st, "method", mxCreateString(in->method == QPIK_METHOD_BLIND ? "blind" : "forward"));
+    add(st, "notes", notes_text());
+    add(st, "excluded", excluded_mask(in));
+    add(st, "excluded_pixels", mxCreateDoubleScalar((double)in->excluded_pixels));
+    add(st, "explains_little", mxCreateLogicalScalar(in->explains_little != 0));
     return st;
 }
 
@@ -203,39 +278,12 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
         } else if (qm_is(k, "Blind")) {
             blind = qm_scalar(v, "'Blind'") != 0.0;
             qm_set(g_opts, "map.blind", blind ? "true" : "false");
-        } else if (qm_is(k, "Types")) {
-            qm_set_arg(g_opts, "map.types", v, 1.0, "'Types'");
-        } else if (qm_is(k, "KernelSize")) {
-            qm_set_arg(g_opts, "map.kernel_size", v, 1.0, "'KernelSize'");
-        } else if (qm_is(k, "Symmetry")) {
-            qm_set_arg(g_opts, "map.symmetry", v, 1.0, "'Symmetry'");
-        } else if (qm_is(k, "PixelSize")) {
-            qm_set_arg(g_opts, "map.pixel_size_a", v, 1e10, "'PixelSize' (metres)");
-        } else if (qm_is(k, "Background")) {
-            qm_set_arg(g_opts, "map.background", v, 1.0, "'Background'");
-        } else if (qm_is(k, "Smoothness")) {
-            qm_set_arg(g_opts, "map.smoothness", v, 1.0, "'Smoothness'");
-        } else if (qm_is(k, "Decay")) {
-            qm_set_arg(g_opts, "map.decay", v, 1.0, "'Decay'");
-        } else if (qm_is(k, "Bootstrap")) {
-            qm_set_arg(g_opts, "map.bootstrap", v, 1.0, "'Bootstrap'");
-        } else if (qm_is(k, "RefinePositions")) {
-            qm_set_arg(g_opts, "map.refine_positions_px", v, 1.0, "'RefinePositions'");
-        } else if (qm_is(k, "Seed")) {
-            qm_set_arg(g_opts, "map.seed", v, 1.0, "'Seed'");
-        } else if (qm_is(k, "Energies")) {
-            qm_set_arg(g_opts, "map.energies_ev", v, 1.0, "'Energies' (eV)");
-        } else if (qm_is(k, "Unit")) {
-            qm_set_arg(g_opts, "map.value_unit", v, 1.0, "'Unit'");
         } else if (qm_is(k, "Options")) {
             qm_set_raw(g_opts, v);
-        } else {
+        } else if (!set_named(k, v)) {
             char *name = qm_string(k, "a parameter name");
-            qm_fail("QPIK_ERR_INVALID_ARGUMENT",
-                    "unknown parameter '%s'; qpik_extract takes Defects, Topography, Polarity, "
-                    "Blind, Types, KernelSize, Symmetry, PixelSize, Background, Smoothness, "
-                    "Bootstrap, RefinePositions, Seed, Energies, Unit, Options",
-                    name);
+            qm_fail("QPIK_ERR_INVALID_ARGUMENT", "unknown parameter '%s'; qpik_extract takes %s",
+                    name, accepted_parameters());
         }
     }
     if (defects && topo) {
@@ -287,7 +335,15 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
     k4[3] = in.kernel_size;
     plhs[0] = result(qpik_extraction_kernels, cls, 4, k4);
     if (nlhs > 1) {
-        plhs[1] = info_struct(&in, cls, blind ? "blind" : "forward");
+        plhs[1] = info_struct(&in, cls);
     }
     release();
+    /* After release: a warning turned into an error (warning('error', ...)) must not leak. */
+    if (in.explains_little) {
+        mexWarnMsgIdAndTxt("qpik:explainsLittle",
+                           "the kernel explains little of the map (held-out R^2 %.3f < 0.1): "
+                           "the defect positions may be wrong or the map's scatterers may be "
+                           "elsewhere",
+                           in.heldout_r2);
+    }
 }

@@ -46,7 +46,20 @@
 %   it was not fitted to; near 0 the kernel means nothing), heldout_r2_per_energy,
 %   fit_r2, pixel_size_m (NaN when unknown), symmetry (0 none, 1 isotropic, n-fold),
 %   kernel_size, centre, num_types, energies, positions_estimated, defects_source
-%   ('mask', 'positions', 'topography', 'blind' or 'estimated'), method.
+%   ('mask', 'positions', 'topography', 'blind' or 'estimated'), and what the run chose:
+%     method           'forward' (every defect given) or 'blind' (the search found them,
+%                      or added types to the given ones: no 'Defects' nor 'Topography',
+%                      or 'Blind' true).
+%     notes            what was chosen automatically and why (kernel size, types,
+%                      symmetry, lattice removal) and what was left out; '' if nothing.
+%     excluded         H x W logical: true where a measured pixel was left out as
+%                      something no kernel explains (aborted or constant scan lines,
+%                      saturated plateaus, glitch rows, spikes, clusters, step edges);
+%                      all false for 'forward'.
+%     excluded_pixels  nnz(info.excluded).
+%     explains_little  true when the kernel explains under 10 % of the held-out variance
+%                      (heldout_r2 < 0.1): it probably means nothing. A warning
+%                      qpik:explainsLittle is issued then.
 %
 %   Errors have identifiers qpik:<STATUS>, the qpik status names: qpik:QPIK_ERR_SHAPE,
 %   qpik:QPIK_ERR_DTYPE, qpik:QPIK_ERR_NOT_FINITE, qpik:QPIK_ERR_INVALID_ARGUMENT,

@@ -3,12 +3,12 @@
 use super::{
     ArrayRef, CError, CResult, FLOATS, FLOATS_OR_U8, free_handle, guard, handle,
     options_or_default, put_handle, qpik_array, qpik_dtype, qpik_options, qpik_progress_fn,
-    qpik_status, with_progress, write_sized,
+    qpik_status, with_progress, write_sized, write_string,
 };
 use crate::extract::blind::extract_blind;
 use crate::extract::map::{Extraction, MapSettings, extract_map};
 use ndarray::{Array3, Axis};
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
 
 /// The result of `qpik_extract_map` (the C type `qpik_extraction`). Immutable: any number of
 /// threads may read one at once.
@@ -52,6 +52,45 @@ pub struct qpik_extraction_info {
     /// line runs along (d_row, d_col) = (sin a, cos a): 0 along a row, 90 along a column.
     /// Added after `reserved`: callers built against an older header get the fields they know.
     pub mirror_axis_deg: f64,
+    /// How the defects were found, a `qpik_extraction_method` value: `QPIK_METHOD_FORWARD`
+    /// (all given) or `QPIK_METHOD_BLIND` (searched in the map: no defects given, or
+    /// `map.blind`). This field and the two after it were appended after `mirror_axis_deg`:
+    /// a caller built with the 96-byte struct sets `struct_size` 96 and gets the rest.
+    pub method: u32,
+    /// 1 when the kernel explains under 10 % of the held-out variance (`heldout_r2` below
+    /// 0.1, or NaN): the kernel probably means nothing, and a host should tell its user (the
+    /// CLI prints a warning).
+    pub explains_little: u32,
+    /// Pixels of the map the blind search left out as something no kernel explains
+    /// (aborted or constant scan lines, saturated plateaus, glitch rows, spikes, clusters,
+    /// step edges); `qpik_extraction_excluded` gives the mask, `qpik_extraction_notes` the
+    /// reasons. 0 for a forward extraction.
+    pub excluded_pixels: i64,
+}
+
+/// How an extraction found its defects (`qpik_extraction_info.method`). Values are fixed
+/// forever; new ones are only appended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum qpik_extraction_method {
+    /// All defects were given (a mask or positions).
+    QPIK_METHOD_FORWARD = 0,
+    /// The blind search found the defects (or added types to the given ones).
+    QPIK_METHOD_BLIND = 1,
+}
+
+impl qpik_extraction_method {
+    /// The C value of the core's method name.
+    fn of(ex: &Extraction) -> CResult<Self> {
+        match ex.method.as_str() {
+            "forward" => Ok(Self::QPIK_METHOD_FORWARD),
+            "blind" => Ok(Self::QPIK_METHOD_BLIND),
+            m => Err(CError::new(
+                qpik_status::QPIK_ERR_INTERNAL,
+                format!("the extraction's method '{m}' has no qpik_extraction_method value"),
+            )),
+        }
+    }
 }
 
 /// Where the defects come from.
@@ -341,8 +380,28 @@ pub unsafe extern "C" fn qpik_extraction_get_info(
             positions_estimated: u32::from(x.positions_estimated),
             reserved: 0,
             mirror_axis_deg: x.ex.mirror_axis_deg.first().copied().unwrap_or(f64::NAN),
+            method: qpik_extraction_method::of(&x.ex)? as u32,
+            explains_little: u32::from(x.ex.explains_little()),
+            excluded_pixels: x.ex.excluded_pixels() as i64,
         };
         unsafe { write_sized(info, v, "info") }
+    })
+}
+
+/// What was chosen automatically and why, and what was left out, one line each (kernel
+/// size, types, symmetry, lattice removal, excluded pixels and their reasons), with the
+/// `buf, buf_len, needed` convention (`qpik_catalog_name`): UTF-8, "" when nothing was
+/// chosen (a forward extraction with every setting given). Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_extraction_notes(
+    ex: *const qpik_extraction,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+) -> qpik_status {
+    guard("qpik_extraction_notes", || {
+        let x = unsafe { handle(ex, "ex") }?;
+        unsafe { write_string(&x.ex.notes, buf, buf_len, needed) }
     })
 }
 
@@ -495,6 +554,25 @@ pub unsafe extern "C" fn qpik_extraction_residual(
             (
                 x.residual.shape().to_vec(),
                 x.residual.iter().copied().collect(),
+            )
+        })
+    }
+}
+
+/// The pixels the blind search left out into `out`: `[H, W]` (QPIK_U8, QPIK_F32 or
+/// QPIK_F64, any strides), 1 where a measured pixel was left out as something no kernel
+/// explains (see `qpik_extraction_info.excluded_pixels`), 0 elsewhere; all 0 for a forward
+/// extraction. Shared by all energies of a stack. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_extraction_excluded(
+    ex: *const qpik_extraction,
+    out: *const qpik_array,
+) -> qpik_status {
+    unsafe {
+        accessor("qpik_extraction_excluded", ex, out, 2, FLOATS_OR_U8, |x| {
+            (
+                x.excluded.shape().to_vec(),
+                x.excluded.iter().map(|&v| f32::from(v)).collect(),
             )
         })
     }

@@ -30,6 +30,8 @@ _Static_assert(QPIK_F64 == 2, "QPIK_F64");
 _Static_assert(QPIK_U8 == 3, "QPIK_U8");
 _Static_assert(QPIK_ROW_MAJOR == 0, "QPIK_ROW_MAJOR");
 _Static_assert(QPIK_COL_MAJOR == 1, "QPIK_COL_MAJOR");
+_Static_assert(QPIK_METHOD_FORWARD == 0, "QPIK_METHOD_FORWARD");
+_Static_assert(QPIK_METHOD_BLIND == 1, "QPIK_METHOD_BLIND");
 _Static_assert(QPIK_MAX_DIMS == 4, "QPIK_MAX_DIMS");
 
 /* ---- struct layouts (x86_64 / aarch64 LP64) ---- */
@@ -82,10 +84,11 @@ _Static_assert(offsetof(qpik_extract_info, mask_estimated) == 4, "mask_estimated
 _Static_assert(offsetof(qpik_extract_info, items) == 8, "items");
 _Static_assert(offsetof(qpik_extract_info, defects) == 16, "defects");
 
-/* 8 + 6*8 + 3*8 + 4 + 4 + 8 = 96 bytes, no padding. mirror_axis_deg was appended after
- * reserved: a caller built against the 88-byte struct sets struct_size = 88 and gets the
- * fields it knows (qpik copies min(struct_size, its size)). */
-_Static_assert(sizeof(qpik_extraction_info) == 96, "qpik_extraction_info size");
+/* 8 + 6*8 + 3*8 + 4 + 4 + 8 + 4 + 4 + 8 = 112 bytes, no padding. mirror_axis_deg was
+ * appended after reserved, then method, explains_little and excluded_pixels: a caller built
+ * against the 88- or 96-byte struct sets struct_size = 88 or 96 and gets the fields it
+ * knows (qpik copies min(struct_size, its size)). */
+_Static_assert(sizeof(qpik_extraction_info) == 112, "qpik_extraction_info size");
 _Static_assert(offsetof(qpik_extraction_info, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(qpik_extraction_info, symmetry) == 4, "symmetry");
 _Static_assert(offsetof(qpik_extraction_info, types) == 8, "types");
@@ -100,6 +103,9 @@ _Static_assert(offsetof(qpik_extraction_info, pixel_size_m) == 72, "pixel_size_m
 _Static_assert(offsetof(qpik_extraction_info, positions_estimated) == 80, "positions_estimated");
 _Static_assert(offsetof(qpik_extraction_info, reserved) == 84, "reserved");
 _Static_assert(offsetof(qpik_extraction_info, mirror_axis_deg) == 88, "mirror_axis_deg");
+_Static_assert(offsetof(qpik_extraction_info, method) == 96, "method");
+_Static_assert(offsetof(qpik_extraction_info, explains_little) == 100, "explains_little");
+_Static_assert(offsetof(qpik_extraction_info, excluded_pixels) == 104, "excluded_pixels");
 
 TEST(versions) {
     char want[64];

@@ -613,9 +613,18 @@ TEST(accessors_check_their_arguments) {
         CHECK_OK(qpik_extraction_get_info(ex, &old));
         CHECK_EQ_INT(old.reserved, 0);
         CHECK(memcmp(&old.mirror_axis_deg, "\xAB\xAB\xAB\xAB\xAB\xAB\xAB\xAB", 8) == 0);
-        old.struct_size = sizeof old;
+        /* The 96-byte struct of headers before method: not the fields after it. */
+        memset(&old, 0xAB, sizeof old);
+        old.struct_size = 96;
         CHECK_OK(qpik_extraction_get_info(ex, &old));
         CHECK(isnan(old.mirror_axis_deg)); /* symmetry none: no mirror line */
+        CHECK(old.method == 0xABABABABu && old.explains_little == 0xABABABABu);
+        CHECK(old.excluded_pixels == (int64_t)0xABABABABABABABABULL);
+        old.struct_size = sizeof old;
+        CHECK_OK(qpik_extraction_get_info(ex, &old));
+        CHECK_EQ_INT(old.method, QPIK_METHOD_FORWARD);
+        CHECK_EQ_INT(old.explains_little, 0);
+        CHECK_EQ_INT(old.excluded_pixels, 0);
     }
     CHECK_STATUS(QPIK_ERR_NULL, "out", qpik_extraction_kernels(ex, NULL));
     ka = qpik_array_2d(k, QPIK_F32, S, S + 1, QPIK_ROW_MAJOR);
@@ -632,7 +641,110 @@ TEST(accessors_check_their_arguments) {
     qpik_options_free(o);
 }
 
+/* A blind run on a map whose last scan lines are one constant value (an aborted scan): the
+ * result says it was blind, which pixels it left out (those lines, as a mask in any dtype)
+ * and why (the notes); a forward run says forward and leaves nothing out; a kernel fitted
+ * to noise says it explains little. */
+TEST(blind_results_say_what_was_left_out) {
+    qpik_options *o = map_options();
+    qpik_extraction *ex = NULL;
+    qpik_extraction_info info;
+    static float map[MAXN * MAXN];
+    static unsigned char got[MAXN * MAXN];
+    static double got64[MAXN * MAXN];
+    char notes[4096], tiny[4];
+    size_t needed = 0;
+    qpik_array ma, ea;
+    int n, r, c, aborted = 4, wrong = 0;
+    long long ones = 0;
+    build_scene();
+    n = sc.n;
+    memcpy(map, sc.map, sizeof map);
+    for (r = n - aborted; r < n; r++) {
+        for (c = 0; c < n; c++) {
+            map[r * n + c] = 0.25f;
+        }
+    }
+    ma = qpik_array_2d(map, QPIK_F32, n, n, QPIK_ROW_MAJOR);
+    REQUIRE_OK(qpik_extract_map(o, &ma, NULL, &ex));
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    REQUIRE_OK(qpik_extraction_get_info(ex, &info));
+    CHECK_EQ_INT(info.method, QPIK_METHOD_BLIND);
+    CHECK_MSG(info.excluded_pixels >= (int64_t)aborted * n, "%lld pixels left out",
+              (long long)info.excluded_pixels);
+    ea = qpik_array_2d(got, QPIK_U8, n, n, QPIK_ROW_MAJOR);
+    REQUIRE_OK(qpik_extraction_excluded(ex, &ea));
+    for (r = 0; r < n; r++) {
+        for (c = 0; c < n; c++) {
+            ones += got[r * n + c];
+            wrong += got[r * n + c] > 1 || (r >= n - aborted && got[r * n + c] != 1);
+        }
+    }
+    CHECK_MSG(wrong == 0, "%d pixels of the mask wrong (not 0/1, or an aborted line kept)", wrong);
+    CHECK_EQ_INT(ones, info.excluded_pixels);
+    /* The same mask as float64 in column-major order. */
+    ea = qpik_array_2d(got64, QPIK_F64, n, n, QPIK_COL_MAJOR);
+    REQUIRE_OK(qpik_extraction_excluded(ex, &ea));
+    wrong = 0;
+    for (r = 0; r < n; r++) {
+        for (c = 0; c < n; c++) {
+            wrong += got64[r + c * n] != (double)got[r * n + c];
+        }
+    }
+    CHECK_MSG(wrong == 0, "%d pixels differ between the u8 and the column-major f64 mask", wrong);
+    ea = qpik_array_2d(got, QPIK_U8, n, n - 1, QPIK_ROW_MAJOR);
+    CHECK_STATUS(QPIK_ERR_SHAPE, "but the extraction's is", qpik_extraction_excluded(ex, &ea));
+    CHECK_STATUS(QPIK_ERR_NULL, "out", qpik_extraction_excluded(ex, NULL));
+    CHECK_STATUS(QPIK_ERR_NULL, "ex", qpik_extraction_excluded(NULL, &ea));
+
+    /* The notes: a size query, too small a buffer, then the text. */
+    CHECK_STATUS(QPIK_ERR_BUFFER_TOO_SMALL, "size query",
+                 qpik_extraction_notes(ex, NULL, 0, &needed));
+    CHECK(needed > 1 && needed < sizeof notes);
+    CHECK_STATUS(QPIK_ERR_BUFFER_TOO_SMALL, "needs", qpik_extraction_notes(ex, tiny, 4, NULL));
+    CHECK_OK(qpik_extraction_notes(ex, notes, sizeof notes, &needed));
+    CHECK_EQ_INT(strlen(notes) + 1, needed);
+    CHECK_MSG(strstr(notes, "constant scan lines") != NULL, "notes: %s", notes);
+    CHECK_STATUS(QPIK_ERR_NULL, "ex", qpik_extraction_notes(NULL, notes, sizeof notes, NULL));
+    qpik_extraction_free(ex);
+    ex = NULL;
+
+    /* Forward on the clean map: nothing left out. */
+    ma = qpik_array_2d(sc.map, QPIK_F32, n, n, QPIK_ROW_MAJOR);
+    ea = qpik_array_2d(sc.mask, QPIK_U8, n, n, QPIK_ROW_MAJOR);
+    REQUIRE_OK(qpik_extract_map(o, &ma, &ea, &ex));
+    REQUIRE_OK(qpik_extraction_get_info(ex, &info));
+    CHECK_EQ_INT(info.method, QPIK_METHOD_FORWARD);
+    CHECK_EQ_INT(info.excluded_pixels, 0);
+    CHECK_EQ_INT(info.explains_little, 0);
+    memset(got, 7, sizeof got);
+    ea = qpik_array_2d(got, QPIK_U8, n, n, QPIK_ROW_MAJOR);
+    CHECK_OK(qpik_extraction_excluded(ex, &ea));
+    CHECK(memchr(got, 1, (size_t)n * n) == NULL && memchr(got, 7, (size_t)n * n) == NULL);
+    qpik_extraction_free(ex);
+    ex = NULL;
+
+    /* Noise alone at those positions: the kernel explains nothing held out. */
+    {
+        uint64_t st = 99;
+        for (r = 0; r < n * n; r++) {
+            map[r] = (float)(lcg(&st) - 0.5);
+        }
+        ma = qpik_array_2d(map, QPIK_F32, n, n, QPIK_ROW_MAJOR);
+        ea = qpik_array_2d(sc.mask, QPIK_U8, n, n, QPIK_ROW_MAJOR);
+        REQUIRE_OK(qpik_extract_map(o, &ma, &ea, &ex));
+        REQUIRE_OK(qpik_extraction_get_info(ex, &info));
+        CHECK_MSG(info.explains_little == 1 && !(info.heldout_r2 >= 0.1),
+                  "noise: explains_little %u, held-out R^2 %g", info.explains_little,
+                  info.heldout_r2);
+    }
+    qpik_extraction_free(ex);
+    qpik_options_free(o);
+}
+
 QT_MAIN(QT_CASE(kernel_positions_and_amplitudes_come_back),
         QT_CASE(layouts_and_positions_give_the_same_kernel),
         QT_CASE(stacks_give_one_kernel_per_energy), QT_CASE(nan_rows_and_estimated_positions),
-        QT_CASE(progress_and_cancel), QT_CASE(bad_input), QT_CASE(accessors_check_their_arguments))
+        QT_CASE(progress_and_cancel), QT_CASE(bad_input), QT_CASE(accessors_check_their_arguments),
+        QT_CASE(blind_results_say_what_was_left_out))

@@ -577,6 +577,22 @@ void extract_map() {
     }
     CHECK(worst_pos < 0.25);
     CHECK(worst_amp < 0.05);
+    // Forward: nothing left out; blind on a map whose last lines are constant (an aborted
+    // scan): those lines come back in the mask, counted in info, named in the notes.
+    CHECK(i.method == QPIK_METHOD_FORWARD && i.excluded_pixels == 0 && i.explains_little == 0);
+    CHECK(ex.excluded() == std::vector<std::uint8_t>(sc.map.size(), 0));
+    {
+        std::vector<float> aborted(sc.map);
+        std::fill(aborted.end() - 3 * MapScene::N, aborted.end(), 0.5f);
+        qpik::Extraction blind = qpik::Extraction::from_map(aborted, shape, o);
+        qpik_extraction_info bi = blind.info();
+        std::vector<std::uint8_t> left_out = blind.excluded();
+        CHECK(bi.method == QPIK_METHOD_BLIND && bi.excluded_pixels >= 3 * MapScene::N);
+        CHECK(std::count(left_out.begin(), left_out.end(), 1) == bi.excluded_pixels);
+        CHECK(std::count(left_out.end() - 3 * MapScene::N, left_out.end(), 1) ==
+              3 * MapScene::N);
+        CHECK(blind.notes().find("constant scan lines") != std::string::npos);
+    }
 
     // The wrapper gives what the C API gives, and positions give what the mask gives.
     {

@@ -337,6 +337,8 @@ def main():
         names = set(re.findall(r'LoadDataset\(fileID, "([a-z_0-9]+)"\)', SOURCE))
         names |= set(re.findall(r'LoadNumberAttribute\(fileID, "([a-z_0-9]+)"\)', SOURCE))
         names |= set(re.findall(r'/A="([a-z_0-9]+)"', SOURCE))
+        names |= set(re.findall(r'LoadStringAttribute\(fileID, "([a-z_0-9]+)"\)', SOURCE))
+        check({"excluded", "method", "notes"} <= names, "the .ipf reads excluded, method, notes")
         with h5py.File(out, "r") as f:
             for n in sorted(names):
                 check(n in f or n in f.attrs, f"the result file has {n}, which the .ipf reads")

@@ -47,7 +47,7 @@ from ._lib import ABI_VERSION, LibraryError
 from ._options import OptionInfo
 from ._options import describe as _describe
 from .dataset import Dataset, DatasetInfo, DatasetKernelInfo, generate_dataset, write_dataset
-from .extraction import Extraction, extract_map, find_defects
+from .extraction import Extraction, ExplainsLittleWarning, extract_map, find_defects
 from .fit import fit
 from .kernel import Kernel, KernelInfo, Synthesis, catalog, catalog_spec, synthesize
 from .model import ExtractInfo, Model, ModelInfo, estimate_mask
@@ -64,6 +64,7 @@ __all__ = [
     "DtypeError",
     "ExtractInfo",
     "Extraction",
+    "ExplainsLittleWarning",
     "FormatError",
     "InternalError",
     "MemoryBudgetError",

@@ -123,7 +123,14 @@ class qpik_extraction_info(ctypes.Structure):
         ("positions_estimated", ctypes.c_uint32),
         ("reserved", ctypes.c_uint32),
         ("mirror_axis_deg", ctypes.c_double),
+        ("method", ctypes.c_uint32),
+        ("explains_little", ctypes.c_uint32),
+        ("excluded_pixels", ctypes.c_int64),
     ]
+
+
+#: ``enum qpik_extraction_method`` values by name (``qpik_extraction_info.method``).
+EXTRACTION_METHODS = {0: "forward", 1: "blind"}
 
 
 def sized(struct_type):
@@ -217,6 +224,8 @@ _PROTOTYPES = {
     "qpik_extraction_types": (c_status, [_P, _A]),
     "qpik_extraction_residual": (c_status, [_P, _A]),
     "qpik_extraction_heldout_r2": (c_status, [_P, _A]),
+    "qpik_extraction_excluded": (c_status, [_P, _A]),
+    "qpik_extraction_notes": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
     "qpik_options_new": (c_status, [ctypes.POINTER(_P)]),
     "qpik_options_free": (None, [_P]),
     "qpik_options_set": (c_status, [_P, _S, _S]),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _arrays, _errors, _lib
 from ._errors import Status
-from ._options import Options
+from ._options import Options, fetch_string
 from ._progress import Progress
 
 
@@ -40,6 +41,17 @@ class Extraction:
             projected onto a group with mirrors (``map__symmetry`` "m", "2mm", "3m",
             "4mm", "6mm" or "auto"), else NaN; the line runs along (d_row, d_col) =
             (sin a, cos a): 0 along a row, 90 along a column.
+        method: "forward" (every defect given) or "blind" (the search found them, or
+            added types to the given ones).
+        notes: what was chosen automatically and why (kernel size, types, symmetry,
+            lattice removal) and what was left out, one line each; "" when nothing was.
+        excluded: bool (H, W): True where a measured pixel was left out of the fit as
+            something no kernel explains (aborted or constant scan lines, saturated
+            plateaus, glitch rows, spikes, clusters, step edges); all False for "forward".
+        excluded_pixels: the number of True pixels in ``excluded``.
+        explains_little: True when the kernel explains under 10 % of the held-out
+            variance (``heldout_r2_mean`` below 0.1, or NaN): it probably means nothing;
+            a warning (:class:`ExplainsLittleWarning`) was issued.
     """
 
     kernels: np.ndarray
@@ -55,6 +67,11 @@ class Extraction:
     symmetry: int
     positions_estimated: bool
     mirror_axis_deg: float = float("nan")
+    method: str = "forward"
+    notes: str = ""
+    excluded: np.ndarray | None = None
+    excluded_pixels: int = 0
+    explains_little: bool = False
 
     @property
     def kernel(self):
@@ -66,8 +83,16 @@ class Extraction:
         t, e, s, _ = self.kernels.shape
         return (
             f"qpik.Extraction(kernels {t}x{e}x{s}x{s}, {len(self.positions)} defects, "
-            f"held-out R2 {self.heldout_r2_mean:.3f})"
+            f"held-out R2 {self.heldout_r2_mean:.3f}, {self.method}, "
+            f"{self.excluded_pixels} pixels left out)"
         )
+
+
+class ExplainsLittleWarning(UserWarning):
+    """The kernel explains under 10 % of the held-out variance (``explains_little``)."""
+
+
+ExplainsLittleWarning.__module__ = "qpik"
 
 
 def _defects(map_shape, mask, positions):
@@ -221,7 +246,7 @@ def extract_map(
         _errors.check(lib.qpik_extraction_get_info(handle, ctypes.byref(info)))
         t, e, s = info.types, info.energies, info.kernel_size
         n, h, w = info.defects, info.rows, info.cols
-        return Extraction(
+        result = Extraction(
             kernels=_read(handle, lib.qpik_extraction_kernels, (t, e, s, s)),
             kernel_std=_read(handle, lib.qpik_extraction_kernel_std, (t, e, s, s)),
             positions=_read(handle, lib.qpik_extraction_positions, (n, 2)),
@@ -235,6 +260,21 @@ def extract_map(
             symmetry=int(info.symmetry),
             positions_estimated=bool(info.positions_estimated),
             mirror_axis_deg=float(info.mirror_axis_deg),
+            method=_lib.EXTRACTION_METHODS.get(info.method, f"unknown ({info.method})"),
+            notes=fetch_string(lib.qpik_extraction_notes, handle),
+            excluded=_read(handle, lib.qpik_extraction_excluded, (h, w), np.uint8).astype(bool),
+            excluded_pixels=int(info.excluded_pixels),
+            explains_little=bool(info.explains_little),
         )
     finally:
         lib.qpik_extraction_free(handle)
+    if result.explains_little:
+        warnings.warn(
+            ExplainsLittleWarning(
+                f"the kernel explains little of the map (held-out R^2 "
+                f"{result.heldout_r2_mean:.3f} < 0.1): the defect positions may be wrong "
+                f"or the map's scatterers may be elsewhere"
+            ),
+            stacklevel=2,
+        )
+    return result

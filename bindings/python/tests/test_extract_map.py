@@ -165,6 +165,27 @@ def test_blind_without_defects_finds_them_and_the_kernel(scene):
     assert pearson(ex.kernel, scene["kernel"]) > 0.98
 
 
+def test_blind_results_say_what_was_left_out(scene, result):
+    m = scene["map"].copy()
+    m[-4:] = 0.25  # an aborted scan: the last lines hold one constant value
+    ex = qpik.extract_map(m, **OPTS)
+    assert ex.method == "blind"
+    assert ex.excluded.dtype == bool and ex.excluded.shape == m.shape
+    assert ex.excluded[-4:].all()
+    assert ex.excluded_pixels == ex.excluded.sum() >= 4 * scene["n"]
+    assert "constant scan lines" in ex.notes
+    assert "pixels left out" in repr(ex)
+    assert result.method == "forward" and result.excluded_pixels == 0
+    assert not result.excluded.any() and not result.explains_little
+
+
+def test_a_kernel_of_noise_warns_that_it_explains_little(scene):
+    noise = np.random.default_rng(11).random(scene["map"].shape).astype(np.float32)
+    with pytest.warns(qpik.ExplainsLittleWarning, match="explains little"):
+        ex = qpik.extract_map(noise, mask=scene["mask"], **OPTS)
+    assert ex.explains_little and not ex.heldout_r2_mean >= 0.1
+
+
 def test_topography_gives_the_positions(scene):
     # Gaussian bumps (1.5 px) at the defects on a tilted plane: the topography of the map.
     n = scene["n"]

@@ -427,6 +427,113 @@ case_mask(void)
     g_object_unref(data);
 }
 
+/* A blind run on the FeSe map whose last scan lines hold one constant value (an aborted
+ * scan): the residual's mask holds every pixel qpik left out, each channel carries the
+ * metadata, and the log records the kernel size qpik chose, not the greyed-out 7. */
+static void
+case_blind_report(void)
+{
+    gint liy, z, before, rid, kid, k, xres, yres, wrong = 0;
+    GwyContainer *data = load_fese(&liy, &z), *meta;
+    GwyDataField *map, *mask;
+    const guchar *s;
+    qpik_options *o;
+    qpik_extraction *ex = NULL;
+    qpik_extraction_info info;
+    qpik_array ma, ea;
+    double *want;
+    gchar needle[64];
+
+    REQUIRE(data && liy >= 0);
+    map = channel(data, liy);
+    xres = gwy_data_field_get_xres(map);
+    yres = gwy_data_field_get_yres(map);
+    for (k = (yres - 4) * xres; k < yres * xres; k++)
+        gwy_data_field_get_data(map)[k] = 1e-12;
+    gwy_data_field_invalidate(map);
+    use_settings("qpik_extract_kernel", 0, TRUE, 7, 0);
+    before = count_channels(data);
+    gwy_app_data_browser_select_data_field(data, liy);
+    gwy_process_func_run("qpik_extract_kernel", data, GWY_RUN_IMMEDIATE);
+    o = direct_options(map, 0, NULL);
+    ma = qpik_array_2d(gwy_data_field_get_data(map), QPIK_F64, yres, xres, QPIK_ROW_MAJOR);
+    REQUIRE(qpik_extract_map(o, &ma, NULL, &ex) == QPIK_OK);
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    REQUIRE(qpik_extraction_get_info(ex, &info) == QPIK_OK);
+    CHECK(info.method == QPIK_METHOD_BLIND && info.excluded_pixels >= 4 * xres);
+    check_results(data, liy, before, ex);
+    rid = find_channel(data, "QPI residual", "");
+    kid = find_channel(data, "QPI kernel", "");
+    REQUIRE(rid >= 0 && kid >= 0
+            && gwy_container_gis_object(data, gwy_app_get_mask_key_for_id(rid), &mask));
+    want = g_new(double, (gsize)xres * yres);
+    ea = qpik_array_2d(want, QPIK_F64, yres, xres, QPIK_ROW_MAJOR);
+    REQUIRE(qpik_extraction_excluded(ex, &ea) == QPIK_OK);
+    for (k = 0; k < xres * yres; k++)
+        wrong += want[k] > 0.5 && gwy_data_field_get_data_const(mask)[k] < 0.5;
+    CHECK_MSG(wrong == 0 && want[xres * yres - 1] > 0.5, "%d left-out pixels not masked", wrong);
+    g_free(want);
+    for (k = 0; k < 2; k++) {
+        REQUIRE(gwy_container_gis_object(data, gwy_app_get_data_meta_key_for_id(k ? rid : kid),
+                                         &meta));
+        CHECK(gwy_container_gis_string_by_name(meta, "qpik method", &s)
+              && strcmp((const char *)s, "blind") == 0);
+    }
+    g_snprintf(needle, sizeof needle, "%d x %d px", (gint)info.kernel_size, (gint)info.kernel_size);
+    CHECK(gwy_container_gis_string_by_name(meta, "qpik kernel size", &s)
+          && strcmp((const char *)s, needle) == 0);
+    CHECK(gwy_container_gis_string_by_name(meta, "qpik excluded pixels", &s)
+          && g_ascii_strtoll((const char *)s, NULL, 10) == info.excluded_pixels);
+    CHECK(gwy_container_gis_string_by_name(meta, "qpik notes", &s)
+          && strstr((const char *)s, "constant scan lines"));
+    CHECK(gwy_container_gis_string_by_name(meta, "qpik held-out R^2", &s)
+          && fabs(g_ascii_strtod((const char *)s, NULL) - info.heldout_r2) < 1e-4);
+    g_snprintf(needle, sizeof needle, "kernel_size=%d,", (gint)info.kernel_size);
+    CHECK_MSG(logged(data, kid, needle) && !logged(data, kid, "kernel_size=7,"),
+              "the log does not record %s", needle);
+    qpik_extraction_free(ex);
+    qpik_options_free(o);
+    gwy_app_data_browser_remove(data);
+    g_object_unref(data);
+}
+
+/* Noise with a mask of defects: the kernel explains nothing held out; the channels come with
+ * a warning (counted) and "qpik warning" metadata. */
+static void
+case_noise_warns(void)
+{
+    GwyContainer *data = gwy_container_new(), *meta;
+    GwyDataField *noise = gwy_data_field_new(96, 96, 9.6e-9, 9.6e-9, FALSE);
+    GwyDataField *mask = gwy_data_field_new_alike(noise, TRUE);
+    GRand *rng = g_rand_new_with_seed(5);
+    const guchar *s;
+    gint k, id, before, w0 = warnings_seen;
+
+    for (k = 0; k < 96 * 96; k++)
+        gwy_data_field_get_data(noise)[k] = g_rand_double(rng);
+    for (k = 0; k < 25; k++)
+        gwy_data_field_area_fill(mask, 8 + 18 * (k % 5), 8 + 18 * (k / 5), 2, 2, 1.0);
+    gwy_app_data_browser_add(data);
+    id = gwy_app_data_browser_add_data_field(noise, data, FALSE);
+    gwy_container_set_object(data, gwy_app_get_mask_key_for_id(id), mask);
+    before = count_channels(data);
+    use_settings("qpik_extract_kernel", 2, FALSE, 15, 0);
+    gwy_app_data_browser_select_data_field(data, id);
+    gwy_process_func_run("qpik_extract_kernel", data, GWY_RUN_IMMEDIATE);
+    CHECK_MSG(count_channels(data) == before + 4 && warnings_seen == w0 + 1,
+              "%d channels added, %d warnings", count_channels(data) - before, warnings_seen - w0);
+    id = find_channel(data, "QPI kernel", "");
+    CHECK(id >= 0 && gwy_container_gis_object(data, gwy_app_get_data_meta_key_for_id(id), &meta)
+          && gwy_container_gis_string_by_name(meta, "qpik warning", &s)
+          && strstr((const char *)s, "explains little"));
+    g_rand_free(rng);
+    gwy_app_data_browser_remove(data);
+    g_object_unref(noise);
+    g_object_unref(mask);
+    g_object_unref(data);
+}
+
 /* A channel that is too small, one that is all NaN, one with infinity, a kernel larger
  * than the map: a warning each, no new channel, and the host goes on. */
 static void
@@ -629,6 +736,8 @@ main(int argc, char **argv)
         { "process_topography_fese", case_topography },
         { "process_blind_fixed_size_symmetry", case_blind_fixed_size_symmetry },
         { "process_mask_grains", case_mask },
+        { "process_blind_report", case_blind_report },
+        { "process_noise_warns", case_noise_warns },
         { "process_bad_input_adds_nothing", case_bad_input },
         { "volume_kernels_and_nan_grid", case_volume },
     };

@@ -84,6 +84,7 @@ function test_qpik_mex(refdir)
   % Without defects qpik estimates them.
   [~, info] = qpik_extract(map, 'KernelSize', 21, 'Bootstrap', 0);
   check(info.positions_estimated && strcmp(info.defects_source, 'estimated'), 'estimated');
+  test_blind_report(map, mask, H, W, common);
 
   % Blind and Types reach map.blind and map.types. What the engine makes of them is tested
   % in Rust (given defects are one type of their own; a blind search adds types while they
@@ -110,6 +111,43 @@ function test_qpik_mex(refdir)
   printf('test_qpik_mex: %d checks, %d failed\n', n_checks, n_failed);
   if n_failed > 0
     exit(1);
+  end
+end
+
+% A blind run says so (with or without 'Blind') and what it left out: the last lines of an
+% aborted scan, as a logical mask, counted and named in the notes; a forward run leaves
+% nothing out; a kernel fitted to noise explains little and warns.
+function test_blind_report(map, mask, H, W, common)
+  [~, info] = qpik_extract(map, 'KernelSize', 21, 'Bootstrap', 0);
+  check(strcmp(info.method, 'blind'), ['no defects given: method ' info.method]);
+  aborted = map;
+  aborted(end-3:end, :) = 0.25;
+  [~, info] = qpik_extract(aborted, 'KernelSize', 21, 'Bootstrap', 0);
+  check(strcmp(info.method, 'blind') && islogical(info.excluded) && ...
+        isequal(size(info.excluded), [H W]), 'blind: method, excluded H x W logical');
+  check(all(all(info.excluded(end-3:end, :))) && info.excluded_pixels == nnz(info.excluded), ...
+        sprintf('blind: aborted lines left out (%d pixels)', info.excluded_pixels));
+  check(ischar(info.notes) && ~isempty(strfind(info.notes, 'constant scan lines')), ...
+        ['blind: notes ' info.notes]);
+  [~, info] = qpik_extract(map, 'Defects', mask, common{:});
+  check(strcmp(info.method, 'forward') && info.excluded_pixels == 0 && ...
+        ~any(info.excluded(:)) && ~info.explains_little, 'forward: nothing left out');
+  rand('state', 3);
+  lastwarn('');
+  [~, info] = qpik_extract(rand(H, W), 'Defects', mask, common{:});
+  [~, id] = lastwarn();
+  check(info.explains_little && strcmp(id, 'qpik:explainsLittle'), ...
+        sprintf('noise: explains_little %d, warning "%s"', info.explains_little, id));
+  % The unknown-parameter message names every parameter the help text lists.
+  names = {'Defects', 'Topography', 'Polarity', 'Blind', 'Types', 'KernelSize', ...
+           'Symmetry', 'PixelSize', 'Background', 'Smoothness', 'Decay', 'Bootstrap', ...
+           'RefinePositions', 'Seed', 'Energies', 'Unit', 'Options'};
+  try
+    qpik_extract(map, 'Nope', 1);
+    check(false, 'unknown parameter: no error');
+  catch err
+    missing = names(cellfun(@(n) isempty(strfind(err.message, n)), names));
+    check(isempty(missing), ['unknown parameter: the message lacks ' strjoin(missing, ', ')]);
   end
 end
 

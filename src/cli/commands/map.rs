@@ -13,17 +13,14 @@ use crate::extract::defects::{
     Polarity, TopographySettings, find_defects, positions_from_mask, positions_of, read_positions,
 };
 use crate::extract::map::{
-    Background, Extraction, MapSettings, SymmetryChoice, TypeCount, Weight, extract_map,
-    symmetry::Symmetry,
+    Background, Extraction, MapSettings, SymmetryChoice, TRUSTED_HELDOUT_R2, TypeCount, Weight,
+    extract_map, symmetry::Symmetry,
 };
 use crate::picture::{write_extraction_png, write_extraction_sheet};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Below this held-out R^2 the CLI warns that the kernel explains little of the map.
-const TRUST_R2: f64 = 0.1;
 
 fn direction(d: DirectionArg) -> Direction {
     match d {
@@ -307,7 +304,7 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         decay: &ex.decay,
         pixel_size_m: ex.pixel_size_m.is_finite().then_some(ex.pixel_size_m),
         value_unit: &ex.value_unit,
-        excluded_pixels: ex.excluded.iter().filter(|&&x| x > 0).count(),
+        excluded_pixels: ex.excluded_pixels(),
         notes: &ex.notes,
         seconds: t0.elapsed().as_secs_f64(),
     };
@@ -378,9 +375,9 @@ fn summarise(r: &Report, ex: &Extraction) {
         r.pictures.join(", "),
         r.seconds
     );
-    if mean.is_nan() || mean < TRUST_R2 {
+    if ex.explains_little() {
         eprintln!(
-            "warning: the kernel explains little of the map (held-out R^2 {mean:.3} < {TRUST_R2}): \
+            "warning: the kernel explains little of the map (held-out R^2 {mean:.3} < {TRUSTED_HELDOUT_R2}): \
              the defect positions may be wrong or the map's scatterers may be elsewhere"
         );
     }

@@ -32,6 +32,10 @@ pub use solve::{extract_map, extract_map_typed};
 
 use ndarray::{Array2, Array3, Array4};
 
+/// The held-out R^2 below which a kernel explains too little of a map to be trusted (10 % of
+/// the variance left by the background): the CLI warns, and so does every host.
+pub const TRUSTED_HELDOUT_R2: f64 = 0.1;
+
 /// What an extraction found, with the numbers that say whether to trust it.
 #[derive(Clone, Debug)]
 pub struct Extraction {
@@ -98,5 +102,14 @@ impl Extraction {
     /// Mean held-out R^2 over energies.
     pub fn heldout_r2_mean(&self) -> f64 {
         self.heldout_r2.iter().sum::<f64>() / self.heldout_r2.len().max(1) as f64
+    }
+    /// Whether the kernel explains too little of the held-out variance to be trusted: the
+    /// mean held-out R^2 is below [`TRUSTED_HELDOUT_R2`] or NaN. Every host warns then.
+    pub fn explains_little(&self) -> bool {
+        !(self.heldout_r2_mean() >= TRUSTED_HELDOUT_R2)
+    }
+    /// Pixels of the map left out as something no kernel explains (the 1s of `excluded`).
+    pub fn excluded_pixels(&self) -> usize {
+        self.excluded.iter().filter(|&&x| x > 0).count()
     }
 }
