@@ -35,8 +35,8 @@ qpik_gwy_define_params(const gchar *function_name)
         { N_("Automatic"), 0, },
     };
     static const GwyEnum symmetries[] = {
-        { N_("None"), 0, },
         { N_("Automatic (best held-out score)"), -1, },
+        { N_("None"), 0, },
         { N_("Isotropic"), 1, },
         { N_("2-fold"), 2, },
         { N_("3-fold"), 3, },
@@ -59,7 +59,7 @@ qpik_gwy_define_params(const gchar *function_name)
     gwy_param_def_add_int(def, QPIK_PARAM_KERNEL_SIZE, "kernel_size", _("_Kernel size"),
                           3, 257, 49);
     gwy_param_def_add_gwyenum(def, QPIK_PARAM_SYMMETRY, "symmetry", _("_Symmetry"),
-                              symmetries, G_N_ELEMENTS(symmetries), 0);
+                              symmetries, G_N_ELEMENTS(symmetries), -1);
     return def;
 }
 
@@ -176,14 +176,15 @@ qpik_gwy_options(GwyParams *params, gdouble dx_m, const gchar *value_unit, gchar
         if (!set_option(opts, "map.kernel_size", buf, error))
             goto fail;
     }
-    if (symmetry != 0) {
-        if (symmetry < 0)
-            g_strlcpy(buf, "auto", sizeof(buf));
-        else
-            g_snprintf(buf, sizeof(buf), "%d", symmetry);
-        if (!set_option(opts, "map.symmetry", buf, error))
-            goto fail;
-    }
+    /* Every choice is passed, the default (auto) included, so "None" means none. */
+    if (symmetry < 0)
+        g_strlcpy(buf, "auto", sizeof(buf));
+    else if (symmetry == 0)
+        g_strlcpy(buf, "none", sizeof(buf));
+    else
+        g_snprintf(buf, sizeof(buf), "%d", symmetry);
+    if (!set_option(opts, "map.symmetry", buf, error))
+        goto fail;
     /* Only a non-default count is passed, so a library without map.types still runs. */
     if (types != 1) {
         if (types == 0)

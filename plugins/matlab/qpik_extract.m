@@ -22,8 +22,9 @@
 %                 'Defects' or 'Topography': find them all from the map).
 %   'Types'       number of defect types 1..8, or 'auto' (default 1).
 %   'KernelSize'  S, odd pixels, or 'auto' (default: 1.5 x the mean defect spacing).
-%   'Symmetry'    'none' (default), 'auto' (each tried on held-out data, kept if it
-%                 helps), 1 (isotropic), 2, 3, 4 or 6: projects K onto that rotation group;
+%   'Symmetry'    'auto' (default: each tried on held-out data, the most constrained
+%                 as good as the best kept), 'none', 1 (isotropic), 2, 3, 4 or 6:
+%                 projects K onto that rotation group;
 %                 'm', '2mm', '3m', '4mm', '6mm': also onto mirror lines through the
 %                 impurity, whose angle is found from the kernel (info.mirror_axis_deg:
 %                 0 along a row, 90 along a column, positive clockwise on screen; NaN
