@@ -119,7 +119,8 @@ pub unsafe extern "C" fn qpik_kernel_new(
     opts: *const qpik_options,
     out: *mut *mut qpik_kernel,
 ) -> qpik_status {
-    unsafe { qpik_kernel_new_progress(name, spec_toml, opts, out, None, std::ptr::null_mut()) }
+    let no_progress = (None, std::ptr::null_mut());
+    unsafe { new_kernel("qpik_kernel_new", name, spec_toml, opts, out, no_progress) }
 }
 
 /// `qpik_kernel_new` with a progress callback: `progress` (may be NULL) is called on this
@@ -135,7 +136,20 @@ pub unsafe extern "C" fn qpik_kernel_new_progress(
     progress: qpik_progress_fn,
     user_data: *mut c_void,
 ) -> qpik_status {
-    guard("qpik_kernel_new", || {
+    let call = "qpik_kernel_new_progress";
+    unsafe { new_kernel(call, name, spec_toml, opts, out, (progress, user_data)) }
+}
+
+/// Both kernel constructors; `call` names the entry point in errors.
+unsafe fn new_kernel(
+    call: &str,
+    name: *const c_char,
+    spec_toml: *const c_char,
+    opts: *const qpik_options,
+    out: *mut *mut qpik_kernel,
+    (progress, user_data): (qpik_progress_fn, *mut c_void),
+) -> qpik_status {
+    guard(call, || {
         if out.is_null() {
             return Err(CError::null("out"));
         }
