@@ -819,12 +819,26 @@ enum qpik_status qpik_catalog_spec(const char *name, char *buf, size_t buf_len, 
  * orbital count that needs more gives `QPIK_ERR_MEMORY_BUDGET` before allocating). Units: the image is the LDOS change in states/eV per
  * Angstrom^2 (per spin for spinless models), impurity at pixel (rows/2, cols/2).
  * On success `*out` receives a handle to free with `qpik_kernel_free`. Thread-safe.
- * Takes milliseconds to a second (lattice models at fine energy resolution).
+ * Takes milliseconds to a second (lattice models at fine energy resolution); large k-grids
+ * take minutes: `qpik_kernel_new_progress` can cancel them.
  */
 enum qpik_status qpik_kernel_new(const char *name,
                                  const char *spec_toml,
                                  const struct qpik_options *opts,
                                  struct qpik_kernel **out);
+
+/**
+ * `qpik_kernel_new` with a progress callback: `progress` (may be NULL) is called on this
+ * thread at least every 0.2 s while the kernel is simulated; returning nonzero cancels
+ * (`QPIK_ERR_CANCELLED` within a second, at any k-grid size; `*out` untouched).
+ * Thread-safe.
+ */
+enum qpik_status qpik_kernel_new_progress(const char *name,
+                                          const char *spec_toml,
+                                          const struct qpik_options *opts,
+                                          struct qpik_kernel **out,
+                                          qpik_progress_fn progress,
+                                          void *user_data);
 
 /**
  * Free a kernel; NULL is a no-op.

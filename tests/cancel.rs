@@ -52,12 +52,33 @@ fn scene(side: usize, count: usize) -> (Vec<f32>, Vec<f32>) {
     (map, positions)
 }
 
+/// Asks to cancel once `after` has passed since `start`; remembers when it first asked.
 struct Clock {
     start: Instant,
+    after: Duration,
+    requested: Option<Instant>,
     calls: usize,
 }
 
-unsafe extern "C" fn cancel_after_half_a_second(
+impl Clock {
+    fn new(after: Duration) -> Self {
+        Clock {
+            start: Instant::now(),
+            after,
+            requested: None,
+            calls: 0,
+        }
+    }
+
+    /// The time from the first request to now (the call's return).
+    fn latency(&self) -> Duration {
+        self.requested
+            .expect("the callback asked to cancel")
+            .elapsed()
+    }
+}
+
+unsafe extern "C" fn cancel_after(
     user: *mut c_void,
     _stage: *const c_char,
     _done: u64,
@@ -66,7 +87,11 @@ unsafe extern "C" fn cancel_after_half_a_second(
 ) -> i32 {
     let clock = unsafe { &mut *(user as *mut Clock) };
     clock.calls += 1;
-    i32::from(clock.start.elapsed() >= Duration::from_millis(500))
+    if clock.start.elapsed() < clock.after {
+        return 0;
+    }
+    clock.requested.get_or_insert_with(Instant::now);
+    1
 }
 
 /// Runs an extraction through the C ABI with the callback above; returns the time to the
@@ -100,10 +125,7 @@ fn cancelled_extraction(map: &mut [f32], side: usize, positions: Option<&mut [f3
             0,
         )
     });
-    let mut clock = Clock {
-        start: Instant::now(),
-        calls: 0,
-    };
+    let mut clock = Clock::new(Duration::from_millis(500));
     let mut ex = std::ptr::null_mut();
     let s = unsafe {
         qpik_extract_map_progress(
@@ -112,7 +134,7 @@ fn cancelled_extraction(map: &mut [f32], side: usize, positions: Option<&mut [f3
             da.as_ref()
                 .map_or(std::ptr::null(), |d| d as *const qpik_array),
             &mut ex,
-            Some(cancel_after_half_a_second),
+            Some(cancel_after),
             (&mut clock as *mut Clock).cast(),
         )
     };
@@ -170,4 +192,88 @@ fn the_rust_api_stops_within_a_second_of_the_request() {
     println!("Rust API 1024^2, 2,000 positions: cancelled at 0.3 s, returned after {took:?}");
     assert!(matches!(r, Err(qpik::Error::Cancelled)), "{:?}", r.err());
     assert!(took < Duration::from_millis(1300), "{took:?}");
+}
+
+/// A chain of `orbitals` orbitals on an `n x n` k-grid, the impurity on orbital 0.
+fn chain_spec(orbitals: usize, n: usize) -> String {
+    let sites: Vec<String> = (0..orbitals)
+        .map(|i| format!("[{}, 0.0]", i as f64 / orbitals as f64))
+        .collect();
+    let hoppings: Vec<String> = (0..orbitals)
+        .map(|i| {
+            format!(
+                "{{ to = {i}, from = {}, cell = [1, 0], t = -0.25 }}",
+                (i + 1) % orbitals
+            )
+        })
+        .collect();
+    format!(
+        "name = \"chain\"\nsymmetry = 1\nenergy_ev = 0.0\nbroadening_ev = 0.01\n\
+         [model]\nkind = \"tight-binding\"\na1 = [3.5, 0.0]\na2 = [0.0, 3.5]\n\
+         orbitals = [{}]\norbital_radius_a = 1.0\nhoppings = [{}]\n\
+         [impurity]\norbitals = [0]\npotential_ev = 0.5\n[kgrid]\nn = {n}\n\
+         [render]\nsize = [32, 32]\npixel_size_a = 4.0\n",
+        sites.join(", "),
+        hoppings.join(", "),
+    )
+}
+
+#[test]
+fn a_lattice_kernel_on_a_large_k_grid_stops_within_a_second_of_the_request() {
+    // 24 orbitals on 512^2 k points: a 24 x 24 inverse at each, 5 s uncancelled on 2 cores.
+    let spec = CString::new(chain_spec(24, 512)).unwrap();
+    let mut clock = Clock::new(Duration::from_millis(300));
+    let mut k = std::ptr::null_mut();
+    let s = unsafe {
+        qpik_kernel_new_progress(
+            std::ptr::null(),
+            spec.as_ptr(),
+            std::ptr::null(),
+            &mut k,
+            Some(cancel_after),
+            (&mut clock as *mut Clock).cast(),
+        )
+    };
+    let latency = clock.latency();
+    assert_eq!(s, qpik_status::QPIK_ERR_CANCELLED, "{}", last_error());
+    assert!(k.is_null());
+    println!("kernel, 24 orbitals on 512^2: cancelled at 0.3 s, returned {latency:?} later");
+    assert!(latency <= Duration::from_secs(1), "{latency:?}");
+}
+
+#[test]
+fn training_stops_within_a_second_of_the_request() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tiny-dataset.h5");
+    let dir = tempfile::tempdir().unwrap();
+    let out = CString::new(dir.path().join("m.safetensors").to_str().unwrap()).unwrap();
+    let mut o = std::ptr::null_mut();
+    assert_eq!(unsafe { qpik_options_new(&mut o) }, qpik_status::QPIK_OK);
+    // Hundreds of epochs: minutes of work unless the request is honoured.
+    for (k, v) in [
+        ("train.epochs", "500"),
+        ("train.steps_per_epoch", "4"),
+        ("train.batch_size", "4"),
+        ("train.channels", "4,4,8"),
+    ] {
+        let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
+        let s = unsafe { qpik_options_set(o, k.as_ptr(), v.as_ptr()) };
+        assert_eq!(s, qpik_status::QPIK_OK, "{}", last_error());
+    }
+    let (what, data) = (c"one-step", CString::new(data).unwrap());
+    let mut clock = Clock::new(Duration::from_millis(300));
+    let s = unsafe {
+        qpik_train(
+            what.as_ptr(),
+            data.as_ptr(),
+            out.as_ptr(),
+            o,
+            Some(cancel_after),
+            (&mut clock as *mut Clock).cast(),
+        )
+    };
+    let latency = clock.latency();
+    unsafe { qpik_options_free(o) };
+    assert_eq!(s, qpik_status::QPIK_ERR_CANCELLED, "{}", last_error());
+    println!("training: cancelled at 0.3 s, returned {latency:?} later");
+    assert!(latency <= Duration::from_secs(1), "{latency:?}");
 }

@@ -98,3 +98,34 @@ fn a_two_hundred_orbital_spec_is_simulated_or_refused_within_four_gib() {
         },
     );
 }
+
+/// Issue 22: a 200-orbital spec under `ulimit -v 4000000` (4.096 GB) whose estimate (3.96 GiB)
+/// is within the default 4 GiB budget: the k-grids fit, a worker's row of Bloch matrices
+/// does not. That worker's allocation fails, and the other worker stops at its next k point
+/// (it went on with its 32 rows of 200 x 200 inverses for minutes), so the call is refused
+/// with the budget error within seconds.
+#[test]
+fn a_two_hundred_orbital_spec_past_the_address_space_is_refused_within_seconds() {
+    in_child(
+        "a_two_hundred_orbital_spec_past_the_address_space_is_refused_within_seconds",
+        4_000_000 * 1024,
+        Duration::from_secs(120),
+        || {
+            let toml = CString::new(wide_spec(200, Some(720))).unwrap();
+            let mut k = std::ptr::null_mut();
+            let t = Instant::now();
+            let s = unsafe {
+                qpik_kernel_new(std::ptr::null(), toml.as_ptr(), std::ptr::null(), &mut k)
+            };
+            println!("n 720: {s:?} in {:?}: {}", t.elapsed(), last_error());
+            assert_eq!(s, qpik_status::QPIK_ERR_MEMORY_BUDGET, "{}", last_error());
+            assert!(
+                last_error().contains("could not provide"),
+                "{}",
+                last_error()
+            );
+            assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+            assert!(k.is_null());
+        },
+    );
+}

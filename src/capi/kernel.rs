@@ -2,14 +2,15 @@
 
 use super::{
     ArrayRef, CError, CResult, FLOATS, FLOATS_OR_U8, c_str, c_str_opt, free_handle, guard, handle,
-    options_or_default, put_handle, qpik_array, qpik_options, qpik_status, write_sized,
-    write_string,
+    options_or_default, put_handle, qpik_array, qpik_options, qpik_progress_fn, qpik_status,
+    with_progress, write_sized, write_string,
 };
 use crate::physics::catalog::{catalog, find};
 use crate::physics::{KernelField, KernelSpec, PixelGrid, SimContext};
+use crate::progress::check_cancelled;
 use crate::rng::Rng;
 use crate::synthesis::{KernelStamps, MAX_IMAGE_SIZE, Observation, synthesize};
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 /// A simulated single-impurity kernel (the C type `qpik_kernel`). Immutable: thread-safe.
 pub struct qpik_kernel {
@@ -109,7 +110,8 @@ pub unsafe extern "C" fn qpik_catalog_spec(
 /// orbital count that needs more gives `QPIK_ERR_MEMORY_BUDGET` before allocating). Units: the image is the LDOS change in states/eV per
 /// Angstrom^2 (per spin for spinless models), impurity at pixel (rows/2, cols/2).
 /// On success `*out` receives a handle to free with `qpik_kernel_free`. Thread-safe.
-/// Takes milliseconds to a second (lattice models at fine energy resolution).
+/// Takes milliseconds to a second (lattice models at fine energy resolution); large k-grids
+/// take minutes: `qpik_kernel_new_progress` can cancel them.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_kernel_new(
     name: *const c_char,
@@ -117,7 +119,37 @@ pub unsafe extern "C" fn qpik_kernel_new(
     opts: *const qpik_options,
     out: *mut *mut qpik_kernel,
 ) -> qpik_status {
-    guard("qpik_kernel_new", || {
+    let no_progress = (None, std::ptr::null_mut());
+    unsafe { new_kernel("qpik_kernel_new", name, spec_toml, opts, out, no_progress) }
+}
+
+/// `qpik_kernel_new` with a progress callback: `progress` (may be NULL) is called on this
+/// thread at least every 0.2 s while the kernel is simulated; returning nonzero cancels
+/// (`QPIK_ERR_CANCELLED` within a second, at any k-grid size; `*out` untouched).
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_kernel_new_progress(
+    name: *const c_char,
+    spec_toml: *const c_char,
+    opts: *const qpik_options,
+    out: *mut *mut qpik_kernel,
+    progress: qpik_progress_fn,
+    user_data: *mut c_void,
+) -> qpik_status {
+    let call = "qpik_kernel_new_progress";
+    unsafe { new_kernel(call, name, spec_toml, opts, out, (progress, user_data)) }
+}
+
+/// Both kernel constructors; `call` names the entry point in errors.
+unsafe fn new_kernel(
+    call: &str,
+    name: *const c_char,
+    spec_toml: *const c_char,
+    opts: *const qpik_options,
+    out: *mut *mut qpik_kernel,
+    (progress, user_data): (qpik_progress_fn, *mut c_void),
+) -> qpik_status {
+    guard(call, || {
         if out.is_null() {
             return Err(CError::null("out"));
         }
@@ -152,8 +184,14 @@ pub unsafe extern "C" fn qpik_kernel_new(
         )?;
         let mut ctx = SimContext::new();
         ctx.memory_budget = budget;
-        let field = spec.simulate(&mut ctx)?;
-        let image = spec.render_kernel(&field)?;
+        let (field, image) = with_progress(progress, user_data, |p| {
+            p.stage("simulating the kernel", 1);
+            let field = spec.simulate_polling(&mut ctx, p)?;
+            check_cancelled(p)?;
+            let image = spec.render_kernel(&field)?;
+            p.advance(1);
+            crate::Result::Ok((field, image))
+        })?;
         let kernel = qpik_kernel {
             image: image.iter().copied().collect(),
             spec,

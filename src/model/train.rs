@@ -562,6 +562,8 @@ impl EpochLoop<'_> {
                 progress.advance(1);
                 progress.message(&format!("loss {:.5}", loss_sum / (st + 1) as f64));
             }
+            // Validation and the checkpoint take a while: not for a cancelled run.
+            check_cancelled(progress)?;
             let val = validation_loss().map_err(candle_error)?;
             let stats = EpochStats {
                 loss: loss_sum / steps as f64,

@@ -3,6 +3,8 @@
 //! Convention (like RustFFT, unnormalised): `out[n1][n2] = sum_{m1,m2} in[m1][m2] e^{+2 pi i (m1 n1 + m2 n2)/N}`.
 //! Callers divide by N^2 themselves.
 
+use crate::Result;
+use crate::progress::{Progress, check_cancelled};
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
@@ -30,13 +32,20 @@ impl Fft2Planner {
         self.planner.plan_fft_inverse(n)
     }
 
+    /// The N x N transpose buffer, allocated fallibly: it is as large as a k-grid.
+    fn transpose_buffer(&mut self, n: usize) -> Result<()> {
+        if self.transpose.len() != n * n {
+            self.transpose = Vec::new();
+            self.transpose = crate::budget::try_vec("a k-grid transpose", n * n, C64::default())?;
+        }
+        Ok(())
+    }
+
     /// Inverse 2D DFT of `data` (row-major N x N) in place, rows in parallel.
-    pub fn inverse_2d(&mut self, data: &mut [C64], n: usize) {
+    pub fn inverse_2d(&mut self, data: &mut [C64], n: usize) -> Result<()> {
         assert_eq!(data.len(), n * n, "fft2: buffer is not N x N");
         let fft = self.plan(n);
-        if self.transpose.len() != n * n {
-            self.transpose = vec![C64::default(); n * n];
-        }
+        self.transpose_buffer(n)?;
         let rows = |buf: &mut [C64]| {
             let scratch_len = fft.get_inplace_scratch_len();
             // A few rows per task: enough work to amortise the scratch allocation.
@@ -49,6 +58,7 @@ impl Fft2Planner {
         transpose(data, &mut self.transpose, n);
         rows(&mut self.transpose);
         transpose(&self.transpose, data, n);
+        Ok(())
     }
 }
 
@@ -57,19 +67,29 @@ impl Fft2Planner {
     /// columns and leaves the result *transposed*, `data[n2][n1]` (saves a transpose).
     /// With `only = Some(cols)` just those output rows `n2` are computed (a pruned FFT: the
     /// T-matrix needs G(R) only near the impurity); the other rows hold stale values.
-    pub fn columns_transposed(&mut self, data: &mut Vec<C64>, n: usize, only: Option<&[usize]>) {
+    /// Polls `progress` every few columns: a cancelled pass stops with [`crate::Error::Cancelled`]
+    /// (an 8192^2 pass takes seconds).
+    pub fn columns_transposed(
+        &mut self,
+        data: &mut Vec<C64>,
+        n: usize,
+        only: Option<&[usize]>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         assert_eq!(data.len(), n * n, "fft2: buffer is not N x N");
         let fft = self.plan(n);
-        if self.transpose.len() != n * n {
-            self.transpose = vec![C64::default(); n * n];
-        }
+        self.transpose_buffer(n)?;
         let scratch_len = fft.get_inplace_scratch_len();
         match only {
             None => {
                 transpose(data, &mut self.transpose, n);
                 self.transpose.par_chunks_mut(n * 16).for_each_init(
                     || vec![C64::default(); scratch_len],
-                    |scratch, chunk| fft.process_with_scratch(chunk, scratch),
+                    |scratch, chunk| {
+                        if !progress.cancelled() {
+                            fft.process_with_scratch(chunk, scratch)
+                        }
+                    },
                 );
             }
             Some(cols) => {
@@ -83,6 +103,9 @@ impl Fft2Planner {
                     .for_each_init(
                         || vec![C64::default(); scratch_len],
                         |scratch, (c, row)| {
+                            if progress.cancelled() {
+                                return;
+                            }
                             for (m1, x) in row.iter_mut().enumerate() {
                                 *x = src[m1 * n + c];
                             }
@@ -91,7 +114,9 @@ impl Fft2Planner {
                     );
             }
         }
+        check_cancelled(progress)?;
         std::mem::swap(data, &mut self.transpose);
+        Ok(())
     }
 }
 
@@ -117,6 +142,7 @@ fn transpose(src: &[C64], dst: &mut [C64], n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::NoProgress;
 
     #[test]
     fn row_then_transposed_column_pass_equals_the_full_transform() {
@@ -126,13 +152,15 @@ mod tests {
             .collect();
         let mut planner = Fft2Planner::default();
         let mut full = input.clone();
-        planner.inverse_2d(&mut full, n);
+        planner.inverse_2d(&mut full, n).unwrap();
         let mut split = input;
         let plan = planner.plan(n);
         for row in split.chunks_mut(n) {
             plan.process(row);
         }
-        planner.columns_transposed(&mut split, n, None);
+        planner
+            .columns_transposed(&mut split, n, None, &NoProgress)
+            .unwrap();
         for a in 0..n {
             for b in 0..n {
                 assert!((full[a * n + b] - split[b * n + a]).norm() < 1e-10);
@@ -145,7 +173,9 @@ mod tests {
         for row in pruned.chunks_mut(n) {
             plan.process(row);
         }
-        planner.columns_transposed(&mut pruned, n, Some(&[0, 1, 15]));
+        planner
+            .columns_transposed(&mut pruned, n, Some(&[0, 1, 15]), &NoProgress)
+            .unwrap();
         for b in [0usize, 1, 15] {
             for a in 0..n {
                 assert!((full[a * n + b] - pruned[b * n + a]).norm() < 1e-10);
@@ -160,7 +190,7 @@ mod tests {
             .map(|i| C64::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos()))
             .collect();
         let mut fast = input.clone();
-        Fft2Planner::default().inverse_2d(&mut fast, n);
+        Fft2Planner::default().inverse_2d(&mut fast, n).unwrap();
         for n1 in 0..n {
             for n2 in 0..n {
                 let mut s = C64::default();

@@ -13,7 +13,8 @@ const C64_BYTES: usize = 16;
 /// LDOS within `reach` cells, with `threads` workers; `None` when the count overflows.
 ///
 /// Counts: one `n^2` complex buffer per Green's-function component (at most two per pair of
-/// LDOS orbital and impurity support orbital), per worker one row of Bloch matrices
+/// LDOS orbital and impurity support orbital) and one more for the FFT's transpose, per
+/// worker one row of Bloch matrices
 /// (`n dim^2` complex) and its inverse work (`2 dim^2`), the phase tables, and the LDOS values.
 pub fn lattice_ldos_bytes(
     model: &TightBinding,
@@ -26,7 +27,8 @@ pub fn lattice_ldos_bytes(
     let dim = model.matrix_size();
     let doubled = model.is_nambu() || model.spinful;
     let support = impurity_orbitals.checked_mul(if doubled { 2 } else { 1 })?;
-    let components = norb.checked_mul(support)?.checked_mul(2)?;
+    // The components, and the column pass's transpose buffer.
+    let components = norb.checked_mul(support)?.checked_mul(2)?.checked_add(1)?;
     let grids = budget::bytes(&[components, n, n, C64_BYTES]);
     let dim2 = dim.checked_mul(dim)?;
     let per_worker = budget::sum(&[
@@ -38,12 +40,14 @@ pub fn lattice_ldos_bytes(
     let workers = per_worker?.checked_mul(u64::try_from(threads.max(1)).ok()?);
     let side = reach.checked_mul(2)?.checked_add(1)?;
     let values = budget::bytes(&[side, side, norb, 8]);
+    // Per impurity orbital: its component indices; per group of rows a local sum of the support.
+    let plan = budget::bytes(&[norb, support, 2, 8]);
     // Phase rows of the Bloch table: at most one per distinct n2 (|n2| <= 64), re and im.
     let table = budget::bytes(&[129, n, 16]);
     // Row views of every grid (a slice per row and component) and the per-group local sums.
     let views = budget::bytes(&[n, components, 16]);
     let sums = budget::bytes(&[n / 32 + 1, support, support, C64_BYTES]);
-    budget::sum(&[grids, workers, values, table, views, sums])
+    budget::sum(&[grids, workers, values, plan, table, views, sums])
 }
 
 #[cfg(test)]
@@ -58,8 +62,8 @@ mod tests {
             .build()
             .unwrap();
         let small = lattice_ldos_bytes(&one, 1, 256, 20, 2).unwrap();
-        // Two 256^2 complex grids dominate: at least 2 MiB.
-        assert!(small >= 2 * 256 * 256 * 16, "{small}");
+        // Two 256^2 complex grids and the FFT's transpose dominate: at least 3 MiB.
+        assert!(small >= 3 * 256 * 256 * 16, "{small}");
         let big = lattice_ldos_bytes(&one, 1, 8192, 20, 2).unwrap();
         assert!(big >= 2 * 8192 * 8192 * 16, "{big}");
         let many: Vec<[f64; 2]> = (0..200).map(|i| [i as f64 / 200.0, 0.0]).collect();

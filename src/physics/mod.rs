@@ -15,4 +15,4 @@ pub mod tmatrix;
 pub use model::{HBAR2_OVER_2ME_EV_A2, Lattice, ParabolicBand, TightBinding, TightBindingBuilder};
 pub use render::{KernelField, PixelGrid};
 pub use spec::KernelSpec;
-pub use tmatrix::{Impurity, LatticeLdos, SimContext};
+pub use tmatrix::{Energy, Impurity, LatticeLdos, SimContext};

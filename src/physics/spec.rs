@@ -40,7 +40,8 @@
 use super::continuum::{ContinuumKernel, Scatterer};
 use super::model::{Hopping, Lattice, ParabolicBand, TightBinding};
 use super::render::{KernelField, PixelGrid};
-use super::tmatrix::{Impurity, SimContext};
+use super::tmatrix::{Energy, Impurity, SimContext};
+use crate::progress::{NoProgress, Progress};
 use crate::{Error, Result};
 use ndarray::Array2;
 use num_complex::Complex64 as C64;
@@ -602,9 +603,20 @@ impl KernelSpec {
 
     /// Simulate the single-impurity field (the expensive part: FFTs for lattice models).
     pub fn simulate(&self, ctx: &mut SimContext) -> Result<KernelField> {
+        self.simulate_polling(ctx, &NoProgress)
+    }
+
+    /// As [`KernelSpec::simulate`], polling `progress` for cancellation throughout the
+    /// lattice simulation (every k-grid row, k point and FFT pass).
+    pub fn simulate_polling(
+        &self,
+        ctx: &mut SimContext,
+        progress: &dyn Progress,
+    ) -> Result<KernelField> {
         let wrap = |e: Error| match e {
             // Keep the status: a request over the memory budget is not a bad spec.
             Error::OverBudget(m) => Error::OverBudget(format!("kernel '{}': {m}", self.name)),
+            Error::Cancelled => Error::Cancelled,
             e => Error::invalid(format!("kernel '{}': {e}", self.name)),
         };
         if self.is_stack() || !self.energy_ev.is_finite() {
@@ -651,8 +663,12 @@ impl KernelSpec {
                     potential_ev: self.impurity.potential_ev,
                     magnetic_ev: self.impurity.magnetic_ev,
                 };
+                let at = Energy {
+                    energy_ev: self.energy_ev,
+                    eta_ev: self.broadening_ev,
+                };
                 let ldos = ctx
-                    .lattice_ldos_within(&model, &imp, self.energy_ev, self.broadening_ev, n, reach)
+                    .lattice_ldos_polling(&model, &imp, at, n, reach, progress)
                     .map_err(wrap)?;
                 Ok(KernelField::Lattice {
                     ldos,

@@ -234,7 +234,17 @@ pub fn prepare_kernel(
     spec: &KernelSpec,
     steps: usize,
 ) -> Result<PreparedKernel> {
-    let field = spec.simulate(ctx)?;
+    prepare_kernel_polling(ctx, spec, steps, &crate::progress::NoProgress)
+}
+
+/// [`prepare_kernel`], polling `progress` for cancellation during the simulation.
+pub fn prepare_kernel_polling(
+    ctx: &mut SimContext,
+    spec: &KernelSpec,
+    steps: usize,
+    progress: &dyn Progress,
+) -> Result<PreparedKernel> {
+    let field = spec.simulate_polling(ctx, progress)?;
     let grid: PixelGrid = spec.grid();
     let (h, w) = (grid.height, grid.width);
     let stamps = KernelStamps::for_grid(&field, &grid, steps)?;
@@ -293,7 +303,12 @@ pub fn generate_dataset_within(
     let mut prepared = Vec::with_capacity(selected.len());
     for (spec, _) in &selected {
         check_cancelled(progress)?;
-        prepared.push(prepare_kernel(&mut ctx, spec, cfg.defects.subpixel_steps)?);
+        prepared.push(prepare_kernel_polling(
+            &mut ctx,
+            spec,
+            cfg.defects.subpixel_steps,
+            progress,
+        )?);
         progress.advance(1);
     }
     let seconds_kernels = t0.elapsed().as_secs_f64();

@@ -447,9 +447,58 @@ TEST(options_set_get_describe) {
     qpik_options_free(o);
 }
 
+static int32_t cancel_at_once(void *user, const char *stage, uint64_t done, uint64_t total,
+                              const char *message) {
+    (void)stage, (void)done, (void)total, (void)message;
+    ++*(int *)user;
+    return 1;
+}
+
+static int32_t count_calls(void *user, const char *stage, uint64_t done, uint64_t total,
+                           const char *message) {
+    (void)done, (void)total, (void)message;
+    if (stage == NULL) {
+        return 1;
+    }
+    ++*(int *)user;
+    return 0;
+}
+
+/* A lattice kernel with a progress callback: cancelled at the first call (out untouched), or
+ * the same image as qpik_kernel_new with the callback called; a NULL callback is allowed. */
+TEST(kernel_with_progress_cancels_and_matches) {
+    const char *lattice = "square-tp-3-0meV";
+    static const char *const kv[] = {"size", "32", NULL};
+    qpik_options *o = qt_options(kv);
+    qpik_kernel *k = (qpik_kernel *)&kv, *plain = NULL;
+    static double a[32 * 32], b[32 * 32];
+    int calls = 0;
+
+    CHECK_STATUS(QPIK_ERR_CANCELLED, "cancel",
+                 qpik_kernel_new_progress(lattice, NULL, o, &k, cancel_at_once, &calls));
+    CHECK_EQ_INT(calls, 1);
+    CHECK(k == (qpik_kernel *)&kv);
+
+    k = NULL;
+    calls = 0;
+    REQUIRE_OK(qpik_kernel_new_progress(lattice, NULL, o, &k, count_calls, &calls));
+    CHECK_MSG(calls >= 1, "%d progress calls", calls);
+    REQUIRE_OK(qpik_kernel_new(lattice, NULL, o, &plain));
+    kernel_image_f64(k, 32, 32, a);
+    kernel_image_f64(plain, 32, 32, b);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    qpik_kernel_free(k);
+    k = NULL;
+    CHECK_OK(qpik_kernel_new_progress(lattice, NULL, o, &k, NULL, NULL));
+    qpik_kernel_free(k);
+    qpik_kernel_free(plain);
+    qpik_options_free(o);
+}
+
 QT_MAIN(QT_CASE(catalog_lists_unique_names_with_specs), QT_CASE(buffer_too_small_convention),
         QT_CASE(kernel_by_name_layouts_and_info), QT_CASE(kernel_options_override_the_grid),
         QT_CASE(kernel_by_toml_spec_matches_the_catalog),
         QT_CASE(info_structs_of_older_callers_are_not_overrun),
         QT_CASE(observation_is_the_kernel_at_its_defects),
-        QT_CASE(observation_seeds_masks_and_layouts), QT_CASE(options_set_get_describe))
+        QT_CASE(observation_seeds_masks_and_layouts), QT_CASE(options_set_get_describe),
+        QT_CASE(kernel_with_progress_cancels_and_matches))

@@ -74,7 +74,9 @@ pub(super) fn simulate_kernel(
         return super::simulate_stack::simulate_kernel_stack(&spec, out, &png, outputs);
     }
     let t = Instant::now();
-    let image = to_f32(&spec.kernel_image(&mut SimContext::new())?);
+    // Ctrl-C stops a large k-grid within a second (the bars poll the interrupt flag).
+    let field = spec.simulate_polling(&mut SimContext::new(), &Bars::default())?;
+    let image = to_f32(&spec.render_kernel(&field)?);
     let seconds = t.elapsed().as_secs_f64();
     let title = format!(
         "{} ({}-fold, {:.3} eV)",

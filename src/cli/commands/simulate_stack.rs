@@ -7,6 +7,7 @@
 
 use super::signed_panel;
 use crate::cli::outputs::Outputs;
+use crate::cli::progress::Bars;
 use crate::data::hdf5_io::write_dataset;
 use crate::data::npy::write_npy_f32;
 use crate::data::{Dataset, DatasetInfo, KernelTable, SPLIT_TRAIN};
@@ -14,7 +15,7 @@ use crate::physics::spec::MAX_ENERGIES;
 use crate::physics::{KernelSpec, SimContext};
 use crate::picture::write_panels;
 use crate::rng::Rng;
-use crate::synthesis::dataset::{observation_table, prepare_kernel};
+use crate::synthesis::dataset::{observation_table, prepare_kernel_polling};
 use crate::synthesis::{
     Artefacts, DefectConfig, Observation, apply_artefacts, draw_count, draw_drift, place_defects,
 };
@@ -55,8 +56,10 @@ fn kernel_stack(spec: &KernelSpec) -> Result<(Array3<f32>, Vec<KernelSpec>)> {
     let [h, w] = spec.render.size;
     let mut out = Array3::<f32>::zeros((layers.len(), h, w));
     let mut ctx = SimContext::new();
+    // Every energy's k-grid polls Ctrl-C (the bars' interrupt flag).
+    let bars = Bars::default();
     for (e, layer) in layers.iter().enumerate() {
-        let image = layer.kernel_image(&mut ctx)?;
+        let image = layer.render_kernel(&layer.simulate_polling(&mut ctx, &bars)?)?;
         out.slice_mut(s![e, .., ..])
             .assign(&image.mapv(|x| x as f32));
     }
@@ -196,7 +199,8 @@ pub(super) fn observation_stack(
     for (e, &energy) in energies.iter().enumerate() {
         let mut layer = spec.at_energy(energy);
         layer.render.size = [size, size];
-        let prepared = prepare_kernel(&mut ctx, &layer, defects.subpixel_steps)?;
+        let prepared =
+            prepare_kernel_polling(&mut ctx, &layer, defects.subpixel_steps, &Bars::default())?;
         kernels.slice_mut(s![e, .., ..]).assign(&prepared.image);
         let mut image = vec![0f32; size * size];
         let mut mask = Array2::<u8>::zeros((size, size));
@@ -291,6 +295,7 @@ mod tests {
     use super::*;
     use crate::physics::catalog::find;
     use crate::physics::spec::EnergyRange;
+    use crate::synthesis::dataset::prepare_kernel;
 
     fn stack(name: &str, energies: Vec<f64>) -> KernelSpec {
         with_energies(find(name).unwrap(), Some(energies)).unwrap()

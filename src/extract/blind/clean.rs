@@ -11,6 +11,7 @@
 //! (exact away from edges and missing pixels; the least-squares refit that follows is exact).
 
 use super::correlate::Correlator;
+use crate::Result;
 
 /// One detection: position in pixels, type, amplitude, and the residual drop it gives.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,7 +53,7 @@ const MIN_VISIBLE: f64 = 0.3;
 
 /// `X[d] = sum_k a[k] b[k + d]` for lags `d` in `[-(S-1), S-1]^2`, stored `(2S-1)^2` with lag
 /// 0 at `(S-1, S-1)`.
-fn cross_correlation(a: &[f64], b: &[f64], s: usize) -> Vec<f64> {
+fn cross_correlation(a: &[f64], b: &[f64], s: usize) -> Result<Vec<f64>> {
     let side = 2 * s - 1;
     let c = s / 2;
     let mut canvas = vec![0.0; side * side];
@@ -61,7 +62,7 @@ fn cross_correlation(a: &[f64], b: &[f64], s: usize) -> Vec<f64> {
     }
     let cor = Correlator::new(side, side, s);
     // corr[p] = sum_k a[k] canvas[p + k - c] = sum_k a[k] b[k + p - (S-1)].
-    cor.correlate(&cor.map_spectrum(&canvas), a)
+    cor.correlate(&cor.map_spectrum(&canvas)?, a)
 }
 
 /// Each kernel's filter noise on `residual`: the robust variance (1.4826 x the median
@@ -99,21 +100,21 @@ pub fn filter_noise(cor: &Correlator, residual: &[f64], valid: &[f64], kernels: 
 }
 
 /// Detect defects greedily; picks in the order found (strongest first).
-pub fn clean(cor: &Correlator, input: &CleanInput) -> Vec<Pick> {
+pub fn clean(cor: &Correlator, input: &CleanInput) -> Result<Vec<Pick>> {
     let (h, w, s) = (cor.height, cor.width, cor.size);
     let s2 = s * s;
     let kinds = input.kernels.len() / s2;
-    let spec = cor.map_spectrum(input.residual);
-    let spec_valid = cor.map_spectrum(input.valid);
+    let spec = cor.map_spectrum(input.residual)?;
+    let spec_valid = cor.map_spectrum(input.valid)?;
     let kernel = |t: usize| &input.kernels[t * s2..(t + 1) * s2];
     let types: Vec<usize> = (0..kinds).filter(|&t| input.searchable[t]).collect();
     let mut response: Vec<Vec<f64>> = Vec::with_capacity(kinds);
     let mut energy: Vec<Vec<f64>> = Vec::with_capacity(kinds);
     for &t in &types {
-        response.push(cor.correlate(&spec, kernel(t)));
+        response.push(cor.correlate(&spec, kernel(t))?);
         let k2: Vec<f64> = kernel(t).iter().map(|v| v * v).collect();
         let total: f64 = k2.iter().sum();
-        let mut e = cor.correlate(&spec_valid, &k2);
+        let mut e = cor.correlate(&spec_valid, &k2)?;
         for v in e.iter_mut() {
             if *v < MIN_VISIBLE * total {
                 *v = 0.0;
@@ -128,9 +129,9 @@ pub fn clean(cor: &Correlator, input: &CleanInput) -> Vec<Pick> {
             types
                 .iter()
                 .map(|&tj| cross_correlation(kernel(ti), kernel(tj), s))
-                .collect()
+                .collect::<Result<Vec<_>>>()
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut allowed = vec![true; h * w];
     let forbid = |allowed: &mut Vec<bool>, p: [f64; 2]| {
         let rad = input.separation;
@@ -235,7 +236,7 @@ pub fn clean(cor: &Correlator, input: &CleanInput) -> Vec<Pick> {
             }
         }
     }
-    picks
+    Ok(picks)
 }
 
 #[cfg(test)]
@@ -285,7 +286,8 @@ mod tests {
                 separation: 2.5,
                 max_picks: 100,
             },
-        );
+        )
+        .unwrap();
         assert_eq!(picks.len(), truth.len(), "{picks:?}");
         for (t, a) in truth.iter().zip(&amps) {
             let p = picks

@@ -5,7 +5,12 @@
 //! Convention: `C[p] = sum_k K[k] x[p + k - c]` over kernel pixels `k` of an `S x S` kernel
 //! with centre `c = (S/2, S/2)`, `x` zero outside the map. That is the matched filter's
 //! response of a defect at pixel `p` (the adjoint of stamping the kernel there).
+//!
+//! The padded spectra and the output are map-sized: they are allocated fallibly, so a map
+//! the budget check let through but the system cannot hold is the budget error, not an abort.
 
+use crate::Result;
+use crate::budget::try_vec;
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -69,10 +74,10 @@ impl Correlator {
     }
 
     /// Spectrum of an `h x w` row-major image placed at the padded grid's origin.
-    fn forward(&self, image: &[f64], h: usize, w: usize) -> Spectrum {
+    fn forward(&self, image: &[f64], h: usize, w: usize) -> Result<Spectrum> {
         let (rows, cols, half) = (self.rows, self.cols, self.half());
         // Row transforms of the image's rows (the padded rows below are zero).
-        let mut row_spec = vec![C64::default(); rows * half];
+        let mut row_spec = try_vec("a padded map spectrum", rows * half, C64::default())?;
         row_spec
             .par_chunks_mut(half)
             .take(h)
@@ -87,7 +92,7 @@ impl Correlator {
                 },
             );
         // Column transforms, stored column-major.
-        let mut spec = vec![C64::default(); rows * half];
+        let mut spec = try_vec("a padded map spectrum", rows * half, C64::default())?;
         spec.par_chunks_mut(rows).enumerate().for_each_init(
             || vec![C64::default(); self.col_fwd.get_inplace_scratch_len()],
             |scratch, (c, col)| {
@@ -97,21 +102,23 @@ impl Correlator {
                 self.col_fwd.process_with_scratch(col, scratch);
             },
         );
-        Spectrum(spec)
+        Ok(Spectrum(spec))
     }
 
     /// Spectrum of a map of this correlator's size.
-    pub fn map_spectrum(&self, map: &[f64]) -> Spectrum {
+    pub fn map_spectrum(&self, map: &[f64]) -> Result<Spectrum> {
         self.forward(map, self.height, self.width)
     }
 
     /// `C[p] = sum_k K[k] x[p + k - c]` for every map pixel `p` (`H x W`, row-major), with
     /// `x` given by its spectrum and `kernel` of `S x S`.
-    pub fn correlate(&self, x: &Spectrum, kernel: &[f64]) -> Vec<f64> {
+    pub fn correlate(&self, x: &Spectrum, kernel: &[f64]) -> Result<Vec<f64>> {
         let (rows, cols, half, s) = (self.rows, self.cols, self.half(), self.size);
-        let k = self.forward(kernel, s, s);
-        // Product with the conjugate, then inverse columns.
-        let mut prod: Vec<C64> = x.0.iter().zip(&k.0).map(|(a, b)| a * b.conj()).collect();
+        // Product with the conjugate (in place of the kernel's spectrum), then inverse columns.
+        let Spectrum(mut prod) = self.forward(kernel, s, s)?;
+        prod.iter_mut()
+            .zip(&x.0)
+            .for_each(|(b, a)| *b = a * b.conj());
         prod.par_chunks_mut(rows).for_each_init(
             || vec![C64::default(); self.col_inv.get_inplace_scratch_len()],
             |scratch, col| self.col_inv.process_with_scratch(col, scratch),
@@ -120,7 +127,7 @@ impl Correlator {
         let c = (s / 2) as isize;
         let norm = 1.0 / (rows * cols) as f64;
         let (h, w) = (self.height, self.width);
-        let mut out = vec![0.0; h * w];
+        let mut out = try_vec("a correlation map", h * w, 0.0)?;
         out.par_chunks_mut(w).enumerate().for_each_init(
             || {
                 (
@@ -147,7 +154,7 @@ impl Correlator {
                 }
             },
         );
-        out
+        Ok(out)
     }
 }
 
@@ -171,7 +178,7 @@ mod tests {
         let x: Vec<f64> = (0..h * w).map(|_| rng.normal()).collect();
         let k: Vec<f64> = (0..s * s).map(|_| rng.normal()).collect();
         let cor = Correlator::new(h, w, s);
-        let got = cor.correlate(&cor.map_spectrum(&x), &k);
+        let got = cor.correlate(&cor.map_spectrum(&x).unwrap(), &k).unwrap();
         let c = (s / 2) as i64;
         let mut worst: f64 = 0.0;
         for pr in 0..h as i64 {

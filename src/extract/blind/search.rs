@@ -409,7 +409,7 @@ impl Search<'_> {
                     separation: SEPARATION,
                     max_picks: cap.saturating_sub(n_known),
                 },
-            );
+            )?;
             if picks.is_empty() {
                 break;
             }

@@ -5,6 +5,7 @@
 use super::SimContext;
 use super::scatter::invert_in_place;
 use crate::physics::model::TightBinding;
+use crate::progress::{Progress, check_cancelled};
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 
@@ -153,6 +154,8 @@ fn phase_table(n: usize) -> Vec<C64> {
 
 impl SimContext {
     /// Fill G(k) components for `(row, col)` pairs, accumulate G0(0) on the support, FFT.
+    /// Polls `progress` at every k-grid row and during the column passes.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn greens(
         &mut self,
         model: &TightBinding,
@@ -161,6 +164,7 @@ impl SimContext {
         support: &[usize],
         pairs: &[(usize, usize)],
         reach: usize,
+        progress: &dyn Progress,
     ) -> crate::Result<(GreensSet, Vec<Vec<C64>>)> {
         let table = BlochTable::new(model, n);
         let dim = table.dim;
@@ -185,7 +189,10 @@ impl SimContext {
         // in order: a parallel reduce would add in an order that depends on work stealing,
         // and results must repeat bit for bit (memory: n / ROWS_PER_SUM partial sums).
         const ROWS_PER_SUM: usize = 32;
-        let partial: Vec<Vec<C64>> = rows
+        // A row that fails (a Bloch row the system cannot provide) stops the other workers
+        // at their next k point too, instead of after their group of rows (minutes).
+        let stop = StopOnError::new(progress);
+        let partial: crate::Result<Vec<Vec<C64>>> = rows
             .into_par_iter()
             .enumerate()
             .chunks(ROWS_PER_SUM)
@@ -194,14 +201,17 @@ impl SimContext {
                 |scratch, group| -> crate::Result<Vec<C64>> {
                     let mut sum = vec![C64::default(); ns * ns];
                     for (m1, mut outs) in group {
+                        check_cancelled(&stop)?;
                         let mut local = vec![C64::default(); ns * ns];
                         if single_band {
                             fill_row_single_band(&table, &phases, m1, z, norm, outs[0]);
                             local[0] = outs[0].iter().sum();
                         } else {
                             fill_row_general(
-                                &table, &phases, m1, z, norm, pairs, support, &mut outs, &mut local,
-                            )?;
+                                &table, &phases, m1, z, norm, pairs, support, &mut outs,
+                                &mut local, &stop,
+                            )
+                            .map_err(|e| stop.fail(e))?;
                         }
                         for row in outs.iter_mut() {
                             plan.process_with_scratch(row, scratch);
@@ -211,7 +221,8 @@ impl SimContext {
                     Ok(sum)
                 },
             )
-            .collect::<crate::Result<_>>()?;
+            .collect();
+        let partial = stop.first_error(partial)?;
         let local = partial
             .into_iter()
             .fold(vec![C64::default(); ns * ns], |mut a, b| {
@@ -223,7 +234,8 @@ impl SimContext {
             (reach < n / 2 - 1).then(|| (0..=2 * reach).map(|b| (b + n - reach) % n).collect());
         // Buffers end up transposed: G(R = (n1, n2)) at [n2 * N + n1].
         for b in bufs.iter_mut() {
-            self.fft.columns_transposed(b, n, only.as_deref());
+            self.fft
+                .columns_transposed(b, n, only.as_deref(), progress)?;
         }
         let index = pairs.iter().enumerate().map(|(i, &p)| (p, i)).collect();
         Ok((
@@ -235,6 +247,52 @@ impl SimContext {
             },
             bufs,
         ))
+    }
+}
+
+/// [`Progress`] that also reports "cancelled" once a worker has failed, and keeps that
+/// worker's error: the others then stop with [`crate::Error::Cancelled`], which must not
+/// hide the real error.
+struct StopOnError<'a> {
+    inner: &'a dyn Progress,
+    failed: std::sync::Mutex<Option<crate::Error>>,
+    any: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> StopOnError<'a> {
+    fn new(inner: &'a dyn Progress) -> Self {
+        StopOnError {
+            inner,
+            failed: std::sync::Mutex::new(None),
+            any: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Keeps `e` (the first one wins) for [`StopOnError::first_error`]; the worker itself
+    /// returns [`crate::Error::Cancelled`] in its place.
+    fn fail(&self, e: crate::Error) -> crate::Error {
+        if matches!(e, crate::Error::Cancelled) {
+            return e;
+        }
+        let mut slot = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+        self.any.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::Error::Cancelled
+    }
+
+    /// `result`, with the recorded error in place of any other.
+    fn first_error<T>(&self, result: crate::Result<T>) -> crate::Result<T> {
+        let recorded = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match (recorded, result) {
+            (Some(e), _) => Err(e),
+            (None, r) => r,
+        }
+    }
+}
+
+impl Progress for StopOnError<'_> {
+    fn cancelled(&self) -> bool {
+        self.any.load(std::sync::atomic::Ordering::Relaxed) || self.inner.cancelled()
     }
 }
 
@@ -282,6 +340,7 @@ fn fill_row_general(
     support: &[usize],
     outs: &mut [&mut [C64]],
     local: &mut [C64],
+    progress: &dyn Progress,
 ) -> crate::Result<()> {
     let n = phases.len();
     let dim = table.dim;
@@ -310,6 +369,8 @@ fn fill_row_general(
     let mut m = vec![C64::default(); dim * dim];
     let mut inv = vec![C64::default(); dim * dim];
     for m2 in 0..n {
+        // A row of large matrices takes seconds (8192 inversions of 200 x 200).
+        check_cancelled(progress)?;
         let hk = &h[m2 * dim * dim..(m2 + 1) * dim * dim];
         for i in 0..dim * dim {
             m[i] = -hk[i];

@@ -12,6 +12,7 @@ mod scatter;
 
 use super::fft2::Fft2Planner;
 use super::model::{Lattice, TightBinding};
+use crate::progress::{NoProgress, Progress};
 use crate::{Error, Result};
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
@@ -58,6 +59,13 @@ impl LatticeLdos {
         }
         self.values[(((n2 + r) as usize) * self.side() + (n1 + r) as usize) * self.sites.len() + s]
     }
+}
+
+/// The energy of a simulation and its broadening, in eV.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Energy {
+    pub energy_ev: f64,
+    pub eta_ev: f64,
 }
 
 /// Reusable state for simulations: FFT plans, buffers and phase tables.
@@ -124,6 +132,23 @@ impl SimContext {
         n: usize,
         reach: usize,
     ) -> Result<LatticeLdos> {
+        let at = Energy { energy_ev, eta_ev };
+        self.lattice_ldos_polling(model, impurity, at, n, reach, &NoProgress)
+    }
+
+    /// As [`SimContext::lattice_ldos_within`], polling `progress` at every k-grid row, k point
+    /// group and FFT pass: a request to cancel stops an 8192^2 grid with
+    /// [`Error::Cancelled`] within a fraction of a second.
+    pub fn lattice_ldos_polling(
+        &mut self,
+        model: &TightBinding,
+        impurity: &Impurity,
+        at: Energy,
+        n: usize,
+        reach: usize,
+        progress: &dyn Progress,
+    ) -> Result<LatticeLdos> {
+        let Energy { energy_ev, eta_ev } = at;
         model.validate()?;
         validate_common(impurity, energy_ev, eta_ev, n)?;
         let needed = super::memory::lattice_ldos_bytes(
@@ -159,7 +184,7 @@ impl SimContext {
             .collect();
         let reach = reach.min(n / 2 - 1);
         let side = 2 * reach + 1;
-        let mut values = vec![0.0; side * side * n_sites];
+        let mut values = crate::budget::try_vec("the LDOS box", side * side * n_sites, 0.0)?;
         let (p, m) = (impurity.potential_ev, impurity.magnetic_ev);
         let z = C64::new(energy_ev, eta_ev);
 
@@ -188,6 +213,7 @@ impl SimContext {
                 weight,
                 &site_of,
                 &mut values,
+                progress,
             )?;
             if exact {
                 let holes: Vec<usize> = (norb..2 * norb).collect();
@@ -202,6 +228,7 @@ impl SimContext {
                     1.0,
                     &|o| site_of(o - norb),
                     &mut values,
+                    progress,
                 )?;
             }
         } else if model.spinful {
@@ -216,13 +243,35 @@ impl SimContext {
                 .flat_map(|_| [p + m, p - m])
                 .collect();
             let all: Vec<usize> = (0..norb).collect();
-            self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values)?;
+            self.accumulate(
+                model,
+                z,
+                n,
+                &support,
+                &v,
+                &all,
+                1.0,
+                &site_of,
+                &mut values,
+                progress,
+            )?;
         } else {
             let support = impurity.orbitals.clone();
             let all: Vec<usize> = (0..norb).collect();
             if m == 0.0 {
                 let v = vec![p; support.len()];
-                self.accumulate(model, z, n, &support, &v, &all, 1.0, &site_of, &mut values)?;
+                self.accumulate(
+                    model,
+                    z,
+                    n,
+                    &support,
+                    &v,
+                    &all,
+                    1.0,
+                    &site_of,
+                    &mut values,
+                    progress,
+                )?;
             } else {
                 // Per-spin average of the two spin species seeing p +- m.
                 let (set, bufs) = self.greens(
@@ -232,10 +281,21 @@ impl SimContext {
                     &support,
                     &component_pairs(&all, &support),
                     reach,
+                    progress,
                 )?;
                 for sign in [1.0, -1.0] {
                     let v = vec![p + sign * m; support.len()];
-                    apply_tmatrix(&set, &bufs, &v, &all, 0.5, &site_of, n_sites, &mut values);
+                    apply_tmatrix(
+                        &set,
+                        &bufs,
+                        &v,
+                        &all,
+                        0.5,
+                        &site_of,
+                        n_sites,
+                        &mut values,
+                        progress,
+                    )?;
                 }
                 self.return_buffers(bufs);
             }
@@ -261,11 +321,12 @@ impl SimContext {
         weight: f64,
         site_of: &(dyn Fn(usize) -> usize + Sync),
         values: &mut [f64],
+        progress: &dyn Progress,
     ) -> Result<()> {
         let n_sites = n_sites_of(model);
         let reach = ((values.len() / n_sites) as f64).sqrt().round() as usize / 2;
         let pairs = component_pairs(ldos_orbitals, support);
-        let (set, bufs) = self.greens(model, z, n, support, &pairs, reach)?;
+        let (set, bufs) = self.greens(model, z, n, support, &pairs, reach, progress)?;
         apply_tmatrix(
             &set,
             &bufs,
@@ -275,7 +336,8 @@ impl SimContext {
             site_of,
             n_sites,
             values,
-        );
+            progress,
+        )?;
         self.return_buffers(bufs);
         Ok(())
     }
@@ -289,7 +351,7 @@ impl SimContext {
         row: usize,
         col: usize,
     ) -> Result<Vec<C64>> {
-        let (_, mut bufs) = self.greens(model, z, n, &[col], &[(row, col)], n / 2)?;
+        let (_, mut bufs) = self.greens(model, z, n, &[col], &[(row, col)], n / 2, &NoProgress)?;
         let t = bufs.remove(0);
         let out = (0..n * n).map(|i| t[(i % n) * n + i / n]).collect();
         self.return_buffers(bufs);
@@ -300,7 +362,7 @@ impl SimContext {
     pub fn fft_only(&mut self, n: usize, count: usize) -> Result<()> {
         let mut bufs = self.take_buffers(count, n * n)?;
         for b in bufs.iter_mut() {
-            self.fft.inverse_2d(b, n);
+            self.fft.inverse_2d(b, n)?;
             let norm = 1.0 / (n * n) as f64;
             b.par_iter_mut().for_each(|x| *x *= norm);
         }

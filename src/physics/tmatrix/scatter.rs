@@ -2,6 +2,7 @@
 //! `drho_l(R) = -(1/pi) Im sum_{s,s'} G_ls(R) T_ss' G_s'l(-R)`.
 
 use super::greens::GreensSet;
+use crate::progress::{Progress, check_cancelled};
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -22,6 +23,7 @@ pub(super) fn component_pairs(ldos: &[usize], support: &[usize]) -> Vec<(usize, 
 }
 
 /// drho_l(R) += weight * -(1/pi) Im sum_{s,s'} G_ls(R) T_ss' G_s'l(-R), summed into sites.
+/// Polls `progress` at every row of the box (hundreds of orbitals make a row slow).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply_tmatrix(
     set: &GreensSet,
@@ -32,7 +34,8 @@ pub(super) fn apply_tmatrix(
     site_of: &(dyn Fn(usize) -> usize + Sync),
     n_sites: usize,
     values: &mut [f64],
-) {
+    progress: &dyn Progress,
+) -> crate::Result<()> {
     let ns = set.support.len();
     let t = tmatrix(&set.local, v);
     let n = set.n;
@@ -59,6 +62,9 @@ pub(super) fn apply_tmatrix(
             .par_chunks_mut(side * n_sites)
             .enumerate()
             .for_each(|(b2, row)| {
+                if progress.cancelled() {
+                    return;
+                }
                 let here = &gf[pos[b2] * n..(pos[b2] + 1) * n];
                 let there = &gb[neg[b2] * n..(neg[b2] + 1) * n];
                 for b1 in 0..side {
@@ -66,12 +72,15 @@ pub(super) fn apply_tmatrix(
                     row[b1 * n_sites + site] += scale * (t0 * g2).im;
                 }
             });
-        return;
+        return check_cancelled(progress);
     }
     values
         .par_chunks_mut(side * n_sites)
         .enumerate()
         .for_each(|(b2, row)| {
+            if progress.cancelled() {
+                return;
+            }
             let mut gl = vec![C64::default(); ns];
             for b1 in 0..side {
                 let here = pos[b2] * n + pos[b1];
@@ -93,6 +102,7 @@ pub(super) fn apply_tmatrix(
                 }
             }
         });
+    check_cancelled(progress)
 }
 
 /// T = [1 - V G]^{-1} V for diagonal V on the support.
