@@ -71,16 +71,21 @@ fn cross_correlation(a: &[f64], b: &[f64], s: usize) -> Result<Vec<f64>> {
 /// of variance `sigma^2` it is `sigma^2`; for correlated noise (1/f, a lattice, a
 /// checkerboard) it is as large as the filter's actual fluctuations, so noise bumps that
 /// look like a kernel do not pass as defects (a constant false-alarm rate).
-pub fn filter_noise(cor: &Correlator, residual: &[f64], valid: &[f64], kernels: &[&[f64]]) -> Vec<f64> {
-    let spec = cor.map_spectrum(residual);
-    let spec_valid = cor.map_spectrum(valid);
+pub fn filter_noise(
+    cor: &Correlator,
+    residual: &[f64],
+    valid: &[f64],
+    kernels: &[&[f64]],
+) -> Result<Vec<f64>> {
+    let spec = cor.map_spectrum(residual)?;
+    let spec_valid = cor.map_spectrum(valid)?;
     kernels
         .iter()
         .map(|k| {
-            let response = cor.correlate(&spec, k);
+            let response = cor.correlate(&spec, k)?;
             let k2: Vec<f64> = k.iter().map(|v| v * v).collect();
             let total: f64 = k2.iter().sum();
-            let energy = cor.correlate(&spec_valid, &k2);
+            let energy = cor.correlate(&spec_valid, &k2)?;
             let mut z: Vec<f64> = response
                 .iter()
                 .zip(&energy)
@@ -88,13 +93,13 @@ pub fn filter_noise(cor: &Correlator, residual: &[f64], valid: &[f64], kernels: 
                 .map(|(c, n)| c / n.sqrt())
                 .collect();
             if z.len() < 2 {
-                return 0.0;
+                return Ok(0.0);
             }
             let mid = z.len() / 2;
             let median = *z.select_nth_unstable_by(mid, f64::total_cmp).1;
             let mut dev: Vec<f64> = z.iter().map(|x| (x - median).abs()).collect();
             let mad = *dev.select_nth_unstable_by(mid, f64::total_cmp).1;
-            (1.4826 * mad).powi(2)
+            Ok((1.4826 * mad).powi(2))
         })
         .collect()
 }

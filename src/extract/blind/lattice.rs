@@ -9,9 +9,11 @@
 //! neighbourhood, is the largest of its 3 x 3 pixels and [`ISOLATION`] times every pixel
 //! two away, at spatial frequencies of at least [`MIN_FREQUENCY`] cycles per pixel (periods
 //! of a few pixels: an atomic lattice, not the rings of a surface state) and off the two
-//! axes (where line offsets, streaks and steps put their power). The lattice is the inverse
-//! transform of the peaks' 5 x 5 pixels (a lattice incommensurate with the map leaks beyond
-//! one pixel). The map engine still fits the whole map; only the search map loses the
+//! axes (where line offsets, streaks and steps put their power). The lattice is, for each
+//! `+q/-q` pair, the plane wave fitted (least squares) at the pair's exact frequency (the
+//! spectrum's peak refined off the grid: a lattice incommensurate with the map leaks far
+//! beyond its pixel), plus the inverse transform of the peaks' 5 x 5 pixels of what is left
+//! (a lattice broadened by drift or distortion). The map engine still fits the whole map; only the search map loses the
 //! lattice.
 //!
 //! Convention: unnormalised forward DFT `F(k) = sum_r x(r) exp(-2 pi i k.r / N)` over the
@@ -19,6 +21,7 @@
 
 use num_complex::Complex64 as C64;
 use rustfft::FftPlanner;
+use std::f64::consts::TAU;
 
 /// A Bragg peak stands this many times above the median power around it.
 const PEAK_RATIO: f64 = 30.0;
@@ -136,6 +139,36 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
     if peaks.is_empty() {
         return None;
     }
+    // Each +q/-q pair once: its exact (off-grid) frequency, and the plane wave fitted there
+    // taken out of the map; the peaks' pixels of what is left (a lattice that drift or
+    // distortion broadens) follow.
+    let x: Vec<f64> = y
+        .iter()
+        .zip(valid)
+        .map(|(v, m)| if *m > 0.0 { v - mean } else { 0.0 })
+        .collect();
+    let mut waves = vec![0.0; h * w];
+    let mut done: Vec<[f64; 2]> = Vec::new();
+    for &i in &peaks {
+        let f = [freq(i / w, h), freq(i % w, w)];
+        let bin = [1.0 / h as f64, 1.0 / w as f64];
+        if done
+            .iter()
+            .any(|d| (d[0] + f[0]).abs() < 1.5 * bin[0] && (d[1] + f[1]).abs() < 1.5 * bin[1])
+        {
+            continue;
+        }
+        done.push(f);
+        let left: Vec<f64> = x.iter().zip(&waves).map(|(a, b)| a - b).collect();
+        let f = refine_frequency(&left, valid, h, w, f, bin);
+        add_plane_wave(&left, valid, h, w, f, &mut waves);
+    }
+    let mut spectrum: Vec<C64> = x
+        .iter()
+        .zip(&waves)
+        .map(|(a, b)| C64::new(a - b, 0.0))
+        .collect();
+    fft2(&mut spectrum, h, w, false);
     let mut keep = vec![false; h * w];
     for &i in &peaks {
         let (r, c) = ((i / w) as isize, (i % w) as isize);
@@ -156,12 +189,87 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
     let component = spectrum
         .iter()
         .zip(valid)
-        .map(|(z, v)| if *v > 0.0 { z.re * scale } else { 0.0 })
+        .zip(&waves)
+        .map(|((z, v), wave)| if *v > 0.0 { z.re * scale + wave } else { 0.0 })
         .collect();
     Some(Lattice {
         peaks: peaks.len(),
         component,
     })
+}
+
+/// `|sum x(r) exp(-2 pi i f.r)|^2` over the valid pixels, `f = (rows, cols)` in cycles per
+/// pixel (separable: each row's sum over columns first).
+fn dtft_power(x: &[f64], valid: &[f64], h: usize, w: usize, f: [f64; 2]) -> f64 {
+    let col_phase: Vec<C64> = (0..w)
+        .map(|c| C64::from_polar(1.0, -TAU * f[1] * c as f64))
+        .collect();
+    let mut total = C64::new(0.0, 0.0);
+    for r in 0..h {
+        let row = &x[r * w..(r + 1) * w];
+        let mask = &valid[r * w..(r + 1) * w];
+        let mut s = C64::new(0.0, 0.0);
+        for ((v, m), p) in row.iter().zip(mask).zip(&col_phase) {
+            if *m > 0.0 {
+                s += p * v;
+            }
+        }
+        total += s * C64::from_polar(1.0, -TAU * f[0] * r as f64);
+    }
+    total.norm_sqr()
+}
+
+/// The frequency near `f` (within half a bin `bin`) where `x`'s spectrum peaks: two grid
+/// searches of 9 x 9 points, the second 4 times finer.
+fn refine_frequency(x: &[f64], valid: &[f64], h: usize, w: usize, f: [f64; 2], bin: [f64; 2]) -> [f64; 2] {
+    let mut best = f;
+    let mut step = [bin[0] / 8.0, bin[1] / 8.0];
+    for _ in 0..2 {
+        let centre = best;
+        let mut top = f64::NEG_INFINITY;
+        for i in -4..=4 {
+            for j in -4..=4 {
+                let g = [centre[0] + i as f64 * step[0], centre[1] + j as f64 * step[1]];
+                let p = dtft_power(x, valid, h, w, g);
+                if p > top {
+                    top = p;
+                    best = g;
+                }
+            }
+        }
+        step = [step[0] / 4.0, step[1] / 4.0];
+    }
+    best
+}
+
+/// Adds to `out` the least-squares plane wave `a cos(2 pi f.r) + b sin(2 pi f.r)` through `x`
+/// on the valid pixels.
+fn add_plane_wave(x: &[f64], valid: &[f64], h: usize, w: usize, f: [f64; 2], out: &mut [f64]) {
+    let phase = |i: usize| TAU * (f[0] * (i / w) as f64 + f[1] * (i % w) as f64);
+    let (mut cc, mut cs, mut ss, mut xc, mut xs) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for i in 0..h * w {
+        if valid[i] <= 0.0 {
+            continue;
+        }
+        let (s, c) = phase(i).sin_cos();
+        cc += c * c;
+        cs += c * s;
+        ss += s * s;
+        xc += x[i] * c;
+        xs += x[i] * s;
+    }
+    let det = cc * ss - cs * cs;
+    if det.abs() <= 1e-12 * (cc * ss).max(1e-300) {
+        return;
+    }
+    let a = (xc * ss - xs * cs) / det;
+    let b = (xs * cc - xc * cs) / det;
+    for (i, o) in out.iter_mut().enumerate() {
+        if valid[i] > 0.0 {
+            let (s, c) = phase(i).sin_cos();
+            *o += a * c + b * s;
+        }
+    }
 }
 
 #[cfg(test)]

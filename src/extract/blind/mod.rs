@@ -348,11 +348,18 @@ pub fn extract_blind(
         .max()
         .unwrap_or(0);
     let count = |t: usize| found.types.iter().filter(|&&k| usize::from(k) == t).count();
+    // Every blind type is a pattern that repeats: at least MIN_GROUP defects (given
+    // defects, type 0 when there are any, may be fewer).
     let kept: Vec<usize> = (0..kinds)
-        .filter(|&t| {
-            (t <= usize::from(first_blind) && count(t) > 0) || count(t) >= common::MIN_GROUP
-        })
+        .filter(|&t| (t < usize::from(first_blind) && count(t) > 0) || count(t) >= common::MIN_GROUP)
         .collect();
+    if kept.len() == usize::from(first_blind) && known.is_empty() {
+        return Err(Error::invalid(format!(
+            "no defects found: the blind search found {} defect(s) of one look, fewer than the {} that make a repeated pattern (give the positions, with a mask or a list, to extract the kernel of fewer defects)",
+            found.positions.len(),
+            common::MIN_GROUP
+        )));
+    }
     if kept.len() < kinds {
         let mut renumber = vec![None; kinds];
         for (new, &t) in kept.iter().enumerate() {

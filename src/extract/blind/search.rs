@@ -389,7 +389,7 @@ impl Search<'_> {
             // larger: correlated noise fluctuates more under a kernel than white noise does.
             let full = self.residual_without(&st, |_| true);
             let each: Vec<&[f64]> = (0..=t).map(|u| &kernels[u * s2..(u + 1) * s2]).collect();
-            let thresholds: Vec<f64> = filter_noise(cor, &full, self.valid, &each)
+            let thresholds: Vec<f64> = filter_noise(cor, &full, self.valid, &each)?
                 .iter()
                 .map(|n| self.detection_sigma.powi(2) * n.max(sigma2))
                 .collect();
