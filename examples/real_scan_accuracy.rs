@@ -41,7 +41,9 @@ fn main() {
                 .expect("settings parse");
             let extra: toml::Table = text.parse().expect("QPIK_SETTINGS is a TOML table");
             table.extend(extra);
-            table.try_into().expect("QPIK_SETTINGS names MapSettings fields")
+            table
+                .try_into()
+                .expect("QPIK_SETTINGS names MapSettings fields")
         }
         Err(_) => MapSettings::default(),
     };
@@ -64,7 +66,11 @@ fn main() {
         // left out), the bound that the blind search can reach.
         let result = if std::env::var_os("QPIK_ORACLE").is_some() {
             let mut map = map.clone();
-            for ((r, c), x) in map.data.slice_mut(ndarray::s![0, .., ..]).indexed_iter_mut() {
+            for ((r, c), x) in map
+                .data
+                .slice_mut(ndarray::s![0, .., ..])
+                .indexed_iter_mut()
+            {
                 if truth.excluded[[r, c]] > 0 {
                     *x = f32::NAN;
                 }
@@ -73,7 +79,10 @@ fn main() {
             let keep: Vec<usize> = (0..seen.len())
                 .filter(|&i| {
                     let (r, c) = (seen[i][0].round(), seen[i][1].round());
-                    r >= 0.0 && c >= 0.0 && r < truth.map.nrows() as f64 && c < truth.map.ncols() as f64
+                    r >= 0.0
+                        && c >= 0.0
+                        && r < truth.map.nrows() as f64
+                        && c < truth.map.ncols() as f64
                 })
                 .collect();
             let pos: Vec<[f64; 2]> = keep.iter().map(|&i| seen[i]).collect();

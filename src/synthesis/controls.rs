@@ -16,8 +16,8 @@ use crate::rng::Rng;
 use crate::synthesis::real_scan::{RealScanConfig, real_scan};
 use crate::{Error, Result};
 use ndarray::Array2;
-use rustfft::FftPlanner;
 use num_complex::Complex64;
+use rustfft::FftPlanner;
 use std::f64::consts::TAU;
 
 /// A map with nothing repeated in it.
@@ -67,13 +67,13 @@ pub fn control_map(control: Control, size: usize, seed: u64) -> Result<Array2<f3
     let map: Vec<f64> = match control {
         Control::WhiteNoise => white(1.0),
         Control::PinkNoise | Control::BrownNoise => {
-            let beta = if control == Control::PinkNoise { 1.0 } else { 2.0 };
+            let beta = if control == Control::PinkNoise {
+                1.0
+            } else {
+                2.0
+            };
             let field = spectral_noise(n, beta, &mut Rng::stream(seed, 0x5bec));
-            field
-                .iter()
-                .zip(white(0.05))
-                .map(|(a, b)| a + b)
-                .collect()
+            field.iter().zip(white(0.05)).map(|(a, b)| a + b).collect()
         }
         Control::Lattice => {
             let k = TAU / 6.0;
@@ -88,7 +88,10 @@ pub fn control_map(control: Control, size: usize, seed: u64) -> Result<Array2<f3
                 .enumerate()
                 .map(|(i, e)| {
                     let (r, c) = ((i / n) as f64, (i % n) as f64);
-                    e + dirs.iter().map(|d| (d[0] * r + d[1] * c).cos()).sum::<f64>()
+                    e + dirs
+                        .iter()
+                        .map(|d| (d[0] * r + d[1] * c).cos())
+                        .sum::<f64>()
                 })
                 .collect()
         }
@@ -108,14 +111,20 @@ pub fn control_map(control: Control, size: usize, seed: u64) -> Result<Array2<f3
             return Ok(real_scan(&config, seed)?.map);
         }
     };
-    Ok(Array2::from_shape_fn((n, n), |(r, c)| map[r * n + c] as f32))
+    Ok(Array2::from_shape_fn((n, n), |(r, c)| {
+        map[r * n + c] as f32
+    }))
 }
 
 /// Gaussian noise on an `n x n` grid with power spectrum `|k|^-beta`, unit variance.
 fn spectral_noise(n: usize, beta: f64, rng: &mut Rng) -> Vec<f64> {
     let fft = FftPlanner::<f64>::new().plan_fft_inverse(n);
     let freq = |i: usize| {
-        let f = if i <= n / 2 { i as f64 } else { i as f64 - n as f64 };
+        let f = if i <= n / 2 {
+            i as f64
+        } else {
+            i as f64 - n as f64
+        };
         f / n as f64
     };
     let mut grid: Vec<Complex64> = (0..n * n)
@@ -164,14 +173,24 @@ mod tests {
         let brown = control_map(Control::BrownNoise, 64, 1).unwrap();
         let white = control_map(Control::WhiteNoise, 64, 1).unwrap();
         assert!(lag1(&pink) > 0.3, "pink lag-1 {}", lag1(&pink));
-        assert!(lag1(&brown) > lag1(&pink), "brown {} pink {}", lag1(&brown), lag1(&pink));
+        assert!(
+            lag1(&brown) > lag1(&pink),
+            "brown {} pink {}",
+            lag1(&brown),
+            lag1(&pink)
+        );
         assert!(lag1(&white).abs() < 0.1, "white lag-1 {}", lag1(&white));
     }
 
     #[test]
     fn every_control_has_its_size() {
         for c in Control::ALL {
-            assert_eq!(control_map(c, 40, 0).unwrap().dim(), (40, 40), "{}", c.name());
+            assert_eq!(
+                control_map(c, 40, 0).unwrap().dim(),
+                (40, 40),
+                "{}",
+                c.name()
+            );
         }
     }
 }

@@ -419,7 +419,11 @@ fn line_of(group: &[Candidate]) -> Option<Line> {
         (l - d, b)
     };
     let norm = u.hypot(v);
-    let direction = if norm > 0.0 { [u / norm, v / norm] } else { [1.0, 0.0] };
+    let direction = if norm > 0.0 {
+        [u / norm, v / norm]
+    } else {
+        [1.0, 0.0]
+    };
     Some(Line {
         point: [mr, mc],
         direction,

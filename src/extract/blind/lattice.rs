@@ -221,7 +221,14 @@ fn dtft_power(x: &[f64], valid: &[f64], h: usize, w: usize, f: [f64; 2]) -> f64 
 
 /// The frequency near `f` (within half a bin `bin`) where `x`'s spectrum peaks: two grid
 /// searches of 9 x 9 points, the second 4 times finer.
-fn refine_frequency(x: &[f64], valid: &[f64], h: usize, w: usize, f: [f64; 2], bin: [f64; 2]) -> [f64; 2] {
+fn refine_frequency(
+    x: &[f64],
+    valid: &[f64],
+    h: usize,
+    w: usize,
+    f: [f64; 2],
+    bin: [f64; 2],
+) -> [f64; 2] {
     let mut best = f;
     let mut step = [bin[0] / 8.0, bin[1] / 8.0];
     for _ in 0..2 {
@@ -229,7 +236,10 @@ fn refine_frequency(x: &[f64], valid: &[f64], h: usize, w: usize, f: [f64; 2], b
         let mut top = f64::NEG_INFINITY;
         for i in -4..=4 {
             for j in -4..=4 {
-                let g = [centre[0] + i as f64 * step[0], centre[1] + j as f64 * step[1]];
+                let g = [
+                    centre[0] + i as f64 * step[0],
+                    centre[1] + j as f64 * step[1],
+                ];
                 let p = dtft_power(x, valid, h, w, g);
                 if p > top {
                     top = p;

@@ -217,7 +217,11 @@ pub fn extract_blind(
     let stepped = terrace_labels.is_some();
     let y = match (&terrace_labels, &found_common) {
         (Some(labels), Some(c)) => {
-            let count = labels.iter().filter(|&&l| l != usize::MAX).max().map_or(0, |m| m + 1);
+            let count = labels
+                .iter()
+                .filter(|&&l| l != usize::MAX)
+                .max()
+                .map_or(0, |m| m + 1);
             chosen.push(format!(
                 "{} step edge(s) or scratch(es): their band left out, the {count} terraces levelled one by one",
                 c.lines
@@ -351,7 +355,9 @@ pub fn extract_blind(
     // Every blind type is a pattern that repeats: at least MIN_GROUP defects (given
     // defects, type 0 when there are any, may be fewer).
     let kept: Vec<usize> = (0..kinds)
-        .filter(|&t| (t < usize::from(first_blind) && count(t) > 0) || count(t) >= common::MIN_GROUP)
+        .filter(|&t| {
+            (t < usize::from(first_blind) && count(t) > 0) || count(t) >= common::MIN_GROUP
+        })
         .collect();
     if kept.len() == usize::from(first_blind) && known.is_empty() {
         return Err(Error::invalid(format!(
@@ -384,7 +390,10 @@ pub fn extract_blind(
         if let Some(labels) = &terrace_labels {
             for mut layer in screened.data.outer_iter_mut() {
                 let v: Vec<f64> = layer.iter().map(|&x| x as f64).collect();
-                for (x, lv) in layer.iter_mut().zip(terraces::level(&v, &valid, labels, h, w)) {
+                for (x, lv) in layer
+                    .iter_mut()
+                    .zip(terraces::level(&v, &valid, labels, h, w))
+                {
                     *x = lv as f32;
                 }
             }

@@ -97,7 +97,11 @@ pub fn label(seen: &[f64], band: &[bool], lines: &[Line], h: usize, w: usize) ->
 /// `y` less each terrace's robust plane, fitted on the pixels where `usable > 0`; pixels of
 /// no terrace are unchanged.
 pub fn level(y: &[f64], usable: &[f64], labels: &[usize], h: usize, w: usize) -> Vec<f64> {
-    let count = labels.iter().filter(|&&l| l != usize::MAX).max().map_or(0, |m| m + 1);
+    let count = labels
+        .iter()
+        .filter(|&&l| l != usize::MAX)
+        .max()
+        .map_or(0, |m| m + 1);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); count];
     for (i, &l) in labels.iter().enumerate() {
         if l != usize::MAX && usable[i] > 0.0 && y[i].is_finite() {
@@ -235,7 +239,11 @@ mod tests {
             }
             let (r, c) = ((i / w) as f64, (i % w) as f64);
             let want = bump(r, c);
-            assert!((out[i] - want).abs() < 0.05, "pixel ({r}, {c}): {} vs {want}", out[i]);
+            assert!(
+                (out[i] - want).abs() < 0.05,
+                "pixel ({r}, {c}): {} vs {want}",
+                out[i]
+            );
         }
     }
 }

@@ -274,7 +274,17 @@ struct Layer {
     heldout_r2: f64,
     fit_r2: f64,
     chosen: Chosen,
+    /// The background alone leaves less than [`FLAT`] of the map's variance: nothing for a
+    /// kernel to explain.
+    flat: bool,
 }
+
+/// A layer whose background alone leaves less than this fraction of its variance (about its
+/// mean) is its background, within rounding: a constant or an exact plane.
+const FLAT: f64 = 1e-10;
+/// A held-out R^2 below this is absurd (the kernel more than doubles the held-out residual of
+/// the background alone): it is refused, not returned.
+const ABSURD_R2: f64 = -1.0;
 
 /// The weights a setting tries: the grid when `auto`, else the one given.
 fn weights(setting: Weight, grid: &[f64]) -> Vec<f64> {
@@ -422,6 +432,7 @@ fn fit_layer(
         state,
         heldout_r2: f64::NAN,
         fit_r2: f64::NAN,
+        flat: false,
         chosen: provisional,
     };
     if progress.cancelled() {
@@ -472,6 +483,23 @@ fn fit_layer(
         );
     }
     let bg = all.background_only_ss(settings.cg_iterations);
+    let flat = {
+        let n: f64 = valid.iter().filter(|v| **v > 0.0).count() as f64;
+        let mean = y
+            .iter()
+            .zip(valid)
+            .filter(|(_, v)| **v > 0.0)
+            .map(|(x, _)| x)
+            .sum::<f64>()
+            / n.max(1.0);
+        let energy: f64 = y
+            .iter()
+            .zip(valid)
+            .filter(|(_, v)| **v > 0.0)
+            .map(|(x, _)| (x - mean).powi(2))
+            .sum();
+        bg <= FLAT * energy
+    };
     let fit_r2 = if bg > 0.0 {
         1.0 - all.residual_ss(&state) / bg
     } else {
@@ -500,6 +528,7 @@ fn fit_layer(
         heldout_r2,
         fit_r2,
         chosen,
+        flat,
     }
 }
 
@@ -690,6 +719,21 @@ fn assemble(
     layers: Vec<Layer>,
 ) -> Result<Extraction> {
     let (e, h, w) = map.data.dim();
+    if layers.iter().all(|l| l.flat) {
+        return Err(Error::invalid(
+            "the map is its background alone (a constant or a plane, to rounding): there is no pattern for a kernel to explain",
+        ));
+    }
+    if let Some((i, l)) = layers
+        .iter()
+        .enumerate()
+        .find(|(_, l)| !l.flat && !(l.heldout_r2 >= ABSURD_R2))
+    {
+        return Err(Error::invalid(format!(
+            "the held-out score of layer {i} is {} (the kernel fits pixels it was not fitted to far worse than the background alone): the positions do not match the map's defects, or the map holds none",
+            l.heldout_r2
+        )));
+    }
     let positions = &layers[0].state.stamper.positions;
     let types = layers[0].state.stamper.types.clone();
     let kinds = layers[0].state.stamper.kinds;
