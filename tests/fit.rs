@@ -5,7 +5,7 @@
 use ndarray::{Array2, Array3};
 use qpik::data::map_data::MapData;
 use qpik::extract::defects::positions_from_mask;
-use qpik::extract::map::{Extraction, MapSettings, extract_map};
+use qpik::extract::map::{Extraction, MapSettings, SymmetryChoice, extract_map};
 use qpik::fit::{FitResult, FitSettings, fit};
 use qpik::physics::{KernelSpec, SimContext};
 use qpik::progress::NoProgress;
@@ -70,8 +70,12 @@ fn extracted(spec: &KernelSpec, size: usize, s: usize, defects: usize, seed: u64
         source: "tests/fit.rs".into(),
     };
     let positions = positions_from_mask(mask.view()).unwrap();
+    // Symmetry none, as the README's figures were measured: with the default (auto, which
+    // picks isotropic here) the fit lands on the same values (E0 1.1 meV off) with errors a
+    // third smaller, 4.2 standard errors off (README, qpik fit).
     let settings = MapSettings {
         kernel_size: Some(s),
+        symmetry: SymmetryChoice::None,
         ..MapSettings::default()
     };
     extract_map(&map, &positions, &settings, &NoProgress).unwrap()

@@ -89,10 +89,47 @@ pub fn fit_data(
         }
     }
     let kernels = kernels.mapv(|v| if v.is_finite() { v } else { 0.0 });
+    let orbit_pixels = orbit_pixels(
+        &weights,
+        ex.symmetry,
+        ex.mirror_axis_deg.iter().any(|a| a.is_finite()),
+    );
     Ok(FitData {
         kernels,
         weights,
         energies_ev,
         pixel_size_a,
+        orbit_pixels,
     })
+}
+
+/// Mean pixels per orbit of the symmetry the kernel was projected onto (0 none, 1 isotropic,
+/// else n-fold; `mirror`: with mirror lines), over the fitted pixels of the first energy: the
+/// projection makes every orbit's pixels one value, so the kernel holds that many times fewer
+/// independent values than pixels. Isotropic orbits are the pixels of one exact radius.
+fn orbit_pixels(weights: &Array3<f64>, symmetry: u32, mirror: bool) -> f64 {
+    let (_, n, _) = weights.dim();
+    let c = (n / 2) as isize;
+    let used: Vec<(isize, isize)> = (0..n * n)
+        .filter(|&p| weights[[0, p / n, p % n]] > 0.0)
+        .map(|p| ((p / n) as isize - c, (p % n) as isize - c))
+        .collect();
+    if used.is_empty() {
+        return 1.0;
+    }
+    let per_orbit = match symmetry {
+        0 => 1.0,
+        1 => {
+            let mut radii: Vec<isize> = used.iter().map(|(r, c)| r * r + c * c).collect();
+            radii.sort_unstable();
+            radii.dedup();
+            used.len() as f64 / radii.len() as f64
+        }
+        n => n as f64,
+    };
+    if mirror && symmetry != 1 {
+        (2.0 * per_orbit).max(1.0)
+    } else {
+        per_orbit.max(1.0)
+    }
 }

@@ -81,6 +81,10 @@ pub struct FitData {
     pub energies_ev: Vec<f64>,
     /// Pixel size of the file, Angstrom.
     pub pixel_size_a: f64,
+    /// Mean pixels per orbit of the symmetry the kernel was projected onto (1 when none):
+    /// the pixels of an orbit carry one value, and the errors grow by at least its square
+    /// root ([`super::report`]).
+    pub orbit_pixels: f64,
 }
 
 impl FitData {

@@ -87,7 +87,8 @@ pub fn assemble(
     let reduced = best.cost / dof as f64;
     prob.exact = true;
     let eval = prob.evaluate(&best.x)?;
-    let inflation = correlation_inflation(prob, &eval.model);
+    // A symmetry-projected kernel's orbits are one value each: at least that much.
+    let inflation = correlation_inflation(prob, &eval.model).max(prob.data.orbit_pixels);
     let cov: Vec<f64> = match lm::invert(&best.jtj, n) {
         Some(inv) => inv.iter().map(|v| v * reduced * inflation).collect(),
         None => vec![f64::NAN; n * n],

@@ -365,6 +365,27 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             footprint(&band, valid, h, w, c, &mut outliers);
             outlier_count += 1;
         }
+        // Steps that the common defect outranks: the other groups that line up.
+        for &j in &group {
+            banned[j] = true;
+        }
+        while lines < MAX_LINES {
+            let next = (0..n).filter(|&i| !banned[i]).find_map(|i| {
+                let g: Vec<usize> = std::iter::once(i)
+                    .chain(alike[i].iter().copied())
+                    .filter(|&j| !banned[j] && cands[j].value.signum() == cands[i].value.signum())
+                    .collect();
+                let points: Vec<Candidate> = g.iter().map(|&j| cands[j]).collect();
+                line_of(&points).map(|l| (g, l))
+            });
+            let Some((g, line)) = next else { break };
+            for &j in &g {
+                banned[j] = true;
+                disk(h, w, &cands[j], LINE_CLEARANCE, &mut step_band);
+            }
+            steps.push(line);
+            lines += 1;
+        }
         for (o, b) in outliers.iter_mut().zip(&step_band) {
             *o |= *b;
         }

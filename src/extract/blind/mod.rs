@@ -194,7 +194,10 @@ pub fn extract_blind(
     check_cancelled(progress)?;
     let mut chosen: Vec<String> = Vec::new();
     // The atomic lattice is not a defect: the search looks at the map without it.
-    let y = match lattice::find_lattice(&y, &seen, h, w) {
+    let found_lattice = lattice::find_lattice(&y, &seen, h, w);
+    check_cancelled(progress)?;
+    let lattice_found = found_lattice.is_some();
+    let y = match found_lattice {
         Some(l) => {
             chosen.push(format!(
                 "the atomic lattice ({} Bragg peaks) taken out of the search map",
@@ -208,6 +211,7 @@ pub fn extract_blind(
     // mean shows the kernel sooner.
     let y = common::without_plane(&y, &seen, h, w);
     let found_common = common::find_common(&y, &seen, h, w);
+    check_cancelled(progress)?;
     // A step leaves terraces at different heights that no kernel explains: the search and
     // the fit see each terrace less its own plane, the step's band left out.
     let terrace_labels = found_common
@@ -258,6 +262,8 @@ pub fn extract_blind(
         cg_iterations: settings.cg_iterations,
         max_defects: valid_count / 16,
         start: None,
+        filter_noise_each_round: !lattice_found,
+        progress,
     };
     check_cancelled(progress)?;
     let found = match &found_common {
@@ -280,6 +286,7 @@ pub fn extract_blind(
             };
             // Detection needs the core and the first rings, not the far tail: the search runs
             // at a smaller size, the engine at the full one.
+            check_cancelled(progress)?;
             let searched = s.min(SEARCH_KERNEL);
             let start = common::start_kernel(&y, &valid, h, w, &c.members, searched);
             search.start = Some(&start);

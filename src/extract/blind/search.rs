@@ -12,9 +12,12 @@
 //! - **Threshold.** A defect is kept when it lowers the residual sum of squares by more than
 //!   `(detection_sigma * sigma)^2`, with `sigma^2` the residual variance of the last fit (the
 //!   whole map's variance before the first), so early rounds keep only the clearest defects;
-//!   or, when larger, the kernel's filter noise on the residual of every defect found
+//!   or, when larger, the kernel's filter noise on the residual of every defect found so far
 //!   ([`filter_noise`], a robust variance): correlated noise, a lattice or a checkerboard
-//!   fluctuates far more under a kernel than white noise of the same variance.
+//!   fluctuates far more under a kernel than white noise of the same variance. On a map with
+//!   an atomic lattice, where a lattice-periodic kernel's response to the defects not yet
+//!   found fills the map, that noise is measured only once the rounds settle, and defects
+//!   under it go (a prune, repeated while it removes any).
 //! - **Centre.** After each fit every kernel is moved onto its centre of inversion symmetry
 //!   when it has one (up to S/4 away), else (blind types) onto the strongest extremum of the
 //!   smoothed kernel, with its defects.
@@ -44,6 +47,8 @@ const WEAK_AMPLITUDE: f64 = 0.2;
 const KERNEL_PIXEL_COST: f64 = 0.5;
 /// How far a blind defect may move from its detected pixel as it is refined.
 const REFINE_PX: f64 = 1.0;
+/// Passes of the filter-noise prune at most (each refits; it stops when nothing goes).
+const PRUNE_PASSES: usize = 4;
 
 /// What the search found: positions `(row, col)`, types (given defects are type 0 when there
 /// are any), and the kernel size it settled on.
@@ -70,6 +75,14 @@ pub struct Search<'a> {
     /// The first blind type's start kernel (`S x S` at the size searched), when the common
     /// defect was found ([`super::common`]); else the strongest extremum of the map.
     pub start: Option<&'a [f64]>,
+    /// Whether every round's threshold also holds the kernel's filter noise on the residual
+    /// of the defects found so far (see the module doc). Not on a map with an atomic lattice:
+    /// there a lattice-periodic kernel's response to the defects not yet found fills the
+    /// whole map and would hide them all, and only the final prune applies.
+    pub filter_noise_each_round: bool,
+    /// Polled by every fit's solver iterations, so that a request to cancel stops a fit
+    /// within its iteration (the rounds then return [`crate::Error::Cancelled`]).
+    pub progress: &'a dyn Progress,
 }
 
 /// Starting kernels of a new type: the tapered windows of `r` around its strongest smoothed
@@ -177,7 +190,8 @@ impl Search<'_> {
         let mut stamper =
             Stamper::new(self.height, self.width, s, positions).with_types(types.to_vec(), kinds);
         stamper.given = given.to_vec();
-        let problem = Problem::new(&stamper, self.basis, self.y, self.valid.to_vec());
+        let problem = Problem::new(&stamper, self.basis, self.y, self.valid.to_vec())
+            .cancellable(self.progress);
         let mut st = State::start(&stamper, self.basis);
         st.kernel = kernels.to_vec();
         if let Some(a) = amplitudes {
@@ -385,14 +399,18 @@ impl Search<'_> {
             // map's before the first fit, so early rounds keep only the clearest defects).
             let dof = (st.kernel.len() + st.amplitudes.len() + st.beta.len()) as f64;
             let sigma2 = self.rss(&st) / (valid_count - dof).max(1.0);
-            // ... or the filter's own noise on the residual of every defect found, when
-            // larger: correlated noise fluctuates more under a kernel than white noise does.
-            let full = self.residual_without(&st, |_| true);
-            let each: Vec<&[f64]> = (0..=t).map(|u| &kernels[u * s2..(u + 1) * s2]).collect();
-            let thresholds: Vec<f64> = filter_noise(cor, &full, self.valid, &each)?
-                .iter()
-                .map(|n| self.detection_sigma.powi(2) * n.max(sigma2))
-                .collect();
+            let thresholds: Vec<f64> = if self.filter_noise_each_round {
+                // ... or the filter's own noise on the residual of every defect found, when
+                // larger: correlated noise fluctuates more under a kernel than white noise.
+                let full = self.residual_without(&st, |_| true);
+                let each: Vec<&[f64]> = (0..=t).map(|u| &kernels[u * s2..(u + 1) * s2]).collect();
+                filter_noise(cor, &full, self.valid, &each)?
+                    .iter()
+                    .map(|n| self.detection_sigma.powi(2) * n.max(sigma2))
+                    .collect()
+            } else {
+                vec![self.detection_sigma.powi(2) * sigma2; t + 1]
+            };
             let fixed: Vec<[f64; 2]> = st.stamper.positions[..n_known].to_vec();
             let r = self.residual_without(&st, |i| i < n_known);
             let searchable: Vec<bool> = (0..=t).map(|u| u >= first_blind).collect();
@@ -474,7 +492,75 @@ impl Search<'_> {
             }
             previous = picks;
         }
+        // Where every round held the filter noise, the prune would repeat it.
+        let st = if self.filter_noise_each_round {
+            st
+        } else {
+            self.above_filter_noise(cor, st, first_blind)?
+        };
         Ok((st, kernels))
+    }
+
+    /// `st` without the blind defects whose own signal, `a^2 |K|^2`, stays under
+    /// `detection_sigma^2` times their kernel's filter noise on the residual of every defect
+    /// found ([`filter_noise`], a robust variance), refitted. For white noise that noise is
+    /// the residual variance the detection used; correlated noise (1/f, a lattice, a
+    /// checkerboard) fluctuates far more under a kernel, and its bumps, which the detection
+    /// took for defects, go here (a constant false-alarm rate). Measured after the search,
+    /// when the defects' own responses have left the residual.
+    fn above_filter_noise(&self, cor: &Correlator, st: State, first_blind: usize) -> Result<State> {
+        let mut st = st;
+        for _ in 0..PRUNE_PASSES {
+            check_cancelled(self.progress)?;
+            let before = st.amplitudes.len();
+            st = self.prune_once(cor, st, first_blind)?;
+            if st.amplitudes.len() == before {
+                break;
+            }
+        }
+        Ok(st)
+    }
+
+    /// One pass of [`Self::above_filter_noise`]: the noise is measured on the residual of the
+    /// defects kept so far, so bumps that only explained themselves come back into it and the
+    /// next pass sees the noise they hid.
+    fn prune_once(&self, cor: &Correlator, st: State, first_blind: usize) -> Result<State> {
+        let s2 = cor.size * cor.size;
+        let n_known = self.known.len();
+        let kinds = st.stamper.kinds;
+        if st.amplitudes.len() == n_known {
+            return Ok(st);
+        }
+        let full = self.residual_without(&st, |_| true);
+        let each: Vec<&[f64]> = (0..kinds)
+            .map(|u| &st.kernel[u * s2..(u + 1) * s2])
+            .collect();
+        let noise = filter_noise(cor, &full, self.valid, &each)?;
+        let norm2: Vec<f64> = each.iter().map(|k| k.iter().map(|v| v * v).sum()).collect();
+        let types = &st.stamper.types;
+        let kept: Vec<usize> = (0..types.len())
+            .filter(|&i| {
+                let t = usize::from(types[i]);
+                i < n_known
+                    || t < first_blind
+                    || st.amplitudes[i].powi(2) * norm2[t] > self.detection_sigma.powi(2) * noise[t]
+            })
+            .collect();
+        if kept.len() == types.len() {
+            return Ok(st);
+        }
+        let pick = |v: &[[f64; 2]]| kept.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        let types: Vec<u8> = kept.iter().map(|&i| st.stamper.types[i]).collect();
+        let amplitudes: Vec<f64> = kept.iter().map(|&i| st.amplitudes[i]).collect();
+        Ok(self.fit(
+            cor.size,
+            &pick(&st.stamper.positions),
+            &pick(&st.stamper.given),
+            &types,
+            kinds,
+            &st.kernel,
+            Some(&amplitudes),
+        ))
     }
 
     /// Search for `blind_types` types of defects beyond the given ones; `s` is the kernel

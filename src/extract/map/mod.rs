@@ -106,7 +106,8 @@ impl Extraction {
     /// Whether the kernel explains too little of the held-out variance to be trusted: the
     /// mean held-out R^2 is below [`TRUSTED_HELDOUT_R2`] or NaN. Every host warns then.
     pub fn explains_little(&self) -> bool {
-        !(self.heldout_r2_mean() >= TRUSTED_HELDOUT_R2)
+        let r2 = self.heldout_r2_mean();
+        r2.is_nan() || r2 < TRUSTED_HELDOUT_R2
     }
     /// Pixels of the map left out as something no kernel explains (the 1s of `excluded`).
     pub fn excluded_pixels(&self) -> usize {

@@ -727,7 +727,7 @@ fn assemble(
     if let Some((i, l)) = layers
         .iter()
         .enumerate()
-        .find(|(_, l)| !l.flat && !(l.heldout_r2 >= ABSURD_R2))
+        .find(|(_, l)| !l.flat && (l.heldout_r2.is_nan() || l.heldout_r2 < ABSURD_R2))
     {
         return Err(Error::invalid(format!(
             "the held-out score of layer {i} is {} (the kernel fits pixels it was not fitted to far worse than the background alone): the positions do not match the map's defects, or the map holds none",
