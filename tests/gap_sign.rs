@@ -301,3 +301,58 @@ fn refusals() {
     .unwrap_err();
     assert!(e.to_string().contains("pairing"), "{e}");
 }
+
+/// Through files and the command line: `qpik fit RESULT.h5 --gap-sign --spec MODEL.toml`
+/// gives the library's verdict, writes the TOML and the picture, and refuses to write over
+/// its input.
+#[test]
+fn command_line_gives_the_library_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = spec(true, 0.02, 0.004, 0.3, true);
+    let ex = extraction(&truth, 0.02, 0.2, 5);
+    let result = dir.path().join("k.h5");
+    qpik::data::extraction_file::write_extraction(&result, &ex).unwrap();
+    let model = dir.path().join("model.toml");
+    std::fs::write(&model, spec(true, 0.021, 0.0045, 0.27, false).to_toml()).unwrap();
+    let lib = qpik::fit::gap_sign::gap_sign_files(
+        &[&result],
+        Some(&model),
+        &GapSignSettings::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(lib.verdict, Verdict::SignChanging, "{}", lib.reason);
+    let out = dir.path().join("gap.toml");
+    let png = dir.path().join("gap.png");
+    let run = |extra: &[&std::path::Path]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_qpik"))
+            .arg("fit")
+            .arg(&result)
+            .arg("--gap-sign")
+            .arg("--spec")
+            .arg(&model)
+            .arg("--json")
+            .args(
+                extra
+                    .iter()
+                    .flat_map(|p| [std::ffi::OsStr::new("-o"), p.as_os_str()]),
+            )
+            .arg("--png")
+            .arg(&png)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[&out]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["verdict"], "sign-changing");
+    assert!(json["confidence"].as_f64().unwrap() > 0.997);
+    assert_eq!(json["energies"].as_array().unwrap().len(), FRACTIONS.len());
+    let toml: toml::Table = std::fs::read_to_string(&out).unwrap().parse().unwrap();
+    assert_eq!(toml["gap_sign"]["verdict"].as_str(), Some("sign-changing"));
+    assert!(std::fs::metadata(&png).unwrap().len() > 0);
+    let before = std::fs::read(&result).unwrap();
+    let o = run(&[&result]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&result).unwrap(), before);
+}

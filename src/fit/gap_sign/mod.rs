@@ -352,6 +352,7 @@ fn compare(
     progress.stage("gap sign: simulate both gap forms", 4 * pairs.len() as u64);
     let mut chi2 = [0.0; 2];
     let mut predicted = [Vec::new(), Vec::new()];
+    let mut shells_predicted: [Vec<Vec<f64>>; 2] = [Vec::new(), Vec::new()];
     let mut points = 0usize;
     for (p, data) in pairs.iter().zip(signals) {
         for (f, form) in [&v.sign_changing, &v.sign_preserving]
@@ -395,6 +396,7 @@ fn compare(
             let (c, scale) = fit_scale(data, &model);
             chi2[f] += c;
             predicted[f].push(scale * model.minus.iter().sum::<f64>());
+            shells_predicted[f].push(model.minus.iter().map(|v| scale * v).collect());
         }
         points += 2 * shells.count();
     }
@@ -411,6 +413,10 @@ fn compare(
         Verdict::Undecided
     };
     let [predicted_sign_changing, predicted_sign_preserving] = predicted;
+    let [
+        predicted_shells_sign_changing,
+        predicted_shells_sign_preserving,
+    ] = shells_predicted;
     Ok(ModelComparison {
         comparison: v.comparison.name().to_string(),
         given_changes_sign: v.given_changes_sign,
@@ -421,6 +427,8 @@ fn compare(
         inflation,
         predicted_sign_changing,
         predicted_sign_preserving,
+        predicted_shells_sign_changing,
+        predicted_shells_sign_preserving,
         sigma,
         verdict,
         simulations: 4 * pairs.len(),

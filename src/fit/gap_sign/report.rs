@@ -58,6 +58,9 @@ pub struct ModelComparison {
     /// Predicted `rho^-(E)` (summed over shells, scaled) of each form.
     pub predicted_sign_changing: Vec<f64>,
     pub predicted_sign_preserving: Vec<f64>,
+    /// Predicted `rho^-` per energy and shell (scaled) of each form.
+    pub predicted_shells_sign_changing: Vec<Vec<f64>>,
+    pub predicted_shells_sign_preserving: Vec<Vec<f64>>,
     /// `sqrt(|chi2_pres - chi2_chg| / inflation)`, signed: positive favours sign-changing.
     pub sigma: f64,
     pub verdict: Verdict,
@@ -112,6 +115,8 @@ impl GapSignResult {
                 "verdict": m.verdict.name(),
                 "predicted_sign_changing": m.predicted_sign_changing,
                 "predicted_sign_preserving": m.predicted_sign_preserving,
+                "predicted_shells_sign_changing": m.predicted_shells_sign_changing,
+                "predicted_shells_sign_preserving": m.predicted_shells_sign_preserving,
                 "simulations": m.simulations,
             })
         });
