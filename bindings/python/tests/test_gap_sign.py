@@ -23,7 +23,10 @@ def test_a_result_without_opposite_energies_is_refused(tmp_path):
     obs = tmp_path / "obs.npy"
     result = tmp_path / "k.h5"
     run = lambda *a: subprocess.run([cli, *map(str, a)], check=True, capture_output=True)
-    run("simulate", "observation", "--kernel", "fe2orb-spm-8meV", "--size", 96,
+    spec = tmp_path / "s.toml"
+    spec.write_text(subprocess.run([cli, "catalog", "--spec", "fe2orb-spm-8meV"], check=True,
+                                   capture_output=True, text=True).stdout)
+    run("simulate", "observation", "--spec", spec, "--size", 96,
         "--min-defects", 8, "--max-defects", 8, "--seed", 3, "-o", obs)
     run("extract", obs, "--positions", tmp_path / "obs-positions.npy", "--kernel-size", 25,
         "--pixel-size", 2e-10, "-o", result)
