@@ -114,6 +114,24 @@ typedef enum qpik_status {
 } qpik_status;
 
 /**
+ * The verdict of a gap-sign analysis. Values are frozen.
+ */
+typedef enum qpik_gap_verdict {
+  /**
+   * The two gap forms fit equally well (or no spec was given).
+   */
+  QPIK_GAP_UNDECIDED = 0,
+  /**
+   * d-wave or s+-: the sign-changing form fits better by at least 3 sigma.
+   */
+  QPIK_GAP_SIGN_CHANGING = 1,
+  /**
+   * s or s++: the sign-preserving form fits better by at least 3 sigma.
+   */
+  QPIK_GAP_SIGN_PRESERVING = 2,
+} qpik_gap_verdict;
+
+/**
  * Element types of [`qpik_array`]. Values are fixed forever (0 is "not set").
  */
 typedef enum qpik_dtype {
@@ -176,6 +194,12 @@ typedef struct qpik_extraction qpik_extraction;
  * The result of a fit (opaque). Immutable: may be read from several threads at once.
  */
 typedef struct qpik_fit_result qpik_fit_result;
+
+/**
+ * The result of a gap-sign analysis (opaque). Immutable: may be read from several threads
+ * at once.
+ */
+typedef struct qpik_gap_sign_result qpik_gap_sign_result;
 
 /**
  * A simulated single-impurity kernel (the C type `qpik_kernel`). Immutable: thread-safe.
@@ -437,6 +461,8 @@ typedef struct qpik_extract_info {
    */
   int64_t defects;
 } qpik_extract_info;
+
+
 
 
 
@@ -789,6 +815,53 @@ enum qpik_status qpik_fit_result_json(const struct qpik_fit_result *r,
  * convention. Thread-safe.
  */
 enum qpik_status qpik_fit_result_spec_toml(const struct qpik_fit_result *r,
+                                           char *buf,
+                                           size_t buf_len,
+                                           size_t *needed);
+
+/**
+ * The gap sign of kernel type 0 of the extraction result at `result_path` (energies of both
+ * signs), or of it and `partner_path_or_null` (the other sign), compared with both gap
+ * forms (s+- / s++ for several orbitals, d / s for one) of the superconducting spec at
+ * `spec_path_or_null` (the fitted model). Without a spec the verdict is
+ * `QPIK_GAP_UNDECIDED` (the model-free reading is in the JSON but decides nothing).
+ *
+ * - `*out` receives a new `qpik_gap_sign_result` (free with `qpik_gap_sign_result_free`);
+ *   untouched on failure. Read it with `qpik_gap_sign_result_verdict` and
+ *   `qpik_gap_sign_result_json`.
+ * - `progress` (may be NULL) is called on this thread while both gap forms are simulated;
+ *   returning nonzero cancels (`QPIK_ERR_CANCELLED`, `*out` untouched).
+ *
+ * Statuses: `QPIK_ERR_NULL` (a required pointer), `QPIK_ERR_IO` / `QPIK_ERR_FORMAT` (files),
+ * `QPIK_ERR_INVALID_ARGUMENT` (no `+E` / `-E` pair, a spec without pairing terms),
+ * `QPIK_ERR_MEMORY_BUDGET`. Thread-safe.
+ */
+enum qpik_status qpik_gap_sign_file(const char *result_path,
+                                    const char *partner_path_or_null,
+                                    const char *spec_path_or_null,
+                                    struct qpik_gap_sign_result **out,
+                                    qpik_progress_fn progress,
+                                    void *user_data);
+
+/**
+ * Free a gap-sign result; NULL is a no-op. No other call may be using it.
+ */
+void qpik_gap_sign_result_free(struct qpik_gap_sign_result *r);
+
+/**
+ * The verdict and its confidence (`erf(sigma / sqrt 2)`, 0 when undecided); either output
+ * pointer may be NULL. Thread-safe.
+ */
+enum qpik_status qpik_gap_sign_result_verdict(const struct qpik_gap_sign_result *r,
+                                              enum qpik_gap_verdict *verdict,
+                                              double *confidence);
+
+/**
+ * The analysis as one JSON object (verdict, confidence, reason, `rho^-(E)` per energy and
+ * shell with standard errors, the model comparison, the model-free reading), `buf, buf_len,
+ * needed` convention. Thread-safe.
+ */
+enum qpik_status qpik_gap_sign_result_json(const struct qpik_gap_sign_result *r,
                                            char *buf,
                                            size_t buf_len,
                                            size_t *needed);

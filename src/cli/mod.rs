@@ -375,11 +375,22 @@ pub struct ExtractArgs {
 pub struct FitArgs {
     /// A qpik extraction result (.h5 from `qpik extract`).
     pub result: PathBuf,
+    /// With --gap-sign: a second result holding the kernels of the other bias sign.
+    #[arg(requires = "gap_sign")]
+    pub partner: Option<PathBuf>,
     /// The kernel spec (as `qpik catalog --spec NAME` prints) with a [fit] table naming the
-    /// free values: `free = ["model.effective_mass", ...]`, optional `[fit.bounds]`.
+    /// free values: `free = ["model.effective_mass", ...]`, optional `[fit.bounds]`. With
+    /// --gap-sign: the fitted superconducting model, whose sign-changing and sign-preserving
+    /// gap forms are compared with the data (no [fit] table needed).
+    #[arg(long, required_unless_present = "gap_sign")]
+    pub spec: Option<PathBuf>,
+    /// Gap sign instead of a fit: the phase-referenced, antisymmetrised signal
+    /// rho^-(E) = sum_q Re g(q, +E) - Re g(q, -E) of kernels at +E and -E (HAEM, PRB 92,
+    /// 184513), and whether the gap changes sign, with a confidence.
     #[arg(long)]
-    pub spec: PathBuf,
-    /// The fitted spec with a [fit.result] table (default: SPEC's name with .fit.toml).
+    pub gap_sign: bool,
+    /// The fitted spec with a [fit.result] table (default: SPEC's name with .fit.toml); with
+    /// --gap-sign: the result as TOML (default: none).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Picture: data, model and residual per energy, in real and q-space.

@@ -35,6 +35,7 @@
 //! kernel's neighbouring pixels share noise, so they are not independent data.
 
 pub mod data;
+pub mod gap_sign;
 pub mod lm;
 pub mod path;
 pub mod problem;

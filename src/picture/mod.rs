@@ -11,6 +11,7 @@ pub mod extraction;
 pub mod fit;
 mod font;
 pub mod fourier;
+pub mod gap_sign;
 mod levelling;
 mod panels;
 pub mod scale;

@@ -49,6 +49,7 @@ from ._options import describe as _describe
 from .dataset import Dataset, DatasetInfo, DatasetKernelInfo, generate_dataset, write_dataset
 from .extraction import Extraction, ExplainsLittleWarning, extract_map, find_defects
 from .fit import fit
+from .gap_sign import gap_sign
 from .kernel import Kernel, KernelInfo, Synthesis, catalog, catalog_spec, synthesize
 from .model import ExtractInfo, Model, ModelInfo, estimate_mask
 from .training import train
@@ -89,6 +90,7 @@ __all__ = [
     "estimate_mask",
     "extract_map",
     "fit",
+    "gap_sign",
     "find_defects",
     "generate_dataset",
     "library_path",

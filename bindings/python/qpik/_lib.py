@@ -216,6 +216,13 @@ _PROTOTYPES = {
     "qpik_fit_result_free": (None, [_P]),
     "qpik_fit_result_json": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
     "qpik_fit_result_spec_toml": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
+    "qpik_gap_sign_file": (c_status, [_S, _S, _S, ctypes.POINTER(_P), PROGRESS_FN, _P]),
+    "qpik_gap_sign_result_free": (None, [_P]),
+    "qpik_gap_sign_result_verdict": (
+        c_status,
+        [_P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_double)],
+    ),
+    "qpik_gap_sign_result_json": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
     "qpik_extraction_get_info": (c_status, [_P, ctypes.POINTER(qpik_extraction_info)]),
     "qpik_extraction_kernels": (c_status, [_P, _A]),
     "qpik_extraction_kernel_std": (c_status, [_P, _A]),
