@@ -16,7 +16,7 @@
 //!    the largest count times the square root of its median strength wins: many first, then
 //!    strong, so a kernel's centre rather than one of its rings (which repeat as often,
 //!    weaker), and the common adatom rather than a few clusters (stronger, but rare).
-//!    A group whose members lie along a line ([`LINE_WIDTH`]) is a step edge or a scratch:
+//!    A group whose members lie along a line ([`super::lines`]) is a step edge or a scratch:
 //!    its footprint is left out and the next group is taken.
 //! 3. **Outliers.** A candidate of the group's sign stronger than [`OUTLIER_FACTOR`] times the
 //!    group's median strength is not the common defect (a cluster, a pick-up): its footprint
@@ -29,6 +29,7 @@
 //!
 //! Positions are `(row, col)` pixels; windows are row-major with the candidate at their centre.
 
+use super::lines::{line_of, streak_segments};
 use super::terraces::Line;
 
 /// Width of the wide Gaussian of the band-pass, in pixels.
@@ -43,12 +44,12 @@ const LOOK_RADIUS: usize = 6;
 const LIKENESS: f64 = 0.75;
 /// A group needs at least this many members to be a repeated pattern.
 pub const MIN_GROUP: usize = 3;
-/// A group whose members lie within this many pixels of a line is a step edge or a scratch.
-const LINE_WIDTH: f64 = 3.0;
 /// Pixels within this distance of a line group's members are left out.
 const LINE_CLEARANCE: f64 = 8.0;
 /// Line-shaped groups left out before the search gives up.
 const MAX_LINES: usize = 4;
+/// Streak groups left out at most.
+const MAX_STREAK_GROUPS: usize = 3;
 /// Candidates this many times stronger than the group's median are outliers.
 const OUTLIER_FACTOR: f64 = 2.5;
 /// How far an outlier's footprint may reach from its extremum, in pixels.
@@ -167,6 +168,8 @@ pub struct Common {
     /// `outliers`).
     pub steps: Vec<Line>,
     pub step_band: Vec<bool>,
+    /// How many scan-line streak segments were left out (in `outliers`).
+    pub streaks: usize,
 }
 
 /// The local extrema of the band-passed map above the noise, strongest first: those whose
@@ -324,7 +327,8 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
     let mut lines = 0;
     let mut steps = Vec::new();
     let mut step_band = vec![false; h * w];
-    for _ in 0..MAX_LINES + 1 {
+    let mut streaks = 0;
+    for _ in 0..MAX_LINES + MAX_STREAK_GROUPS + 1 {
         let group_of = |i: usize| -> Vec<usize> {
             std::iter::once(i)
                 .chain(alike[i].iter().copied())
@@ -339,7 +343,8 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             .filter(|&i| !banned[i] && group_of(i).len() >= MIN_GROUP)
             .max_by(|&a, &b| weight(a).total_cmp(&weight(b)))?;
         let group = group_of(seed);
-        if let Some(line) = line_of(&group.iter().map(|&j| cands[j]).collect::<Vec<_>>()) {
+        let points: Vec<Candidate> = group.iter().map(|&j| cands[j]).collect();
+        if let Some(line) = line_of(&points) {
             // A step edge or a scratch: its extrema look alike along it. Left out, with the
             // band beside it where the step's own shape shows.
             for &j in &group {
@@ -348,6 +353,21 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             }
             steps.push(line);
             lines += 1;
+            continue;
+        }
+        if let Some(segments) = streak_segments(&points) {
+            // Scan-line streaks (not one straight line: that is a step): bumps that look alike because they are pieces of one row.
+            for &j in &group {
+                banned[j] = true;
+            }
+            for (row, c0, c1) in &segments {
+                for r in row.saturating_sub(1)..(row + 2).min(h) {
+                    for c in c0.saturating_sub(2)..(c1 + 3).min(w) {
+                        outliers[r * w + c] = true;
+                    }
+                }
+            }
+            streaks += segments.len();
             continue;
         }
         let sign = cands[seed].value.signum();
@@ -398,57 +418,10 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             lines,
             steps,
             step_band,
+            streaks,
         });
     }
     None
-}
-
-/// The line the candidates lie along, if they do (at least [`MIN_GROUP`] + 1 of them, their
-/// spread across the line's direction under [`LINE_WIDTH`] px and a third of the spread
-/// along it): their mean and principal direction.
-fn line_of(group: &[Candidate]) -> Option<Line> {
-    if group.len() < MIN_GROUP + 1 {
-        return None;
-    }
-    let n = group.len() as f64;
-    let (mr, mc) = (
-        group.iter().map(|c| c.row as f64).sum::<f64>() / n,
-        group.iter().map(|c| c.col as f64).sum::<f64>() / n,
-    );
-    let (mut a, mut b, mut d) = (0.0, 0.0, 0.0);
-    for c in group {
-        let (r, k) = (c.row as f64 - mr, c.col as f64 - mc);
-        a += r * r / n;
-        b += r * k / n;
-        d += k * k / n;
-    }
-    // Eigenvalues of [[a, b], [b, d]].
-    let half_trace = (a + d) / 2.0;
-    let root = (((a - d) / 2.0).powi(2) + b * b).sqrt();
-    let (along, across) = (
-        (half_trace + root).sqrt(),
-        (half_trace - root).max(0.0).sqrt(),
-    );
-    if !(across < LINE_WIDTH && across * 3.0 < along) {
-        return None;
-    }
-    // Principal eigenvector of [[a, b], [b, d]]: (b, l - a), or (l - d, b), the larger one.
-    let l = half_trace + root;
-    let (u, v) = if (l - a).abs() + b.abs() > (l - d).abs() + b.abs() {
-        (b, l - a)
-    } else {
-        (l - d, b)
-    };
-    let norm = u.hypot(v);
-    let direction = if norm > 0.0 {
-        [u / norm, v / norm]
-    } else {
-        [1.0, 0.0]
-    };
-    Some(Line {
-        point: [mr, mc],
-        direction,
-    })
 }
 
 /// Mark the pixels within `radius` of `c`.

@@ -21,6 +21,7 @@ pub mod clean;
 pub mod common;
 pub mod correlate;
 pub mod lattice;
+pub mod lines;
 pub mod screen;
 pub mod search;
 pub mod terraces;
@@ -240,6 +241,12 @@ pub fn extract_blind(
         _ => y,
     };
     if let Some(c) = &found_common {
+        if c.streaks > 0 {
+            chosen.push(format!(
+                "{} scan-line streak segment(s) left out (extrema along a few rows that looked alike)",
+                c.streaks
+            ));
+        }
         notes.outliers = c.outlier_count;
         for (v, out) in valid.iter_mut().zip(&c.outliers) {
             if *out && *v > 0.0 {
