@@ -321,7 +321,7 @@ case_topography(void)
     REQUIRE(data && liy >= 0 && z >= 0);
     map = channel(data, liy);
     topo = channel(data, z);
-    use_settings("qpik_extract_kernel", 1, TRUE, 49, 0);
+    use_settings("qpik_extract_kernel", 1, TRUE, 49, -1); /* symmetry auto, the default */
     before = count_channels(data);
     gwy_app_data_browser_select_data_field(data, liy);
     t0 = seconds();
@@ -411,7 +411,7 @@ case_mask(void)
     }
     gwy_container_set_object(data, gwy_app_get_mask_key_for_id(liy), mask);
     g_object_unref(mask);
-    use_settings("qpik_extract_kernel", 2, FALSE, 31, 0);
+    use_settings("qpik_extract_kernel", 2, FALSE, 31, -1); /* symmetry auto, the default */
     before = count_channels(data);
     gwy_app_data_browser_select_data_field(data, liy);
     gwy_process_func_run("qpik_extract_kernel", data, GWY_RUN_IMMEDIATE);
@@ -451,7 +451,7 @@ case_blind_report(void)
     for (k = (yres - 4) * xres; k < yres * xres; k++)
         gwy_data_field_get_data(map)[k] = 1e-12;
     gwy_data_field_invalidate(map);
-    use_settings("qpik_extract_kernel", 0, TRUE, 7, 0);
+    use_settings("qpik_extract_kernel", 0, TRUE, 7, -1); /* symmetry auto, the default */
     before = count_channels(data);
     gwy_app_data_browser_select_data_field(data, liy);
     gwy_process_func_run("qpik_extract_kernel", data, GWY_RUN_IMMEDIATE);
@@ -518,7 +518,7 @@ case_noise_warns(void)
     id = gwy_app_data_browser_add_data_field(noise, data, FALSE);
     gwy_container_set_object(data, gwy_app_get_mask_key_for_id(id), mask);
     before = count_channels(data);
-    use_settings("qpik_extract_kernel", 2, FALSE, 15, 0);
+    use_settings("qpik_extract_kernel", 2, FALSE, 15, -1); /* symmetry auto, the default */
     gwy_app_data_browser_select_data_field(data, id);
     gwy_process_func_run("qpik_extract_kernel", data, GWY_RUN_IMMEDIATE);
     CHECK_MSG(count_channels(data) == before + 4 && warnings_seen == w0 + 1,
@@ -557,7 +557,7 @@ case_bad_input(void)
     before = count_channels(data);
     for (k = 0; k < 4; k++) {
         /* Kernel 49 on the 32 x 32 map is too large; the others fail earlier. */
-        use_settings("qpik_extract_kernel", 0, k != 3, 49, 0);
+        use_settings("qpik_extract_kernel", 0, k != 3, 49, -1); /* symmetry auto, the default */
         w0 = warnings_seen;
         gwy_app_data_browser_select_data_field(data, ids[k]);
         gwy_process_func_run("qpik_extract_kernel", data, GWY_RUN_IMMEDIATE);
@@ -566,7 +566,7 @@ case_bad_input(void)
                   warnings_seen - w0);
     }
     /* Topography asked for but no channel fits. */
-    use_settings("qpik_extract_kernel", 1, TRUE, 49, 0);
+    use_settings("qpik_extract_kernel", 1, TRUE, 49, -1); /* symmetry auto, the default */
     w0 = warnings_seen;
     gwy_app_data_browser_select_data_field(data, ids[3]);
     gwy_process_func_run("qpik_extract_kernel", data, GWY_RUN_IMMEDIATE);
@@ -630,7 +630,7 @@ case_volume(void)
     bid = gwy_app_data_browser_add_brick(brick, preview, data, FALSE);
     gwy_app_data_browser_add_data_field(topo, data, FALSE);
 
-    use_settings("qpik_extract_kernels", 1, FALSE, 21, 0);
+    use_settings("qpik_extract_kernels", 1, FALSE, 21, -1); /* symmetry auto, the default */
     gwy_app_data_browser_select_brick(data, bid);
     gwy_volume_func_run("qpik_extract_kernels", data, GWY_RUN_IMMEDIATE);
 
@@ -706,7 +706,7 @@ case_volume(void)
         gint badid;
         gwy_brick_fill(bad, NAN);
         badid = gwy_app_data_browser_add_brick(bad, preview, data, FALSE);
-        use_settings("qpik_extract_kernels", 0, TRUE, 21, 0);
+        use_settings("qpik_extract_kernels", 0, TRUE, 21, -1); /* symmetry auto, the default */
         gwy_app_data_browser_select_brick(data, badid);
         gwy_volume_func_run("qpik_extract_kernels", data, GWY_RUN_IMMEDIATE);
         vids = gwy_app_data_browser_get_volume_ids(data);

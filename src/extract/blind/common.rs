@@ -16,7 +16,8 @@
 //!    the largest count times the square root of its median strength wins: many first, then
 //!    strong, so a kernel's centre rather than one of its rings (which repeat as often,
 //!    weaker), and the common adatom rather than a few clusters (stronger, but rare).
-//!    A group whose members lie along a line ([`super::lines`]) is a step edge or a scratch:
+//!    A group whose members lie along a line across at least half the map ([`super::lines`])
+//!    is a step edge or a scratch; one on a few scan lines is streaks:
 //!    its footprint is left out and the next group is taken.
 //! 3. **Outliers.** A candidate of the group's sign stronger than [`OUTLIER_FACTOR`] times the
 //!    group's median strength is not the common defect (a cluster, a pick-up): its footprint
@@ -328,6 +329,8 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
     let mut steps = Vec::new();
     let mut step_band = vec![false; h * w];
     let mut streaks = 0;
+    // A step reaches across at least a third of the map's shorter side.
+    let min_step = h.min(w) as f64 / 3.0;
     for _ in 0..MAX_LINES + MAX_STREAK_GROUPS + 1 {
         let group_of = |i: usize| -> Vec<usize> {
             std::iter::once(i)
@@ -344,7 +347,7 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
             .max_by(|&a, &b| weight(a).total_cmp(&weight(b)))?;
         let group = group_of(seed);
         let points: Vec<Candidate> = group.iter().map(|&j| cands[j]).collect();
-        if let Some(line) = line_of(&points) {
+        if let Some(line) = line_of(&points, min_step) {
             // A step edge or a scratch: its extrema look alike along it. Left out, with the
             // band beside it where the step's own shape shows.
             for &j in &group {
@@ -396,7 +399,7 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
                     .filter(|&j| !banned[j] && cands[j].value.signum() == cands[i].value.signum())
                     .collect();
                 let points: Vec<Candidate> = g.iter().map(|&j| cands[j]).collect();
-                line_of(&points).map(|l| (g, l))
+                line_of(&points, min_step).map(|l| (g, l))
             });
             let Some((g, line)) = next else { break };
             for &j in &g {

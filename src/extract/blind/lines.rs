@@ -54,8 +54,11 @@ pub fn streak_segments(group: &[Candidate]) -> Option<Vec<(usize, usize, usize)>
 /// spread across the line's direction under [`LINE_WIDTH`] px and a third of the spread
 /// along it): their mean and principal direction. One in eight of them (rounded down) may
 /// lie off the line (a defect beside a step that looks like the step's bumps): the line is
-/// fitted again without the members farthest across it.
-pub fn line_of(group: &[Candidate]) -> Option<Line> {
+/// fitted again without the members farthest across it. The line must reach `min_length`
+/// px from its first member to its last: a step crosses much of the map, while the
+/// look-alike extrema of one lattice-periodic kernel (graphene's) line up along a lattice
+/// row only within the kernel's reach.
+pub fn line_of(group: &[Candidate], min_length: f64) -> Option<Line> {
     if group.len() < MIN_GROUP + 1 {
         return None;
     }
@@ -77,7 +80,19 @@ pub fn line_of(group: &[Candidate]) -> Option<Line> {
         kept.truncate(group.len() - off);
     }
     let line = principal_line(&kept)?;
-    straight(&kept, &line).then_some(line)
+    (straight(&kept, &line) && length(&kept, &line) >= min_length).then_some(line)
+}
+
+/// How far the candidates reach along `line`, first to last, in pixels.
+fn length(group: &[Candidate], line: &Line) -> f64 {
+    let along = group.iter().map(|c| {
+        (c.row as f64 - line.point[0]) * line.direction[0]
+            + (c.col as f64 - line.point[1]) * line.direction[1]
+    });
+    let (lo, hi) = along.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    hi - lo
 }
 
 /// Whether the candidates' spread across `line` (through their mean) is under
@@ -149,14 +164,16 @@ mod tests {
     fn a_sloped_step_is_a_line_even_with_a_defect_off_it() {
         // 20 extrema along row = 180 - col / 12, and one look-alike defect 70 px away.
         let mut group: Vec<Candidate> = (0..20).map(|i| at(180 - i, 6 + 12 * i)).collect();
-        assert!(line_of(&group).is_some());
+        assert!(line_of(&group, 0.0).is_some());
+        // 228 px long: not a step if a step must reach 240.
+        assert!(line_of(&group, 240.0).is_none());
         group.push(at(102, 68));
-        let line = line_of(&group).expect("a line with one member off it");
+        let line = line_of(&group, 0.0).expect("a line with one member off it");
         let slope = line.direction[0] / line.direction[1];
         assert!((slope + 1.0 / 12.0).abs() < 0.01, "slope {slope}");
         // Off by more than one in eight: no line.
         group.extend([at(30, 30), at(60, 200), at(90, 120)]);
-        assert!(line_of(&group).is_none());
+        assert!(line_of(&group, 0.0).is_none());
     }
 
     #[test]
@@ -164,7 +181,7 @@ mod tests {
         let group: Vec<Candidate> = (0..20)
             .map(|i| at((37 * i + 11) % 240 + 8, (91 * i + 5) % 240 + 8))
             .collect();
-        assert!(line_of(&group).is_none());
+        assert!(line_of(&group, 0.0).is_none());
         assert!(streak_segments(&group).is_none());
     }
 
@@ -179,6 +196,6 @@ mod tests {
         assert_eq!(segments.len(), 3, "{segments:?}");
         assert!(segments.contains(&(123, 90, 242)), "{segments:?}");
         // Not a line: the rows are far apart.
-        assert!(line_of(&group).is_none());
+        assert!(line_of(&group, 0.0).is_none());
     }
 }
