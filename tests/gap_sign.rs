@@ -4,7 +4,7 @@
 //! strength, broadening and gap size are off the truth's. Right verdicts must reach 95 %,
 //! and a decided verdict must never be wrong; harsh noise and pure noise give "undecided".
 
-use ndarray::{Array2, Array3, Array4};
+use ndarray::Array4;
 use qpik::extract::map::Extraction;
 use qpik::fit::gap_sign::variants::{simulate, variants};
 use qpik::fit::gap_sign::{GapSignResult, GapSignSettings, Verdict, gap_sign};
@@ -71,38 +71,7 @@ fn extraction(truth: &KernelSpec, gap: f64, noise: f64, seed: u64) -> Extraction
             std[[0, k, i, j]] = sd as f32;
         }
     }
-    bare_extraction(kernels, std, energies, px)
-}
-
-fn bare_extraction(
-    kernels: Array4<f32>,
-    kernel_std: Array4<f32>,
-    energies: Vec<f64>,
-    px: f64,
-) -> Extraction {
-    let e = energies.len();
-    Extraction {
-        kernel_std,
-        kernels,
-        positions: vec![],
-        types: vec![],
-        amplitudes: Array2::zeros((0, e)),
-        residual: Array3::zeros((e, 1, 1)),
-        background: Array3::zeros((e, 1, 1)),
-        heldout_r2: vec![0.0; e],
-        fit_r2: vec![0.0; e],
-        symmetry: 0,
-        mirror_axis_deg: vec![f64::NAN],
-        smoothness: vec![0.0; e],
-        decay: vec![0.0; e],
-        pixel_size_m: px * 1e-10,
-        value_unit: "S".into(),
-        energies_ev: energies,
-        method: "forward".into(),
-        settings_toml: String::new(),
-        excluded: Array2::zeros((1, 1)),
-        notes: String::new(),
-    }
+    Extraction::of_kernels(kernels, std, energies, px * 1e-10, "S")
 }
 
 /// One case: the truth's parameters and the analysing spec's (off the truth's).
@@ -257,7 +226,7 @@ fn pure_noise_is_undecided() {
     let mut rng = Rng::new(99);
     let kernels = Array4::from_shape_fn((1, 6, S, S), |_| rng.normal() as f32);
     let std = Array4::from_elem((1, 6, S, S), 1.0f32);
-    let ex = bare_extraction(kernels, std, energies, 2.0);
+    let ex = Extraction::of_kernels(kernels, std, energies, 2.0e-10, "S");
     let r = gap_sign(&[&ex], None, &GapSignSettings::default(), &NoProgress).unwrap();
     assert_eq!(r.verdict, Verdict::Undecided, "{}", r.reason);
     let model = spec(true, 0.02, 0.004, 0.2, true);
@@ -277,19 +246,21 @@ fn pure_noise_is_undecided() {
 /// Energies without opposites, and a spec that is not superconducting, are refused.
 #[test]
 fn refusals() {
-    let ex = bare_extraction(
+    let ex = Extraction::of_kernels(
         Array4::zeros((1, 2, S, S)),
         Array4::from_elem((1, 2, S, S), 1.0),
         vec![0.01, 0.02],
-        2.0,
+        2.0e-10,
+        "S",
     );
     let e = gap_sign(&[&ex], None, &GapSignSettings::default(), &NoProgress).unwrap_err();
     assert!(e.to_string().contains("opposite"), "{e}");
-    let ex = bare_extraction(
+    let ex = Extraction::of_kernels(
         Array4::zeros((1, 2, S, S)),
         Array4::from_elem((1, 2, S, S), 1.0),
         vec![0.01, -0.01],
-        2.0,
+        2.0e-10,
+        "S",
     );
     let normal = catalog::find("fe2orb-normal-0meV").unwrap().to_toml();
     let e = gap_sign(

@@ -5,7 +5,7 @@
 use super::*;
 use crate::progress::NoProgress;
 use crate::rng::Rng;
-use ndarray::{Array2, Array3, Array4};
+use ndarray::Array4;
 
 const S: usize = 33;
 const NOISE: f64 = 0.02;
@@ -39,28 +39,13 @@ fn extraction(spec: &KernelSpec, offset: [f64; 2], seed: u64) -> Extraction {
             kernels[[0, k, i, j]] = (v / rms + NOISE * rng.normal()) as f32;
         }
     }
-    Extraction {
-        kernel_std: Array4::from_elem((1, e, S, S), NOISE as f32),
+    Extraction::of_kernels(
         kernels,
-        positions: vec![],
-        types: vec![],
-        amplitudes: Array2::zeros((0, e)),
-        residual: Array3::zeros((e, 1, 1)),
-        background: Array3::zeros((e, 1, 1)),
-        heldout_r2: vec![0.0; e],
-        fit_r2: vec![0.0; e],
-        symmetry: 0,
-        mirror_axis_deg: vec![f64::NAN],
-        smoothness: vec![0.0; e],
-        decay: vec![0.0; e],
-        pixel_size_m: spec.render.pixel_size_a * 1e-10,
-        value_unit: "S".into(),
-        energies_ev: energies,
-        method: "forward".into(),
-        settings_toml: String::new(),
-        excluded: Array2::zeros((1, 1)),
-        notes: String::new(),
-    }
+        Array4::from_elem((1, e, S, S), NOISE as f32),
+        energies,
+        spec.render.pixel_size_a * 1e-10,
+        "S",
+    )
 }
 
 const FREE: &str = "[fit]\nfree = [\"model.effective_mass\", \"model.band_bottom_ev\"]\n\

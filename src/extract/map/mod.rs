@@ -88,6 +88,41 @@ pub struct Extraction {
 
 impl Extraction {
     /// Kernel size S.
+    /// An extraction holding only kernels `[T, E, S, S]` and their standard errors (no
+    /// defects, map or scores): what a fit or a gap-sign analysis reads, for kernels that
+    /// come from elsewhere (simulations, other tools). Method `forward`, symmetry none.
+    pub fn of_kernels(
+        kernels: Array4<f32>,
+        kernel_std: Array4<f32>,
+        energies_ev: Vec<f64>,
+        pixel_size_m: f64,
+        value_unit: &str,
+    ) -> Self {
+        let e = energies_ev.len();
+        Extraction {
+            kernels,
+            kernel_std,
+            positions: vec![],
+            types: vec![],
+            amplitudes: Array2::zeros((0, e)),
+            residual: Array3::zeros((e, 1, 1)),
+            background: Array3::zeros((e, 1, 1)),
+            heldout_r2: vec![0.0; e],
+            fit_r2: vec![0.0; e],
+            symmetry: 0,
+            mirror_axis_deg: vec![f64::NAN],
+            smoothness: vec![0.0; e],
+            decay: vec![0.0; e],
+            pixel_size_m,
+            value_unit: value_unit.into(),
+            energies_ev,
+            method: "forward".into(),
+            settings_toml: String::new(),
+            excluded: Array2::zeros((1, 1)),
+            notes: String::new(),
+        }
+    }
+
     pub fn kernel_size(&self) -> usize {
         self.kernels.dim().2
     }

@@ -251,26 +251,9 @@ pub fn gap_sign_files(
 /// Standard error of the sum over every shell (the shells share pixels, so not the
 /// quadrature sum of theirs).
 fn total_std(shells: &Shells, pair: &EnergyPair, core_px: f64) -> f64 {
-    let n = shells.size;
-    let mut w = vec![0.0; n * n];
-    for f in &shells.filters {
-        for (a, b) in w.iter_mut().zip(f) {
-            *a += b;
-        }
-    }
-    let c = (n / 2) as f64;
-    let mut var = 0.0;
-    for i in 0..n {
-        for j in 0..n {
-            let r = ((i as f64 - c).powi(2) + (j as f64 - c).powi(2)).sqrt();
-            if r < core_px {
-                continue;
-            }
-            let wij = w[i * n + j];
-            var += wij * wij * (pair.plus.std[[i, j]].powi(2) + pair.minus.std[[i, j]].powi(2));
-        }
-    }
-    var.sqrt()
+    (shells.total_variance(&pair.plus.std, core_px)
+        + shells.total_variance(&pair.minus.std, core_px))
+    .sqrt()
 }
 
 /// HAEM's model-free reading of `rho^-(E)` (energies up to the gap when it is known).

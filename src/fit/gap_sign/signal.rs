@@ -187,6 +187,18 @@ impl Shells {
         self.weighted(k, std, core_px, |w, v| w * w * v * v)
     }
 
+    /// The variance of the sum over every shell for independent pixels of standard error
+    /// `std` (the shells share pixels, so not the sum of their variances).
+    pub fn total_variance(&self, std: &Array2<f64>, core_px: f64) -> f64 {
+        let mut w = vec![0.0; self.size * self.size];
+        for f in &self.filters {
+            for (a, b) in w.iter_mut().zip(f) {
+                *a += b;
+            }
+        }
+        self.over(&w, std, core_px, |w, v| w * w * v * v)
+    }
+
     fn weighted(
         &self,
         k: usize,
@@ -194,9 +206,19 @@ impl Shells {
         core_px: f64,
         f: impl Fn(f64, f64) -> f64,
     ) -> f64 {
+        self.over(&self.filters[k], image, core_px, f)
+    }
+
+    /// `sum f(w, image)` over the pixels of radius `>= core_px` from the centre.
+    fn over(
+        &self,
+        w: &[f64],
+        image: &Array2<f64>,
+        core_px: f64,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> f64 {
         let n = self.size;
         let c = (n / 2) as f64;
-        let w = &self.filters[k];
         let mut total = 0.0;
         for i in 0..n {
             for j in 0..n {
