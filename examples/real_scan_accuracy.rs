@@ -6,7 +6,8 @@
 //! then the medians.
 //! `cargo run --release --example real_scan_accuracy [MAPS] [FIRST_SEED]`; `QPIK_SURFACE=NAME`
 //! takes another surface (cu111, au111 or a catalog kernel name); `QPIK_SETTINGS='symmetry = "auto"'`
-//! changes settings from the defaults.
+//! changes settings from the defaults; `QPIK_ORACLE=1` runs the map engine on the true
+//! positions instead, and `QPIK_MASK_CORES=1` with it leaves out the true cores.
 
 use qpik::data::map_data::MapData;
 use qpik::extract::blind::extract_blind;
@@ -76,6 +77,19 @@ fn main() {
                 }
             }
             let seen = truth.seen_positions();
+            if std::env::var_os("QPIK_MASK_CORES").is_some() {
+                let rc = truth.core_radius_px[0];
+                let (h, w) = truth.map.dim();
+                for p in &seen {
+                    for r in 0..h {
+                        for c in 0..w {
+                            if (r as f64 - p[0]).hypot(c as f64 - p[1]) <= rc {
+                                map.data[[0, r, c]] = f32::NAN;
+                            }
+                        }
+                    }
+                }
+            }
             let keep: Vec<usize> = (0..seen.len())
                 .filter(|&i| {
                     let (r, c) = (seen[i][0].round(), seen[i][1].round());
@@ -133,6 +147,9 @@ fn main() {
             ex.excluded.iter().filter(|&&x| x > 0).count(),
             ex.heldout_r2_mean(),
         );
+        if std::env::var_os("QPIK_NOTES").is_some() {
+            println!("  notes: {}", ex.notes);
+        }
         recall.push(r0);
         false_pos.push(sc.false_positive_fraction);
         maxdot.push(sc.maxdot_outside_core);

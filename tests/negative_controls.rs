@@ -91,8 +91,11 @@ fn the_positive_control_still_gives_its_kernel() {
         "{} defects found of {adatoms} adatoms",
         ex.positions.len()
     );
+    // The adatoms' cores swamp their rings, so the result is the rings' fit, scored on the
+    // pixels outside the cores: well above the trusted floor, where noise stays below it.
+    assert!(ex.notes.contains("cores"), "{}", ex.notes);
     assert!(
-        ex.heldout_r2_mean() > 0.5,
+        ex.heldout_r2_mean() > qpik::extract::map::TRUSTED_HELDOUT_R2,
         "held-out R^2 {}",
         ex.heldout_r2_mean()
     );

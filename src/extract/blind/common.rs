@@ -55,6 +55,9 @@ const MAX_STREAK_GROUPS: usize = 3;
 const OUTLIER_FACTOR: f64 = 2.5;
 /// How far an outlier's footprint may reach from its extremum, in pixels.
 const OUTLIER_REACH: f64 = 30.0;
+/// An outlier's raised region: where it stands above the ground by this fraction of its
+/// height (a cluster 3-10 adatoms high keeps its whole plateau, not its rings).
+const RAISED_FRACTION: f64 = 0.15;
 /// Margin around an outlier's footprint, in pixels.
 const OUTLIER_MARGIN: usize = 3;
 /// The kernel reaches as far as its mean window stands this far above its error (in power).
@@ -384,8 +387,12 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
         if members.len() < MIN_GROUP {
             return None;
         }
+        // A cluster is a raised plateau whose middle the band-pass flattens: its footprint
+        // also follows its height, on the map smoothed by 1 px.
+        let smooth = gaussian_blur(y, valid, h, w, 1.0);
         for c in cands.iter().chain(&at_edge).filter(|c| strong(c)) {
             footprint(&band, valid, h, w, c, &mut outliers);
+            raised(&smooth, valid, h, w, c, &mut outliers);
             outlier_count += 1;
         }
         // Steps that the common defect outranks: the other groups that line up.
@@ -450,7 +457,55 @@ fn disk(h: usize, w: usize, c: &Candidate, radius: f64, out: &mut [bool]) {
 /// [`OUTLIER_MARGIN`].
 fn footprint(band: &[f64], valid: &[f64], h: usize, w: usize, c: &Candidate, out: &mut [bool]) {
     let sign = c.value.signum();
-    let level = 0.25 * c.value.abs();
+    let value: Vec<f64> = band.iter().map(|x| x * sign).collect();
+    flood(&value, valid, h, w, c, 0.25 * c.value.abs(), out);
+}
+
+/// Mark the raised region of the outlier `c` (a cluster's plateau, a pit's hollow): the
+/// pixels connected to it where `smooth` stands above the local ground (the median within
+/// [`OUTLIER_REACH`]) by more than [`RAISED_FRACTION`] of the outlier's height over it,
+/// within [`OUTLIER_REACH`], grown by [`OUTLIER_MARGIN`].
+fn raised(smooth: &[f64], valid: &[f64], h: usize, w: usize, c: &Candidate, out: &mut [bool]) {
+    let sign = c.value.signum();
+    let reach = OUTLIER_REACH as usize;
+    let rows = c.row.saturating_sub(reach)..(c.row + reach + 1).min(h);
+    let cols = c.col.saturating_sub(reach)..(c.col + reach + 1).min(w);
+    let mut around: Vec<f64> = rows
+        .clone()
+        .flat_map(|r| cols.clone().map(move |cc| r * w + cc))
+        .filter(|&i| valid[i] > 0.0)
+        .map(|i| smooth[i] * sign)
+        .collect();
+    if around.is_empty() {
+        return;
+    }
+    let mid = around.len() / 2;
+    let ground = *around.select_nth_unstable_by(mid, f64::total_cmp).1;
+    // The outlier's top: the highest point within a few pixels of its band-pass extremum.
+    let top = (c.row.saturating_sub(4)..(c.row + 5).min(h))
+        .flat_map(|r| (c.col.saturating_sub(4)..(c.col + 5).min(w)).map(move |cc| r * w + cc))
+        .filter(|&i| valid[i] > 0.0)
+        .map(|i| smooth[i] * sign)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if top <= ground {
+        return;
+    }
+    let level = ground + RAISED_FRACTION * (top - ground);
+    let height: Vec<f64> = smooth.iter().map(|x| x * sign).collect();
+    flood(&height, valid, h, w, c, level, out);
+}
+
+/// Mark the pixels connected to `c` where `value > level` (within [`OUTLIER_REACH`]), grown
+/// by [`OUTLIER_MARGIN`].
+fn flood(
+    value: &[f64],
+    valid: &[f64],
+    h: usize,
+    w: usize,
+    c: &Candidate,
+    level: f64,
+    out: &mut [bool],
+) {
     let mut inside = vec![false; h * w];
     let mut stack = vec![c.row * w + c.col];
     inside[c.row * w + c.col] = true;
@@ -470,7 +525,7 @@ fn footprint(band: &[f64], valid: &[f64], h: usize, w: usize, c: &Candidate, out
             }
             let j = rr * w + cc;
             let far = (rr as f64 - c.row as f64).hypot(cc as f64 - c.col as f64) > OUTLIER_REACH;
-            if !inside[j] && !far && valid[j] > 0.0 && band[j] * sign > level {
+            if !inside[j] && !far && valid[j] > 0.0 && value[j] > level {
                 inside[j] = true;
                 stack.push(j);
             }

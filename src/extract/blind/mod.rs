@@ -19,6 +19,7 @@
 
 pub mod clean;
 pub mod common;
+pub mod cores;
 pub mod correlate;
 pub mod lattice;
 pub mod lines;
@@ -337,6 +338,8 @@ pub fn extract_blind(
             types: vec![0; known.len()],
             kernel_size: s,
             residual: Vec::new(),
+            kernels: Vec::new(),
+            searched_size: 0,
         };
         let mut ex = finish(map, &given, settings, progress)?;
         chosen.push("no defects found beyond the given ones".into());
@@ -416,7 +419,7 @@ pub fn extract_blind(
         .zip(&valid)
         .map(|(g, v)| *g > 0.0 && *v <= 0.0)
         .collect();
-    let ex = if excluded.iter().any(|x| *x) || stepped {
+    let screened_map = if excluded.iter().any(|x| *x) || stepped {
         let mut screened = map.clone();
         if let Some(labels) = &terrace_labels {
             for mut layer in screened.data.outer_iter_mut() {
@@ -436,24 +439,36 @@ pub fn extract_blind(
                 }
             }
         }
-        finish(&screened, &found, settings, progress)?
+        Some(screened)
     } else {
-        finish(map, &found, settings, progress)?
+        None
     };
-    let mut ex = ex;
-    ex.excluded = Array2::from_shape_fn((h, w), |(r, c)| u8::from(excluded[r * w + c]));
-    let kinds = ex.type_count();
-    if settings.types == TypeCount::Auto {
+    let fit_map = screened_map.as_ref().unwrap_or(map);
+    // When the search's kernel has a core that swamps its rings, this first fit only screens
+    // (faint defects, the refusals, the core's reach and values), without the bootstrap. The
+    // rings' fit below, without the cores, is the result.
+    let cored = cores::dominant(&found.kernels, found.searched_size);
+    let first_settings = if cored {
+        MapSettings {
+            bootstrap: 0,
+            ..settings.clone()
+        }
+    } else {
+        settings.clone()
+    };
+    let mut ex = finish(fit_map, &found, &first_settings, progress)?;
+    // Blind defects the engine's fit leaves next to nothing go when the core swamps the
+    // rings (companions of a core fitted a little off, once the kernel is at its full size
+    // and the positions refined), and the engine fits once more without them.
+    if let Some(kept) = faint(&ex, known.len()).filter(|_| cored) {
+        let dropped = found.positions.len() - kept.len();
+        found.positions = kept.iter().map(|&i| found.positions[i]).collect();
+        found.types = kept.iter().map(|&i| found.types[i]).collect();
+        ex = finish(fit_map, &found, &first_settings, progress)?;
         chosen.push(format!(
-            "{kinds} type{}: a further type must pay for its kernel and its defects",
-            if kinds == 1 { "" } else { "s" }
+            "{dropped} defect(s) the fit left weaker than {FAINT} of their type's median amplitude dropped"
         ));
     }
-    let left_out = notes.describe();
-    if !left_out.is_empty() {
-        chosen.push(format!("left out {left_out}"));
-    }
-    ex.notes = chosen.join("; ");
     let r2 = ex.heldout_r2_mean();
     // The second search (see `too_few`) must earn its result: correlated noise searched
     // without the per-round threshold tiles the map with bumps that predict little.
@@ -470,7 +485,98 @@ pub fn extract_blind(
             "no defects found: the blind search's best kernel explains {r2:.3} of the held-out half of the map (below {MIN_HELDOUT_R2}); the map shows no repeated defect pattern",
         )));
     }
+    // Cores that swamp their rings are left out, and the engine fits the rings again.
+    let radii = cores::core_radii(&ex);
+    if radii.iter().any(Option::is_some) {
+        let core = cores::core_pixels(&ex_positions(&ex), &ex.types, &radii, h, w);
+        let mut masked = fit_map.clone();
+        for mut layer in masked.data.outer_iter_mut() {
+            for (x, c) in layer.iter_mut().zip(&core) {
+                if *c {
+                    *x = f32::NAN;
+                }
+            }
+        }
+        // The cores place the defects best: the rings' fit keeps the first fit's positions.
+        let placed = Found {
+            positions: ex_positions(&ex),
+            types: ex.types.clone(),
+            ..found.clone()
+        };
+        let fixed = MapSettings {
+            refine_positions_px: 0.5,
+            ..settings.clone()
+        };
+        let mut rings = finish(&masked, &placed, &fixed, progress)?;
+        cores::restore_centres(&mut rings, &ex, &radii);
+        for (t, r) in radii.iter().enumerate() {
+            if let Some((r, d)) = r {
+                chosen.push(format!(
+                    "type {t}'s cores ({d:.0} x its rings) left out within {r:.1} px of each defect: the rings fitted without them (held-out R^2 {:.3} of the pixels outside the cores; {:.3} with them), the kernel's centre and the positions from the fit with them (refined by at most 0.5 px on the rings)",
+                    rings.heldout_r2_mean(),
+                    ex.heldout_r2_mean()
+                ));
+            }
+        }
+        ex = rings;
+    } else if cored {
+        // The engine's kernel has no dominant core after all: the full fit is the result.
+        ex = finish(fit_map, &found, settings, progress)?;
+    }
+    ex.excluded = Array2::from_shape_fn((h, w), |(r, c)| u8::from(excluded[r * w + c]));
+    let kinds = ex.type_count();
+    if settings.types == TypeCount::Auto {
+        chosen.push(format!(
+            "{kinds} type{}: a further type must pay for its kernel and its defects",
+            if kinds == 1 { "" } else { "s" }
+        ));
+    }
+    let left_out = notes.describe();
+    if !left_out.is_empty() {
+        chosen.push(format!("left out {left_out}"));
+    }
+    ex.notes = chosen.join("; ");
     Ok(ex)
+}
+
+/// The refined positions of `ex`, `(row, col)` pixels.
+fn ex_positions(ex: &Extraction) -> Vec<[f64; 2]> {
+    ex.positions
+        .iter()
+        .map(|p| [f64::from(p[0]), f64::from(p[1])])
+        .collect()
+}
+
+/// Blind defects whose fitted amplitude is below this fraction of their type's median go.
+const FAINT: f64 = 0.2;
+
+/// Indices of the defects to keep when the engine's fit `ex` leaves some blind ones fainter
+/// than [`FAINT`] times their type's median amplitude (averaged over the energies, signed:
+/// the opposite sign is fainter still), or `None` when all stay.
+fn faint(ex: &Extraction, n_known: usize) -> Option<Vec<usize>> {
+    let n = ex.positions.len();
+    let strength = |i: usize| ex.amplitudes.row(i).iter().map(|&a| a as f64).sum::<f64>();
+    let kinds = ex
+        .types
+        .iter()
+        .map(|&t| usize::from(t) + 1)
+        .max()
+        .unwrap_or(0);
+    let mut median = vec![0.0; kinds];
+    for (t, m) in median.iter_mut().enumerate() {
+        let mut a: Vec<f64> = (n_known..n)
+            .filter(|&i| usize::from(ex.types[i]) == t)
+            .map(strength)
+            .collect();
+        if !a.is_empty() {
+            let mid = a.len() / 2;
+            *m = *a.select_nth_unstable_by(mid, f64::total_cmp).1;
+        }
+    }
+    let kept: Vec<usize> = (0..n)
+        .filter(|&i| i < n_known || strength(i) >= FAINT * median[usize::from(ex.types[i])])
+        .collect();
+    (kept.len() < n && kept.len() > n_known).then_some(kept)
 }
 
 /// Said in the notes when the search ran again without the per-round filter-noise threshold.

@@ -47,6 +47,12 @@ const WEAK_AMPLITUDE: f64 = 0.2;
 const KERNEL_PIXEL_COST: f64 = 0.5;
 /// How far a blind defect may move from its detected pixel as it is refined.
 const REFINE_PX: f64 = 1.0;
+/// A blind defect within this many pixels of a stronger one of its type ...
+const COMPANION_RADIUS: f64 = 4.5;
+/// ... and weaker than this fraction of it is a companion: the search's patch for a core
+/// the kernel fits a little off (a sharp apparent-height core 20-100 times the rings, at a
+/// subpixel position), not a defect. A dimer's two members are about equally strong.
+const COMPANION_RATIO: f64 = 0.5;
 /// Passes of the filter-noise prune at most (each refits; it stops when nothing goes).
 const PRUNE_PASSES: usize = 4;
 
@@ -59,6 +65,10 @@ pub struct Found {
     pub kernel_size: usize,
     /// The searched map minus the search's model (background and defects), 0 where invalid.
     pub residual: Vec<f64>,
+    /// The search's kernels, type-major `S_s x S_s` each at the size searched `S_s` (which
+    /// may be smaller than `kernel_size`), each type scaled to a mean amplitude of 1.
+    pub kernels: Vec<f64>,
+    pub searched_size: usize,
 }
 
 /// The map and how to search it.
@@ -651,11 +661,53 @@ impl Search<'_> {
         if st.amplitudes.len() == n_known {
             return Ok(None);
         }
+        let mut kernels = st.kernel.clone();
+        for (t, k) in kernels.chunks_mut(s2).enumerate() {
+            let a: Vec<f64> = (0..st.amplitudes.len())
+                .filter(|&i| usize::from(st.stamper.types[i]) == t)
+                .map(|i| st.amplitudes[i])
+                .collect();
+            let mean = a.iter().sum::<f64>() / a.len().max(1) as f64;
+            if mean.is_finite() && mean != 0.0 {
+                k.iter_mut().for_each(|x| *x *= mean);
+            }
+        }
+        // Companions are the mark of a core that swamps its rings; elsewhere two close
+        // defects of unequal strength may both be real.
+        let keep = if super::cores::dominant(&kernels, s) {
+            companions_kept(&st, n_known)
+        } else {
+            vec![true; st.amplitudes.len()]
+        };
         Ok(Some(Found {
-            residual: self.residual_without(&st, |_| true),
-            positions: st.stamper.positions.clone(),
-            types: st.stamper.types.clone(),
+            kernels,
+            searched_size: s,
+            residual: self.residual_without(&st, |i| keep[i]),
+            positions: (0..keep.len())
+                .filter(|&i| keep[i])
+                .map(|i| st.stamper.positions[i])
+                .collect(),
+            types: (0..keep.len())
+                .filter(|&i| keep[i])
+                .map(|i| st.stamper.types[i])
+                .collect(),
             kernel_size: s,
         }))
     }
+}
+
+/// Which defects of `st` to keep: all but the blind companions (see [`COMPANION_RATIO`]).
+fn companions_kept(st: &State, n_known: usize) -> Vec<bool> {
+    let (pos, types, a) = (&st.stamper.positions, &st.stamper.types, &st.amplitudes);
+    (0..pos.len())
+        .map(|i| {
+            i < n_known
+                || !(n_known..pos.len()).any(|j| {
+                    j != i
+                        && types[j] == types[i]
+                        && a[i] < COMPANION_RATIO * a[j]
+                        && (pos[i][0] - pos[j][0]).hypot(pos[i][1] - pos[j][1]) < COMPANION_RADIUS
+                })
+        })
+        .collect()
 }
