@@ -197,8 +197,8 @@ qpik_gwy_options(GwyParams *params, gdouble dx_m, const gchar *value_unit, gchar
     if (pol >= 0 && pol < 3 && !set_option(opts, "topography.polarity", polarity[pol], error))
         goto fail;
     if (dx_m > 0.0 && isfinite(dx_m)) {
-        g_ascii_formatd(buf, sizeof(buf), "%.12g", dx_m * 1e10);
-        if (!set_option(opts, "map.pixel_size_a", buf, error))
+        g_ascii_formatd(buf, sizeof(buf), "%.12g", dx_m);
+        if (!set_option(opts, "map.pixel_size_m", buf, error))
             goto fail;
     }
     /* The unit is metadata only: one qpik refuses (too long, odd characters) is left out. */
