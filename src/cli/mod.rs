@@ -357,7 +357,8 @@ pub struct ExtractArgs {
     /// allocated.
     #[arg(long, default_value_t = crate::extract::map::MapSettings::DEFAULT_MEMORY_BUDGET)]
     pub memory_budget: u64,
-    /// Kernel size S in pixels (default: from the defect spacing).
+    /// Kernel size S in pixels, odd, 3 to 513 (an even size is refused, naming the odd
+    /// sizes beside it; default: from the defect spacing).
     #[arg(long)]
     pub kernel_size: Option<usize>,
     /// Symmetry of the kernel about the impurity: auto, none, a rotation order (2, 3, 4, 6; 1 =

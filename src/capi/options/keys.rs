@@ -297,7 +297,7 @@ pub(super) const KEYS: &[Key] = &[
         "map.kernel_size",
         Kind::AutoUInt,
         "auto",
-        "qpik_extract_map: kernel size S in pixels (3..=513; auto: from the defect spacing, odd, at most 129 and the map's smaller side)",
+        "qpik_extract_map: kernel size S in pixels, odd, 3..=513 (an even size is refused with QPIK_ERR_OPTION_VALUE, naming the odd sizes beside it; auto: from the defect spacing, odd, at most 129 and the map's smaller side)",
     ),
     key(
         "map.symmetry",

@@ -50,7 +50,12 @@ impl qpik_options {
     pub(crate) fn get(&self, key: &str) -> CResult<String> {
         if let Some(a) = find_alias(key) {
             return Ok(match self.float(a.key) {
-                Some(m) => format!("{}", m / a.unit.metres()),
+                // Twelve significant digits: 1.5 comes back as 1.5, not 1.4999999999999998.
+                Some(m) => {
+                    let v = m / a.unit.metres();
+                    let rounded: f64 = format!("{v:.11e}").parse().unwrap_or(v);
+                    format!("{rounded}")
+                }
                 None => find_key(a.key)?.default.to_string(),
             });
         }
