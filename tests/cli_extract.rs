@@ -80,7 +80,10 @@ fn the_real_scan_with_defects_from_z_gives_a_result_file_pictures_and_json() {
         && o.status.success()
     {
         let want = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(want.split_whitespace().next(), Some(&*ex.provenance.input_sha256));
+        assert_eq!(
+            want.split_whitespace().next(),
+            Some(&*ex.provenance.input_sha256)
+        );
     }
     assert_eq!(ex.provenance.input_sha256.len(), 64);
     // The kernels alone as .npy, and the same kernel.
@@ -331,7 +334,16 @@ fn bad_input_gets_a_clear_message_and_leaves_nothing() {
     // Units: Angstrom given as metres, an even kernel size, NaN; the old spelling too.
     for flag in ["--pixel-size-m", "--pixel-size"] {
         let err = failure(&qpik(
-            &["extract", scan(), "--defects-from", "Z", flag, "0.893", "-o", "k.h5"],
+            &[
+                "extract",
+                scan(),
+                "--defects-from",
+                "Z",
+                flag,
+                "0.893",
+                "-o",
+                "k.h5",
+            ],
             &d,
         ));
         assert!(
@@ -341,15 +353,36 @@ fn bad_input_gets_a_clear_message_and_leaves_nothing() {
         );
     }
     let err = failure(&qpik(
-        &["extract", scan(), "--defects-from", "Z", "--pixel-size-m", "NaN", "-o", "k.h5"],
+        &[
+            "extract",
+            scan(),
+            "--defects-from",
+            "Z",
+            "--pixel-size-m",
+            "NaN",
+            "-o",
+            "k.h5",
+        ],
         &d,
     ));
     assert!(err.contains("not a finite number"), "{err}");
     let err = failure(&qpik(
-        &["extract", scan(), "--defects-from", "Z", "--kernel-size", "48", "-o", "k.h5"],
+        &[
+            "extract",
+            scan(),
+            "--defects-from",
+            "Z",
+            "--kernel-size",
+            "48",
+            "-o",
+            "k.h5",
+        ],
         &d,
     ));
-    assert!(err.contains("48 is even") && err.contains("47 or 49"), "{err}");
+    assert!(
+        err.contains("48 is even") && err.contains("47 or 49"),
+        "{err}"
+    );
     let left: Vec<String> = std::fs::read_dir(&d)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

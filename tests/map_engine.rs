@@ -488,11 +488,7 @@ fn refined_positions_stay_on_the_map() {
     assert!(edge.is_finite(), "no defect to put at the edge");
     let w = edge.floor() as usize;
     let last = (w - 1) as f64;
-    let image = sc
-        .observation
-        .image
-        .slice(ndarray::s![.., ..w])
-        .to_owned();
+    let image = sc.observation.image.slice(ndarray::s![.., ..w]).to_owned();
     let given: Vec<[f64; 2]> = truth
         .iter()
         .filter(|p| (p[1] as f64) < last + 8.0)
@@ -510,7 +506,10 @@ fn refined_positions_stay_on_the_map() {
     for (p, g) in ex.positions.iter().zip(&given) {
         let (r, c) = (p[0] as f64, p[1] as f64);
         assert!(
-            r >= g[0].min(0.0) && r <= g[0].max(h - 1.0) && c >= g[1].min(0.0) && c <= g[1].max(last),
+            r >= g[0].min(0.0)
+                && r <= g[0].max(h - 1.0)
+                && c >= g[1].min(0.0)
+                && c <= g[1].max(last),
             "refined ({r}, {c}) from ({}, {}) left the 128 x {w} map",
             g[0],
             g[1]
@@ -527,7 +526,10 @@ fn even_kernel_sizes_and_implausible_pixel_sizes_are_refused_once_for_all() {
     let e = extract_kernels(&map, &at, &settings(48), &NoProgress)
         .expect_err("even")
         .to_string();
-    assert!(e.contains("kernel size 48 is even") && e.contains("47 or 49"), "{e}");
+    assert!(
+        e.contains("kernel size 48 is even") && e.contains("47 or 49"),
+        "{e}"
+    );
     // Blind too (no defects given): the same check.
     let e = extract_kernels(&map, &[], &settings(48), &NoProgress)
         .expect_err("even")
@@ -539,7 +541,10 @@ fn even_kernel_sizes_and_implausible_pixel_sizes_are_refused_once_for_all() {
         let e = extract_kernels(&map, p, &settings(9), &NoProgress)
             .expect_err("implausible")
             .to_string();
-        assert!(e.contains("did you mean 0.893 Angstrom (8.93e-11 m)?"), "{e}");
+        assert!(
+            e.contains("did you mean 0.893 Angstrom (8.93e-11 m)?"),
+            "{e}"
+        );
     }
     for bad in [f64::INFINITY, -1e-10, 0.0] {
         map.pixel_size_m = bad;
