@@ -107,7 +107,7 @@ def test_pixel_size_in_metres_and_the_deprecated_angstrom_spelling(scene, result
         with pytest.raises(qpik.OptionError):
             qpik.extract_map(scene["map"], mask=scene["mask"], map__pixel_size_m=bad)
     # An even kernel size, with the odd sizes beside it.
-    with pytest.raises(qpik.OptionError, match=f"use {S - 1} or {S + 1}"):
+    with pytest.raises(qpik.OptionError, match=f"use {S} or {S + 2}"):
         qpik.extract_map(scene["map"], mask=scene["mask"], map__kernel_size=S + 1)
 
 
