@@ -350,7 +350,7 @@ typedef struct qpik_extraction_info {
    */
   double fit_r2;
   /**
-   * The map's pixel size in metres (option `map.pixel_size_a`; NaN when not given).
+   * The map's pixel size in metres (option `map.pixel_size_m`; NaN when not given).
    */
   double pixel_size_m;
   /**
@@ -523,7 +523,7 @@ struct qpik_array qpik_array_3d(void *data,
  * Generate a simulated dataset file at `path` (HDF5; written under a temporary name and
  * renamed, so an existing file is replaced only on success). Options (NULL = defaults, the
  * paper's scale: 100 kernels x 500 observations of 64 x 64): `seed`, `size`,
- * `pixel_size_a`, `dataset.*`, `defects.*`, `artefacts*`, `memory_budget_bytes` (a dataset
+ * `pixel_size_m`, `dataset.*`, `defects.*`, `artefacts*`, `memory_budget_bytes` (a dataset
  * whose generation needs more, or whose kernels x per_kernel overflows, gives
  * `QPIK_ERR_MEMORY_BUDGET` before anything is allocated). `progress` (may be NULL) is
  * called on this thread; returning nonzero cancels (`QPIK_ERR_CANCELLED`).
@@ -598,7 +598,8 @@ enum qpik_status qpik_dataset_read(const struct qpik_dataset *dataset,
  * `kernels` (3-D, k x rows x cols, ground-truth kernels, impurity at (rows/2, cols/2)),
  * `observations` and `masks` (3-D, n x rows x cols; masks binary), `kernel_index` (n
  * values, the kernel row of each observation). QPIK_F32 or QPIK_F64 (masks also QPIK_U8),
- * finite. Option `pixel_size_a` is required (the pixel size in Angstrom). Kernels are named
+ * finite. Option `pixel_size_m` is required (the pixel size in metres; `pixel_size_a`, in
+ * Angstrom, is a deprecated alias). Kernels are named
  * kernel-0, kernel-1, ..., all in the training split, symmetry 0 (unknown); defect
  * positions are the mask pixels. Written atomically. Thread-safe.
  */
@@ -615,8 +616,8 @@ enum qpik_status qpik_dataset_write(const char *path,
  *
  * - `opts` (NULL = defaults): `topography.polarity` (bright, dark or auto; default
  *   bright), `topography.threshold_sigma` (default 5), `topography.defect_size_a` (apparent
- *   width in Angstrom, default 6) with `map.pixel_size_a` (the image's pixel size in
- *   Angstrom; unset: defects are taken to be 4 pixels wide).
+ *   width in Angstrom, default 6) with `map.pixel_size_m` (the image's pixel size in
+ *   metres; unset: defects are taken to be 4 pixels wide).
  * - `topography`: 2-D `[H, W]`, QPIK_F32 or QPIK_F64, any unit and strides, H and W at
  *   least 3. NaN marks missing pixels; infinity is `QPIK_ERR_NOT_FINITE`.
  * - `positions`: NULL to count only, or `[M, 2]` (QPIK_F32 or QPIK_F64) that receives
@@ -640,7 +641,8 @@ enum qpik_status qpik_find_defects(const struct qpik_options *opts,
  *
  * - `opts` (NULL = defaults): `map.*` (kernel size, symmetry, background, smoothness,
  *   bootstrap, blocks, iterations, seed, memory budget; see `qpik_options_describe`), and
- *   the map's metadata: `map.pixel_size_a` (Angstrom; reported in metres),
+ *   the map's metadata: `map.pixel_size_m` (metres, 1e-12 to 1e-6; the deprecated
+ *   `map.pixel_size_a` takes Angstrom),
  *   `map.value_unit`, `map.energies_ev` (one per layer). `seed` seeds it when `map.seed`
  *   is not set.
  * - `map`: 2-D `[H, W]` or 3-D `[E, H, W]` (E energies sharing the defects), QPIK_F32 or
@@ -708,6 +710,18 @@ enum qpik_status qpik_extraction_notes(const struct qpik_extraction *ex,
                                        char *buf,
                                        size_t buf_len,
                                        size_t *needed);
+
+/**
+ * The point group the kernels were projected onto, as chosen (`map.symmetry` auto picks
+ * one): "none", "isotropic", a rotation order "2", "3", "4", "6", or a group with mirror
+ * lines "m", "2mm", "3m", "4mm", "6mm" (`qpik_extraction_info.symmetry` holds the rotation
+ * order alone). `buf, buf_len, needed` convention (`qpik_catalog_name`): UTF-8.
+ * Thread-safe.
+ */
+enum qpik_status qpik_extraction_symmetry_name(const struct qpik_extraction *ex,
+                                               char *buf,
+                                               size_t buf_len,
+                                               size_t *needed);
 
 /**
  * The kernels into `out`: `[T, E, S, S]`, or `[E, S, S]` when T = 1, or `[S, S]` when
@@ -887,7 +901,7 @@ enum qpik_status qpik_catalog_spec(const char *name, char *buf, size_t buf_len, 
 
 /**
  * Simulate a kernel: a catalog kernel by `name`, or a TOML spec in `spec_toml` (exactly one
- * of them non-NULL). Options (NULL = defaults): `size`, `pixel_size_a`, `rotation_deg`
+ * of them non-NULL). Options (NULL = defaults): `size`, `pixel_size_m`, `rotation_deg`
  * override the spec's image grid; `memory_budget_bytes` bounds the simulation (a k-grid or
  * orbital count that needs more gives `QPIK_ERR_MEMORY_BUDGET` before allocating). Units: the image is the LDOS change in states/eV per
  * Angstrom^2 (per spin for spinless models), impurity at pixel (rows/2, cols/2).

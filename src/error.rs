@@ -42,6 +42,15 @@ impl Error {
         }
     }
 
+    /// The message without the kind's "invalid input: " prefix, for a boundary that puts
+    /// its own context (an option or flag name) in front.
+    pub fn message(&self) -> String {
+        match self {
+            Error::InvalidInput(m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// Shorthand for [`Error::Io`].
     pub fn io(path: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {

@@ -6,8 +6,10 @@
 //! observations, stores them as HDF5 datasets, and extracts kernels.
 //!
 //! # Conventions
-//! - Energies in eV, measured from the Fermi level; lengths in Angstrom in the API,
-//!   metres in files (`*_m` attributes). Wave vectors in 1/Angstrom.
+//! - Energies in eV, measured from the Fermi level. A map's pixel size is in metres at
+//!   every interface, with the unit in the name (`pixel_size_m`) and a plausibility check
+//!   ([`units`]); kernel specs and the physics inside use Angstrom (`pixel_size_a`), and
+//!   files metres (`*_m` attributes). Wave vectors in 1/Angstrom.
 //! - Images are row-major `[row, col]`. Pixel `(i, j)` of an image of size `H x W`
 //!   sits at `x = (j - W/2) p`, `y = (i - H/2) p` (pixel size `p`, integer division),
 //!   so the impurity of a kernel is at pixel `(H/2, W/2)`. Row 0 is the top of a picture.
@@ -34,5 +36,6 @@ pub mod picture;
 pub mod progress;
 pub mod rng;
 pub mod synthesis;
+pub mod units;
 
 pub use error::{Error, Result};

@@ -72,6 +72,20 @@ fn the_real_scan_with_defects_from_z_gives_a_result_file_pictures_and_json() {
     );
     assert!(ex.kernels.iter().all(|v| v.is_finite()));
     assert!(d.join("fese.png").is_file());
+    // Provenance: this qpik, and the scan's name and SHA-256 (checked independently).
+    assert_eq!(ex.provenance.qpik_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(ex.provenance.input_name, "FeSe_topography.sxm");
+    assert_eq!(report["input_sha256"], ex.provenance.input_sha256.as_str());
+    if let Ok(o) = Command::new("sha256sum").arg(scan()).output()
+        && o.status.success()
+    {
+        let want = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            want.split_whitespace().next(),
+            Some(&*ex.provenance.input_sha256)
+        );
+    }
+    assert_eq!(ex.provenance.input_sha256.len(), 64);
     // The kernels alone as .npy, and the same kernel.
     let out = qpik(
         &[
@@ -317,6 +331,58 @@ fn bad_input_gets_a_clear_message_and_leaves_nothing() {
         &d,
     ));
     assert!(err.contains("constant"), "{err}");
+    // Units: Angstrom given as metres, an even kernel size, NaN; the old spelling too.
+    for flag in ["--pixel-size-m", "--pixel-size"] {
+        let err = failure(&qpik(
+            &[
+                "extract",
+                scan(),
+                "--defects-from",
+                "Z",
+                flag,
+                "0.893",
+                "-o",
+                "k.h5",
+            ],
+            &d,
+        ));
+        assert!(
+            err.contains("--pixel-size-m")
+                && err.contains("did you mean 0.893 Angstrom (8.93e-11 m)?"),
+            "{err}"
+        );
+    }
+    let err = failure(&qpik(
+        &[
+            "extract",
+            scan(),
+            "--defects-from",
+            "Z",
+            "--pixel-size-m",
+            "NaN",
+            "-o",
+            "k.h5",
+        ],
+        &d,
+    ));
+    assert!(err.contains("not a finite number"), "{err}");
+    let err = failure(&qpik(
+        &[
+            "extract",
+            scan(),
+            "--defects-from",
+            "Z",
+            "--kernel-size",
+            "48",
+            "-o",
+            "k.h5",
+        ],
+        &d,
+    ));
+    assert!(
+        err.contains("48 is even") && err.contains("47 or 49"),
+        "{err}"
+    );
     let left: Vec<String> = std::fs::read_dir(&d)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

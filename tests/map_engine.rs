@@ -463,3 +463,94 @@ fn paper_style_64_maps_meet_the_issue_targets() {
         "mean RMSE {rmse:.3}, Pearson {r:.3}"
     );
 }
+
+#[test]
+fn refined_positions_stay_on_the_map() {
+    // A defect truly just beyond the right edge of a cropped map, given at the last column
+    // (where a mask would put it): refinement pulls it towards the truth, but never off the
+    // map (a position at column 225.16 of a 224-column map was once reported).
+    let s = 31;
+    let sc = scene(
+        "shockley-cu111-0meV",
+        128,
+        (15, 25),
+        s,
+        Artefacts::default(),
+        2,
+    );
+    let truth = &sc.observation.positions;
+    let edge = truth
+        .iter()
+        .filter(|p| (40.0..100.0).contains(&p[1]) && (8.0..120.0).contains(&p[0]))
+        .filter(|p| p[1].fract() <= 0.5)
+        .map(|p| p[1])
+        .fold(f32::NAN, f32::max);
+    assert!(edge.is_finite(), "no defect to put at the edge");
+    let w = edge.floor() as usize;
+    let last = (w - 1) as f64;
+    let image = sc.observation.image.slice(ndarray::s![.., ..w]).to_owned();
+    let given: Vec<[f64; 2]> = truth
+        .iter()
+        .filter(|p| (p[1] as f64) < last + 8.0)
+        .map(|p| [p[0] as f64, (p[1] as f64).min(last)])
+        .collect();
+    assert!(given.iter().any(|p| p[1] == last));
+    let ex = extract_map(
+        &MapData::from_image(image),
+        &given,
+        &settings(s),
+        &NoProgress,
+    )
+    .expect("extraction");
+    let h = 128.0;
+    for (p, g) in ex.positions.iter().zip(&given) {
+        let (r, c) = (p[0] as f64, p[1] as f64);
+        assert!(
+            r >= g[0].min(0.0)
+                && r <= g[0].max(h - 1.0)
+                && c >= g[1].min(0.0)
+                && c <= g[1].max(last),
+            "refined ({r}, {c}) from ({}, {}) left the 128 x {w} map",
+            g[0],
+            g[1]
+        );
+    }
+}
+
+#[test]
+fn even_kernel_sizes_and_implausible_pixel_sizes_are_refused_once_for_all() {
+    use qpik::extract::map::extract_kernels;
+    let image = Array2::from_shape_fn((64, 64), |(r, c)| ((r * 7 + c * 3) % 11) as f32);
+    let mut map = MapData::from_image(image);
+    let at = [[20.0, 20.0], [40.0, 40.0]];
+    let e = extract_kernels(&map, &at, &settings(48), &NoProgress)
+        .expect_err("even")
+        .to_string();
+    assert!(
+        e.contains("kernel size 48 is even") && e.contains("47 or 49"),
+        "{e}"
+    );
+    // Blind too (no defects given): the same check.
+    let e = extract_kernels(&map, &[], &settings(48), &NoProgress)
+        .expect_err("even")
+        .to_string();
+    assert!(e.contains("47 or 49"), "{e}");
+    // 0.893 Angstrom given as metres.
+    map.pixel_size_m = 0.893;
+    for p in [&at[..], &[]] {
+        let e = extract_kernels(&map, p, &settings(9), &NoProgress)
+            .expect_err("implausible")
+            .to_string();
+        assert!(
+            e.contains("did you mean 0.893 Angstrom (8.93e-11 m)?"),
+            "{e}"
+        );
+    }
+    for bad in [f64::INFINITY, -1e-10, 0.0] {
+        map.pixel_size_m = bad;
+        let e = extract_map(&map, &at, &settings(9), &NoProgress)
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("pixel size"), "{e}");
+    }
+}

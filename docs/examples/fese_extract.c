@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
 
     qpik_options *opts = NULL;
     qpik_options_new(&opts);
-    qpik_options_set(opts, "map.pixel_size_a", "0.892857"); /* 20 nm / 224 pixels */
+    qpik_options_set(opts, "map.pixel_size_m", "8.92857e-11"); /* 20 nm / 224 pixels */
     qpik_options_set(opts, "map.value_unit", "A");
     qpik_array m = qpik_array_2d(map, QPIK_F32, ROWS, COLS, QPIK_ROW_MAJOR);
     qpik_extraction *ex = NULL;

@@ -197,8 +197,8 @@ qpik_gwy_options(GwyParams *params, gdouble dx_m, const gchar *value_unit, gchar
     if (pol >= 0 && pol < 3 && !set_option(opts, "topography.polarity", polarity[pol], error))
         goto fail;
     if (dx_m > 0.0 && isfinite(dx_m)) {
-        g_ascii_formatd(buf, sizeof(buf), "%.12g", dx_m * 1e10);
-        if (!set_option(opts, "map.pixel_size_a", buf, error))
+        g_ascii_formatd(buf, sizeof(buf), "%.12g", dx_m);
+        if (!set_option(opts, "map.pixel_size_m", buf, error))
             goto fail;
     }
     /* The unit is metadata only: one qpik refuses (too long, odd characters) is left out. */
@@ -456,25 +456,28 @@ qpik_gwy_explains_little(const qpik_extraction_info *info)
                            info->heldout_r2);
 }
 
-/* The extraction's notes (free with g_free), or NULL with *error set. */
+typedef qpik_status (*ExtractionText)(const qpik_extraction *, char *, size_t, size_t *);
+
+/* A string of the extraction (`buf, buf_len, needed` convention; free with g_free), or NULL
+ * with *error set. */
 static gchar *
-notes_of(const qpik_extraction *ex, gchar **error)
+text_of(const qpik_extraction *ex, ExtractionText get, const gchar *what, gchar **error)
 {
     size_t needed = 0;
-    gchar *notes;
-    qpik_status st = qpik_extraction_notes(ex, NULL, 0, &needed);
+    gchar *text;
+    qpik_status st = get(ex, NULL, 0, &needed);
 
     if (st != QPIK_OK && st != QPIK_ERR_BUFFER_TOO_SMALL) {
-        *error = qpik_gwy_error("qpik_extraction_notes", st);
+        *error = qpik_gwy_error(what, st);
         return NULL;
     }
-    notes = g_malloc(needed ? needed : 1);
-    if ((st = qpik_extraction_notes(ex, notes, needed ? needed : 1, NULL)) != QPIK_OK) {
-        *error = qpik_gwy_error("qpik_extraction_notes", st);
-        g_free(notes);
+    text = g_malloc(needed ? needed : 1);
+    if ((st = get(ex, text, needed ? needed : 1, NULL)) != QPIK_OK) {
+        *error = qpik_gwy_error(what, st);
+        g_free(text);
         return NULL;
     }
-    return notes;
+    return text;
 }
 
 /* Store a string the container takes over (Gwyddion's strings are guchar). */
@@ -489,11 +492,18 @@ qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
                   const gchar *from, gchar **error)
 {
     GwyContainer *meta;
-    gchar *notes = notes_of(ex, error), *warning, *symmetry;
+    gchar *notes = text_of(ex, qpik_extraction_notes, "qpik_extraction_notes", error);
+    gchar *warning, *symmetry;
 
     if (!notes)
         return NULL;
+    symmetry = text_of(ex, qpik_extraction_symmetry_name, "qpik_extraction_symmetry_name", error);
+    if (!symmetry) {
+        g_free(notes);
+        return NULL;
+    }
     meta = gwy_container_new();
+    put(meta, "qpik version", g_strdup(qpik_version()));
     put(meta, "qpik method", g_strdup(info->method == QPIK_METHOD_BLIND ? "blind" : "forward"));
     put(meta, "qpik defects",
         g_strdup_printf("%" G_GINT64_FORMAT " (%s)", info->defects, from ? from : "?"));
@@ -501,12 +511,7 @@ qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
         g_strdup_printf("%" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " px", info->kernel_size,
                         info->kernel_size));
     put(meta, "qpik types", g_strdup_printf("%" G_GINT64_FORMAT, info->types));
-    if (info->symmetry == 0)
-        symmetry = g_strdup("none");
-    else if (info->symmetry == 1)
-        symmetry = g_strdup("isotropic");
-    else
-        symmetry = g_strdup_printf("%u-fold", info->symmetry);
+    /* The point group as chosen (none, isotropic, 2..6, m, 2mm, 3m, 4mm, 6mm). */
     if (isfinite(info->mirror_axis_deg)) {
         gchar *with = g_strdup_printf("%s, mirror line at %.1f deg", symmetry,
                                       info->mirror_axis_deg);
@@ -515,6 +520,7 @@ qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
     }
     put(meta, "qpik symmetry", symmetry);
     put(meta, "qpik held-out R^2", g_strdup_printf("%.4f", info->heldout_r2));
+    put(meta, "qpik fit R^2", g_strdup_printf("%.4f", info->fit_r2));
     put(meta, "qpik excluded pixels", g_strdup_printf("%" G_GINT64_FORMAT, info->excluded_pixels));
     if (*notes)
         put(meta, "qpik notes", notes);
@@ -556,6 +562,12 @@ qpik_gwy_record_used(GwyParams *params, const gchar *function_name,
     gwy_container_set_int32(settings, used_key(prefix, "kernel_size"), (gint32)info->kernel_size);
     gwy_container_set_int32(settings, used_key(prefix, "types"), (gint32)info->types);
     gwy_container_set_int32(settings, used_key(prefix, "symmetry"), (gint32)info->symmetry);
+    gwy_container_set_int32(settings, used_key(prefix, "defect_count"),
+                            (gint32)MIN(info->defects, G_MAXINT32));
+    gwy_container_set_double(settings, used_key(prefix, "heldout_r2"), info->heldout_r2);
+    gwy_container_set_double(settings, used_key(prefix, "fit_r2"), info->fit_r2);
+    gwy_container_set_const_string(settings, used_key(prefix, "qpik_version"),
+                                   (const guchar *)qpik_version());
     gwy_container_set_const_string(settings, used_key(prefix, "method"),
                                    (const guchar *)(info->method == QPIK_METHOD_BLIND ? "blind"
                                                                                       : "forward"));

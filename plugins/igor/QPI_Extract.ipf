@@ -37,7 +37,8 @@
 //     step edges). The kernel's wave note holds heldout_r2, pixel_size_m, symmetry,
 //     method (forward or blind), excluded_pixels, notes (what was chosen and why, what
 //     was left out), warning (when the kernel explains under 10 % of the held-out
-//     variance) and the command run.
+//     variance), qpik_version, kernel_size, types, symmetry_name and defects as chosen,
+//     input_name and input_sha256 (the map file qpik read), and the command run.
 // - Igor 9 and later read the whole result (.h5) with the built-in HDF5 operations;
 //   Igor 8 asks qpik for the kernels alone as .npy and reads them with QPIK_ReadNpy.
 
@@ -345,7 +346,7 @@ Function/S QPIK_CommandLine(String program, String mapPath, String defectsFlag, 
 	endif
 	if (numtype(pixelSizeM) == 0 && pixelSizeM > 0)
 		sprintf px, "%.10g", pixelSizeM
-		cmd += " --pixel-size " + px
+		cmd += " --pixel-size-m " + px
 	endif
 	cmd += " -o \"" + outPath + "\" --json"
 	return cmd
@@ -495,6 +496,14 @@ static Function/S LoadResultH5(String path, WAVE map)
 	Variable heldout = LoadNumberAttribute(fileID, "heldout_r2")
 	Variable pixel = LoadNumberAttribute(fileID, "pixel_size_m")
 	Variable symmetry = LoadNumberAttribute(fileID, "symmetry")
+	// Provenance and the settings as chosen (empty or NaN in files of older qpik versions).
+	String version = LoadStringAttribute(fileID, "qpik_version")
+	String symmetryName = LoadStringAttribute(fileID, "symmetry_name")
+	String inputName = LoadStringAttribute(fileID, "input_name")
+	String inputSha = LoadStringAttribute(fileID, "input_sha256")
+	Variable chosenSize = LoadNumberAttribute(fileID, "kernel_size")
+	Variable chosenTypes = LoadNumberAttribute(fileID, "types")
+	Variable defectCount = LoadNumberAttribute(fileID, "defects")
 	HDF5LoadData/A="heldout_r2_per_energy"/TYPE=1/O/Q/Z/N=heldout_r2 fileID, "/"
 	HDF5LoadData/A="fit_r2"/TYPE=1/O/Q/Z/N=fit_r2 fileID, "/"
 	HDF5CloseFile fileID
@@ -551,6 +560,7 @@ static Function/S LoadResultH5(String path, WAVE map)
 	CopyScales/P map, excluded
 	Note/K kernel, "heldout_r2=" + num2str(heldout) + ";pixel_size_m=" + num2str(pixel) + ";symmetry=" + num2str(symmetry) + ";"
 	Note/NOCR kernel, "method=" + method + ";excluded_pixels=" + num2str(sum(excluded)) + ";notes=" + notes + ";"
+	Note/NOCR kernel, "qpik_version=" + version + ";kernel_size=" + num2str(chosenSize) + ";types=" + num2str(chosenTypes) + ";symmetry_name=" + symmetryName + ";defects=" + num2str(defectCount) + ";input_name=" + inputName + ";input_sha256=" + inputSha + ";"
 	if (heldout < 0.1 || numtype(heldout) != 0)
 		Note/NOCR kernel, "warning=the kernel explains under 10 % of the held-out variance;"
 		Print "qpik: warning: the kernel explains little of the map (held-out R^2 " + num2str(heldout) + " < 0.1)"

@@ -49,7 +49,7 @@ static double *positions_from_matlab(const mxArray *p, size_t *n) {
 }
 
 /* Positions found in a topography Z (H x W) with qpik_find_defects (0-based, row-major);
- * the options carry topography.polarity and map.pixel_size_a. */
+ * the options carry topography.polarity and map.pixel_size_m. */
 static double *positions_from_topography(const mxArray *z, size_t h, size_t w, size_t *n) {
     const mwSize *d = mxGetDimensions(z);
     uint32_t dtype = qm_float_dtype(z, "'Topography'");
@@ -105,7 +105,7 @@ static const struct {
     {"Types", "map.types", 1.0, "'Types'"},
     {"KernelSize", "map.kernel_size", 1.0, "'KernelSize'"},
     {"Symmetry", "map.symmetry", 1.0, "'Symmetry'"},
-    {"PixelSize", "map.pixel_size_a", 1e10, "'PixelSize' (metres)"},
+    {"PixelSize", "map.pixel_size_m", 1.0, "'PixelSize' (metres)"},
     {"Background", "map.background", 1.0, "'Background'"},
     {"Smoothness", "map.smoothness", 1.0, "'Smoothness'"},
     {"Decay", "map.decay", 1.0, "'Decay'"},
@@ -172,16 +172,18 @@ static mxArray *excluded_mask(const qpik_extraction_info *in) {
 }
 
 /* The extraction's notes as a char row vector. */
-static mxArray *notes_text(void) {
+/* A string of the extraction (`buf, buf_len, needed` convention) as a MATLAB char array. */
+static mxArray *extraction_text(qpik_status (*get)(const qpik_extraction *, char *, size_t,
+                                                   size_t *)) {
     size_t needed = 0;
     char *buf;
     mxArray *a;
-    qpik_status st = qpik_extraction_notes(g_ex, NULL, 0, &needed);
+    qpik_status st = get(g_ex, NULL, 0, &needed);
     if (st != QPIK_ERR_BUFFER_TOO_SMALL) {
         qm_check(st);
     }
     buf = mxMalloc(needed ? needed : 1);
-    qm_check(qpik_extraction_notes(g_ex, buf, needed ? needed : 1, &needed));
+    qm_check(get(g_ex, buf, needed ? needed : 1, &needed));
     a = mxCreateString(buf);
     mxFree(buf);
     return a;
@@ -222,10 +224,14 @@ static mxArray *info_struct(const qpik_extraction_info *in, mxClassID cls) {
     add(st, "positions_estimated", mxCreateLogicalScalar(in->positions_estimated != 0));
     add(st, "defects_source", mxCreateString(g_source));
     add(st, "method", mxCreateString(in->method == QPIK_METHOD_BLIND ? "blind" : "forward"));
-    add(st, "notes", notes_text());
+    add(st, "notes", extraction_text(qpik_extraction_notes));
     add(st, "excluded", excluded_mask(in));
     add(st, "excluded_pixels", mxCreateDoubleScalar((double)in->excluded_pixels));
     add(st, "explains_little", mxCreateLogicalScalar(in->explains_little != 0));
+    /* Provenance: what made the result and the settings as chosen. */
+    add(st, "qpik_version", mxCreateString(qpik_version()));
+    add(st, "symmetry_name", extraction_text(qpik_extraction_symmetry_name));
+    add(st, "defects", mxCreateDoubleScalar((double)n));
     return st;
 }
 

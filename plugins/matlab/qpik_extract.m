@@ -21,7 +21,8 @@
 %   'Blind'       true: search the map for more defects than those given (with no
 %                 'Defects' or 'Topography': find them all from the map).
 %   'Types'       number of defect types 1..8, or 'auto' (default 1).
-%   'KernelSize'  S, odd pixels, or 'auto' (default: 1.5 x the mean defect spacing).
+%   'KernelSize'  S, odd pixels (an even size is refused, naming the odd sizes beside
+%                 it), or 'auto' (default: 1.5 x the mean defect spacing).
 %   'Symmetry'    'auto' (default: each tried on held-out data, the most constrained
 %                 as good as the best kept), 'none', 1 (isotropic), 2, 3, 4 or 6:
 %                 projects K onto that rotation group;
@@ -29,7 +30,10 @@
 %                 impurity, whose angle is found from the kernel (info.mirror_axis_deg:
 %                 0 along a row, 90 along a column, positive clockwise on screen; NaN
 %                 without mirrors).
-%   'PixelSize'   the map's pixel size in metres (reported in info.pixel_size_m).
+%   'PixelSize'   the map's pixel size in METRES, qpik's one unit (e.g. 8.93e-11), 1e-12
+%                 to 1e-6: a value outside is refused with a hint ('PixelSize', 0.893 ->
+%                 "did you mean 0.893 Angstrom (8.93e-11 m)?"). Reported in
+%                 info.pixel_size_m.
 %   'Background'  'constant', 'plane' (default) or 'plane-and-lines'.
 %   'Smoothness'  'auto' (default, chosen on held-out data) or a weight.
 %   'Decay'       'auto' (default, chosen on held-out data) or a weight W: a penalty
@@ -58,6 +62,10 @@
 %                      saturated plateaus, glitch rows, spikes, clusters, step edges);
 %                      all false for 'forward'.
 %     excluded_pixels  nnz(info.excluded).
+%     qpik_version     the qpik library version that made the result.
+%     symmetry_name    the point group as chosen: 'none', 'isotropic', '2'..'6', 'm',
+%                      '2mm', '3m', '4mm' or '6mm'.
+%     defects          N, the number of defects used.
 %     explains_little  true when the kernel explains under 10 % of the held-out variance
 %                      (heldout_r2 < 0.1): it probably means nothing. A warning
 %                      qpik:explainsLittle is issued then.

@@ -91,7 +91,7 @@ static qpik_kernel *kernel_for(const char *name, const char *toml) {
     char *key = mxMalloc(len + 1), *copy;
     snprintf(key, len + 1, "%c%s\n", name ? 'n' : 's', src);
     key_append(&key, &len, "size");
-    key_append(&key, &len, "pixel_size_a");
+    key_append(&key, &len, "pixel_size_m");
     key_append(&key, &len, "rotation_deg");
     if (g_kernel && g_kernel_key && strcmp(key, g_kernel_key) == 0) {
         mxFree(key);
@@ -243,7 +243,7 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
                 qm_set_arg(g_kopts, "size", v, 1.0, "'Size'");
             }
         } else if (qm_is(key, "PixelSize")) {
-            qm_set_arg(g_kopts, "pixel_size_a", v, 1e10, "'PixelSize' (metres)");
+            qm_set_arg(g_kopts, "pixel_size_m", v, 1.0, "'PixelSize' (metres)");
         } else if (qm_is(key, "Rotation")) {
             qm_set_arg(g_kopts, "rotation_deg", v, 1.0, "'Rotation' (degrees)");
         } else if (qm_is(key, "MapSize")) {

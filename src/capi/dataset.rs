@@ -51,7 +51,7 @@ pub struct qpik_dataset_kernel_info {
 /// Generate a simulated dataset file at `path` (HDF5; written under a temporary name and
 /// renamed, so an existing file is replaced only on success). Options (NULL = defaults, the
 /// paper's scale: 100 kernels x 500 observations of 64 x 64): `seed`, `size`,
-/// `pixel_size_a`, `dataset.*`, `defects.*`, `artefacts*`, `memory_budget_bytes` (a dataset
+/// `pixel_size_m`, `dataset.*`, `defects.*`, `artefacts*`, `memory_budget_bytes` (a dataset
 /// whose generation needs more, or whose kernels x per_kernel overflows, gives
 /// `QPIK_ERR_MEMORY_BUDGET` before anything is allocated). `progress` (may be NULL) is
 /// called on this thread; returning nonzero cancels (`QPIK_ERR_CANCELLED`).
@@ -262,7 +262,8 @@ pub unsafe extern "C" fn qpik_dataset_read(
 /// `kernels` (3-D, k x rows x cols, ground-truth kernels, impurity at (rows/2, cols/2)),
 /// `observations` and `masks` (3-D, n x rows x cols; masks binary), `kernel_index` (n
 /// values, the kernel row of each observation). QPIK_F32 or QPIK_F64 (masks also QPIK_U8),
-/// finite. Option `pixel_size_a` is required (the pixel size in Angstrom). Kernels are named
+/// finite. Option `pixel_size_m` is required (the pixel size in metres; `pixel_size_a`, in
+/// Angstrom, is a deprecated alias). Kernels are named
 /// kernel-0, kernel-1, ..., all in the training split, symmetry 0 (unknown); defect
 /// positions are the mask pixels. Written atomically. Thread-safe.
 #[unsafe(no_mangle)]
@@ -277,18 +278,13 @@ pub unsafe extern "C" fn qpik_dataset_write(
     guard("qpik_dataset_write", || {
         let path = unsafe { c_str(path, "path") }?;
         let opts = unsafe { options_or_default(opts) };
-        let pixel_a = opts.pixel_size_a().ok_or_else(|| {
+        // Checked when set (crate::units): plausible and in metres.
+        let pixel_a = opts.pixel_size_m().ok_or_else(|| {
             CError::new(
                 qpik_status::QPIK_ERR_OPTION_VALUE,
-                "set option pixel_size_a (Angstrom) to write a dataset",
+                "set option pixel_size_m (metres) to write a dataset",
             )
-        })?;
-        if pixel_a <= 0.0 {
-            return Err(CError::new(
-                qpik_status::QPIK_ERR_OPTION_VALUE,
-                "pixel_size_a must be positive",
-            ));
-        }
+        })? / crate::units::ANGSTROM_M;
         let ka = unsafe { ArrayRef::new(kernels, "kernels", &[3], FLOATS) }?;
         let oa = unsafe { ArrayRef::new(observations, "observations", &[3], FLOATS) }?;
         let ma = unsafe { ArrayRef::new(masks, "masks", &[3], FLOATS_OR_U8) }?;

@@ -78,8 +78,8 @@ unsafe fn run(
 ///
 /// - `opts` (NULL = defaults): `topography.polarity` (bright, dark or auto; default
 ///   bright), `topography.threshold_sigma` (default 5), `topography.defect_size_a` (apparent
-///   width in Angstrom, default 6) with `map.pixel_size_a` (the image's pixel size in
-///   Angstrom; unset: defects are taken to be 4 pixels wide).
+///   width in Angstrom, default 6) with `map.pixel_size_m` (the image's pixel size in
+///   metres; unset: defects are taken to be 4 pixels wide).
 /// - `topography`: 2-D `[H, W]`, QPIK_F32 or QPIK_F64, any unit and strides, H and W at
 ///   least 3. NaN marks missing pixels; infinity is `QPIK_ERR_NOT_FINITE`.
 /// - `positions`: NULL to count only, or `[M, 2]` (QPIK_F32 or QPIK_F64) that receives

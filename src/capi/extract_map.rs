@@ -5,8 +5,7 @@ use super::{
     options_or_default, put_handle, qpik_array, qpik_dtype, qpik_options, qpik_progress_fn,
     qpik_status, with_progress, write_sized, write_string,
 };
-use crate::extract::blind::extract_blind;
-use crate::extract::map::{Extraction, MapSettings, extract_map};
+use crate::extract::map::{Extraction, MapSettings, extract_kernels};
 use ndarray::{Array3, Axis};
 use std::ffi::{c_char, c_void};
 
@@ -42,7 +41,7 @@ pub struct qpik_extraction_info {
     pub heldout_r2: f64,
     /// R^2 of the final fit on all pixels, mean over energies.
     pub fit_r2: f64,
-    /// The map's pixel size in metres (option `map.pixel_size_a`; NaN when not given).
+    /// The map's pixel size in metres (option `map.pixel_size_m`; NaN when not given).
     pub pixel_size_m: f64,
     /// 1 when no defects were given and qpik found them from the map (blind).
     pub positions_estimated: u32,
@@ -268,11 +267,7 @@ unsafe fn run(
     let map_data = opts.map_data(data, "C API map")?;
     // No defects given, or map.blind: the blind search (given defects are type 0).
     let ex = with_progress(progress, user_data, |p| {
-        if estimated || settings.blind {
-            extract_blind(&map_data, &positions, &settings, p)
-        } else {
-            extract_map(&map_data, &positions, &settings, p)
-        }
+        extract_kernels(&map_data, &positions, &settings, p)
     })?;
     unsafe {
         put_handle(
@@ -291,7 +286,8 @@ unsafe fn run(
 ///
 /// - `opts` (NULL = defaults): `map.*` (kernel size, symmetry, background, smoothness,
 ///   bootstrap, blocks, iterations, seed, memory budget; see `qpik_options_describe`), and
-///   the map's metadata: `map.pixel_size_a` (Angstrom; reported in metres),
+///   the map's metadata: `map.pixel_size_m` (metres, 1e-12 to 1e-6; the deprecated
+///   `map.pixel_size_a` takes Angstrom),
 ///   `map.value_unit`, `map.energies_ev` (one per layer). `seed` seeds it when `map.seed`
 ///   is not set.
 /// - `map`: 2-D `[H, W]` or 3-D `[E, H, W]` (E energies sharing the defects), QPIK_F32 or
@@ -402,6 +398,24 @@ pub unsafe extern "C" fn qpik_extraction_notes(
     guard("qpik_extraction_notes", || {
         let x = unsafe { handle(ex, "ex") }?;
         unsafe { write_string(&x.ex.notes, buf, buf_len, needed) }
+    })
+}
+
+/// The point group the kernels were projected onto, as chosen (`map.symmetry` auto picks
+/// one): "none", "isotropic", a rotation order "2", "3", "4", "6", or a group with mirror
+/// lines "m", "2mm", "3m", "4mm", "6mm" (`qpik_extraction_info.symmetry` holds the rotation
+/// order alone). `buf, buf_len, needed` convention (`qpik_catalog_name`): UTF-8.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_extraction_symmetry_name(
+    ex: *const qpik_extraction,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+) -> qpik_status {
+    guard("qpik_extraction_symmetry_name", || {
+        let x = unsafe { handle(ex, "ex") }?;
+        unsafe { write_string(&x.ex.symmetry_name(), buf, buf_len, needed) }
     })
 }
 

@@ -105,7 +105,7 @@ pub unsafe extern "C" fn qpik_catalog_spec(
 }
 
 /// Simulate a kernel: a catalog kernel by `name`, or a TOML spec in `spec_toml` (exactly one
-/// of them non-NULL). Options (NULL = defaults): `size`, `pixel_size_a`, `rotation_deg`
+/// of them non-NULL). Options (NULL = defaults): `size`, `pixel_size_m`, `rotation_deg`
 /// override the spec's image grid; `memory_budget_bytes` bounds the simulation (a k-grid or
 /// orbital count that needs more gives `QPIK_ERR_MEMORY_BUDGET` before allocating). Units: the image is the LDOS change in states/eV per
 /// Angstrom^2 (per spin for spinless models), impurity at pixel (rows/2, cols/2).
@@ -168,8 +168,8 @@ unsafe fn new_kernel(
         if let Some((r, c)) = opts.size() {
             spec.render.size = [r, c];
         }
-        if let Some(p) = opts.pixel_size_a() {
-            spec.render.pixel_size_a = p;
+        if let Some(p) = opts.pixel_size_m() {
+            spec.render.pixel_size_a = p / crate::units::ANGSTROM_M;
         }
         if let Some(r) = opts.rotation_deg() {
             spec.render.rotation_deg = r;

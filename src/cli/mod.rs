@@ -155,9 +155,8 @@ pub enum Simulate {
         out: PathBuf,
         #[arg(long)]
         png: Option<PathBuf>,
-        /// Override the kernel's pixel size (Angstrom).
-        #[arg(long)]
-        pixel_size: Option<f64>,
+        #[command(flatten)]
+        pixel: PixelSizeArgs,
         /// A TOML kernel spec instead of --kernel; a stack spec (energies_ev or energy_range)
         /// makes an observation stack [E, H, W] with the same defects at every energy.
         #[arg(long, conflicts_with = "kernel")]
@@ -170,14 +169,49 @@ pub enum Simulate {
     Dataset(DatasetArgs),
 }
 
+/// The pixel size of a simulation, in metres (`--pixel-size-m`), or by its deprecated
+/// Angstrom spelling (`--pixel-size`).
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct PixelSizeArgs {
+    /// Pixel size in metres, e.g. 1.5e-10 (1e-12 to 1e-6 m); default from the spec.
+    #[arg(long, value_name = "METRES")]
+    pub pixel_size_m: Option<f64>,
+    /// Deprecated: the pixel size in Angstrom; use --pixel-size-m (metres).
+    #[arg(
+        long = "pixel-size",
+        value_name = "ANGSTROM",
+        conflicts_with = "pixel_size_m"
+    )]
+    pub pixel_size_deprecated_a: Option<f64>,
+}
+
+impl PixelSizeArgs {
+    /// The pixel size in Angstrom (what kernel specs hold), checked by
+    /// [`crate::units::pixel_size_m`] in the unit it was given in; `None` when not given.
+    pub fn angstrom(&self) -> crate::Result<Option<f64>> {
+        use crate::units::{ANGSTROM_M, LengthUnit, pixel_size_m};
+        let (value, unit, flag) = match (self.pixel_size_m, self.pixel_size_deprecated_a) {
+            (Some(m), _) => (m, LengthUnit::Metre, "--pixel-size-m"),
+            (None, Some(a)) => (
+                a,
+                LengthUnit::Angstrom,
+                "--pixel-size (Angstrom, deprecated)",
+            ),
+            (None, None) => return Ok(None),
+        };
+        let m = pixel_size_m(value, unit)
+            .map_err(|e| crate::Error::invalid(format!("{flag}: {}", e.message())))?;
+        Ok(Some(m / ANGSTROM_M))
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RenderArgs {
     /// Image size in pixels (square); default from the spec.
     #[arg(long)]
     pub size: Option<usize>,
-    /// Pixel size in Angstrom; default from the spec.
-    #[arg(long)]
-    pub pixel_size: Option<f64>,
+    #[command(flatten)]
+    pub pixel: PixelSizeArgs,
     /// Scan rotation in degrees.
     #[arg(long)]
     pub rotation: Option<f64>,
@@ -225,9 +259,10 @@ pub struct DatasetArgs {
     /// Probability that a defect has negative amplitude.
     #[arg(long, default_value_t = 0.0)]
     pub negative_fraction: f64,
-    /// Common pixel size (Angstrom) instead of each kernel's own.
-    #[arg(long)]
-    pub pixel_size: Option<f64>,
+    /// A common pixel size instead of each kernel's own (--pixel-size-m; more than one
+    /// --types needs it).
+    #[command(flatten)]
+    pub pixel: PixelSizeArgs,
     #[arg(long, value_enum, default_value_t = Preset::Clean)]
     pub preset: Preset,
     /// White-noise SNR (overrides the preset's).
@@ -322,7 +357,8 @@ pub struct ExtractArgs {
     /// allocated.
     #[arg(long, default_value_t = crate::extract::map::MapSettings::DEFAULT_MEMORY_BUDGET)]
     pub memory_budget: u64,
-    /// Kernel size S in pixels (default: from the defect spacing).
+    /// Kernel size S in pixels, odd, 3 to 513 (an even size is refused, naming the odd
+    /// sizes beside it; default: from the defect spacing).
     #[arg(long)]
     pub kernel_size: Option<usize>,
     /// Symmetry of the kernel about the impurity: auto, none, a rotation order (2, 3, 4, 6; 1 =
@@ -345,9 +381,10 @@ pub struct ExtractArgs {
     /// How far positions may move as they are refined, in pixels (0: keep them).
     #[arg(long, default_value_t = 1.5)]
     pub refine_positions: f64,
-    /// Pixel size in metres (overrides the file's; .npy files have none).
-    #[arg(long)]
-    pub pixel_size: Option<f64>,
+    /// Pixel size in metres, e.g. 8.93e-11 (overrides the file's; .npy files have none);
+    /// 1e-12 to 1e-6 m. `--pixel-size` (also metres here) is a deprecated spelling.
+    #[arg(long, alias = "pixel-size", value_name = "METRES")]
+    pub pixel_size_m: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// forward (the map engine; the default), or a network: two-step or one-step (the

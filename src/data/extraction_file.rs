@@ -16,6 +16,19 @@
 //! | `mirror_axis_deg` | f64 [T] | angle of a mirror line of each kernel (NaN: no mirrors; absent in older files) |
 //! | `settings` | string | the engine's settings as TOML |
 //! | `notes` | string | what was chosen automatically and why, what was left out (absent in older files: empty) |
+//! | `qpik_version` | string | the qpik version that made the result (absent in older files: empty) |
+//! | `input_name` | string | the input file's name, `""` when the input was no file (arrays through the C ABI, Python, plugins) |
+//! | `input_sha256` | string | the input file's SHA-256, 64 lower-case hex digits, `""` when no file |
+//!
+//! The settings actually used, for readers that do not parse TOML or shapes (written since
+//! `qpik_version` was; a reader takes them from the datasets):
+//!
+//! | attribute | type | meaning |
+//! |---|---|---|
+//! | `kernel_size` | u32 | S as chosen (the `settings` hold `kernel_size` as asked: absent for auto) |
+//! | `types` | u32 | T, kernel types |
+//! | `defects` | u64 | N, defects used |
+//! | `symmetry_name` | string | the point group as chosen: `none`, `isotropic`, `2`..`6`, `m`, `2mm`, `3m`, `4mm`, `6mm` |
 //!
 //! Datasets (row-major, `[row, col]`, row 0 at the top; the kernel's impurity at `(S/2, S/2)`):
 //!
@@ -41,6 +54,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode
 use ndarray::{Array1, Array2, Array4, Dimension};
 
 use super::output_file::OutputFile;
+use super::provenance::Provenance;
 use crate::extract::map::Extraction;
 use crate::{Error, Result};
 
@@ -216,6 +230,23 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     scalar_string("method", &ex.method)?;
     scalar_string("settings", &ex.settings_toml)?;
     scalar_string("notes", &ex.notes)?;
+    scalar_string("qpik_version", &ex.provenance.qpik_version)?;
+    scalar_string("input_name", &ex.provenance.input_name)?;
+    scalar_string("input_sha256", &ex.provenance.input_sha256)?;
+    scalar_string("symmetry_name", &ex.symmetry_name())?;
+    for (name, v) in [
+        ("kernel_size", ex.kernel_size() as u32),
+        ("types", ex.type_count() as u32),
+    ] {
+        file.new_attr::<u32>()
+            .create(name)
+            .and_then(|a| a.write_scalar(&v))
+            .map_err(attr_err(name))?;
+    }
+    file.new_attr::<u64>()
+        .create("defects")
+        .and_then(|a| a.write_scalar(&(n as u64)))
+        .map_err(attr_err("defects"))?;
 
     let ds_err = |name: &str| h5_write(path, format!("cannot write dataset '{name}'"));
     let positions = Array2::from_shape_fn((n, 2), |(i, k)| ex.positions[i][k]);
@@ -487,10 +518,19 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
     } else {
         Array2::zeros((h, w))
     };
-    let notes = if r.file.attr("notes").is_ok() {
-        r.string("notes")?
-    } else {
-        String::new()
+    // Files from before these attributes existed: empty.
+    let optional = |name: &str| -> Result<String> {
+        if r.file.attr(name).is_ok() {
+            r.string(name)
+        } else {
+            Ok(String::new())
+        }
+    };
+    let notes = optional("notes")?;
+    let provenance = Provenance {
+        qpik_version: optional("qpik_version")?,
+        input_name: optional("input_name")?,
+        input_sha256: optional("input_sha256")?,
     };
     Ok(Extraction {
         kernels,
@@ -517,6 +557,7 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
         settings_toml: r.string("settings")?,
         excluded,
         notes,
+        provenance,
     })
 }
 

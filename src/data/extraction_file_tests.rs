@@ -43,6 +43,11 @@ pub(crate) fn sample(t: usize, e: usize, s: usize, n: usize, h: usize, w: usize)
         settings_toml: "kernel_size = 5\nsymmetry = \"auto\"\n".into(),
         excluded: Array2::from_shape_fn((h, w), |(i, j)| u8::from((i + 2 * j) % 7 == 0)),
         notes: "2 constant scan lines (aborted scan?)".into(),
+        provenance: crate::data::provenance::Provenance {
+            qpik_version: "0.0.9-test".into(),
+            input_name: "map é.sxm".into(),
+            input_sha256: "ab".repeat(32),
+        },
     }
 }
 
@@ -90,6 +95,7 @@ fn assert_same(a: &Extraction, b: &Extraction) {
     }
     assert_eq!(a.method, b.method);
     assert_eq!(a.settings_toml, b.settings_toml);
+    assert_eq!(a.provenance, b.provenance);
 }
 
 #[test]
@@ -251,6 +257,13 @@ with h5py.File(path, "r") as f:
     assert s(a["method"]) == want["method"]
     assert s(a["settings"]) == want["settings"]
     assert s(a["notes"]) == want["notes"]
+    assert s(a["qpik_version"]) == want["qpik_version"]
+    assert s(a["input_name"]) == want["input_name"]
+    assert s(a["input_sha256"]) == want["input_sha256"]
+    assert s(a["symmetry_name"]) == want["symmetry_name"]
+    assert a["kernel_size"] == S and a["kernel_size"].dtype == np.uint32
+    assert a["types"] == T and a["types"].dtype == np.uint32
+    assert a["defects"] == N and a["defects"].dtype == np.uint64
     assert a["symmetry"] == want["symmetry"] and a["symmetry"].dtype == np.uint32
     r2 = np.asarray(a["heldout_r2_per_energy"])
     assert r2.dtype == np.float64 and r2.shape == (E,) and np.allclose(r2, want["heldout_r2"])
@@ -286,6 +299,10 @@ print("ok")
         "method": ex.method,
         "settings": ex.settings_toml,
         "notes": ex.notes,
+        "qpik_version": ex.provenance.qpik_version,
+        "input_name": ex.provenance.input_name,
+        "input_sha256": ex.provenance.input_sha256,
+        "symmetry_name": ex.symmetry_name(),
         "symmetry": ex.symmetry,
         "heldout_r2": ex.heldout_r2,
         "fit_r2": ex.fit_r2,

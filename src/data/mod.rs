@@ -4,7 +4,8 @@
 //! Conventions (also stated in the crate docs):
 //! - images are row-major `[row, col]`, row 0 at the top of a picture;
 //! - positions are `(row, col)` in pixels, pixel centres at integer coordinates;
-//! - lengths in files are metres (`*_m` attributes), in the API Angstrom (`*_a`) unless named otherwise.
+//! - lengths in files are metres (`*_m` attributes); a map's pixel size is metres everywhere
+//!   ([`crate::units`]); kernel specs keep Angstrom (`pixel_size_a`).
 
 use ndarray::{Array2, Array3};
 
@@ -21,6 +22,7 @@ pub mod nanonis3ds;
 pub mod nanonis_dat;
 pub mod npy;
 pub mod output_file;
+pub mod provenance;
 pub mod sxm;
 #[cfg(all(test, unix))]
 pub(crate) mod test_process;

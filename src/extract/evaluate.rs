@@ -62,7 +62,10 @@ pub fn evaluate_forward(
     let (h, w) = reader.image_shape();
     let kt = reader.kernels().clone();
     let (kh, kw) = (kt.kernels.dim().1, kt.kernels.dim().2);
-    let fit = settings.kernel_size.unwrap_or(kh.min(kw).min(h).min(w));
+    // The largest odd size that fits (the engine takes odd sizes only).
+    let fit = settings
+        .kernel_size
+        .unwrap_or((kh.min(kw).min(h).min(w).max(4) - 1) | 1);
     let s = fit.min(kh).min(kw);
     // The blind search chooses its own kernel size unless the caller gave one: the dataset's
     // window may be as large as the map, which a search cannot start from.

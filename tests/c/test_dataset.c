@@ -329,8 +329,8 @@ TEST(write_read_round_trip) {
     CHECK(same_mask);
     qpik_dataset_free(ds);
 
-    /* Without pixel_size_a there is no pixel size to record. */
-    CHECK_STATUS(QPIK_ERR_OPTION_VALUE, "pixel_size_a",
+    /* Without pixel_size_m there is no pixel size to record. */
+    CHECK_STATUS(QPIK_ERR_OPTION_VALUE, "pixel_size_m",
                  qpik_dataset_write(path, &ka, &oa, &ma, kidx, NULL));
     qpik_options_free(o);
     qt_rmdir(dir);

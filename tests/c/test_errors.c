@@ -366,6 +366,11 @@ TEST(options_unknown_keys_and_bad_values) {
         {"pixel_size_a", "nan", "a finite number"},
         {"pixel_size_a", "inf", "a finite number"},
         {"pixel_size_a", "1e400", "a finite number"},
+        {"pixel_size_m", "nan", "a finite number"},
+        {"pixel_size_m", "-1e-10", "not positive"},
+        {"pixel_size_m", "0.893", "did you mean 0.893 Angstrom (8.93e-11 m)?"},
+        {"map.pixel_size_m", "2e-5", "not a plausible STM pixel"},
+        {"map.pixel_size_a", "8.9e-11", "did you mean 8.9e-11 m"},
         {"device", "gpu", "one of cpu, cuda"},
         {"method", "three-step", "two-step"},
         {"train.augment", "maybe", "true or false"},
@@ -730,9 +735,11 @@ TEST(dataset_bad_reads_and_writes) {
         x = qpik_array_3d(mk, QPIK_F32, N - 1, H, W, QPIK_ROW_MAJOR);
         CHECK_STATUS(QPIK_ERR_SHAPE, "masks has shape [2, 8, 8]",
                      qpik_dataset_write(path, &ka, &obsa, &x, kidx, o));
-        CHECK_OK(qpik_options_set(o, "pixel_size_a", "-1"));
-        CHECK_STATUS(QPIK_ERR_OPTION_VALUE, "pixel_size_a must be positive",
-                     qpik_dataset_write(path, &ka, &obsa, &ma, kidx, o));
+        /* Refused when set; the value set before stays. */
+        CHECK_STATUS(QPIK_ERR_OPTION_VALUE, "'pixel_size_a' = '-1': pixel size -1 Angstrom",
+                     qpik_options_set(o, "pixel_size_a", "-1"));
+        CHECK_OK(qpik_dataset_write(path, &ka, &obsa, &ma, kidx, o));
+        unlink(path);
         CHECK_EQ_INT(qt_dir_entries(dir), 0);
         qpik_options_free(o);
         qt_rmdir(dir);

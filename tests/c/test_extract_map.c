@@ -136,7 +136,7 @@ static void build_scene(void) {
 
 /* Options every extraction here uses: the true kernel size, no bootstrap under valgrind. */
 static qpik_options *map_options(void) {
-    static const char *const kv[] = {"map.kernel_size", "15", "map.pixel_size_a", "2.5",
+    static const char *const kv[] = {"map.kernel_size", "15", "map.pixel_size_m", "2.5e-10",
                                      "map.value_unit", "nS", NULL};
     qpik_options *o = qt_options(kv);
     if (qt_light()) {
@@ -180,6 +180,23 @@ TEST(kernel_positions_and_amplitudes_come_back) {
     CHECK_MSG(info.heldout_r2 > 0.9 && info.heldout_r2 <= 1.0, "held-out R2 %g",
               info.heldout_r2);
     CHECK_MSG(info.fit_r2 > 0.9 && info.fit_r2 <= 1.0, "fit R2 %g", info.fit_r2);
+    {
+        /* The point group as chosen, by name: agrees with the rotation order. */
+        char sym[16], want[16];
+        size_t needed = 0;
+        CHECK_STATUS(QPIK_ERR_BUFFER_TOO_SMALL, "", qpik_extraction_symmetry_name(ex, sym, 1, &needed));
+        CHECK_OK(qpik_extraction_symmetry_name(ex, sym, sizeof sym, &needed));
+        CHECK_EQ_INT(needed, strlen(sym) + 1);
+        snprintf(want, sizeof want, "%s",
+                 info.symmetry == 0 ? "none" : info.symmetry == 1 ? "isotropic" : "");
+        if (!want[0]) {
+            snprintf(want, sizeof want, "%d", (int)info.symmetry);
+        }
+        CHECK_MSG(strncmp(sym, want, strlen(want)) == 0, "symmetry name %s, order %d", sym,
+                  (int)info.symmetry);
+        CHECK_STATUS(QPIK_ERR_NULL, "ex is NULL",
+                     qpik_extraction_symmetry_name(NULL, sym, sizeof sym, NULL));
+    }
 
     {
         qpik_array a = qpik_array_2d(k, QPIK_F32, S, S, QPIK_ROW_MAJOR);
@@ -476,6 +493,14 @@ TEST(bad_input) {
 
     CHECK_STATUS(QPIK_ERR_NULL, "out", qpik_extract_map(o, &ma, &da, NULL));
     CHECK_STATUS(QPIK_ERR_NULL, "map", qpik_extract_map(o, NULL, &da, &ex));
+    {
+        /* An even kernel size is refused, naming the odd sizes beside it. */
+        qpik_options *even = map_options();
+        CHECK_OK(qpik_options_set(even, "map.kernel_size", "14"));
+        CHECK_STATUS(QPIK_ERR_OPTION_VALUE, "use 13 or 15", qpik_extract_map(even, &ma, &da, &ex));
+        CHECK(ex == NULL);
+        qpik_options_free(even);
+    }
     {
         qpik_array u8 = qpik_array_2d(mask, QPIK_U8, n, n, QPIK_ROW_MAJOR);
         CHECK_STATUS(QPIK_ERR_DTYPE, "map", qpik_extract_map(o, &u8, &da, &ex));

@@ -127,8 +127,10 @@ void options_fluent_and_errors() {
     CHECK(o.get("size") == "16x24");
     CHECK(o.get("dataset.kernels") == "7");
     CHECK(o.get("train.epochs") == "10"); // default
-    o.set("pixel_size_a", 1e-3);
-    CHECK(o.get("pixel_size_a") == "0.001");
+    o.set("pixel_size_a", 0.5); // the deprecated Angstrom spelling of pixel_size_m
+    CHECK(o.get("pixel_size_a") == "0.5");
+    CHECK_THROWS(QPIK_ERR_OPTION_VALUE, "did you mean 0.893 Angstrom (8.93e-11 m)?",
+                 o.set("pixel_size_m", 0.893));
     CHECK_THROWS(QPIK_ERR_UNKNOWN_OPTION, "qpik_options_set: unknown option 'sed'; did you mean 'seed'?",
                  o.set("sed", 1));
     CHECK_THROWS(QPIK_ERR_OPTION_VALUE, "'device' = 'gpu'", o.set("device", "gpu"));
@@ -406,7 +408,7 @@ void datasets_with_progress() {
     }
     m[5] = m[60] = m[100] = 1;
     const std::string mine = dir / "mine.h5";
-    CHECK_THROWS(QPIK_ERR_OPTION_VALUE, "pixel_size_a",
+    CHECK_THROWS(QPIK_ERR_OPTION_VALUE, "pixel_size_m",
                  qpik::Dataset::write(mine, rows, cols, kernels, observations, m,
                                       std::vector<std::uint32_t>{0, 1, 1}, qpik::Options()));
     CHECK_THROWS(QPIK_ERR_SHAPE, "masks holds 143 elements",

@@ -339,6 +339,9 @@ def main():
         names |= set(re.findall(r'/A="([a-z_0-9]+)"', SOURCE))
         names |= set(re.findall(r'LoadStringAttribute\(fileID, "([a-z_0-9]+)"\)', SOURCE))
         check({"excluded", "method", "notes"} <= names, "the .ipf reads excluded, method, notes")
+        check({"qpik_version", "kernel_size", "types", "symmetry_name", "defects",
+               "input_name", "input_sha256"} <= names,
+              "the .ipf reads the provenance and the settings as chosen")
         with h5py.File(out, "r") as f:
             for n in sorted(names):
                 check(n in f or n in f.attrs, f"the result file has {n}, which the .ipf reads")

@@ -58,7 +58,7 @@ def main():
     liy = images["LIY_1_omega"]
     print(f"{sxm}: LIY_1_omega {liy.shape}, {pixel_a:.3f} A per pixel")
 
-    ex = qpik.extract_map(liy, map__pixel_size_a=pixel_a, map__value_unit="A")
+    ex = qpik.extract_map(liy, map__pixel_size_m=pixel_a * 1e-10, map__value_unit="A")
     print(f"positions from the map itself: {len(ex.positions)} defects, kernel "
           f"{ex.kernel.shape}, held-out R2 {ex.heldout_r2_mean:.3f}")
 
@@ -67,7 +67,7 @@ def main():
 
         with h5py.File(sys.argv[2], "r") as f:
             found_in_z = f["positions"][...]
-        ez = qpik.extract_map(liy, positions=found_in_z, map__pixel_size_a=pixel_a,
+        ez = qpik.extract_map(liy, positions=found_in_z, map__pixel_size_m=pixel_a * 1e-10,
                               map__kernel_size=69)
         print(f"positions from Z: {len(ez.positions)} defects, kernel {ez.kernel.shape}, "
               f"held-out R2 {ez.heldout_r2_mean:.3f}")

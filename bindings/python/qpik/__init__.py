@@ -2,8 +2,10 @@
 
 Conventions (as in the C ABI, include/qpik.h):
 
-- Energies in eV; lengths in Angstrom in arguments (``pixel_size_a``) and metres in info
-  objects (``pixel_size_m``).
+- Energies in eV; pixel sizes in metres everywhere (``pixel_size_m``,
+  ``map__pixel_size_m``), checked to be a plausible STM pixel (1e-12 to 1e-6 m) with a
+  "did you mean Angstrom?" hint; the Angstrom spellings (``pixel_size_a``,
+  ``map__pixel_size_a``) are deprecated aliases that still convert.
 - Images are NumPy arrays indexed (row, col); stacks (image, row, col).
 - A kernel's impurity sits at pixel (rows // 2, cols // 2).
 - Options are keyword arguments named like the option keys with "." spelt "__"

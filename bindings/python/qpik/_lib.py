@@ -233,6 +233,7 @@ _PROTOTYPES = {
     "qpik_extraction_heldout_r2": (c_status, [_P, _A]),
     "qpik_extraction_excluded": (c_status, [_P, _A]),
     "qpik_extraction_notes": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
+    "qpik_extraction_symmetry_name": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
     "qpik_options_new": (c_status, [ctypes.POINTER(_P)]),
     "qpik_options_free": (None, [_P]),
     "qpik_options_set": (c_status, [_P, _S, _S]),

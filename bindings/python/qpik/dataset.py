@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,7 +163,9 @@ def _stack(a):
     return a[np.newaxis] if a.ndim == 2 else a
 
 
-def write_dataset(path, kernels, observations, masks, kernel_index, pixel_size_a):
+def write_dataset(
+    path, kernels, observations, masks, kernel_index, pixel_size_a=None, *, pixel_size_m=None
+):
     """Write your own data as a qpik dataset file (train on it with :func:`train`).
 
     Args:
@@ -171,7 +174,8 @@ def write_dataset(path, kernels, observations, masks, kernel_index, pixel_size_a
         observations: (n, rows, cols) maps.
         masks: (n, rows, cols) binary defect masks (bool or 0/1).
         kernel_index: n ints, the kernel row of each observation.
-        pixel_size_a: pixel size in Angstrom (> 0).
+        pixel_size_m: pixel size in metres (1e-12 to 1e-6), qpik's one unit.
+        pixel_size_a: deprecated: the pixel size in Angstrom; give ``pixel_size_m``.
 
     A single 2-D kernel/observation/mask counts as a stack of one. Arrays may have any
     real dtype and layout; values must be finite. Kernels are named kernel-0, kernel-1,
@@ -196,7 +200,19 @@ def write_dataset(path, kernels, observations, masks, kernel_index, pixel_size_a
             "kernel_index must hold whole numbers >= 0 (rows of kernels)",
         )
     idx = np.ascontiguousarray(idx, dtype=np.uint32)
-    with Options({"pixel_size_a": pixel_size_a}) as opts:
+    if (pixel_size_m is None) == (pixel_size_a is None):
+        raise _errors.error(
+            Status.QPIK_ERR_INVALID_ARGUMENT,
+            "give the pixel size once: pixel_size_m (metres)",
+        )
+    if pixel_size_a is not None:
+        warnings.warn(
+            "write_dataset(pixel_size_a=...) is deprecated: give pixel_size_m (metres)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    size = {"pixel_size_m": pixel_size_m} if pixel_size_a is None else {"pixel_size_a": pixel_size_a}
+    with Options(size) as opts:
         _errors.check(
             _lib.lib().qpik_dataset_write(
                 path_arg(path),
@@ -214,7 +230,8 @@ def generate_dataset(path, progress=None, **options):
     name and renamed: an existing file is replaced only on success).
 
     Options (defaults: the paper's scale, 100 kernels x 500 observations of 64 x 64):
-    ``seed``, ``size``, ``pixel_size_a`` (Angstrom), ``dataset__kernels``,
+    ``seed``, ``size``, ``pixel_size_m`` (metres; ``pixel_size_a``, in Angstrom, is a
+    deprecated alias), ``dataset__kernels``,
     ``dataset__per_kernel``, ``dataset__split_seed``, ``dataset__unseen_fraction``,
     ``defects__*``, ``artefacts``, ``artefacts__*``.
 

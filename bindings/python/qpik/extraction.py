@@ -34,7 +34,7 @@ class Extraction:
             left by the background that the kernel explains on pixels it was not fitted
             to. Near 0 or below: the kernel means nothing.
         heldout_r2_mean, fit_r2_mean: means over energies (fit: on all pixels).
-        pixel_size_m: the map's pixel size in metres (``map__pixel_size_a``; NaN unknown).
+        pixel_size_m: the map's pixel size in metres (``map__pixel_size_m``; NaN unknown).
         symmetry: rotation order the kernel was projected onto (0 none, 1 isotropic, n).
         positions_estimated: True when the positions were estimated from the map.
         mirror_axis_deg: angle of a mirror line of the kernel in degrees when it was
@@ -52,6 +52,10 @@ class Extraction:
         explains_little: True when the kernel explains under 10 % of the held-out
             variance (``heldout_r2_mean`` below 0.1, or NaN): it probably means nothing;
             a warning (:class:`ExplainsLittleWarning`) was issued.
+        symmetry_name: the point group as chosen: "none", "isotropic", "2", "3", "4",
+            "6", "m", "2mm", "3m", "4mm" or "6mm".
+        qpik_version: the qpik version that made the result.
+        kernel_size, num_types, defects (properties): S, T and N as chosen.
     """
 
     kernels: np.ndarray
@@ -72,6 +76,23 @@ class Extraction:
     excluded: np.ndarray | None = None
     excluded_pixels: int = 0
     explains_little: bool = False
+    symmetry_name: str = ""
+    qpik_version: str = ""
+
+    @property
+    def kernel_size(self):
+        """S, the kernel size in pixels as chosen (``map__kernel_size`` or auto)."""
+        return int(self.kernels.shape[2])
+
+    @property
+    def num_types(self):
+        """T, the number of kernel types."""
+        return int(self.kernels.shape[0])
+
+    @property
+    def defects(self):
+        """N, the number of defects used."""
+        return int(len(self.positions))
 
     @property
     def kernel(self):
@@ -143,7 +164,7 @@ def find_defects(topography, **options):
         topography: (H, W) array, any unit and memory order; NaN marks missing pixels.
         **options: ``topography__polarity`` ("bright" (default), "dark", "auto"),
             ``topography__threshold_sigma`` (default 5), ``topography__defect_size_a``
-            (apparent width in Angstrom, default 6) with ``map__pixel_size_a``.
+            (apparent width in Angstrom, default 6) with ``map__pixel_size_m`` (metres).
 
     Returns:
         (N, 2) float64 array of (row, col) in pixels, strongest defect first (N may be 0).
@@ -197,7 +218,7 @@ def extract_map(
             ("constant", "plane", "plane-and-lines"), ``map__smoothness`` ("auto" or a
             weight), ``map__bootstrap``, ``map__block_px``, ``map__outer_iterations``,
             ``map__cg_iterations``, ``map__seed`` (else ``seed``),
-            ``map__memory_budget_bytes``; and the map's metadata ``map__pixel_size_a``
+            ``map__memory_budget_bytes``; and the map's metadata ``map__pixel_size_m`` (metres)
             (Angstrom), ``map__value_unit``, ``map__energies_ev`` (one per layer). See
             :func:`options_help`.
 
@@ -262,6 +283,8 @@ def extract_map(
             mirror_axis_deg=float(info.mirror_axis_deg),
             method=_lib.EXTRACTION_METHODS.get(info.method, f"unknown ({info.method})"),
             notes=fetch_string(lib.qpik_extraction_notes, handle),
+            symmetry_name=fetch_string(lib.qpik_extraction_symmetry_name, handle),
+            qpik_version=lib.qpik_version().decode("ascii"),
             excluded=_read(handle, lib.qpik_extraction_excluded, (h, w), np.uint8).astype(bool),
             excluded_pixels=int(info.excluded_pixels),
             explains_little=bool(info.explains_little),

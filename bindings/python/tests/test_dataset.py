@@ -171,7 +171,7 @@ def test_write_read_round_trip(tmp_path):
     masks[:, 16, 16] = True
     index = [0, 1, 1, 0, 1]
     path = tmp_path / "own.h5"
-    qpik.write_dataset(path, kernels, obs, masks, index, pixel_size_a=1.25)
+    qpik.write_dataset(path, kernels, obs, masks, index, pixel_size_m=1.25e-10)
     with qpik.Dataset(path) as d:
         most = int(masks.sum(axis=(1, 2)).max())
         assert d.info == qpik.DatasetInfo(5, 2, 32, 32, pytest.approx(1.25e-10), most)
@@ -191,19 +191,27 @@ def test_write_errors(tmp_path):
     m = np.zeros((3, 16, 16), bool)
     path = tmp_path / "w.h5"
     with pytest.raises(qpik.ShapeError, match="one value per observation"):
-        qpik.write_dataset(path, k, o, m, [0, 1], pixel_size_a=1)
+        qpik.write_dataset(path, k, o, m, [0, 1], pixel_size_m=1e-10)
     with pytest.raises(qpik.InvalidArgumentError, match=">= 0"):
-        qpik.write_dataset(path, k, o, m, [0, -1, 0], pixel_size_a=1)
+        qpik.write_dataset(path, k, o, m, [0, -1, 0], pixel_size_m=1e-10)
     with pytest.raises(qpik.InvalidArgumentError, match=r"kernel_index\[2\] = 2 but there are 2"):
-        qpik.write_dataset(path, k, o, m, [0, 1, 2], pixel_size_a=1)
+        qpik.write_dataset(path, k, o, m, [0, 1, 2], pixel_size_m=1e-10)
     with pytest.raises(qpik.OptionError, match="positive"):
-        qpik.write_dataset(path, k, o, m, [0, 1, 0], pixel_size_a=0)
+        qpik.write_dataset(path, k, o, m, [0, 1, 0], pixel_size_m=0)
     with pytest.raises(qpik.ShapeError, match="masks"):
-        qpik.write_dataset(path, k, o, m[:, :8], [0, 1, 0], pixel_size_a=1)
+        qpik.write_dataset(path, k, o, m[:, :8], [0, 1, 0], pixel_size_m=1e-10)
+    with pytest.raises(qpik.OptionError, match="did you mean 1.25 Angstrom"):
+        qpik.write_dataset(path, k, o, m, [0, 1, 0], pixel_size_m=1.25)
+    # The deprecated Angstrom keyword still converts, with a DeprecationWarning.
+    with pytest.warns(DeprecationWarning, match="pixel_size_m"):
+        qpik.write_dataset(path, k, o, m, [0, 1, 0], pixel_size_a=1.25)
+    with qpik.Dataset(path) as d:
+        assert d.info.pixel_size_m == pytest.approx(1.25e-10)
+    path.unlink()
     bad = o.copy()
     bad[1, 2, 3] = np.nan
     with pytest.raises(qpik.NotFiniteError):
-        qpik.write_dataset(path, k, bad, m, [0, 1, 0], pixel_size_a=1)
+        qpik.write_dataset(path, k, bad, m, [0, 1, 0], pixel_size_m=1e-10)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -52,7 +52,7 @@ def scene():
     return dict(n=n, rc=rc, amp=amp, kernel=k, map=m, mask=mask, rng=rng)
 
 
-OPTS = dict(map__kernel_size=S, map__pixel_size_a=2.5)
+OPTS = dict(map__kernel_size=S, map__pixel_size_m=2.5e-10)
 
 
 def pearson(a, b):
@@ -84,6 +84,31 @@ def test_kernel_positions_and_amplitudes_come_back(scene, result):
     assert not ex.positions_estimated and ex.symmetry in (0, 1, 2, 3, 4, 6)
     assert np.isnan(ex.mirror_axis_deg) or 0.0 <= ex.mirror_axis_deg < 180.0
     assert ex.kernel_std.shape == ex.kernels.shape and np.isfinite(ex.kernel_std).all()
+    # Provenance: the version and the settings as chosen.
+    assert ex.qpik_version == qpik.version()
+    assert (ex.kernel_size, ex.num_types, ex.defects) == (S, 1, len(scene["rc"]))
+    want = {0: "none", 1: "isotropic"}.get(ex.symmetry, str(ex.symmetry))
+    assert ex.symmetry_name.startswith(want), (ex.symmetry_name, ex.symmetry)
+
+
+def test_pixel_size_in_metres_and_the_deprecated_angstrom_spelling(scene, result):
+    # The deprecated Angstrom keyword gives the same pixel size in metres.
+    old = qpik.extract_map(
+        scene["map"], mask=scene["mask"], map__kernel_size=S, map__pixel_size_a=2.5,
+        map__bootstrap=0,
+    )
+    assert old.pixel_size_m == pytest.approx(2.5e-10)
+    # Angstrom given as metres, and metres given as Angstrom: refused with a hint.
+    with pytest.raises(qpik.OptionError, match=r"did you mean 0\.893 Angstrom \(8\.93e-11 m\)"):
+        qpik.extract_map(scene["map"], mask=scene["mask"], map__pixel_size_m=0.893)
+    with pytest.raises(qpik.OptionError, match=r"did you mean 8\.9e-11 m"):
+        qpik.extract_map(scene["map"], mask=scene["mask"], map__pixel_size_a=8.9e-11)
+    for bad in (float("nan"), float("inf"), -1e-10, 0):
+        with pytest.raises(qpik.OptionError):
+            qpik.extract_map(scene["map"], mask=scene["mask"], map__pixel_size_m=bad)
+    # An even kernel size, with the odd sizes beside it.
+    with pytest.raises(qpik.OptionError, match=f"use {S} or {S + 2}"):
+        qpik.extract_map(scene["map"], mask=scene["mask"], map__kernel_size=S + 1)
 
 
 def test_fortran_order_and_positions_give_the_same_kernel(scene, result):
@@ -195,7 +220,7 @@ def test_topography_gives_the_positions(scene):
     z = 1e-3 * rows
     for r, c in scene["rc"]:
         z = z + np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * 1.5**2))
-    found = qpik.find_defects(z, map__pixel_size_a=2.5)
+    found = qpik.find_defects(z, map__pixel_size_m=2.5e-10)
     assert found.shape == (len(scene["rc"]), 2)
     d = np.hypot(*(found[:, None, :] - scene["rc"][None, :, :]).transpose(2, 0, 1))
     assert (d.min(axis=1) < 0.2).all()
@@ -279,6 +304,7 @@ def test_options_describe_every_map_setting():
         "cg_iterations",
         "seed",
         "memory_budget_bytes",
+        "pixel_size_m",
         "pixel_size_a",
         "value_unit",
         "energies_ev",

@@ -164,8 +164,8 @@ direct_options(GwyDataField *field, gint kernel_size, const char *symmetry)
     if (symmetry)
         qpik_options_set(o, "map.symmetry", symmetry);
     qpik_options_set(o, "topography.polarity", "bright");
-    g_ascii_formatd(buf, sizeof buf, "%.12g", gwy_data_field_get_dx(field) * 1e10);
-    qpik_options_set(o, "map.pixel_size_a", buf);
+    g_ascii_formatd(buf, sizeof buf, "%.12g", gwy_data_field_get_dx(field));
+    qpik_options_set(o, "map.pixel_size_m", buf);
     return o;
 }
 
@@ -489,6 +489,27 @@ case_blind_report(void)
           && strstr((const char *)s, "constant scan lines"));
     CHECK(gwy_container_gis_string_by_name(meta, "qpik held-out R^2", &s)
           && fabs(g_ascii_strtod((const char *)s, NULL) - info.heldout_r2) < 1e-4);
+    /* Provenance: the library's version, the fit R^2, the point group and counts as chosen. */
+    CHECK(gwy_container_gis_string_by_name(meta, "qpik version", &s)
+          && strcmp((const char *)s, qpik_version()) == 0);
+    CHECK(gwy_container_gis_string_by_name(meta, "qpik fit R^2", &s)
+          && fabs(g_ascii_strtod((const char *)s, NULL) - info.fit_r2) < 1e-4);
+    {
+        char sym[32] = "";
+        REQUIRE(qpik_extraction_symmetry_name(ex, sym, sizeof sym, NULL) == QPIK_OK);
+        CHECK_MSG(gwy_container_gis_string_by_name(meta, "qpik symmetry", &s)
+                      && g_str_has_prefix((const char *)s, sym),
+                  "symmetry metadata does not start with %s", sym);
+    }
+    g_snprintf(needle, sizeof needle, "%d (", (gint)info.defects);
+    CHECK(gwy_container_gis_string_by_name(meta, "qpik defects", &s)
+          && g_str_has_prefix((const char *)s, needle));
+    g_snprintf(needle, sizeof needle, "types=%d", (gint)info.types);
+    CHECK_MSG(logged(data, kid, needle), "the log does not record %s", needle);
+    g_snprintf(needle, sizeof needle, "defect_count=%d", (gint)info.defects);
+    CHECK_MSG(logged(data, kid, needle), "the log does not record %s", needle);
+    CHECK_MSG(logged(data, kid, "heldout_r2="), "the log does not record the held-out R^2");
+    CHECK_MSG(logged(data, kid, "qpik_version="), "the log does not record qpik's version");
     g_snprintf(needle, sizeof needle, "kernel_size=%d,", (gint)info.kernel_size);
     CHECK_MSG(logged(data, kid, needle) && !logged(data, kid, "kernel_size=7,"),
               "the log does not record %s", needle);
@@ -650,7 +671,7 @@ case_volume(void)
         qpik_array za = qpik_array_2d(t, QPIK_F64, VY, VX, QPIK_ROW_MAJOR), pa;
         qpik_options_new(&o);
         qpik_options_set(o, "map.kernel_size", "21");
-        qpik_options_set(o, "map.pixel_size_a", "1");
+        qpik_options_set(o, "map.pixel_size_a", "1"); /* the deprecated Angstrom spelling */
         qpik_options_set(o, "topography.polarity", "bright");
         pa = qpik_array_2d(pos, QPIK_F64, 64, 2, QPIK_ROW_MAJOR);
         REQUIRE(qpik_find_defects(o, &za, &pa, &n) == QPIK_OK);

@@ -111,8 +111,8 @@ static int ExecuteQPIKExtract(QPIKExtractRuntimeParams *p) {
     MDGetWaveUnits(p->map, ROWS, unit);
     double metres = delta * MetresPerUnit(unit);
     if (st == QPIK_OK && isfinite(metres) && metres > 0) {
-        snprintf(value, sizeof value, "%.10g", metres * 1e10); // Angstrom
-        st = qpik_options_set(opts, "map.pixel_size_a", value);
+        snprintf(value, sizeof value, "%.10g", metres); // qpik's one unit: metres
+        st = qpik_options_set(opts, "map.pixel_size_m", value);
     }
     if (st != QPIK_OK) {
         int code = Fail(st, qpik_last_error());

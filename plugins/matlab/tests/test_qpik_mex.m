@@ -73,6 +73,19 @@ function test_qpik_mex(refdir)
   % Metadata options reach qpik.
   [~, info] = qpik_extract(map, 'Defects', mask, common{:}, 'PixelSize', 2.5e-10);
   check(abs(info.pixel_size_m - 2.5e-10) < 1e-22, 'PixelSize comes back in metres');
+  % Provenance: the version, the point group as chosen, the defect count.
+  check(ischar(info.qpik_version) && ~isempty(regexp(info.qpik_version, '^\d+\.\d+\.\d+', 'once')), ...
+        'info.qpik_version is the library version');
+  check(ischar(info.symmetry_name) && ~isempty(info.symmetry_name), 'info.symmetry_name is set');
+  check(info.defects == size(info.positions, 1), 'info.defects counts the positions');
+  % Angstrom given as metres: refused with a hint at the unit.
+  try
+    qpik_extract(map, 'Defects', mask, common{:}, 'PixelSize', 0.893);
+    check(false, 'PixelSize 0.893 (Angstrom as metres) is refused');
+  catch err
+    check(strcmp(err.identifier, 'qpik:QPIK_ERR_OPTION_VALUE') && ...
+          ~isempty(strfind(err.message, 'did you mean 0.893 Angstrom')), err.message);
+  end
   [~, info] = qpik_extract(map, 'Defects', mask, 'KernelSize', 21, 'Symmetry', 3, ...
                            'Bootstrap', 0);
   check(info.symmetry == 3, 'Symmetry 3 is applied');
@@ -204,6 +217,7 @@ function test_errors(map, mask, topo)
   expect('QPIK_ERR_OPTION_VALUE', @() qpik_extract(map, 'KernelSize', -3));
   expect('QPIK_ERR_OPTION_VALUE', @() qpik_extract(map, 'Symmetry', 7));
   expect('QPIK_ERR_OPTION_VALUE', @() qpik_extract(map, 'PixelSize', -1));
+  expect('QPIK_ERR_OPTION_VALUE', @() qpik_extract(map, 'KernelSize', 48));
   expect('QPIK_ERR_NOT_FOUND', @() qpik_simulate('kernel', 'no-such-kernel'));
   expect('QPIK_ERR_NOT_FOUND', @() qpik_simulate('spec', 'no-such-kernel'));
   expect('QPIK_ERR_INVALID_ARGUMENT', @() qpik_simulate('what'));

@@ -112,7 +112,7 @@ impl qpik_options {
         if let Some(v) = self.usize("dataset.types")? {
             c.types = v;
         }
-        c.pixel_size_a = self.pixel_size_a();
+        c.pixel_size_a = self.pixel_size_m().map(|m| m / crate::units::ANGSTROM_M);
         c.defects = self.defects()?;
         c.artefacts = self.artefacts()?;
         c.validate().map_err(|e| {
@@ -233,7 +233,7 @@ impl qpik_options {
     }
 
     /// Settings of the topography defect finder: `topography.*`, with the defect size in
-    /// pixels from `topography.defect_size_a` over `map.pixel_size_a` when the pixel size is
+    /// pixels from `topography.defect_size_a` over `map.pixel_size_m` when the pixel size is
     /// set (else the 4-pixel default), validated.
     pub(crate) fn topography_settings(&self) -> CResult<TopographySettings> {
         let option_err = |e: crate::Error| {
@@ -242,8 +242,9 @@ impl qpik_options {
                 format!("topography.*: {e}"),
             )
         };
-        let mut t = match self.float("map.pixel_size_a") {
-            Some(p) => {
+        let mut t = match self.float("map.pixel_size_m") {
+            Some(m) => {
+                let p = m / crate::units::ANGSTROM_M;
                 let size = self
                     .float("topography.defect_size_a")
                     .unwrap_or(DEFAULT_DEFECT_SIZE_A);
@@ -263,21 +264,12 @@ impl qpik_options {
         Ok(t)
     }
 
-    /// A map `[E, H, W]` with the metadata of `map.pixel_size_a` (unknown: NaN),
+    /// A map `[E, H, W]` with the metadata of `map.pixel_size_m` (unknown: NaN; checked when
+    /// set),
     /// `map.value_unit` (unknown: "") and `map.energies_ev` (one per layer; unknown: NaN).
     pub(crate) fn map_data(&self, data: ndarray::Array3<f32>, source: &str) -> CResult<MapData> {
         let e = data.dim().0;
-        let pixel_size_m = match self.float("map.pixel_size_a") {
-            Some(a) if a > 0.0 => a * 1e-10,
-            Some(a) => {
-                return Err(bad_value(
-                    "map.pixel_size_a",
-                    &a.to_string(),
-                    "a pixel size above 0 Angstrom",
-                ));
-            }
-            None => f64::NAN,
-        };
+        let pixel_size_m = self.float("map.pixel_size_m").unwrap_or(f64::NAN);
         let energies_ev = match self.values.get("map.energies_ev") {
             Some(Value::Floats(v)) if v.len() == e => v.clone(),
             Some(Value::Floats(v)) => {

@@ -24,6 +24,8 @@ pub(super) enum Kind {
     Text,
     /// Comma-separated finite numbers, at most [`MAX_LIST`] of them.
     FloatList,
+    /// A pixel size in metres, checked by [`crate::units::pixel_size_m`].
+    PixelSizeM,
 }
 
 /// Longest free-text value.
@@ -80,10 +82,10 @@ pub(super) const KEYS: &[Key] = &[
         "kernels: image size N or ROWSxCOLS (pixels); datasets: N (square)",
     ),
     key(
-        "pixel_size_a",
-        Kind::Float,
+        "pixel_size_m",
+        Kind::PixelSizeM,
         "(the kernel's own)",
-        "kernels, datasets: pixel size in Angstrom",
+        "kernels, datasets: pixel size in metres, 1e-12 to 1e-6 (pixel_size_a, in Angstrom, is a deprecated alias)",
     ),
     key(
         "rotation_deg",
@@ -227,7 +229,7 @@ pub(super) const KEYS: &[Key] = &[
         "dataset.types",
         Kind::UInt,
         "1",
-        "datasets: defect types per observation, 1 to 8 (each a kernel of the same split with its own defects; more than 1 needs pixel_size_a)",
+        "datasets: defect types per observation, 1 to 8 (each a kernel of the same split with its own defects; more than 1 needs pixel_size_m)",
     ),
     key(
         "train.vae",
@@ -295,7 +297,7 @@ pub(super) const KEYS: &[Key] = &[
         "map.kernel_size",
         Kind::AutoUInt,
         "auto",
-        "qpik_extract_map: kernel size S in pixels (3..=513; auto: from the defect spacing, odd, at most 129 and the map's smaller side)",
+        "qpik_extract_map: kernel size S in pixels, odd, 3..=513 (an even size is refused with QPIK_ERR_OPTION_VALUE, naming the odd sizes beside it; auto: from the defect spacing, odd, at most 129 and the map's smaller side)",
     ),
     key(
         "map.symmetry",
@@ -402,10 +404,10 @@ pub(super) const KEYS: &[Key] = &[
         "qpik_extract_map: a blind search accepts a defect that lowers the residual by more than this many noise standard deviations (1..=100)",
     ),
     key(
-        "map.pixel_size_a",
-        Kind::Float,
+        "map.pixel_size_m",
+        Kind::PixelSizeM,
         "(unknown)",
-        "qpik_extract_map: the map's pixel size in Angstrom (> 0; reported back in metres)",
+        "qpik_extract_map, qpik_find_defects: the map's pixel size in metres, 1e-12 to 1e-6 (map.pixel_size_a, in Angstrom, is a deprecated alias)",
     ),
     key(
         "map.value_unit",
@@ -423,7 +425,7 @@ pub(super) const KEYS: &[Key] = &[
         "topography.defect_size_a",
         Kind::Float,
         "6",
-        "qpik_find_defects: apparent defect width (FWHM) in Angstrom, used when map.pixel_size_a is set (else 4 pixels)",
+        "qpik_find_defects: apparent defect width (FWHM) in Angstrom, used when map.pixel_size_m is set (else 4 pixels)",
     ),
     key(
         "topography.threshold_sigma",
@@ -438,6 +440,33 @@ pub(super) const KEYS: &[Key] = &[
         "qpik_extract_map: energy of each layer of the map in eV, comma-separated, one per layer",
     ),
 ];
+
+/// A deprecated spelling of a key in another unit: setting it sets `key` to the value times
+/// `metres` (checked in the unit given); getting it gives `key`'s value in its own unit.
+pub(super) struct Alias {
+    pub name: &'static str,
+    pub key: &'static str,
+    pub unit: crate::units::LengthUnit,
+}
+
+/// Deprecated spellings, kept working (`qpik_options_describe` lists them as deprecated).
+pub(super) const ALIASES: &[Alias] = &[
+    Alias {
+        name: "pixel_size_a",
+        key: "pixel_size_m",
+        unit: crate::units::LengthUnit::Angstrom,
+    },
+    Alias {
+        name: "map.pixel_size_a",
+        key: "map.pixel_size_m",
+        unit: crate::units::LengthUnit::Angstrom,
+    },
+];
+
+/// The alias called `name`, if `name` is one.
+pub(super) fn find_alias(name: &str) -> Option<&'static Alias> {
+    ALIASES.iter().find(|a| a.name == name)
+}
 
 /// Edit distance, for "did you mean" hints.
 fn distance(a: &str, b: &str) -> usize {

@@ -10,7 +10,7 @@ mod parse;
 use super::{
     CError, CResult, c_str, free_handle, guard, handle, put_handle, qpik_status, write_string,
 };
-use keys::{KEYS, find_key};
+use keys::{ALIASES, KEYS, find_alias, find_key};
 use parse::{Value, bad_value, parse};
 use std::collections::BTreeMap;
 use std::ffi::c_char;
@@ -27,6 +27,13 @@ pub struct qpik_options {
 impl qpik_options {
     /// Set one option, checking key and value (nothing changes on error).
     pub(crate) fn set(&mut self, key: &str, value: &str) -> CResult<()> {
+        if let Some(a) = find_alias(key) {
+            // A deprecated spelling in another unit: checked in that unit, kept in metres.
+            let m = parse::pixel_size(a.name, value, a.unit)?;
+            self.values.insert(a.key, Value::Float(m));
+            self.raw.insert(a.key, format!("{m:e}"));
+            return Ok(());
+        }
         let k = find_key(key)?;
         let v = parse(k, value)?;
         if k.name == "artefacts" {
@@ -41,6 +48,17 @@ impl qpik_options {
 
     /// The value as set, or the documented default.
     pub(crate) fn get(&self, key: &str) -> CResult<String> {
+        if let Some(a) = find_alias(key) {
+            return Ok(match self.float(a.key) {
+                // Twelve significant digits: 1.5 comes back as 1.5, not 1.4999999999999998.
+                Some(m) => {
+                    let v = m / a.unit.metres();
+                    let rounded: f64 = format!("{v:.11e}").parse().unwrap_or(v);
+                    format!("{rounded}")
+                }
+                None => find_key(a.key)?.default.to_string(),
+            });
+        }
         let k = find_key(key)?;
         Ok(self
             .raw
@@ -105,8 +123,9 @@ impl qpik_options {
             _ => None,
         }
     }
-    pub(crate) fn pixel_size_a(&self) -> Option<f64> {
-        self.float("pixel_size_a")
+    /// `pixel_size_m` (or its deprecated alias `pixel_size_a`), in metres, checked when set.
+    pub(crate) fn pixel_size_m(&self) -> Option<f64> {
+        self.float("pixel_size_m")
     }
     pub(crate) fn rotation_deg(&self) -> Option<f64> {
         self.float("rotation_deg")
@@ -194,10 +213,16 @@ pub unsafe extern "C" fn qpik_options_describe(
     needed: *mut usize,
 ) -> qpik_status {
     guard("qpik_options_describe", || {
-        let text: String = KEYS
+        let mut text: String = KEYS
             .iter()
             .map(|k| format!("{}\t{}\t{}\n", k.name, k.default, k.help))
             .collect();
+        for a in ALIASES {
+            text += &format!(
+                "{}\t(deprecated)\tdeprecated: {} in Angstrom; use {} (metres)\n",
+                a.name, a.key, a.key
+            );
+        }
         unsafe { write_string(&text, buf, buf_len, needed) }
     })
 }
@@ -361,8 +386,56 @@ mod tests {
         let e = o.map_data(data.clone(), "t").err().unwrap();
         assert!(e.message.contains("2 layer"), "{}", e.message);
         o.set("map.energies_ev", "0.1,0.2").ok().unwrap();
-        o.set("map.pixel_size_a", "0").ok().unwrap();
-        let e = o.map_data(data, "t").err().unwrap();
+        let e = o.set("map.pixel_size_a", "0").err().unwrap();
         assert_eq!(e.status, qpik_status::QPIK_ERR_OPTION_VALUE);
+        assert!((o.map_data(data, "t").ok().unwrap().pixel_size_m - 2.5e-10).abs() < 1e-22);
+    }
+
+    #[test]
+    fn pixel_sizes_are_metres_and_the_angstrom_spellings_convert() {
+        let mut o = qpik_options::default();
+        o.set("map.pixel_size_m", "8.93e-11").ok().unwrap();
+        assert_eq!(o.float("map.pixel_size_m"), Some(8.93e-11));
+        assert_eq!(o.get("map.pixel_size_m").ok().unwrap(), "8.93e-11");
+        assert_eq!(o.get("map.pixel_size_a").ok().unwrap(), "0.893");
+        // The deprecated Angstrom spelling sets the same value in metres.
+        o.set("map.pixel_size_a", "2.5").ok().unwrap();
+        assert!((o.float("map.pixel_size_m").unwrap() - 2.5e-10).abs() < 1e-22);
+        o.set("pixel_size_a", "1.5").ok().unwrap();
+        assert!((o.pixel_size_m().unwrap() - 1.5e-10).abs() < 1e-22);
+        assert_eq!(
+            o.get("pixel_size_a").ok().unwrap().parse::<f64>().ok(),
+            Some(1.5)
+        );
+        // Implausible values, with the hint at the other unit; nothing changes.
+        let e = o.set("map.pixel_size_m", "0.893").err().unwrap();
+        assert_eq!(e.status, qpik_status::QPIK_ERR_OPTION_VALUE);
+        assert!(
+            e.message.contains("map.pixel_size_m")
+                && e.message
+                    .contains("did you mean 0.893 Angstrom (8.93e-11 m)?"),
+            "{}",
+            e.message
+        );
+        let e = o.set("map.pixel_size_a", "8.9e-11").err().unwrap();
+        assert!(
+            e.message.contains("did you mean 8.9e-11 m"),
+            "{}",
+            e.message
+        );
+        for v in ["nan", "inf", "-1e-10", "0", "1e-5", "x"] {
+            for k in ["pixel_size_m", "map.pixel_size_m", "pixel_size_a"] {
+                let e = o.set(k, v).err().unwrap();
+                assert_eq!(e.status, qpik_status::QPIK_ERR_OPTION_VALUE, "{k}={v}");
+            }
+        }
+        assert!((o.float("map.pixel_size_m").unwrap() - 2.5e-10).abs() < 1e-22);
+        // A near miss of the new name still gets "did you mean".
+        let e = o.set("map.pixel_size", "1e-10").err().unwrap();
+        assert!(e.message.contains("did you mean"), "{}", e.message);
+        // The even kernel size is refused when the settings are built.
+        o.set("map.kernel_size", "48").ok().unwrap();
+        let e = o.map_settings().err().unwrap();
+        assert!(e.message.contains("47 or 49"), "{}", e.message);
     }
 }

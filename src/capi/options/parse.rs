@@ -153,11 +153,30 @@ pub(super) fn parse(k: &Key, v: &str) -> CResult<Value> {
                     .ok_or_else(|| bad_value(k.name, v, "finite numbers separated by commas"))?,
             )
         }
+        Kind::PixelSizeM => Value::Float(pixel_size(k.name, v, crate::units::LengthUnit::Metre)?),
         Kind::Path => {
             if t.is_empty() {
                 return Err(bad_value(k.name, v, "a file path"));
             }
             Value::Text(v.to_string())
         }
+    })
+}
+
+/// The pixel size in metres of the value `v` of option `name`, given in `unit`: a finite
+/// number that [`crate::units::pixel_size_m`] accepts (its message, with the hint at the
+/// other unit, comes back as `QPIK_ERR_OPTION_VALUE`).
+pub(super) fn pixel_size(name: &str, v: &str, unit: crate::units::LengthUnit) -> CResult<f64> {
+    let x = v
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| bad_value(name, v, "a finite number"))?;
+    crate::units::pixel_size_m(x, unit).map_err(|e| {
+        CError::new(
+            qpik_status::QPIK_ERR_OPTION_VALUE,
+            format!("option '{name}' = '{}': {}", cut(v), e.message()),
+        )
     })
 }

@@ -7,16 +7,17 @@ use crate::cli::{BackgroundArg, DirectionArg, ExtractArgs};
 use crate::data::extraction_file::write_extraction;
 use crate::data::map_data::MapData;
 use crate::data::map_file::{LoadedMap, MapSource, load_channel_within, load_map};
+use crate::data::provenance::Provenance;
 use crate::data::sxm::Direction;
-use crate::extract::blind::extract_blind;
 use crate::extract::defects::{
     Polarity, TopographySettings, find_defects, positions_from_mask, positions_of, read_positions,
 };
 use crate::extract::map::{
     Background, Extraction, MapSettings, SymmetryChoice, TRUSTED_HELDOUT_R2, TypeCount, Weight,
-    extract_map, symmetry::Symmetry,
+    extract_kernels,
 };
 use crate::picture::{write_extraction_png, write_extraction_sheet};
+use crate::units::{LengthUnit, pixel_size_m};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -162,6 +163,10 @@ struct Report<'a> {
     /// What was chosen automatically and why, and what was left out.
     notes: &'a str,
     seconds: f64,
+    /// The qpik version that made the result.
+    qpik_version: &'a str,
+    /// SHA-256 of the input file.
+    input_sha256: &'a str,
 }
 
 /// What `-o` holds: the qpik-extraction HDF5 file, or the kernels alone as .npy.
@@ -254,21 +259,14 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         memory_budget: crate::budget::MemoryBudget::new(a.memory_budget)?,
     };
     let mut loaded = load_map(&a.input, &source)?;
-    if let Some(p) = a.pixel_size {
-        if !(p.is_finite() && p > 0.0 && p < 1e-6) {
-            return Err(Error::invalid(format!(
-                "--pixel-size {p}: give the pixel size in metres, e.g. 1e-10 for 1 Angstrom"
-            )));
-        }
-        loaded.map.pixel_size_m = p;
+    if let Some(p) = a.pixel_size_m {
+        loaded.map.pixel_size_m = pixel_size_m(p, LengthUnit::Metre)
+            .map_err(|e| Error::invalid(format!("--pixel-size-m: {}", e.message())))?;
     }
     let (positions, from) = defect_positions(a, &loaded)?;
     let map: &MapData = &loaded.map;
-    let ex = if positions.is_empty() || settings.blind {
-        extract_blind(map, &positions, &settings, &Bars::default())?
-    } else {
-        extract_map(map, &positions, &settings, &Bars::default())?
-    };
+    let mut ex = extract_kernels(map, &positions, &settings, &Bars::default())?;
+    ex.provenance = Provenance::of_file(&a.input)?;
     write_result(&outputs.stage(&a.out)?, format, &ex)?;
     write_extraction_png(&outputs.stage(&png)?, map, &ex, 0)?;
     let mut pictures = vec![png.display().to_string()];
@@ -294,7 +292,9 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         map_shape: [h, w],
         heldout_r2: &ex.heldout_r2,
         fit_r2: &ex.fit_r2,
-        symmetry: symmetry_name(&ex),
+        symmetry: ex.symmetry_name(),
+        qpik_version: &ex.provenance.qpik_version,
+        input_sha256: &ex.provenance.input_sha256,
         mirror_axis_deg: ex
             .mirror_axis_deg
             .iter()
@@ -325,19 +325,6 @@ fn sheet_path(png: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     png.with_file_name(format!("{stem}-sheet.png"))
-}
-
-/// The point group's name: `none`, `isotropic`, `2`..`6`, `m`, `2mm`, `3m`, `4mm`, `6mm`.
-fn symmetry_name(ex: &Extraction) -> String {
-    let sym = Symmetry {
-        order: ex.symmetry,
-        mirror: ex.mirror_axis_deg.iter().any(|a| a.is_finite()),
-    };
-    if sym == Symmetry::NONE {
-        "none".into()
-    } else {
-        sym.name()
-    }
 }
 
 fn summarise(r: &Report, ex: &Extraction) {

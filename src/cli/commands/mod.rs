@@ -55,10 +55,11 @@ pub fn run(cli: Cli) -> Result<()> {
             seed,
             out,
             png,
-            pixel_size,
+            pixel,
             spec,
             energies,
         }) => {
+            let pixel_size = pixel.angstrom()?;
             if preset == Preset::RealScan {
                 if types != 1 || kernel.len() > 1 || density.is_some() {
                     return Err(Error::invalid(

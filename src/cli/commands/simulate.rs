@@ -62,7 +62,7 @@ pub(super) fn simulate_kernel(
     if let Some(s) = r.size {
         spec.render.size = [s, s];
     }
-    if let Some(p) = r.pixel_size {
+    if let Some(p) = r.pixel.angstrom()? {
         spec.render.pixel_size_a = p;
     }
     if let Some(a) = r.rotation {
@@ -243,7 +243,7 @@ pub(super) fn simulate_dataset(a: &DatasetArgs) -> Result<()> {
         seed: a.seed,
         split_seed: a.split_seed,
         unseen_fraction: a.unseen_fraction,
-        pixel_size_a: a.pixel_size,
+        pixel_size_a: a.pixel.angstrom()?,
         defects: DefectConfig {
             count_min: a.min_defects.unwrap_or(1),
             count_max: a.max_defects.unwrap_or(20),

@@ -103,7 +103,7 @@ pub(super) fn real_scan_dataset(a: &DatasetArgs) -> Result<()> {
     let request = Request {
         surface: a.kernel.clone(),
         size: a.size,
-        pixel_size_a: a.pixel_size,
+        pixel_size_a: a.pixel.angstrom()?,
         adatoms: [a.min_defects, a.max_defects],
     };
     let config = request.config();

@@ -455,11 +455,13 @@ impl Problem<'_> {
             return;
         }
         let mean = [sum[0] / wsum, sum[1] / wsum];
+        let sides = [st.stamper.height, st.stamper.width];
         let mut positions = st.stamper.positions.clone();
         for (i, p) in positions.iter_mut().enumerate() {
             for d in 0..2 {
                 let given = st.stamper.given[i][d];
-                p[d] = (p[d] + steps[i][d] - mean[d]).clamp(given - limit, given + limit);
+                let moved = (p[d] + steps[i][d] - mean[d]).clamp(given - limit, given + limit);
+                p[d] = keep_on_map(moved, given, sides[d]);
             }
         }
         st.stamper = st.stamper.moved(positions);
@@ -490,16 +492,25 @@ impl Problem<'_> {
     }
 }
 
-/// Move every defect of type `t` (and where it was given) by `offsets[t]` pixels; false
-/// when all offsets are 0 (nothing moves).
+/// A coordinate `moved` from `from` along an axis of `side` pixels, kept on the map: inside
+/// `[0, side - 1]`, or no further outside than `from` was (a defect may be given off the
+/// map, where its kernel still reaches it, but refinement never carries one off it).
+pub fn keep_on_map(moved: f64, from: f64, side: usize) -> f64 {
+    let last = side.saturating_sub(1) as f64;
+    moved.clamp(from.min(0.0), from.max(last))
+}
+
+/// Move every defect of type `t` (and where it was given) by `offsets[t]` pixels, kept on
+/// the map ([`keep_on_map`]); false when all offsets are 0 (nothing moves).
 pub fn shift_types(st: &mut State, offsets: &[[f64; 2]]) -> bool {
     if offsets.iter().all(|d| d == &[0.0, 0.0]) {
         return false;
     }
     let types = &st.stamper.types;
+    let sides = [st.stamper.height, st.stamper.width];
     let shift = |(i, p): (usize, &[f64; 2])| {
         let d = offsets[usize::from(types[i])];
-        [p[0] + d[0], p[1] + d[1]]
+        [0, 1].map(|a| keep_on_map(p[a] + d[a], p[a], sides[a]))
     };
     let positions = st.stamper.positions.iter().enumerate().map(shift).collect();
     let mut moved = st.stamper.moved(positions);
@@ -526,5 +537,22 @@ pub fn normalise(st: &mut State) {
         st.kernel[t * s2..(t + 1) * s2]
             .iter_mut()
             .for_each(|k| *k *= scale);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_on_map;
+
+    #[test]
+    fn refined_coordinates_stay_on_the_map() {
+        // 224 columns: the last pixel centre is 223; 225.16 was once reported.
+        assert_eq!(keep_on_map(225.16, 223.0, 224), 223.0);
+        assert_eq!(keep_on_map(-0.7, 0.4, 224), 0.0);
+        assert_eq!(keep_on_map(100.3, 99.0, 224), 100.3);
+        // Given off the map: it may come closer but not go further out.
+        assert_eq!(keep_on_map(-3.5, -2.0, 224), -2.0);
+        assert_eq!(keep_on_map(-1.0, -2.0, 224), -1.0);
+        assert_eq!(keep_on_map(226.0, 225.0, 224), 225.0);
     }
 }

@@ -13,13 +13,20 @@
 //!   carries the map's own unit (for example siemens or volts of a lock-in signal) and the
 //!   defects' amplitudes are positive on average.
 //! - **Rows and columns** as everywhere in qpik: `[row, col]`, row 0 at the top.
-//! - **Pixel size** is the map's, in metres, when the caller knows it (NaN otherwise).
+//! - **Pixel size** is the map's, in metres, when the caller knows it (NaN otherwise); a
+//!   known one must be a plausible STM pixel, 1e-12 to 1e-6 m ([`crate::units`]).
+//! - **Kernel size** S is odd (the impurity is the centre pixel): an even `kernel_size` is
+//!   refused with the odd sizes beside it, never rounded.
+//! - **Positions** refined with the kernel stay on the map (`[0, H-1] x [0, W-1]`), or no
+//!   further off it than they were given ([`fit::keep_on_map`]).
+//! - **One entry point**, [`extract_kernels`], for every interface: forward or blind.
 //! - **No wrap-around.** The operators work on the map's own pixels only (valid-region
 //!   convolution): defects near or beyond the edge count with the part of their kernel that
 //!   falls on the map; NaN pixels are left out of the fit.
 
 pub mod background;
 pub mod cg;
+pub mod entry;
 pub mod fit;
 pub mod heldout;
 pub mod operator;
@@ -27,9 +34,11 @@ pub mod settings;
 pub mod solve;
 pub mod symmetry;
 
+pub use entry::extract_kernels;
 pub use settings::{Background, MapSettings, Smoothness, SymmetryChoice, TypeCount, Weight};
 pub use solve::{extract_map, extract_map_typed};
 
+use crate::data::provenance::Provenance;
 use ndarray::{Array2, Array3, Array4};
 
 /// The held-out R^2 below which a kernel explains too little of a map to be trusted (10 % of
@@ -84,6 +93,9 @@ pub struct Extraction {
     pub excluded: Array2<u8>,
     /// What was chosen automatically and why, and what was left out (one line each).
     pub notes: String,
+    /// The qpik version that made it, and the input file's name and checksum (empty when
+    /// the input was no file); the CLI sets the file's.
+    pub provenance: Provenance,
 }
 
 impl Extraction {
@@ -120,6 +132,7 @@ impl Extraction {
             settings_toml: String::new(),
             excluded: Array2::zeros((1, 1)),
             notes: String::new(),
+            provenance: Provenance::default(),
         }
     }
 
@@ -133,6 +146,20 @@ impl Extraction {
     /// Number of kernel types T.
     pub fn type_count(&self) -> usize {
         self.kernels.dim().0
+    }
+    /// The point group the kernels were projected onto, as chosen: `none`, `isotropic`, a
+    /// rotation order (`2`, `3`, `4`, `6`) or a group with mirror lines (`m`, `2mm`, `3m`,
+    /// `4mm`, `6mm`).
+    pub fn symmetry_name(&self) -> String {
+        let sym = symmetry::Symmetry {
+            order: self.symmetry,
+            mirror: self.mirror_axis_deg.iter().any(|a| a.is_finite()),
+        };
+        if sym == symmetry::Symmetry::NONE {
+            "none".into()
+        } else {
+            sym.name()
+        }
     }
     /// Mean held-out R^2 over energies.
     pub fn heldout_r2_mean(&self) -> f64 {

@@ -105,8 +105,9 @@ impl TypeCount {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MapSettings {
-    /// Kernel size S in pixels; `None` picks it from the defect spacing (odd, at most
-    /// [`MapSettings::MAX_AUTO_KERNEL`] and the map's smaller side).
+    /// Kernel size S in pixels, odd (an even size is refused, naming the odd sizes beside
+    /// it), 3 to [`MapSettings::MAX_KERNEL`]; `None` picks it from the defect spacing (odd, at
+    /// most [`MapSettings::MAX_AUTO_KERNEL`] and the map's smaller side).
     pub kernel_size: Option<usize>,
     pub symmetry: SymmetryChoice,
     pub background: Background,
@@ -201,6 +202,15 @@ impl MapSettings {
             return Err(Error::invalid(format!(
                 "kernel size {s} is out of range: use 3 to {} pixels",
                 Self::MAX_KERNEL
+            )));
+        }
+        if let Some(s) = self.kernel_size
+            && s % 2 == 0
+        {
+            return Err(Error::invalid(format!(
+                "kernel size {s} is even: the impurity sits on the kernel's centre pixel, so the size must be odd; use {} or {}",
+                s - 1,
+                s + 1
             )));
         }
         if let SymmetryChoice::Rotation(n) = self.symmetry

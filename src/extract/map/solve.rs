@@ -151,6 +151,7 @@ fn check_inputs(
     settings: &MapSettings,
 ) -> Result<usize> {
     settings.validate()?;
+    crate::units::check_map_pixel_size_m(map.pixel_size_m)?;
     let (e, h, w) = map.data.dim();
     if e == 0 || h == 0 || w == 0 {
         return Err(Error::invalid(format!(
@@ -827,5 +828,6 @@ fn assemble(
         settings_toml,
         excluded: Array2::zeros((h, w)),
         notes: String::new(),
+        provenance: Default::default(),
     })
 }
