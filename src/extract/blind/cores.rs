@@ -21,7 +21,7 @@ use crate::extract::map::Extraction;
 use ndarray::s;
 
 /// A kernel's peak this many times above its rings makes a dominant core.
-pub const DOMINANCE: f64 = 15.0;
+const DOMINANCE: f64 = 15.0;
 /// The core reaches as far as the kernel stands this many times above its rings.
 const CORE_LEVEL: f64 = 3.0;
 
@@ -81,7 +81,7 @@ fn core_radius(k: &[f64], s: usize) -> Option<(f64, f64)> {
         .filter(|&i| radius(i) <= 1.5)
         .map(|i| k[i].abs())
         .fold(0.0, f64::max);
-    if !(rings > 0.0) || peak < DOMINANCE * rings {
+    if rings.is_nan() || rings <= 0.0 || peak < DOMINANCE * rings {
         return None;
     }
     // Outward from the centre, the last radius (up to S/6) still above the core level.
