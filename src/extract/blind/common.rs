@@ -21,8 +21,8 @@
 //!    its footprint is left out and the next group is taken.
 //! 3. **Outliers.** A candidate of the group's sign stronger than [`OUTLIER_FACTOR`] times the
 //!    group's median strength is not the common defect (a cluster, a pick-up): its footprint
-//!    (where the band-passed map keeps its sign above a quarter of its peak, within
-//!    [`OUTLIER_REACH`] px, grown by [`OUTLIER_MARGIN`] px) is left out of the fit.
+//!    ([`super::footprint`]: where the band-passed map keeps its sign above a quarter of its
+//!    peak, and the raised plateau around it) is left out of the fit.
 //! 4. **Kernel size.** The mean of the group's windows of the map (trimmed at [`TRIM_SIGMA`]
 //!    robust deviations, so that a neighbour's core in one window does not count) and its
 //!    standard error are compared ring by ring: the kernel reaches as far as the mean's power
@@ -30,6 +30,7 @@
 //!
 //! Positions are `(row, col)` pixels; windows are row-major with the candidate at their centre.
 
+use super::footprint::{disk, footprint, raised};
 use super::lines::{line_of, streak_segments};
 use super::terraces::Line;
 
@@ -53,13 +54,6 @@ const MAX_LINES: usize = 4;
 const MAX_STREAK_GROUPS: usize = 3;
 /// Candidates this many times stronger than the group's median are outliers.
 const OUTLIER_FACTOR: f64 = 2.5;
-/// How far an outlier's footprint may reach from its extremum, in pixels.
-const OUTLIER_REACH: f64 = 30.0;
-/// An outlier's raised region: where it stands above the ground by this fraction of its
-/// height (a cluster 3-10 adatoms high keeps its whole plateau, not its rings).
-const RAISED_FRACTION: f64 = 0.15;
-/// Margin around an outlier's footprint, in pixels.
-const OUTLIER_MARGIN: usize = 3;
 /// The kernel reaches as far as its mean window stands this far above its error (in power).
 const SIZE_SNR: f64 = 4.0;
 /// Values farther than this many robust deviations from the members' median are left out of
@@ -432,120 +426,6 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
         });
     }
     None
-}
-
-/// Mark the pixels within `radius` of `c`.
-fn disk(h: usize, w: usize, c: &Candidate, radius: f64, out: &mut [bool]) {
-    let r = radius.ceil() as isize;
-    for dr in -r..=r {
-        for dc in -r..=r {
-            let (rr, cc) = (c.row as isize + dr, c.col as isize + dc);
-            if rr >= 0
-                && cc >= 0
-                && (rr as usize) < h
-                && (cc as usize) < w
-                && ((dr * dr + dc * dc) as f64) <= radius * radius
-            {
-                out[rr as usize * w + cc as usize] = true;
-            }
-        }
-    }
-}
-
-/// Mark the outlier `c`'s footprint: the pixels connected to it where the band-passed map
-/// keeps its sign above a quarter of its peak (within [`OUTLIER_REACH`]), grown by
-/// [`OUTLIER_MARGIN`].
-fn footprint(band: &[f64], valid: &[f64], h: usize, w: usize, c: &Candidate, out: &mut [bool]) {
-    let sign = c.value.signum();
-    let value: Vec<f64> = band.iter().map(|x| x * sign).collect();
-    flood(&value, valid, h, w, c, 0.25 * c.value.abs(), out);
-}
-
-/// Mark the raised region of the outlier `c` (a cluster's plateau, a pit's hollow): the
-/// pixels connected to it where `smooth` stands above the local ground (the median within
-/// [`OUTLIER_REACH`]) by more than [`RAISED_FRACTION`] of the outlier's height over it,
-/// within [`OUTLIER_REACH`], grown by [`OUTLIER_MARGIN`].
-fn raised(smooth: &[f64], valid: &[f64], h: usize, w: usize, c: &Candidate, out: &mut [bool]) {
-    let sign = c.value.signum();
-    let reach = OUTLIER_REACH as usize;
-    let rows = c.row.saturating_sub(reach)..(c.row + reach + 1).min(h);
-    let cols = c.col.saturating_sub(reach)..(c.col + reach + 1).min(w);
-    let mut around: Vec<f64> = rows
-        .clone()
-        .flat_map(|r| cols.clone().map(move |cc| r * w + cc))
-        .filter(|&i| valid[i] > 0.0)
-        .map(|i| smooth[i] * sign)
-        .collect();
-    if around.is_empty() {
-        return;
-    }
-    let mid = around.len() / 2;
-    let ground = *around.select_nth_unstable_by(mid, f64::total_cmp).1;
-    // The outlier's top: the highest point within a few pixels of its band-pass extremum.
-    let top = (c.row.saturating_sub(4)..(c.row + 5).min(h))
-        .flat_map(|r| (c.col.saturating_sub(4)..(c.col + 5).min(w)).map(move |cc| r * w + cc))
-        .filter(|&i| valid[i] > 0.0)
-        .map(|i| smooth[i] * sign)
-        .fold(f64::NEG_INFINITY, f64::max);
-    if top <= ground {
-        return;
-    }
-    let level = ground + RAISED_FRACTION * (top - ground);
-    let height: Vec<f64> = smooth.iter().map(|x| x * sign).collect();
-    flood(&height, valid, h, w, c, level, out);
-}
-
-/// Mark the pixels connected to `c` where `value > level` (within [`OUTLIER_REACH`]), grown
-/// by [`OUTLIER_MARGIN`].
-fn flood(
-    value: &[f64],
-    valid: &[f64],
-    h: usize,
-    w: usize,
-    c: &Candidate,
-    level: f64,
-    out: &mut [bool],
-) {
-    let mut inside = vec![false; h * w];
-    let mut stack = vec![c.row * w + c.col];
-    inside[c.row * w + c.col] = true;
-    let mut region = Vec::new();
-    while let Some(i) = stack.pop() {
-        region.push(i);
-        let (r, col) = (i / w, i % w);
-        let near = [
-            (r.wrapping_sub(1), col),
-            (r + 1, col),
-            (r, col.wrapping_sub(1)),
-            (r, col + 1),
-        ];
-        for (rr, cc) in near {
-            if rr >= h || cc >= w {
-                continue;
-            }
-            let j = rr * w + cc;
-            let far = (rr as f64 - c.row as f64).hypot(cc as f64 - c.col as f64) > OUTLIER_REACH;
-            if !inside[j] && !far && valid[j] > 0.0 && value[j] > level {
-                inside[j] = true;
-                stack.push(j);
-            }
-        }
-    }
-    let m = OUTLIER_MARGIN as isize;
-    for i in region {
-        let (r, col) = ((i / w) as isize, (i % w) as isize);
-        for dr in -m..=m {
-            for dc in -m..=m {
-                let (rr, cc) = (r + dr, col + dc);
-                if dr * dr + dc * dc <= m * m && rr >= 0 && cc >= 0 {
-                    let (rr, cc) = (rr as usize, cc as usize);
-                    if rr < h && cc < w {
-                        out[rr * w + cc] = true;
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Each member's level: the median of `y` over its window of side `2 radius + 1` (a step, a

@@ -21,6 +21,7 @@ pub mod clean;
 pub mod common;
 pub mod cores;
 pub mod correlate;
+pub mod footprint;
 pub mod lattice;
 pub mod lines;
 pub mod screen;
@@ -29,9 +30,8 @@ pub mod terraces;
 
 use crate::data::map_data::MapData;
 use crate::extract::map::background::Basis;
-use crate::extract::map::solve::{
-    check_memory, choose_kernel_size, extract_map_typed, memory_needed, valid_pixels,
-};
+use crate::extract::map::inputs::{check_memory, choose_kernel_size, memory_needed, valid_pixels};
+use crate::extract::map::solve::extract_map_typed;
 use crate::extract::map::{Extraction, MapSettings, TypeCount};
 use crate::progress::{Progress, check_cancelled};
 use crate::{Error, Result};
@@ -150,6 +150,7 @@ pub fn extract_blind(
     progress: &dyn Progress,
 ) -> Result<Extraction> {
     settings.validate()?;
+    crate::units::check_map_pixel_size_m(map.pixel_size_m)?;
     let (e, h, w) = map.data.dim();
     if e == 0 || h < 5 || w < 5 {
         return Err(Error::invalid(format!(
@@ -432,13 +433,7 @@ pub fn extract_blind(
                 }
             }
         }
-        for mut layer in screened.data.outer_iter_mut() {
-            for (x, out) in layer.iter_mut().zip(&excluded) {
-                if *out {
-                    *x = f32::NAN;
-                }
-            }
-        }
+        blank(&mut screened, &excluded);
         Some(screened)
     } else {
         None
@@ -457,16 +452,26 @@ pub fn extract_blind(
         settings.clone()
     };
     let mut ex = finish(fit_map, &found, &first_settings, progress)?;
-    // Blind defects the engine's fit leaves next to nothing go when the core swamps the
+    // Blind defects the engine's fit leaves next to nothing (summed over the energies) go
+    // when the core swamps the
     // rings (companions of a core fitted a little off, once the kernel is at its full size
     // and the positions refined), and the engine fits once more without them.
-    if let Some(kept) = faint(&ex, known.len()).filter(|_| cored) {
+    let strength: Vec<f64> = ex
+        .amplitudes
+        .rows()
+        .into_iter()
+        .map(|a| a.iter().map(|&x| f64::from(x)).sum())
+        .collect();
+    if let Some(kept) = search::not_weak(&strength, &ex.types, known.len())
+        .filter(|k| cored && k.len() > known.len())
+    {
         let dropped = found.positions.len() - kept.len();
         found.positions = kept.iter().map(|&i| found.positions[i]).collect();
         found.types = kept.iter().map(|&i| found.types[i]).collect();
         ex = finish(fit_map, &found, &first_settings, progress)?;
         chosen.push(format!(
-            "{dropped} defect(s) the fit left weaker than {FAINT} of their type's median amplitude dropped"
+            "{dropped} defect(s) the fit left weaker than {} of their type's median amplitude dropped",
+            search::WEAK_AMPLITUDE
         ));
     }
     let r2 = ex.heldout_r2_mean();
@@ -490,13 +495,7 @@ pub fn extract_blind(
     if radii.iter().any(Option::is_some) {
         let core = cores::core_pixels(&ex_positions(&ex), &ex.types, &radii, h, w);
         let mut masked = fit_map.clone();
-        for mut layer in masked.data.outer_iter_mut() {
-            for (x, c) in layer.iter_mut().zip(&core) {
-                if *c {
-                    *x = f32::NAN;
-                }
-            }
-        }
+        blank(&mut masked, &core);
         // The cores place the defects best: the rings' fit keeps the first fit's positions.
         let placed = Found {
             positions: ex_positions(&ex),
@@ -539,44 +538,24 @@ pub fn extract_blind(
     Ok(ex)
 }
 
+/// `map` with the pixels where `out` is true (row-major `H x W`) made NaN in every layer:
+/// left out of the engine's fit.
+fn blank(map: &mut MapData, out: &[bool]) {
+    for mut layer in map.data.outer_iter_mut() {
+        for (x, o) in layer.iter_mut().zip(out) {
+            if *o {
+                *x = f32::NAN;
+            }
+        }
+    }
+}
+
 /// The refined positions of `ex`, `(row, col)` pixels.
 fn ex_positions(ex: &Extraction) -> Vec<[f64; 2]> {
     ex.positions
         .iter()
         .map(|p| [f64::from(p[0]), f64::from(p[1])])
         .collect()
-}
-
-/// Blind defects whose fitted amplitude is below this fraction of their type's median go.
-const FAINT: f64 = 0.2;
-
-/// Indices of the defects to keep when the engine's fit `ex` leaves some blind ones fainter
-/// than [`FAINT`] times their type's median amplitude (averaged over the energies, signed:
-/// the opposite sign is fainter still), or `None` when all stay.
-fn faint(ex: &Extraction, n_known: usize) -> Option<Vec<usize>> {
-    let n = ex.positions.len();
-    let strength = |i: usize| ex.amplitudes.row(i).iter().map(|&a| a as f64).sum::<f64>();
-    let kinds = ex
-        .types
-        .iter()
-        .map(|&t| usize::from(t) + 1)
-        .max()
-        .unwrap_or(0);
-    let mut median = vec![0.0; kinds];
-    for (t, m) in median.iter_mut().enumerate() {
-        let mut a: Vec<f64> = (n_known..n)
-            .filter(|&i| usize::from(ex.types[i]) == t)
-            .map(strength)
-            .collect();
-        if !a.is_empty() {
-            let mid = a.len() / 2;
-            *m = *a.select_nth_unstable_by(mid, f64::total_cmp).1;
-        }
-    }
-    let kept: Vec<usize> = (0..n)
-        .filter(|&i| i < n_known || strength(i) >= FAINT * median[usize::from(ex.types[i])])
-        .collect();
-    (kept.len() < n && kept.len() > n_known).then_some(kept)
 }
 
 /// Said in the notes when the search ran again without the per-round filter-noise threshold.

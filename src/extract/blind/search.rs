@@ -41,7 +41,7 @@ const SEPARATION: f64 = 2.5;
 /// Picks weaker than this fraction of the strongest pick's residual drop are echoes.
 const RELATIVE_FLOOR: f64 = 0.02;
 /// Blind defects weaker than this fraction of their type's median amplitude are dropped.
-const WEAK_AMPLITUDE: f64 = 0.2;
+pub(super) const WEAK_AMPLITUDE: f64 = 0.2;
 /// What each kernel pixel of a further type costs, in residual variances (a smooth kernel has
 /// fewer free values than pixels).
 const KERNEL_PIXEL_COST: f64 = 0.5;
@@ -66,7 +66,7 @@ pub struct Found {
     /// The searched map minus the search's model (background and defects), 0 where invalid.
     pub residual: Vec<f64>,
     /// The search's kernels, type-major `S_s x S_s` each at the size searched `S_s` (which
-    /// may be smaller than `kernel_size`), each type scaled to a mean amplitude of 1.
+    /// may be smaller than `kernel_size`), in the search's own scale.
     pub kernels: Vec<f64>,
     pub searched_size: usize,
 }
@@ -360,28 +360,9 @@ impl Search<'_> {
             .collect()
     }
 
-    /// Indices of the defects to keep when some blind ones are weaker than
-    /// [`WEAK_AMPLITUDE`] times their type's median amplitude, or of the opposite sign (echoes
-    /// of model error beside strong defects), or `None` when all stay.
+    /// [`not_weak`] of the search's amplitudes.
     fn prune(&self, st: &State, n_known: usize) -> Option<Vec<usize>> {
-        let types = &st.stamper.types;
-        let mut median = vec![0.0; st.stamper.kinds];
-        for (t, m) in median.iter_mut().enumerate() {
-            let mut a: Vec<f64> = (n_known..types.len())
-                .filter(|&i| usize::from(types[i]) == t)
-                .map(|i| st.amplitudes[i].abs())
-                .collect();
-            if !a.is_empty() {
-                let mid = a.len() / 2;
-                *m = *a.select_nth_unstable_by(mid, f64::total_cmp).1;
-            }
-        }
-        let kept: Vec<usize> = (0..types.len())
-            .filter(|&i| {
-                i < n_known || st.amplitudes[i] >= WEAK_AMPLITUDE * median[usize::from(types[i])]
-            })
-            .collect();
-        (kept.len() < types.len()).then_some(kept)
+        not_weak(&st.amplitudes, &st.stamper.types, n_known)
     }
 
     /// Rounds of detection and fitting with type `t` added (kernels `[..(t+1) S^2]`), from
@@ -661,26 +642,15 @@ impl Search<'_> {
         if st.amplitudes.len() == n_known {
             return Ok(None);
         }
-        let mut kernels = st.kernel.clone();
-        for (t, k) in kernels.chunks_mut(s2).enumerate() {
-            let a: Vec<f64> = (0..st.amplitudes.len())
-                .filter(|&i| usize::from(st.stamper.types[i]) == t)
-                .map(|i| st.amplitudes[i])
-                .collect();
-            let mean = a.iter().sum::<f64>() / a.len().max(1) as f64;
-            if mean.is_finite() && mean != 0.0 {
-                k.iter_mut().for_each(|x| *x *= mean);
-            }
-        }
         // Companions are the mark of a core that swamps its rings; elsewhere two close
         // defects of unequal strength may both be real.
-        let keep = if super::cores::dominant(&kernels, s) {
+        let keep = if super::cores::dominant(&st.kernel, s) {
             companions_kept(&st, n_known)
         } else {
             vec![true; st.amplitudes.len()]
         };
         Ok(Some(Found {
-            kernels,
+            kernels: st.kernel.clone(),
             searched_size: s,
             residual: self.residual_without(&st, |i| keep[i]),
             positions: (0..keep.len())
@@ -710,4 +680,27 @@ fn companions_kept(st: &State, n_known: usize) -> Vec<bool> {
                 })
         })
         .collect()
+}
+
+/// Indices of the defects to keep when some blind ones (from `n_known` on) are weaker than
+/// [`WEAK_AMPLITUDE`] times the median magnitude of their type's blind `strength`s, or of the
+/// opposite sign (echoes of model error beside strong defects), or `None` when all stay.
+/// The search prunes its own fits with it, and the blind extraction the engine's.
+pub(super) fn not_weak(strength: &[f64], types: &[u8], n_known: usize) -> Option<Vec<usize>> {
+    let kinds = types.iter().map(|&t| usize::from(t) + 1).max().unwrap_or(0);
+    let mut median = vec![0.0; kinds];
+    for (t, m) in median.iter_mut().enumerate() {
+        let mut a: Vec<f64> = (n_known..types.len())
+            .filter(|&i| usize::from(types[i]) == t)
+            .map(|i| strength[i].abs())
+            .collect();
+        if !a.is_empty() {
+            let mid = a.len() / 2;
+            *m = *a.select_nth_unstable_by(mid, f64::total_cmp).1;
+        }
+    }
+    let kept: Vec<usize> = (0..types.len())
+        .filter(|&i| i < n_known || strength[i] >= WEAK_AMPLITUDE * median[usize::from(types[i])])
+        .collect();
+    (kept.len() < types.len()).then_some(kept)
 }

@@ -1,6 +1,7 @@
 //! The one entry point of a map extraction that every interface calls (CLI, C ABI, Python,
-//! MATLAB, Igor, Gwyddion): the map's metadata checked once, then the forward engine or the
-//! blind search as the defects and the settings say.
+//! MATLAB, Igor, Gwyddion): the forward engine or the blind search as the defects and the
+//! settings say. Each checks the settings and the map's pixel size itself, once, so a
+//! library caller of either gets the same refusals.
 
 use super::{Extraction, MapSettings, extract_map};
 use crate::Result;
@@ -11,8 +12,8 @@ use crate::progress::Progress;
 /// Kernels of `map` from defects at `positions` (`(row, col)` pixels, subpixel allowed):
 /// the forward engine ([`extract_map`]) when defects are given, the blind search
 /// ([`extract_blind`]) when none are or `settings.blind` is set (the given ones are then
-/// type 0). The map's pixel size must be unknown (NaN) or plausible
-/// ([`crate::units::check_map_pixel_size_m`]); the settings are validated
+/// type 0). Both refuse a map whose pixel size is neither unknown (NaN) nor plausible
+/// ([`crate::units::check_map_pixel_size_m`]) and invalid settings
 /// ([`MapSettings::validate`]: odd kernel sizes only).
 pub fn extract_kernels(
     map: &MapData,
@@ -20,8 +21,6 @@ pub fn extract_kernels(
     settings: &MapSettings,
     progress: &dyn Progress,
 ) -> Result<Extraction> {
-    crate::units::check_map_pixel_size_m(map.pixel_size_m)?;
-    settings.validate()?;
     if positions.is_empty() || settings.blind {
         extract_blind(map, positions, settings, progress)
     } else {

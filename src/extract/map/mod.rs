@@ -29,6 +29,7 @@ pub mod cg;
 pub mod entry;
 pub mod fit;
 pub mod heldout;
+pub mod inputs;
 pub mod operator;
 pub mod settings;
 pub mod solve;
