@@ -506,10 +506,10 @@ fn refined_positions_stay_on_the_map() {
     for (p, g) in ex.positions.iter().zip(&given) {
         let (r, c) = (p[0] as f64, p[1] as f64);
         assert!(
-            r >= g[0].min(0.0)
-                && r <= g[0].max(h - 1.0)
-                && c >= g[1].min(0.0)
-                && c <= g[1].max(last),
+            r >= g[0].min(-0.5)
+                && r <= g[0].max(h - 0.5)
+                && c >= g[1].min(-0.5)
+                && c <= g[1].max(last + 0.5),
             "refined ({r}, {c}) from ({}, {}) left the 128 x {w} map",
             g[0],
             g[1]

@@ -17,8 +17,8 @@
 //!   known one must be a plausible STM pixel, 1e-12 to 1e-6 m ([`crate::units`]).
 //! - **Kernel size** S is odd (the impurity is the centre pixel): an even `kernel_size` is
 //!   refused with the odd sizes beside it, never rounded.
-//! - **Positions** refined with the kernel stay on the map (`[0, H-1] x [0, W-1]`), or no
-//!   further off it than they were given ([`fit::keep_on_map`]).
+//! - **Positions** refined with the kernel stay on the map's pixels (`[-0.5, H-0.5] x
+//!   [-0.5, W-0.5]`), or no further off it than they were given ([`fit::keep_on_map`]).
 //! - **One entry point**, [`extract_kernels`], for every interface: forward or blind.
 //! - **No wrap-around.** The operators work on the map's own pixels only (valid-region
 //!   convolution): defects near or beyond the edge count with the part of their kernel that
