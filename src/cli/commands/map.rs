@@ -263,10 +263,12 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         loaded.map.pixel_size_m = pixel_size_m(p, LengthUnit::Metre)
             .map_err(|e| Error::invalid(format!("--pixel-size-m: {}", e.message())))?;
     }
+    // Checksummed before the work, so an unreadable input costs no extraction.
+    let provenance = Provenance::of_file(&a.input)?;
     let (positions, from) = defect_positions(a, &loaded)?;
     let map: &MapData = &loaded.map;
     let mut ex = extract_kernels(map, &positions, &settings, &Bars::default())?;
-    ex.provenance = Provenance::of_file(&a.input)?;
+    ex.provenance = provenance;
     write_result(&outputs.stage(&a.out)?, format, &ex)?;
     write_extraction_png(&outputs.stage(&png)?, map, &ex, 0)?;
     let mut pictures = vec![png.display().to_string()];
