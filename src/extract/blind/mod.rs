@@ -26,6 +26,7 @@ pub mod lattice;
 pub mod lines;
 pub mod screen;
 pub mod search;
+pub mod split;
 pub mod terraces;
 
 use crate::data::map_data::MapData;
@@ -52,6 +53,11 @@ const SEARCH_KERNEL: usize = 41;
 /// `sum_e w_e K_e`, with the evidence of every energy and the least noise; a single map is
 /// itself. Missing pixels are 0.
 fn principal_map(map: &MapData, valid: &[f64]) -> Vec<f64> {
+    principal_weights(map, valid).0
+}
+
+/// [`principal_map`] and its weights `w_e` (`[1]` for a single map).
+pub(super) fn principal_weights(map: &MapData, valid: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let (e, h, w) = map.data.dim();
     let layers: Vec<Vec<f64>> = map
         .data
@@ -71,10 +77,11 @@ fn principal_map(map: &MapData, valid: &[f64]) -> Vec<f64> {
         })
         .collect();
     if e == 1 {
-        return layers
+        let y = layers
             .into_iter()
             .next()
             .unwrap_or_else(|| vec![0.0; h * w]);
+        return (y, vec![1.0]);
     }
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let cov: Vec<f64> = (0..e * e)
@@ -99,7 +106,7 @@ fn principal_map(map: &MapData, valid: &[f64]) -> Vec<f64> {
             *o += wt * x;
         }
     }
-    out
+    (out, v)
 }
 
 /// Bytes the search holds at once for a `[e, h, w]` map, a kernel of `s` and `types` kernel
@@ -492,10 +499,11 @@ pub fn extract_blind(
     }
     // Cores that swamp their rings are left out, and the engine fits the rings again.
     let radii = cores::core_radii(&ex);
+    let mut without_cores = None;
     if radii.iter().any(Option::is_some) {
         let core = cores::core_pixels(&ex_positions(&ex), &ex.types, &radii, h, w);
-        let mut masked = fit_map.clone();
-        blank(&mut masked, &core);
+        let masked = without_cores.insert(fit_map.clone());
+        blank(masked, &core);
         // The cores place the defects best: the rings' fit keeps the first fit's positions.
         let placed = Found {
             positions: ex_positions(&ex),
@@ -506,7 +514,7 @@ pub fn extract_blind(
             refine_positions_px: 0.5,
             ..settings.clone()
         };
-        let mut rings = finish(&masked, &placed, &fixed, progress)?;
+        let mut rings = finish(masked, &placed, &fixed, progress)?;
         cores::restore_centres(&mut rings, &ex, &radii);
         for (t, r) in radii.iter().enumerate() {
             if let Some((r, d)) = r {
@@ -517,10 +525,27 @@ pub fn extract_blind(
                 ));
             }
         }
+        let score = split::split_score(
+            masked,
+            &rings,
+            Some((
+                fit_map,
+                &ex,
+                radii.iter().flatten().map(|r| r.0).fold(0.0, f64::max),
+            )),
+            known.len(),
+            settings,
+            progress,
+        )?;
         ex = rings;
+        report_split(&mut ex, score, true, &mut chosen)?;
     } else if cored {
         // The engine's kernel has no dominant core after all: the full fit is the result.
         ex = finish(fit_map, &found, settings, progress)?;
+    }
+    if radii.iter().all(Option::is_none) {
+        let score = split::split_score(fit_map, &ex, None, known.len(), settings, progress)?;
+        report_split(&mut ex, score, false, &mut chosen)?;
     }
     ex.excluded = Array2::from_shape_fn((h, w), |(r, c)| u8::from(excluded[r * w + c]));
     let kinds = ex.type_count();
@@ -536,6 +561,58 @@ pub fn extract_blind(
     }
     ex.notes = chosen.join("; ");
     Ok(ex)
+}
+
+/// The result's held-out R^2 replaced by the split score ([`split`]: kernels fitted to one
+/// half, their defects found afresh on the other), the whole map's and the structureless
+/// control's in the notes. A split score below [`MIN_HELDOUT_R2`], or not finite, is "no
+/// defects found"; so is a fit of the `rings` around left-out cores that explains under
+/// [`crate::extract::map::TRUSTED_HELDOUT_R2`] and no more than blobs on the same defects:
+/// bumps with nothing around them (clusters), not defects that scatter.
+fn report_split(
+    ex: &mut Extraction,
+    score: split::SplitScore,
+    rings: bool,
+    chosen: &mut Vec<String>,
+) -> Result<()> {
+    let whole = ex.heldout_r2_mean();
+    let r2 = score.pooled_r2;
+    if r2.is_nan() || r2 < MIN_HELDOUT_R2 {
+        return Err(Error::invalid(format!(
+            "no defects found: kernels fitted to one half of the map explain {r2:.3} of the other half, where their defects are found afresh (below {MIN_HELDOUT_R2}; {whole:.3} with the positions found on the whole map): what they fit does not repeat across the map",
+        )));
+    }
+    if rings && r2 < crate::extract::map::TRUSTED_HELDOUT_R2 && r2 <= score.blob_r2 {
+        return Err(Error::invalid(format!(
+            "no defects found: the bumps found have no pattern around them: outside their cores the kernels explain {r2:.3} of the held-out half, no more than structureless blobs on the same bumps ({:.3})",
+            score.blob_r2
+        )));
+    }
+    ex.heldout_r2 = score.r2;
+    let pooled = if ex.heldout_r2.len() > 1 {
+        format!(" per energy, {r2:.3} of the energies' first principal component",)
+    } else {
+        String::new()
+    };
+    let r2 = ex.heldout_r2_mean();
+    let control = if score.blob_r2.is_finite() {
+        format!(
+            "; a structureless control, bright and dark Gaussian blobs of {:.1} px as many as the kernels found, explains {:.3} the same way{}",
+            score.blob_sigma_px,
+            score.blob_r2,
+            if r2 <= score.blob_r2 {
+                " (the kernels do no better than bumps)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        String::new()
+    };
+    chosen.push(format!(
+        "held-out R^2 {r2:.3}: kernels fitted to one half of the map, their defects found afresh on the other ({whole:.3} with the positions found on the whole map){pooled}{control}"
+    ));
+    Ok(())
 }
 
 /// `map` with the pixels where `out` is true (row-major `H x W`) made NaN in every layer:
