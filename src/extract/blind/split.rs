@@ -458,7 +458,7 @@ fn score_half(
     };
     let moved = {
         let mut st = start(&stamper, &kernels[layer]);
-        let p = problem(&stamper, &layers[layer]);
+        let p = problem(&stamper, layers[layer]);
         p.amplitude_step(&mut st, &held);
         p.position_step(&mut st, REFINE_PX);
         st.stamper
@@ -595,14 +595,11 @@ fn blob_control(
             let baseline = background_ss(y, test, ctx);
             let found = match on_cores {
                 // Bright blobs where the cores found the defects.
-                Some(placed) => match &placed[hi] {
-                    Some(d) => Some(Detected {
-                        positions: d.positions.clone(),
-                        types: vec![0; d.positions.len()],
-                        amplitudes: vec![0.0; d.positions.len()],
-                    }),
-                    None => None,
-                },
+                Some(placed) => placed[hi].as_ref().map(|d| Detected {
+                    positions: d.positions.clone(),
+                    types: vec![0; d.positions.len()],
+                    amplitudes: vec![0.0; d.positions.len()],
+                }),
                 None if most == 0 => None,
                 None => Some(detect(&cor, y, test, &kernels, &[true, true], most, ctx)?),
             };
