@@ -137,8 +137,9 @@ fn the_positive_control_still_gives_its_kernel() {
     );
     let blobs: f64 = ex
         .notes
-        .split("explains ")
+        .split("structureless control")
         .nth(1)
+        .and_then(|s| s.split("explains ").nth(1))
         .and_then(|s| s.split_whitespace().next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no control in the notes: {}", ex.notes));

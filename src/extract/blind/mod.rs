@@ -499,11 +499,10 @@ pub fn extract_blind(
     }
     // Cores that swamp their rings are left out, and the engine fits the rings again.
     let radii = cores::core_radii(&ex);
-    let mut without_cores = None;
     if radii.iter().any(Option::is_some) {
         let core = cores::core_pixels(&ex_positions(&ex), &ex.types, &radii, h, w);
-        let masked = without_cores.insert(fit_map.clone());
-        blank(masked, &core);
+        let mut masked = fit_map.clone();
+        blank(&mut masked, &core);
         // The cores place the defects best: the rings' fit keeps the first fit's positions.
         let placed = Found {
             positions: ex_positions(&ex),
@@ -514,19 +513,17 @@ pub fn extract_blind(
             refine_positions_px: 0.5,
             ..settings.clone()
         };
-        let mut rings = finish(masked, &placed, &fixed, progress)?;
+        let mut rings = finish(&masked, &placed, &fixed, progress)?;
         cores::restore_centres(&mut rings, &ex, &radii);
         for (t, r) in radii.iter().enumerate() {
             if let Some((r, d)) = r {
                 chosen.push(format!(
-                    "type {t}'s cores ({d:.0} x its rings) left out within {r:.1} px of each defect: the rings fitted without them (held-out R^2 {:.3} of the pixels outside the cores; {:.3} with them), the kernel's centre and the positions from the fit with them (refined by at most 0.5 px on the rings)",
-                    rings.heldout_r2_mean(),
-                    ex.heldout_r2_mean()
+                    "type {t}'s cores ({d:.0} x its rings) left out within {r:.1} px of each defect: the rings fitted without them, the kernel's centre and the positions from the fit with them (refined by at most 0.5 px on the rings)",
                 ));
             }
         }
         let score = split::split_score(
-            masked,
+            &masked,
             &rings,
             Some((
                 fit_map,
@@ -539,11 +536,11 @@ pub fn extract_blind(
         )?;
         ex = rings;
         report_split(&mut ex, score, true, &mut chosen)?;
-    } else if cored {
-        // The engine's kernel has no dominant core after all: the full fit is the result.
-        ex = finish(fit_map, &found, settings, progress)?;
-    }
-    if radii.iter().all(Option::is_none) {
+    } else {
+        if cored {
+            // The engine's kernel has no dominant core after all: the full fit is the result.
+            ex = finish(fit_map, &found, settings, progress)?;
+        }
         let score = split::split_score(fit_map, &ex, None, known.len(), settings, progress)?;
         report_split(&mut ex, score, false, &mut chosen)?;
     }

@@ -34,6 +34,7 @@ use crate::extract::map::background::Basis;
 use crate::extract::map::fit::{FitOptions, Problem, State};
 use crate::extract::map::heldout::Blocks;
 use crate::extract::map::operator::Stamper;
+use crate::extract::map::solve::loudest_layer;
 use crate::extract::map::symmetry::Symmetry;
 use crate::extract::map::{Extraction, MapSettings};
 use crate::progress::{Progress, check_cancelled};
@@ -48,10 +49,6 @@ const SEPARATION: f64 = 2.5;
 const RELATIVE_FLOOR: f64 = 0.02;
 /// Alternations of kernel and amplitude fits on a half.
 const OUTER: usize = 3;
-/// Smallest block side, in pixels (as the engine's).
-const MIN_BLOCK: usize = 4;
-/// Held-out blocks are at most this fraction of the map's smaller side (as the engine's).
-const MIN_BLOCKS_PER_SIDE: usize = 4;
 
 /// The split scores of a blind result.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,8 +62,6 @@ pub struct SplitScore {
     /// blobs), with the blob width that scored best.
     pub blob_r2: f64,
     pub blob_sigma_px: f64,
-    /// The layer the control and the positions used.
-    pub layer: usize,
 }
 
 /// What every detection and fit of the score shares.
@@ -117,20 +112,13 @@ fn layers_of(map: &MapData) -> (Vec<Vec<f64>>, Vec<f64>) {
     (layers, valid)
 }
 
-fn variance(y: &[f64], valid: &[f64]) -> f64 {
-    let (mut s1, mut s2, mut n) = (0.0, 0.0, 0.0);
-    for (x, v) in y.iter().zip(valid) {
-        if *v > 0.0 {
-            s1 += x;
-            s2 += x * x;
-            n += 1.0;
-        }
-    }
-    if n > 0.0 {
-        s2 / n - (s1 / n).powi(2)
-    } else {
-        0.0
-    }
+/// The two halves of `blocks` over the `valid` pixels (seeded, as the engine's).
+fn halves_of(blocks: &Blocks, valid: &[f64], seed: u64) -> [Half; 2] {
+    let (a, b) = blocks.halves(valid, seed);
+    [a, b].map(|weights| Half {
+        count: weights.iter().filter(|x| **x > 0.0).count(),
+        weights,
+    })
 }
 
 /// The split held-out scores of `ex`, a blind result fitted to `map` (the map the engine saw:
@@ -151,18 +139,9 @@ pub fn split_score(
     let s = ex.kernel_size();
     let kinds = ex.type_count();
     let (layers, valid) = layers_of(map);
-    let layer = (0..e)
-        .max_by(|&a, &b| variance(&layers[a], &valid).total_cmp(&variance(&layers[b], &valid)))
-        .unwrap_or(0);
-    let block = settings
-        .block_px
-        .unwrap_or_else(|| s.min(h.min(w) / MIN_BLOCKS_PER_SIDE))
-        .max(MIN_BLOCK);
-    let (wa, wb) = Blocks::new(h, w, block).halves(&valid, settings.seed);
-    let halves = [wa, wb].map(|weights| Half {
-        count: weights.iter().filter(|x| **x > 0.0).count(),
-        weights,
-    });
+    let layer = loudest_layer(&layers, &valid);
+    let blocks = Blocks::for_kernel(h, w, s, settings.block_px);
+    let halves = halves_of(&blocks, &valid, settings.seed);
     let basis = Basis::new(settings.background, h, w);
     let known_at: Vec<[f64; 2]> = ex.positions[..known.min(ex.positions.len())]
         .iter()
@@ -187,11 +166,7 @@ pub fn split_score(
     // kernels and noise.
     let by_cores = cores.map(|(m, fit, _)| {
         let (_, v) = layers_of(m);
-        let (a, b) = Blocks::new(h, w, block).halves(&v, settings.seed);
-        let halves = [a, b].map(|weights| Half {
-            count: weights.iter().filter(|x| **x > 0.0).count(),
-            weights,
-        });
+        let halves = halves_of(&blocks, &v, settings.seed);
         let (y, w_e) = super::principal_weights(m, &v);
         let per_layer =
             |f: &dyn Fn(usize) -> Vec<f64>| combine(&(0..e).map(f).collect::<Vec<_>>(), &w_e);
@@ -351,7 +326,6 @@ pub fn split_score(
         pooled_r2,
         blob_r2,
         blob_sigma_px,
-        layer,
     })
 }
 

@@ -17,6 +17,12 @@ use super::fit::{FitOptions, Problem, State, normalise};
 use crate::rng::Rng;
 use rayon::prelude::*;
 
+/// Held-out blocks are at most this fraction of the map's smaller side, so that a small map
+/// (64 x 64 with a 64-pixel kernel) still has blocks to hold out.
+const MIN_BLOCKS_PER_SIDE: usize = 4;
+/// Smallest block side, in pixels.
+const MIN_BLOCK: usize = 4;
+
 /// Block index of every pixel.
 pub struct Blocks {
     pub of_pixel: Vec<usize>,
@@ -34,6 +40,13 @@ impl Blocks {
             of_pixel,
             count: br * bc,
         }
+    }
+
+    /// The held-out blocks of an `h x w` map fitted with an `s`-pixel kernel: side `block_px`
+    /// when given, else `s` but at most a quarter of the smaller side; at least 4 pixels.
+    pub fn for_kernel(height: usize, width: usize, s: usize, block_px: Option<usize>) -> Self {
+        let side = block_px.unwrap_or_else(|| s.min(height.min(width) / MIN_BLOCKS_PER_SIDE));
+        Self::new(height, width, side.max(MIN_BLOCK))
     }
 
     /// Two complementary pixel weightings from a seeded random half of the blocks.

@@ -53,9 +53,6 @@ fn constraint(sym: Symmetry) -> u32 {
 /// Smoothness and decay of the first whole-map fit, before the held-out choice.
 const PROVISIONAL_SMOOTHNESS: f64 = 0.03;
 const PROVISIONAL_DECAY: f64 = 1.0;
-/// Held-out blocks are at most this fraction of the map's smaller side, so that a small map
-/// (64 x 64 with a 64-pixel kernel) still has blocks to hold out.
-const MIN_BLOCKS_PER_SIDE: usize = 4;
 
 /// The penalties and the symmetry of a layer's fit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -420,10 +417,7 @@ pub fn extract_map_typed(
         }
     }
     let stamper = Stamper::new(h, w, s, positions).with_types(types.to_vec(), kinds);
-    let block = settings
-        .block_px
-        .unwrap_or_else(|| s.min(h.min(w) / MIN_BLOCKS_PER_SIDE));
-    let blocks = Blocks::new(h, w, block.max(4));
+    let blocks = Blocks::for_kernel(h, w, s, settings.block_px);
     let opt = FitOptions {
         smoothness: 0.0,
         decay: 0.0,
@@ -438,11 +432,7 @@ pub fn extract_map_typed(
     // every layer, so the kernels of a stack are comparable.
     // Positions are refined there too and then held fixed for every layer.
     let (forced, stamper, opt, start) = if e > 1 {
-        let pick = (0..e)
-            .max_by(|&a, &b| {
-                variance(&layers_data[a], &valid).total_cmp(&variance(&layers_data[b], &valid))
-            })
-            .unwrap_or(0);
+        let pick = loudest_layer(&layers_data, &valid);
         let l = fit_layer(
             &layers_data[pick],
             &valid,
@@ -490,6 +480,14 @@ pub fn extract_map_typed(
         crate::progress::check_cancelled(progress)?;
     }
     assemble(map, settings, s, &basis, &layers_data, &valid, layers)
+}
+
+/// The layer of largest variance over the valid pixels (0 for none): where a stack's
+/// positions are refined and its settings chosen.
+pub(crate) fn loudest_layer(layers: &[Vec<f64>], valid: &[f64]) -> usize {
+    (0..layers.len())
+        .max_by(|&a, &b| variance(&layers[a], valid).total_cmp(&variance(&layers[b], valid)))
+        .unwrap_or(0)
 }
 
 fn variance(y: &[f64], valid: &[f64]) -> f64 {
