@@ -13,38 +13,12 @@
 #include <libgwymodule/gwymodule.h>
 #include <libprocess/gwyprocess.h>
 
+#include "gwy_check.h"
 #include "qpik.h"
 
-/* Failures of the case running now; the path of the FeSe scan; module warnings seen. */
-extern int failures_in_case;
+/* The path of the FeSe scan; module warnings seen. */
 extern const char *sxm_path;
 extern int warnings_seen;
-
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);               \
-            failures_in_case++;                                                              \
-        }                                                                                    \
-    } while (0)
-#define CHECK_MSG(cond, ...)                                                                 \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: FAILED: ", __FILE__, __LINE__);                          \
-            fprintf(stderr, __VA_ARGS__);                                                    \
-            fputc('\n', stderr);                                                             \
-            failures_in_case++;                                                              \
-        }                                                                                    \
-    } while (0)
-#define REQUIRE(cond)                                                                        \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: FAILED (stops the case): %s\n", __FILE__, __LINE__,      \
-                    #cond);                                                                  \
-            failures_in_case++;                                                              \
-            return;                                                                          \
-        }                                                                                    \
-    } while (0)
 
 /* The modules' warnings (IMMEDIATE-mode errors) are counted and shown, never fatal. */
 void count_warning(const gchar *domain, GLogLevelFlags level, const gchar *message,
