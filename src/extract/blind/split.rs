@@ -540,6 +540,7 @@ fn blob_control(
     ctx: &Ctx,
 ) -> Result<(f64, f64)> {
     let (h, w) = (ctx.basis.height, ctx.basis.width);
+    let baselines = halves.each_ref().map(|test| background_ss(y, test, ctx));
     let mut best = (f64::NEG_INFINITY, f64::NAN);
     for &sigma in widths {
         let s = (2.0 * (3.0 * sigma).ceil() + 1.0) as usize;
@@ -566,7 +567,7 @@ fn blob_control(
             if test.count == 0 {
                 continue;
             }
-            let baseline = background_ss(y, test, ctx);
+            let baseline = baselines[hi];
             let found = match on_cores {
                 // Bright blobs where the cores found the defects.
                 Some(placed) => placed[hi].as_ref().map(|d| Detected {
