@@ -272,7 +272,7 @@ mod tests {
         let amps = [1.0, 0.8, 1.2, 0.9, 0.6, 1.0];
         let st = Stamper::new(h, w, s, &truth);
         let mut y = vec![0.0; h * w];
-        st.add_stamps(&kernel, &st.tap_coefficients(&amps), &mut y);
+        st.add_defect_stamps(&kernel, &amps, &mut y);
         let mut rng = Rng::new(9);
         let sigma = 0.05;
         y.iter_mut().for_each(|v| *v += sigma * rng.normal());

@@ -350,7 +350,7 @@ impl Search<'_> {
             .map(|(i, a)| if keep(i) { *a } else { 0.0 })
             .collect();
         let mut m = vec![0.0; self.y.len()];
-        stp.add_stamps(&st.kernel, &stp.tap_coefficients(&amps), &mut m);
+        stp.add_defect_stamps(&st.kernel, &amps, &mut m);
         self.basis.add(&st.beta, &mut m);
         self.y
             .iter()

@@ -155,8 +155,8 @@ impl<'a> Problem<'a> {
     /// The model `A K a + B beta` on every pixel.
     pub fn model(&self, st: &State) -> Vec<f64> {
         let mut m = vec![0.0; self.y.len()];
-        let coef = st.stamper.tap_coefficients(&st.amplitudes);
-        st.stamper.add_stamps(&st.kernel, &coef, &mut m);
+        st.stamper
+            .add_defect_stamps(&st.kernel, &st.amplitudes, &mut m);
         self.basis.add(&st.beta, &mut m);
         m
     }
@@ -235,7 +235,8 @@ impl<'a> Problem<'a> {
             .iter()
             .flat_map(|&d| diagonal_penalty(s, d.max(floor), opt.decay))
             .collect();
-        let mut rhs = stamper.correlate_kernel(&coef, &self.wy);
+        let amplitudes = &st.amplitudes;
+        let mut rhs = stamper.correlate_kernel_defects(amplitudes, &self.wy);
         rhs.extend(self.basis.adjoint(&self.wy));
         let mut pre: Vec<f64> = data_diag
             .iter()
@@ -249,11 +250,11 @@ impl<'a> Problem<'a> {
         let mut apply = |u: &[f64], out: &mut [f64]| {
             let (k, beta) = u.split_at(nk);
             m.iter_mut().for_each(|v| *v = 0.0);
-            stamper.add_stamps(k, &coef, &mut m);
+            stamper.add_defect_stamps(k, amplitudes, &mut m);
             self.basis.add(beta, &mut m);
             self.weigh(&mut m);
             let r = &m;
-            let g = stamper.correlate_kernel(&coef, r);
+            let g = stamper.correlate_kernel_defects(amplitudes, r);
             for i in 0..nk {
                 out[i] = g[i] + eps[i] * k[i];
             }
@@ -295,7 +296,7 @@ impl<'a> Problem<'a> {
         let ridge = AMPLITUDE_RIDGE * median_positive(&pre);
         pre.iter_mut().for_each(|p| *p += ridge);
         pre.extend(self.basis.diagonal(&self.weights));
-        let mut rhs = stamper.gather_defects(&stamper.correlate_taps(&st.kernel, &self.wy));
+        let mut rhs = stamper.correlate_defects(&st.kernel, &self.wy);
         rhs.extend(self.basis.adjoint(&self.wy));
         let mut x = st.amplitudes.clone();
         x.extend_from_slice(&st.beta);
@@ -303,12 +304,11 @@ impl<'a> Problem<'a> {
         let mut m = vec![0.0; self.y.len()];
         let mut apply = |v: &[f64], out: &mut [f64]| {
             let (a, beta) = v.split_at(n);
-            let coef = stamper.tap_coefficients(a);
             m.iter_mut().for_each(|v| *v = 0.0);
-            stamper.add_stamps(kernel, &coef, &mut m);
+            stamper.add_defect_stamps(kernel, a, &mut m);
             self.basis.add(beta, &mut m);
             self.weigh(&mut m);
-            let z = stamper.gather_defects(&stamper.correlate_taps(kernel, &m));
+            let z = stamper.correlate_defects(kernel, &m);
             for i in 0..n {
                 out[i] = z[i] + ridge * a[i];
             }
@@ -422,11 +422,11 @@ impl Problem<'_> {
         for ((m, y), w) in r.iter_mut().zip(self.y).zip(&self.weights) {
             *m = w * (y - *m);
         }
-        let gy = st_.gather_defects(&st_.correlate_taps(&ky, &r));
-        let gx = st_.gather_defects(&st_.correlate_taps(&kx, &r));
-        let hyy = st_.gather_defects(&st_.correlate_taps(&prod(&ky, &ky), &self.weights));
-        let hxx = st_.gather_defects(&st_.correlate_taps(&prod(&kx, &kx), &self.weights));
-        let hxy = st_.gather_defects(&st_.correlate_taps(&prod(&kx, &ky), &self.weights));
+        let gy = st_.correlate_defects(&ky, &r);
+        let gx = st_.correlate_defects(&kx, &r);
+        let hyy = st_.correlate_defects(&prod(&ky, &ky), &self.weights);
+        let hxx = st_.correlate_defects(&prod(&kx, &kx), &self.weights);
+        let hxy = st_.correlate_defects(&prod(&kx, &ky), &self.weights);
         let n = st_.defects;
         let traces: Vec<f64> = (0..n).map(|i| hyy[i] + hxx[i]).collect();
         let typical = median_positive(&traces);

@@ -566,11 +566,7 @@ fn assemble(
         basis.add(&layer.state.beta, &mut bg);
         let mut model = bg.clone();
         let st = &layer.state.stamper;
-        st.add_stamps(
-            &layer.state.kernel,
-            &st.tap_coefficients(&layer.state.amplitudes),
-            &mut model,
-        );
+        st.add_defect_stamps(&layer.state.kernel, &layer.state.amplitudes, &mut model);
         for p in 0..h * w {
             let (r, c) = (p / w, p % w);
             background[[li, r, c]] = bg[p] as f32;
