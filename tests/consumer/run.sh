@@ -48,9 +48,11 @@ install)
     [ -d "$lib" ] || lib=$(dirname "$(find "$prefix" -name "libqpik.so.$version" | head -1)")
     for f in "$prefix/include/qpik.h" "$prefix/include/qpik.hpp" "$lib/libqpik.so.$version" \
         "$lib/libqpik.a" "$lib/pkgconfig/qpik.pc" "$lib/cmake/qpik/qpikConfig.cmake" \
-        "$lib/cmake/qpik/qpikConfigVersion.cmake"; do
+        "$lib/cmake/qpik/qpikConfigVersion.cmake" "$prefix/bin/qpik"; do
         [ -f "$f" ] || fail "missing $f"
     done
+    # The program runs from the prefix (the Igor procedure calls it).
+    [ "$("$prefix/bin/qpik" --version)" = "qpik $version" ] || fail "$prefix/bin/qpik --version"
     [ "$(readlink "$lib/libqpik.so.$major")" = "libqpik.so.$version" ] || fail "libqpik.so.$major link"
     [ "$(readlink "$lib/libqpik.so")" = "libqpik.so.$major" ] || fail "libqpik.so link"
     readelf -d "$lib/libqpik.so.$version" | grep -q "SONAME.*\[libqpik.so.$major\]" ||
