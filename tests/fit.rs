@@ -156,10 +156,10 @@ fn shockley_dispersion_round_trip_recovers_mass_and_band_bottom() {
     assert!(r.spec_toml.contains("[fit.result"));
 }
 
-#[test]
-fn bi2212_chemical_potential_round_trip_at_one_energy() {
-    // The catalog's Bi2212 normal state with its on-site energy (the chemical potential)
-    // shifted by 30 meV; the fit starts from the catalog's.
+/// The catalog's Bi2212 normal state with its on-site energy (the chemical potential)
+/// shifted by 30 meV, extracted from a noisy map; the fit text starts from the catalog's.
+/// Returns the extraction, the fit text, the free path and its true value.
+fn bi2212_case() -> (Extraction, String, &'static str, f64) {
     let mut truth = qpik::physics::catalog::find("bi2212-normal-m50meV").unwrap();
     truth.render.size = [64, 64];
     let mut v = toml::Value::try_from(truth).unwrap();
@@ -195,7 +195,43 @@ fn bi2212_chemical_potential_round_trip_at_one_energy() {
         .as_table_mut()
         .unwrap()
         .insert("fit".into(), fit_table);
-    let text = toml::to_string(&start_spec).unwrap();
+    (ex, toml::to_string(&start_spec).unwrap(), path, shifted)
+}
+
+/// Counts the polls for cancellation; never cancels.
+#[derive(Default)]
+struct CountPolls(std::sync::atomic::AtomicUsize);
+impl qpik::progress::Progress for CountPolls {
+    fn cancelled(&self) -> bool {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        false
+    }
+}
+
+#[test]
+fn a_lattice_fit_polls_cancellation_inside_every_simulation() {
+    // Issue 22: a request to cancel must stop a fit within a second. A lattice simulation
+    // takes 0.1-1 s and a solver iteration several of them, so polling between iterations is
+    // not enough: each simulation polls every k-grid row and FFT pass.
+    let (ex, text, _, _) = bi2212_case();
+    let settings = FitSettings {
+        max_iterations: 3,
+        ..FitSettings::default()
+    };
+    let polls = CountPolls::default();
+    let r = fit(&ex, &text, &settings, &polls).unwrap();
+    let polls = polls.0.into_inner();
+    eprintln!("{polls} polls in {} simulations", r.simulations);
+    assert!(
+        polls >= 10 * r.simulations,
+        "{polls} polls for {} simulations: a simulation that does not poll cannot be cancelled",
+        r.simulations
+    );
+}
+
+#[test]
+fn bi2212_chemical_potential_round_trip_at_one_energy() {
+    let (ex, text, path, shifted) = bi2212_case();
     let t0 = Instant::now();
     let r = fit(&ex, &text, &FitSettings::default(), &NoProgress).unwrap();
     let secs = t0.elapsed().as_secs_f64();

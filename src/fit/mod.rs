@@ -162,6 +162,7 @@ pub fn fit(
     let mut ctx = SimContext::new();
     ctx.memory_budget = settings.memory_budget;
     let mut prob = Problem::new(&data, base, params, nuisance_start, cal_max, ctx);
+    prob.progress = progress;
 
     let starts = coarse_starts(&mut prob, &infos, &x0, &start_spec, settings, progress)?;
     progress.stage("fit", starts.len() as u64);

@@ -9,6 +9,7 @@
 use super::path;
 use crate::physics::spec::FIT_TABLE;
 use crate::physics::{KernelField, KernelSpec, PixelGrid, SimContext};
+use crate::progress::{NoProgress, Progress};
 use crate::{Error, Result};
 use ndarray::{Array2, Array3};
 
@@ -188,6 +189,9 @@ pub struct Problem<'a> {
     pub ctx: SimContext,
     pub simulations: usize,
     pub energy_subset: Option<Vec<usize>>,
+    /// Polled for cancellation throughout every simulation (k-grid rows, FFT passes), so a
+    /// fit stops within one simulation's row, not one solver iteration, of the request.
+    pub progress: &'a dyn Progress,
 }
 
 /// Residuals of a spec the model refuses (a negative mass): large, so the solver backs off.
@@ -219,6 +223,7 @@ impl<'a> Problem<'a> {
             energy_subset: None,
             exact: false,
             continuum,
+            progress: &NoProgress,
         }
     }
 
@@ -308,7 +313,10 @@ impl<'a> Problem<'a> {
         // Farthest pixel centre from an impurity up to 1.5 px off the kernel's centre.
         let reach_a = (self.data.size() as f64 * 0.5 * 2f64.sqrt() + 2.5) * pixel_a;
         for &e in energies {
-            let field = self.spec_at(&spec, e, cal, nu[3]).simulate(&mut self.ctx)?;
+            crate::progress::check_cancelled(self.progress)?;
+            let field = self
+                .spec_at(&spec, e, cal, nu[3])
+                .simulate_polling(&mut self.ctx, self.progress)?;
             out.push(match field {
                 KernelField::Continuum(_) if !self.exact => Prepared::new(field, reach_a, pixel_a),
                 f => Prepared::Field(f),
