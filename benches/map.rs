@@ -2,14 +2,14 @@
 //!
 //! Known positions (whole pixels, from the mask), S = 49, bi2212-normal-m50meV with white noise
 //! (SNR 8):
-//! - 256 x 256, 50 defects: one fit (fixed smoothness and decay, positions fixed, no
-//!   bootstrap), the default extraction without bootstrap (smoothness and decay chosen by
-//!   held-out score, positions refined), and with the default 8-replicate bootstrap (ratio to the plain solve);
+//! - 256 x 256, 50 defects: one fit (fixed smoothness and decay, no symmetry, positions
+//!   fixed, no bootstrap), the default extraction without bootstrap (smoothness, decay and
+//!   symmetry chosen by held-out score, positions refined), and with the default 8-replicate bootstrap (ratio to the plain solve);
 //! - 1024 x 1024, 800 defects: one fit and the default without bootstrap;
 //! - a stack of 64 energies x 256 x 256: the default without bootstrap.
 
 use qpik::data::map_data::MapData;
-use qpik::extract::map::{MapSettings, Smoothness, Weight, extract_map};
+use qpik::extract::map::{MapSettings, Smoothness, SymmetryChoice, Weight, extract_map};
 use qpik::progress::NoProgress;
 
 #[path = "common/timing.rs"]
@@ -27,6 +27,8 @@ fn main() {
         decay: Weight::Fixed(1.0),
         bootstrap: 0,
         refine_positions_px: 0.0,
+        // One fit: no held-out choice of the symmetry either (the default is auto).
+        symmetry: SymmetryChoice::None,
         ..MapSettings::default()
     };
     let default_no_boot = MapSettings {

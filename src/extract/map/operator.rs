@@ -84,6 +84,18 @@ struct Placement {
     nc: usize,
 }
 
+impl Placement {
+    /// The one tap of a whole-pixel defect `defect`, stamped without filtering.
+    fn single(&self, defect: usize) -> Option<Tap> {
+        (self.nr == 1 && self.nc == 1).then_some(Tap {
+            row: self.row,
+            col: self.col,
+            weight: self.wr[0] * self.wc[0],
+            defect,
+        })
+    }
+}
+
 /// First pixel, weights (consecutive pixels) and count of one coordinate's taps.
 fn axis_span(x: f64) -> (i64, [f64; 4], usize) {
     let taps = axis_taps(x);
@@ -344,6 +356,22 @@ impl Stamper {
                     if a == 0.0 {
                         continue;
                     }
+                    let kernel = &kernel[usize::from(self.types[d]) * s * s..][..s * s];
+                    if let Some(t) = p.single(d) {
+                        // A whole-pixel defect: its kernel, stamped as it is.
+                        let (klo, khi) = self.row_span(&t, r0 as usize, r1 as usize);
+                        let (clo, chi) = self.col_span(&t);
+                        let aw = a * t.weight;
+                        for kr in klo..khi {
+                            let at = ((t.row + kr as i64 - c - r0) * wi + t.col + clo as i64 - c)
+                                as usize;
+                            let dst = &mut block[at..at + (chi - clo)];
+                            for (x, &y) in dst.iter_mut().zip(&kernel[kr * s + clo..kr * s + chi]) {
+                                *x += aw * y;
+                            }
+                        }
+                        continue;
+                    }
                     let (nr, nc) = (p.nr as i64, p.nc as i64);
                     // Stamp pixel (i, j), i < S + nr - 1, j < S + nc - 1, lands on map pixel
                     // (top + i, left + j).
@@ -356,7 +384,6 @@ impl Stamper {
                         continue;
                     }
                     let span = (jhi - jlo) as usize;
-                    let kernel = &kernel[usize::from(self.types[d]) * s * s..][..s * s];
                     // Kernel rows klo..khi filtered along the columns, at stamp columns
                     // jlo..jhi: filtered[k][j] = sum_b wc[b] K[k][j - b].
                     let (klo, khi) = ((ilo - nr + 1).max(0), ihi.min(si));
@@ -440,7 +467,7 @@ impl Stamper {
     /// Adjoint of [`Self::add_defect_stamps`] in the kernels: [`Self::correlate_kernel`]
     /// with the coefficients [`Self::tap_coefficients`]`(amplitudes)`.
     pub fn correlate_kernel_defects(&self, amplitudes: &[f64], r: &[f64]) -> Vec<f64> {
-        let s = self.size;
+        let (s, c, wi) = (self.size, self.centre(), self.width as i64);
         let len = self.kinds * s * s;
         let per = self
             .defects
@@ -457,9 +484,23 @@ impl Stamper {
                     if a == 0.0 {
                         continue;
                     }
+                    let d = ci * per + j;
+                    let g = &mut g[usize::from(self.types[d]) * s * s..][..s * s];
+                    if let Some(t) = p.single(d) {
+                        let (klo, khi) = self.row_span(&t, 0, self.height);
+                        let (clo, chi) = self.col_span(&t);
+                        let aw = a * t.weight;
+                        for kr in klo..khi {
+                            let at =
+                                ((t.row + kr as i64 - c) * wi + t.col + clo as i64 - c) as usize;
+                            let src = &r[at..at + (chi - clo)];
+                            for (x, &y) in g[kr * s + clo..kr * s + chi].iter_mut().zip(src) {
+                                *x += aw * y;
+                            }
+                        }
+                        continue;
+                    }
                     self.window_filtered(p, r, &mut row, &mut win);
-                    let t = usize::from(self.types[ci * per + j]);
-                    let g = &mut g[t * s * s..][..s * s];
                     for kr in 0..s {
                         let dst = &mut g[kr * s..][..s];
                         for (ar, &wrow) in p.wr[..p.nr].iter().enumerate() {
@@ -488,15 +529,29 @@ impl Stamper {
     /// `sum_k shift(kernel_d, r_d)[k] r[k]`, which is
     /// [`Self::gather_defects`]`(`[`Self::correlate_taps`]`(kernel, r))`.
     pub fn correlate_defects(&self, kernel: &[f64], r: &[f64]) -> Vec<f64> {
-        let s = self.size;
+        let (s, c, wi) = (self.size, self.centre(), self.width as i64);
         self.placements
             .par_iter()
             .enumerate()
             .map_init(
                 || (Vec::new(), Vec::new()),
                 |(row, win), (d, p)| {
-                    self.window_filtered(p, r, row, win);
                     let kernel = &kernel[usize::from(self.types[d]) * s * s..][..s * s];
+                    if let Some(t) = p.single(d) {
+                        let (klo, khi) = self.row_span(&t, 0, self.height);
+                        let (clo, chi) = self.col_span(&t);
+                        let mut z = 0.0;
+                        for kr in klo..khi {
+                            let at =
+                                ((t.row + kr as i64 - c) * wi + t.col + clo as i64 - c) as usize;
+                            z += dot(
+                                &kernel[kr * s + clo..kr * s + chi],
+                                &r[at..at + (chi - clo)],
+                            );
+                        }
+                        return t.weight * z;
+                    }
+                    self.window_filtered(p, r, row, win);
                     let mut z = 0.0;
                     for (ar, &wrow) in p.wr[..p.nr].iter().enumerate() {
                         let mut zr = 0.0;
