@@ -327,3 +327,75 @@ fn command_line_gives_the_library_verdict() {
     assert!(!o.status.success());
     assert_eq!(std::fs::read(&result).unwrap(), before);
 }
+
+#[test]
+fn two_result_files_give_the_verdict_of_one() {
+    // The two-file form (`qpik fit k_pos.h5 k_neg.h5 --gap-sign`): the kernels at +E in one
+    // result and at -E in another must read as the one file holding both, whichever file
+    // comes first, in the library and on the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let truth = spec(false, 0.04, 0.006, 0.4, true);
+    let ex = extraction(&truth, 0.04, 0.2, 7);
+    let px = ex.pixel_size_m;
+    let part = |sign: f64| {
+        let keep: Vec<usize> = (0..ex.energies_ev.len())
+            .filter(|&k| ex.energies_ev[k] * sign > 0.0)
+            .collect();
+        let pick = |a: &Array4<f32>| a.select(ndarray::Axis(1), &keep);
+        Extraction::of_kernels(
+            pick(&ex.kernels),
+            pick(&ex.kernel_std),
+            keep.iter().map(|&k| ex.energies_ev[k]).collect(),
+            px,
+            "S",
+        )
+    };
+    let (one, plus, minus) = (
+        dir.path().join("k.h5"),
+        dir.path().join("k_pos.h5"),
+        dir.path().join("k_neg.h5"),
+    );
+    let write = qpik::data::extraction_file::write_extraction;
+    write(&one, &ex).unwrap();
+    write(&plus, &part(1.0)).unwrap();
+    write(&minus, &part(-1.0)).unwrap();
+    let model = dir.path().join("model.toml");
+    std::fs::write(&model, spec(false, 0.042, 0.0065, 0.35, false).to_toml()).unwrap();
+    let analyse = |files: &[&std::path::Path]| {
+        qpik::fit::gap_sign::gap_sign_files(
+            files,
+            Some(&model),
+            &GapSignSettings::default(),
+            &NoProgress,
+        )
+        .unwrap()
+    };
+    let whole = analyse(&[&one]);
+    assert_eq!(whole.verdict, Verdict::SignChanging, "{}", whole.reason);
+    for files in [[&plus, &minus], [&minus, &plus]] {
+        let split = analyse(&[files[0].as_path(), files[1].as_path()]);
+        assert_eq!(split.verdict, whole.verdict, "{}", split.reason);
+        assert!((split.sigma - whole.sigma).abs() <= 1e-9 * whole.sigma.abs().max(1.0));
+        assert_eq!(split.energies.len(), FRACTIONS.len());
+        for (a, b) in split.energies.iter().zip(&whole.energies) {
+            assert_eq!(a.energy_ev, b.energy_ev);
+            assert!(
+                (a.signal - b.signal).abs() <= 1e-9 * b.signal.abs().max(1e-12),
+                "rho^-({}) {} against {}",
+                a.energy_ev,
+                a.signal,
+                b.signal
+            );
+        }
+    }
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qpik"))
+        .arg("fit")
+        .args([&plus, &minus])
+        .args(["--gap-sign", "--json", "--spec"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["verdict"], "sign-changing");
+}
