@@ -689,6 +689,15 @@ enum qpik_status qpik_extract_map_progress(const struct qpik_options *opts,
                                            void *user_data);
 
 /**
+ * Write an extraction as a qpik extraction result file (HDF5, `format = "qpik-extraction"`,
+ * what `qpik extract -o` writes), the input of `qpik_fit_file` and `qpik_gap_sign_file`.
+ * The file appears whole or not at all (written beside it, then renamed); an existing
+ * regular file is replaced. Statuses: `QPIK_ERR_NULL`, `QPIK_ERR_INVALID_ARGUMENT` (a path
+ * that is a folder or another non-file), `QPIK_ERR_IO` (the folder, the disk). Thread-safe.
+ */
+enum qpik_status qpik_extraction_write(const struct qpik_extraction *ex, const char *path);
+
+/**
  * Free an extraction; NULL is a no-op. No other call may be using it.
  */
 void qpik_extraction_free(struct qpik_extraction *ex);

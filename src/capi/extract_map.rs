@@ -344,6 +344,26 @@ pub unsafe extern "C" fn qpik_extract_map_progress(
     })
 }
 
+/// Write an extraction as a qpik extraction result file (HDF5, `format = "qpik-extraction"`,
+/// what `qpik extract -o` writes), the input of `qpik_fit_file` and `qpik_gap_sign_file`.
+/// The file appears whole or not at all (written beside it, then renamed); an existing
+/// regular file is replaced. Statuses: `QPIK_ERR_NULL`, `QPIK_ERR_INVALID_ARGUMENT` (a path
+/// that is a folder or another non-file), `QPIK_ERR_IO` (the folder, the disk). Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qpik_extraction_write(
+    ex: *const qpik_extraction,
+    path: *const c_char,
+) -> qpik_status {
+    guard("qpik_extraction_write", || unsafe {
+        let ex = handle(ex, "ex")?;
+        let path = std::path::Path::new(super::c_str(path, "path")?);
+        let target = crate::data::output_file::OutputFile::create(path)?;
+        crate::data::extraction_file::write_extraction(target.temp_path(), &ex.ex)?;
+        target.commit()?;
+        Ok(())
+    })
+}
+
 /// Free an extraction; NULL is a no-op. No other call may be using it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qpik_extraction_free(ex: *mut qpik_extraction) {
