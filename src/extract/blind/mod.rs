@@ -594,7 +594,11 @@ fn report_split(
             score.blob_r2
         )));
     }
-    if known == 0 && found < FEW_DEFECTS && !(r2 >= score.blob_r2 + STRUCTURE_MARGIN) {
+    if known == 0
+        && found < FEW_DEFECTS
+        && score.blob_r2.is_finite()
+        && r2 < score.blob_r2 + STRUCTURE_MARGIN
+    {
         return Err(Error::invalid(format!(
             "no defects found: only {found} bumps, and the kernel fitted to them explains {r2:.3} of the held-out half, hardly more than structureless blobs on them ({:.3}; fewer than {FEW_DEFECTS} defects must beat them by {STRUCTURE_MARGIN}): a few clusters or bumps, not a repeated defect (give their positions, with a mask or a list, to extract the kernel of so few)",
             score.blob_r2
