@@ -582,7 +582,7 @@ fn report_split(
 ) -> Result<()> {
     let whole = ex.heldout_r2_mean();
     let r2 = score.pooled_r2;
-    let found = ex.positions.len().saturating_sub(known);
+    let found = ex.positions.len();
     if r2.is_nan() || r2 < MIN_HELDOUT_R2 {
         return Err(Error::invalid(format!(
             "no defects found: kernels fitted to one half of the map explain {r2:.3} of the other half, where their defects are found afresh (below {MIN_HELDOUT_R2}; {whole:.3} with the positions found on the whole map): what they fit does not repeat across the map",

@@ -128,6 +128,20 @@ fn placements_of(positions: &[[f64; 2]]) -> Vec<Placement> {
         .collect()
 }
 
+/// The element-wise sum of per-chunk partial sums, added in chunk order (the same result on
+/// every run); zeros of `len` when there are none.
+fn sum_in_order(parts: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
+    parts
+        .into_iter()
+        .reduce(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x += y;
+            }
+            a
+        })
+        .unwrap_or_else(|| vec![0.0; len])
+}
+
 /// Dot product in four lanes (vectorised; the same order on every run).
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
@@ -231,11 +245,30 @@ impl Stamper {
         (lo, hi.max(lo))
     }
 
+    /// The rows of a tap's kernel that land on map rows `[r0, r1)`: per kernel row, the
+    /// kernel index of its first pixel on the map, the map index (from row `r0`) where it
+    /// lands, and how many pixels land.
+    fn tap_rows(
+        &self,
+        t: &Tap,
+        r0: usize,
+        r1: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize)> {
+        let (w, s, c) = (self.width as i64, self.size, self.centre());
+        let (klo, khi) = self.row_span(t, r0, r1);
+        let (clo, chi) = self.col_span(t);
+        let rows = if clo < chi { klo..khi } else { 0..0 };
+        rows.map(move |kr| {
+            let at = (t.row + kr as i64 - c - r0 as i64) * w + t.col + clo as i64 - c;
+            (kr * s + clo, at as usize, chi - clo)
+        })
+    }
+
     /// `out += sum_t coef_t * shift(kernel_t, n_t)` over the map; `coef` per tap, `kernel_t`
     /// the kernel of the tap's type. The reference for [`Self::add_defect_stamps`].
     #[cfg(test)]
     pub fn add_stamps(&self, kernel: &[f64], coef: &[f64], out: &mut [f64]) {
-        let (w, s, c) = (self.width, self.size, self.centre());
+        let w = self.width;
         let chunk = self.rows_per_chunk * w;
         out.par_chunks_mut(chunk)
             .enumerate()
@@ -246,19 +279,10 @@ impl Stamper {
                     if a == 0.0 {
                         continue;
                     }
-                    let (klo, khi) = self.row_span(t, r0, r1);
-                    let (clo, chi) = self.col_span(t);
-                    if klo >= khi || clo >= chi {
-                        continue;
-                    }
                     let kernel = &kernel[self.kernel_offset(t)..];
-                    for kr in klo..khi {
-                        let ir = (t.row + kr as i64 - c) as usize - r0;
-                        let ic = (t.col + clo as i64 - c) as usize;
-                        let dst = &mut block[ir * w + ic..ir * w + ic + (chi - clo)];
-                        let src = &kernel[kr * s + clo..kr * s + chi];
-                        for (d, &k) in dst.iter_mut().zip(src) {
-                            *d += a * k;
+                    for (k, m, n) in self.tap_rows(t, r0, r1) {
+                        for (d, &x) in block[m..m + n].iter_mut().zip(&kernel[k..k + n]) {
+                            *d += a * x;
                         }
                     }
                 }
@@ -268,14 +292,15 @@ impl Stamper {
     /// Adjoint of [`Self::add_stamps`] in the kernels: `g[k] = sum_t coef_t * r[n_t + k - c]`
     /// over the taps of each type (`T S^2` values).
     pub fn correlate_kernel(&self, coef: &[f64], r: &[f64]) -> Vec<f64> {
-        let (w, s, c) = (self.width, self.size, self.centre());
+        let s = self.size;
         let len = self.kinds * s * s;
         let per = self
             .taps
             .len()
             .div_ceil(4 * rayon::current_num_threads())
             .max(1);
-        self.taps
+        let parts: Vec<Vec<f64>> = self
+            .taps
             .par_chunks(per)
             .zip(coef.par_chunks(per))
             .map(|(taps, coefs)| {
@@ -284,58 +309,35 @@ impl Stamper {
                     if a == 0.0 {
                         continue;
                     }
-                    let (klo, khi) = self.row_span(t, 0, self.height);
-                    let (clo, chi) = self.col_span(t);
-                    if clo >= chi {
-                        continue;
-                    }
                     let g = &mut g[self.kernel_offset(t)..];
-                    for kr in klo..khi {
-                        let ir = (t.row + kr as i64 - c) as usize;
-                        let ic = (t.col + clo as i64 - c) as usize;
-                        let src = &r[ir * w + ic..ir * w + ic + (chi - clo)];
-                        let dst = &mut g[kr * s + clo..kr * s + chi];
-                        for (d, &x) in dst.iter_mut().zip(src) {
+                    for (k, m, n) in self.tap_rows(t, 0, self.height) {
+                        for (d, &x) in g[k..k + n].iter_mut().zip(&r[m..m + n]) {
                             *d += a * x;
                         }
                     }
                 }
                 g
             })
-            .collect::<Vec<Vec<f64>>>()
-            // Partial sums added in chunk order: the same result on every run.
-            .into_iter()
-            .reduce(|mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    *x += y;
-                }
-                a
-            })
-            .unwrap_or_else(|| vec![0.0; len])
+            .collect();
+        sum_in_order(parts, len)
     }
 
     /// Adjoint in the tap coefficients: `z_t = sum_k kernel_t[k] * r[n_t + k - c]`, `kernel_t`
     /// the kernel of the tap's type.
     pub fn correlate_taps(&self, kernel: &[f64], r: &[f64]) -> Vec<f64> {
-        let (w, s, c) = (self.width, self.size, self.centre());
         self.taps
             .par_iter()
             .map(|t| {
-                let (klo, khi) = self.row_span(t, 0, self.height);
-                let (clo, chi) = self.col_span(t);
-                let mut z = 0.0;
-                if clo >= chi {
-                    return z;
-                }
                 let kernel = &kernel[self.kernel_offset(t)..];
-                for kr in klo..khi {
-                    let ir = (t.row + kr as i64 - c) as usize;
-                    let ic = (t.col + clo as i64 - c) as usize;
-                    let src = &r[ir * w + ic..ir * w + ic + (chi - clo)];
-                    let k = &kernel[kr * s + clo..kr * s + chi];
-                    z += src.iter().zip(k).map(|(x, y)| x * y).sum::<f64>();
-                }
-                z
+                self.tap_rows(t, 0, self.height)
+                    .map(|(k, m, n)| {
+                        r[m..m + n]
+                            .iter()
+                            .zip(&kernel[k..k + n])
+                            .map(|(x, y)| x * y)
+                            .sum::<f64>()
+                    })
+                    .sum()
             })
             .collect()
     }
@@ -359,14 +361,9 @@ impl Stamper {
                     let kernel = &kernel[usize::from(self.types[d]) * s * s..][..s * s];
                     if let Some(t) = p.single(d) {
                         // A whole-pixel defect: its kernel, stamped as it is.
-                        let (klo, khi) = self.row_span(&t, r0 as usize, r1 as usize);
-                        let (clo, chi) = self.col_span(&t);
                         let aw = a * t.weight;
-                        for kr in klo..khi {
-                            let at = ((t.row + kr as i64 - c - r0) * wi + t.col + clo as i64 - c)
-                                as usize;
-                            let dst = &mut block[at..at + (chi - clo)];
-                            for (x, &y) in dst.iter_mut().zip(&kernel[kr * s + clo..kr * s + chi]) {
+                        for (k, m, n) in self.tap_rows(&t, r0 as usize, r1 as usize) {
+                            for (x, &y) in block[m..m + n].iter_mut().zip(&kernel[k..k + n]) {
                                 *x += aw * y;
                             }
                         }
@@ -467,13 +464,14 @@ impl Stamper {
     /// Adjoint of [`Self::add_defect_stamps`] in the kernels: [`Self::correlate_kernel`]
     /// with the coefficients [`Self::tap_coefficients`]`(amplitudes)`.
     pub fn correlate_kernel_defects(&self, amplitudes: &[f64], r: &[f64]) -> Vec<f64> {
-        let (s, c, wi) = (self.size, self.centre(), self.width as i64);
+        let s = self.size;
         let len = self.kinds * s * s;
         let per = self
             .defects
             .div_ceil(4 * rayon::current_num_threads())
             .max(1);
-        self.placements
+        let parts: Vec<Vec<f64>> = self
+            .placements
             .par_chunks(per)
             .zip(amplitudes.par_chunks(per))
             .enumerate()
@@ -487,14 +485,9 @@ impl Stamper {
                     let d = ci * per + j;
                     let g = &mut g[usize::from(self.types[d]) * s * s..][..s * s];
                     if let Some(t) = p.single(d) {
-                        let (klo, khi) = self.row_span(&t, 0, self.height);
-                        let (clo, chi) = self.col_span(&t);
                         let aw = a * t.weight;
-                        for kr in klo..khi {
-                            let at =
-                                ((t.row + kr as i64 - c) * wi + t.col + clo as i64 - c) as usize;
-                            let src = &r[at..at + (chi - clo)];
-                            for (x, &y) in g[kr * s + clo..kr * s + chi].iter_mut().zip(src) {
+                        for (k, m, n) in self.tap_rows(&t, 0, self.height) {
+                            for (x, &y) in g[k..k + n].iter_mut().zip(&r[m..m + n]) {
                                 *x += aw * y;
                             }
                         }
@@ -513,23 +506,15 @@ impl Stamper {
                 }
                 g
             })
-            .collect::<Vec<Vec<f64>>>()
-            // Partial sums added in chunk order: the same result on every run.
-            .into_iter()
-            .reduce(|mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    *x += y;
-                }
-                a
-            })
-            .unwrap_or_else(|| vec![0.0; len])
+            .collect();
+        sum_in_order(parts, len)
     }
 
     /// Adjoint of [`Self::add_defect_stamps`] in the amplitudes: per defect,
     /// `sum_k shift(kernel_d, r_d)[k] r[k]`, which is
     /// [`Self::gather_defects`]`(`[`Self::correlate_taps`]`(kernel, r))`.
     pub fn correlate_defects(&self, kernel: &[f64], r: &[f64]) -> Vec<f64> {
-        let (s, c, wi) = (self.size, self.centre(), self.width as i64);
+        let s = self.size;
         self.placements
             .par_iter()
             .enumerate()
@@ -538,17 +523,10 @@ impl Stamper {
                 |(row, win), (d, p)| {
                     let kernel = &kernel[usize::from(self.types[d]) * s * s..][..s * s];
                     if let Some(t) = p.single(d) {
-                        let (klo, khi) = self.row_span(&t, 0, self.height);
-                        let (clo, chi) = self.col_span(&t);
-                        let mut z = 0.0;
-                        for kr in klo..khi {
-                            let at =
-                                ((t.row + kr as i64 - c) * wi + t.col + clo as i64 - c) as usize;
-                            z += dot(
-                                &kernel[kr * s + clo..kr * s + chi],
-                                &r[at..at + (chi - clo)],
-                            );
-                        }
+                        let z: f64 = self
+                            .tap_rows(&t, 0, self.height)
+                            .map(|(k, m, n)| dot(&kernel[k..k + n], &r[m..m + n]))
+                            .sum();
                         return t.weight * z;
                     }
                     self.window_filtered(p, r, row, win);
