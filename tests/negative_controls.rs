@@ -61,7 +61,8 @@ fn a_map_of_clusters_alone_has_no_defects() {
     // Smooth blobs of one size at random places. Seed 0: their common blob, trained on one
     // half of the map, explains 0.004 of the other (0.05 with the positions found on the whole
     // map). Seed 2: the fit around the left-out cores explains less than blobs on the same
-    // bumps. Seeds 1 and 3: 4 and 6 clusters whose kernel explains hardly more than blobs on
+    // bumps (since the scan-line screen, 4 defects whose cores stand 820 times above their
+    // faint rings: fewer than 8 may not stand above 500). Seeds 1 and 3: 4 and 6 clusters whose kernel explains hardly more than blobs on
     // them (0.013 against 0.005, 0.869 against 0.825): fewer than 8 defects must beat the
     // blobs by 0.05. (Seeds 5 and 7 give a kernel: the preset's clusters scatter, and the
     // Friedel rings around 7-8 of them beat blobs by 0.08 and 0.16.)

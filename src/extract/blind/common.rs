@@ -31,7 +31,7 @@
 //! Positions are `(row, col)` pixels; windows are row-major with the candidate at their centre.
 
 use super::footprint::{disk, footprint, raised};
-use super::lines::{line_of, streak_segments};
+use super::lines::{line_of, streak_segments, strip};
 use super::terraces::Line;
 
 /// Width of the wide Gaussian of the band-pass, in pixels.
@@ -351,6 +351,7 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
                 banned[j] = true;
                 disk(h, w, &cands[j], LINE_CLEARANCE, &mut step_band);
             }
+            strip(h, w, &points, &line, LINE_CLEARANCE, &mut step_band);
             steps.push(line);
             lines += 1;
             continue;
@@ -407,6 +408,8 @@ pub fn find_common(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Commo
                 banned[j] = true;
                 disk(h, w, &cands[j], LINE_CLEARANCE, &mut step_band);
             }
+            let points: Vec<Candidate> = g.iter().map(|&j| cands[j]).collect();
+            strip(h, w, &points, &line, LINE_CLEARANCE, &mut step_band);
             steps.push(line);
             lines += 1;
         }

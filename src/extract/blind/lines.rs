@@ -11,6 +11,8 @@ use super::terraces::Line;
 
 /// A group whose members lie within this many pixels of a line is a step edge or a scratch.
 const LINE_WIDTH: f64 = 3.0;
+/// A line's members may leave no gap along it wider than this fraction of their span.
+const MAX_GAP: f64 = 0.3;
 /// A group whose members have at least this many others on their scan line (within one row
 /// and [`STREAK_REACH`] px along it), for at least half of them, is scan-line streaks.
 const STREAK_SHARE: usize = 2;
@@ -80,7 +82,61 @@ pub fn line_of(group: &[Candidate], min_length: f64) -> Option<Line> {
         kept.truncate(group.len() - off);
     }
     let line = principal_line(&kept)?;
-    (straight(&kept, &line) && length(&kept, &line) >= min_length).then_some(line)
+    (straight(&kept, &line) && length(&kept, &line) >= min_length && unbroken(&kept, &line))
+        .then_some(line)
+}
+
+/// Whether no gap between successive members along `line` exceeds [`MAX_GAP`] of their
+/// span: a step's extrema run all along it, while the look-alike rings of two or three
+/// objects that happen to lie in a row come in bunches.
+fn unbroken(group: &[Candidate], line: &Line) -> bool {
+    let mut along: Vec<f64> = group
+        .iter()
+        .map(|c| {
+            (c.row as f64 - line.point[0]) * line.direction[0]
+                + (c.col as f64 - line.point[1]) * line.direction[1]
+        })
+        .collect();
+    along.sort_by(f64::total_cmp);
+    let span = along.last().copied().unwrap_or(0.0) - along.first().copied().unwrap_or(0.0);
+    along.windows(2).all(|p| p[1] - p[0] <= MAX_GAP * span)
+}
+
+/// Mark the band of a step or scratch: every pixel within `clearance` px of the segment that
+/// the line's members span ([`Line::span`], extended by `clearance` at both ends), widened by
+/// the group's own spread across it (at most [`LINE_WIDTH`]). A uniform band, unlike disks around the members,
+/// leaves no bay between two members where the step's shoulders and its standing wave show.
+pub fn strip(
+    h: usize,
+    w: usize,
+    group: &[Candidate],
+    line: &Line,
+    clearance: f64,
+    out: &mut [bool],
+) {
+    let at = |r: f64, k: f64| {
+        let (r, k) = (r - line.point[0], k - line.point[1]);
+        (
+            r * line.direction[0] + k * line.direction[1],
+            (r * line.direction[1] - k * line.direction[0]).abs(),
+        )
+    };
+    let spread = group
+        .iter()
+        .map(|c| at(c.row as f64, c.col as f64).1)
+        .fold(0.0f64, f64::max);
+    let [lo, hi] = line.span;
+    if lo > hi {
+        return;
+    }
+    let half = spread.min(LINE_WIDTH) + clearance;
+    let (lo, hi) = (lo - clearance, hi + clearance);
+    for (i, o) in out.iter_mut().enumerate().take(h * w) {
+        let (along, across) = at((i / w) as f64, (i % w) as f64);
+        if across <= half && (lo..=hi).contains(&along) {
+            *o = true;
+        }
+    }
 }
 
 /// How far the candidates reach along `line`, first to last, in pixels.
@@ -142,9 +198,16 @@ fn principal_line(group: &[Candidate]) -> Option<Line> {
     } else {
         [1.0, 0.0]
     };
+    let along = group
+        .iter()
+        .map(|c| (c.row as f64 - mr) * direction[0] + (c.col as f64 - mc) * direction[1]);
+    let span = along.fold([f64::INFINITY, f64::NEG_INFINITY], |[a, b], x| {
+        [a.min(x), b.max(x)]
+    });
     Some(Line {
         point: [mr, mc],
         direction,
+        span,
     })
 }
 
@@ -197,5 +260,28 @@ mod tests {
         assert!(segments.contains(&(123, 90, 242)), "{segments:?}");
         // Not a line: the rows are far apart.
         assert!(line_of(&group, 0.0).is_none());
+    }
+
+    #[test]
+    fn a_steps_band_has_no_bays_between_its_members() {
+        // Members every 24 px along row = 10 + col / 4; disks of 8 px would leave bays.
+        let (h, w) = (64, 128);
+        let group: Vec<Candidate> = (0..5).map(|i| at(10 + 6 * i, 12 + 24 * i)).collect();
+        let line = line_of(&group, 0.0).expect("a line");
+        let mut band = vec![false; h * w];
+        strip(h, w, &group, &line, 8.0, &mut band);
+        // Every pixel within 8 px of the line between the first and last member is in.
+        for c in 12..=108usize {
+            let r = 10.0 + (c as f64 - 12.0) / 4.0;
+            for dr in [-7.0, 0.0, 7.0] {
+                let row = (r + dr).round() as usize;
+                assert!(band[row * w + c], "({row}, {c}) is out of the band");
+            }
+        }
+        // Nothing 12 px across from it, nor on it more than 8 px past its ends (the line
+        // meets column 0 at row 7 and column 124 at row 38).
+        assert!(!band[(12 + 12) * w + 20]);
+        assert!(!band[7 * w]);
+        assert!(!band[38 * w + 124]);
     }
 }

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | aborted scan, dropped line | a scan line (row) of one value in every layer (the trailing zero lines of an aborted Nanonis or Createc scan) |
 //! | saturation | the map's largest (smallest) value held by at least [`PLATEAU`] pixels: the instrument clipped there |
+//! | spike, glitch segment (before the search, in any layer) | a pixel off each of the scan lines above and below it, on the same side, by more than [`OFF_LINE_SIGMA`] robust deviations of the second difference across the lines and by at least [`OFF_LINE_SHARPNESS`] of its height above its surroundings (a glitch belongs to one scan line, while whatever the tip images is blurred across the lines), grown by 1 px along its line |
 //! | cluster, pick-up | much stronger than the common defect ([`super::common`]) |
 //! | glitch line | a row whose median absolute residual exceeds [`LINE_SIGMA`] robust deviations of the residual |
 //! | spike | a residual beyond [`SPIKE_SIGMA`] robust deviations, farther than [`SPIKE_CLEARANCE`] px from every defect found |
@@ -12,6 +13,18 @@
 
 use super::common::robust_sigma;
 
+/// A pixel off both neighbouring scan lines by this many robust deviations of the second
+/// difference across the lines ...
+const OFF_LINE_SIGMA: f64 = 8.0;
+/// ... and by at least this fraction of its height above the median of the pixels 2 px away
+/// is off its scan line: a spike or a glitch. A centred Gaussian core of FWHM 2 px reaches
+/// 0.5 (0.6 at 1.75 px), a one-line event 1.
+const OFF_LINE_SHARPNESS: f64 = 0.75;
+/// Along the row from a pixel off its line, a glitch segment goes on through pixels off the
+/// lines by this many robust deviations ...
+const OFF_LINE_LOW_SIGMA: f64 = 3.0;
+/// ... with gaps of at most this many pixels.
+const GLITCH_GAP: usize = 3;
 /// Pixels at the extreme value that make a plateau (saturation).
 const PLATEAU: usize = 6;
 /// A row whose median absolute residual is this many robust deviations is a glitch.
@@ -37,6 +50,8 @@ pub struct Screened {
     /// Outliers much stronger than the common defect, and their pixels.
     pub outliers: usize,
     pub outlier_pixels: usize,
+    /// Pixels off their scan line (spikes, glitch segments) found before the search.
+    pub off_line: usize,
     /// Glitch rows and spike pixels found in the residual.
     pub glitch_rows: usize,
     pub spikes: usize,
@@ -53,6 +68,12 @@ impl Screened {
             parts.push(format!(
                 "{} constant scan lines (aborted scan?)",
                 self.constant_rows
+            ));
+        }
+        if self.off_line > 0 {
+            parts.push(format!(
+                "{} pixels off their scan line (spikes, glitch segments)",
+                self.off_line
             ));
         }
         if self.saturated > 0 {
@@ -98,6 +119,147 @@ pub fn constant_rows(
         if constant && valid[row.clone()].iter().any(|v| *v > 0.0) {
             valid[row].iter_mut().for_each(|v| *v = 0.0);
             notes.constant_rows += 1;
+        }
+    }
+}
+
+/// Set to 0 the weights (`seen` and `valid`) of pixels off their scan line in any layer
+/// (`layers[e]` is `H x W`): spikes and glitch segments, which belong to one scan line, while
+/// everything the tip images (a defect's core included) is blurred across the lines. The
+/// count goes to `notes`. The first and last rows, and pixels whose neighbours were not
+/// measured, are not judged.
+pub fn off_line(
+    layers: &[Vec<f64>],
+    seen: &mut [f64],
+    valid: &mut [f64],
+    h: usize,
+    w: usize,
+    notes: &mut Screened,
+) {
+    if h < 5 || w < 5 {
+        return;
+    }
+    let mut marked = vec![false; h * w];
+    let measured = |seen: &[f64], i: usize| seen[i] > 0.0;
+    for y in layers {
+        // Second difference across the scan lines, where it can be taken.
+        let mut e = vec![0.0; h * w];
+        let mut usable = vec![0.0; h * w];
+        for r in 1..h - 1 {
+            for c in 0..w {
+                let i = r * w + c;
+                if measured(seen, i) && measured(seen, i - w) && measured(seen, i + w) {
+                    e[i] = y[i] - 0.5 * (y[i - w] + y[i + w]);
+                    usable[i] = 1.0;
+                }
+            }
+        }
+        let sigma = robust_sigma(&e, &usable);
+        if sigma <= 0.0 {
+            continue;
+        }
+        for r in 2..h - 2 {
+            for c in 2..w - 2 {
+                let i = r * w + c;
+                if usable[i] == 0.0 || e[i].abs() <= OFF_LINE_SIGMA * sigma {
+                    continue;
+                }
+                // Its surroundings: the median of the measured pixels 2 px away.
+                let mut around: Vec<f64> = [
+                    (-2, -2),
+                    (-2, 0),
+                    (-2, 2),
+                    (0, -2),
+                    (0, 2),
+                    (2, -2),
+                    (2, 0),
+                    (2, 2),
+                ]
+                .iter()
+                .map(|&(dr, dc): &(isize, isize)| {
+                    ((r as isize + dr) as usize) * w + (c as isize + dc) as usize
+                })
+                .filter(|&j| measured(seen, j))
+                .map(|j| y[j])
+                .collect();
+                if around.len() < 4 {
+                    continue;
+                }
+                let mid = around.len() / 2;
+                let level = *around.select_nth_unstable_by(mid, f64::total_cmp).1;
+                let sign = e[i].signum();
+                let height = (y[i] - level) * sign;
+                // Off both neighbouring lines, each by much more than the noise and by most
+                // of its height (the edge of a saturated plateau is off one of them only).
+                let step = ((y[i] - y[i - w]) * sign).min((y[i] - y[i + w]) * sign);
+                if height > 0.0
+                    && step > OFF_LINE_SIGMA * sigma
+                    && step >= OFF_LINE_SHARPNESS * height
+                {
+                    marked[i] = true;
+                }
+            }
+        }
+        // A glitch segment's own pixels scatter about its offset, some below the threshold:
+        // along the row from each marked pixel, the segment goes on while a pixel within
+        // GLITCH_GAP px is off the lines by LOW_SIGMA deviations (hysteresis).
+        for r in 2..h - 2 {
+            let row = r * w..(r + 1) * w;
+            if !marked[row.clone()].iter().any(|m| *m) {
+                continue;
+            }
+            let loud = |c: usize| {
+                usable[r * w + c] > 0.0 && e[r * w + c].abs() > OFF_LINE_LOW_SIGMA * sigma
+            };
+            for dir in [1isize, -1] {
+                let mut run: Option<usize> = None;
+                let cols: Vec<usize> = if dir > 0 {
+                    (0..w).collect()
+                } else {
+                    (0..w).rev().collect()
+                };
+                for c in cols {
+                    let i = r * w + c;
+                    if marked[i] {
+                        run = Some(0);
+                    } else if let Some(gap) = run {
+                        if loud(c) {
+                            marked[i] = true;
+                            run = Some(0);
+                        } else if gap < GLITCH_GAP {
+                            run = Some(gap + 1);
+                        } else {
+                            run = None;
+                        }
+                    }
+                }
+            }
+            // The quiet pixels between two marked ones within the gap belong to the segment.
+            let mut last: Option<usize> = None;
+            for c in 0..w {
+                if marked[r * w + c] {
+                    if let Some(l) = last.filter(|&l| c - l <= GLITCH_GAP + 1) {
+                        marked[r * w + l..r * w + c]
+                            .iter_mut()
+                            .for_each(|m| *m = true);
+                    }
+                    last = Some(c);
+                }
+            }
+        }
+    }
+    // Grown by one pixel along the scan line.
+    let grown: Vec<bool> = (0..h * w)
+        .map(|i| {
+            let c = i % w;
+            marked[i] || (c > 0 && marked[i - 1]) || (c + 1 < w && marked[i + 1])
+        })
+        .collect();
+    for (i, g) in grown.iter().enumerate() {
+        if *g && seen[i] > 0.0 {
+            seen[i] = 0.0;
+            valid[i] = 0.0;
+            notes.off_line += 1;
         }
     }
 }
@@ -288,5 +450,73 @@ mod tests {
         assert_eq!(notes.glitch_rows, 1);
         assert!(valid[15 * w..16 * w].iter().all(|v| *v == 0.0));
         assert_eq!(notes.spikes, 1);
+    }
+
+    /// A smooth map with white noise (sigma 0.2) and Gaussian cores of FWHM `fwhm` px, height
+    /// 60, at subpixel positions.
+    fn cores(h: usize, w: usize, fwhm: f64, at: &[[f64; 2]]) -> Vec<f64> {
+        let mut rng = crate::rng::Rng::new(7);
+        let s2 = (fwhm / 2.3548).powi(2);
+        (0..h * w)
+            .map(|i| {
+                let (r, c) = ((i / w) as f64, (i % w) as f64);
+                let bumps: f64 = at
+                    .iter()
+                    .map(|p| 60.0 * (-((r - p[0]).powi(2) + (c - p[1]).powi(2)) / (2.0 * s2)).exp())
+                    .sum();
+                0.05 * c + bumps + 0.2 * rng.normal()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spikes_and_glitch_segments_are_off_their_line_and_sharp_cores_are_not() {
+        let (h, w) = (64, 64);
+        let at = [[20.0, 20.0], [20.3, 44.6], [44.5, 20.2], [44.0, 44.0]];
+        for fwhm in [1.75, 2.0, 3.0] {
+            let mut y = cores(h, w, fwhm, &at);
+            // A saturated core: clipped at 40.
+            for v in y.iter_mut() {
+                *v = v.min(40.0);
+            }
+            // A spike of 30, a dark one of -20 and a glitch segment of +10 on row 32.
+            y[10 * w + 50] += 30.0;
+            y[54 * w + 8] -= 20.0;
+            for c in 25..40 {
+                y[32 * w + c] += 10.0;
+            }
+            let (mut seen, mut valid) = (vec![1.0; h * w], vec![1.0; h * w]);
+            let mut notes = Screened::default();
+            off_line(&[y], &mut seen, &mut valid, h, w, &mut notes);
+            let out = |r: usize, c: usize| seen[r * w + c] == 0.0 && valid[r * w + c] == 0.0;
+            assert!(out(10, 50) && out(54, 8), "fwhm {fwhm}: a spike stayed");
+            assert!(
+                (25..40).all(|c| out(32, c)),
+                "fwhm {fwhm}: the glitch stayed"
+            );
+            for p in at {
+                let (r, c) = (p[0] as usize, p[1] as usize);
+                for (dr, dc) in (0..25).map(|k| (k / 5, k % 5)) {
+                    assert!(
+                        !out(r + dr - 2, c + dc - 2),
+                        "fwhm {fwhm}: the core at {p:?} lost ({}, {})",
+                        r + dr - 2,
+                        c + dc - 2
+                    );
+                }
+            }
+            // Spikes, grown by 1 px along the line, and the glitch (15 px and 2 ends).
+            assert_eq!(notes.off_line, 3 + 3 + 17, "fwhm {fwhm}");
+        }
+    }
+
+    #[test]
+    fn noise_has_nothing_off_its_line() {
+        let (h, w) = (128, 128);
+        let y = cores(h, w, 2.5, &[]);
+        let (mut seen, mut valid) = (vec![1.0; h * w], vec![1.0; h * w]);
+        let mut notes = Screened::default();
+        off_line(&[y], &mut seen, &mut valid, h, w, &mut notes);
+        assert_eq!(notes.off_line, 0);
     }
 }
