@@ -107,6 +107,7 @@ fn main() -> qpik::Result<()> {
         settings_toml: "kernel_size = 33\n".into(),
         excluded: ndarray::Array2::zeros((h, w)),
         notes: String::new(),
+        control_heldout_r2: f64::NAN,
         provenance: Default::default(),
     };
     let h5 = dir.join("extraction.h5");

@@ -385,6 +385,15 @@ typedef struct qpik_extraction_info {
    * reasons. 0 for a forward extraction.
    */
   int64_t excluded_pixels;
+  /**
+   * A blind result's structureless control: the held-out R^2 that bright and dark
+   * Gaussian blobs, as many as the kernels found, reach when trained and scored the same
+   * way as `heldout_r2` (for a stack, both on the energies' first principal component).
+   * A `heldout_r2` no higher means the kernel shows nothing beyond a bump. NaN for a
+   * forward extraction. Appended after `excluded_pixels`: a caller built with the
+   * 112-byte struct sets `struct_size` 112 and gets the rest.
+   */
+  double control_heldout_r2;
 } qpik_extraction_info;
 
 /**

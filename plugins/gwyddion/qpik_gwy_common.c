@@ -520,6 +520,9 @@ qpik_gwy_metadata(const qpik_extraction *ex, const qpik_extraction_info *info,
     }
     put(meta, "qpik symmetry", symmetry);
     put(meta, "qpik held-out R^2", g_strdup_printf("%.4f", info->heldout_r2));
+    /* A blind result's structureless control: Gaussian blobs on as many defects. */
+    if (isfinite(info->control_heldout_r2))
+        put(meta, "qpik control R^2 (blobs)", g_strdup_printf("%.4f", info->control_heldout_r2));
     put(meta, "qpik fit R^2", g_strdup_printf("%.4f", info->fit_r2));
     put(meta, "qpik excluded pixels", g_strdup_printf("%" G_GINT64_FORMAT, info->excluded_pixels));
     if (*notes)

@@ -228,6 +228,7 @@ static mxArray *info_struct(const qpik_extraction_info *in, mxClassID cls) {
     add(st, "excluded", excluded_mask(in));
     add(st, "excluded_pixels", mxCreateDoubleScalar((double)in->excluded_pixels));
     add(st, "explains_little", mxCreateLogicalScalar(in->explains_little != 0));
+    add(st, "control_heldout_r2", mxCreateDoubleScalar(in->control_heldout_r2));
     /* Provenance: what made the result and the settings as chosen. */
     add(st, "qpik_version", mxCreateString(qpik_version()));
     add(st, "symmetry_name", extraction_text(qpik_extraction_symmetry_name));

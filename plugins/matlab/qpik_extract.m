@@ -69,6 +69,10 @@
 %     explains_little  true when the kernel explains under 10 % of the held-out variance
 %                      (heldout_r2 < 0.1): it probably means nothing. A warning
 %                      qpik:explainsLittle is issued then.
+%     control_heldout_r2  a blind result's structureless control: the held-out R^2 that
+%                      Gaussian blobs on as many defects reach, trained and scored the
+%                      same way; a heldout_r2 no higher means the kernel shows nothing
+%                      beyond a bump. NaN for 'forward'.
 %
 %   Errors have identifiers qpik:<STATUS>, the qpik status names: qpik:QPIK_ERR_SHAPE,
 %   qpik:QPIK_ERR_DTYPE, qpik:QPIK_ERR_NOT_FINITE, qpik:QPIK_ERR_INVALID_ARGUMENT,

@@ -65,6 +65,13 @@ pub struct qpik_extraction_info {
     /// step edges); `qpik_extraction_excluded` gives the mask, `qpik_extraction_notes` the
     /// reasons. 0 for a forward extraction.
     pub excluded_pixels: i64,
+    /// A blind result's structureless control: the held-out R^2 that bright and dark
+    /// Gaussian blobs, as many as the kernels found, reach when trained and scored the same
+    /// way as `heldout_r2` (for a stack, both on the energies' first principal component).
+    /// A `heldout_r2` no higher means the kernel shows nothing beyond a bump. NaN for a
+    /// forward extraction. Appended after `excluded_pixels`: a caller built with the
+    /// 112-byte struct sets `struct_size` 112 and gets the rest.
+    pub control_heldout_r2: f64,
 }
 
 /// How an extraction found its defects (`qpik_extraction_info.method`). Values are fixed
@@ -399,6 +406,7 @@ pub unsafe extern "C" fn qpik_extraction_get_info(
             method: qpik_extraction_method::of(&x.ex)? as u32,
             explains_little: u32::from(x.ex.explains_little()),
             excluded_pixels: x.ex.excluded_pixels() as i64,
+            control_heldout_r2: x.ex.control_heldout_r2,
         };
         unsafe { write_sized(info, v, "info") }
     })

@@ -10,6 +10,7 @@
 //! | `value_unit` | string | the map's unit, which the kernels carry (`""` when unknown) |
 //! | `heldout_r2` | f64 | held-out R^2, mean over energies |
 //! | `heldout_r2_per_energy` | f64 [E] | held-out R^2 per energy |
+//! | `control_heldout_r2` | f64 | a blind result's structureless control (Gaussian blobs on as many defects, scored the same way; for a stack, on the energies' first principal component); NaN when none was scored, absent in older files |
 //! | `fit_r2` | f64 [E] | R^2 of the final fit on all pixels, per energy |
 //! | `method` | string | `"forward"` (known positions) or `"blind"` |
 //! | `symmetry` | u32 | rotation order the kernel was projected onto (0 = none, 1 = isotropic) |
@@ -206,6 +207,7 @@ pub fn write_extraction(path: &Path, ex: &Extraction) -> Result<()> {
     for (name, v) in [
         ("pixel_size_m", ex.pixel_size_m),
         ("heldout_r2", ex.heldout_r2_mean()),
+        ("control_heldout_r2", ex.control_heldout_r2),
     ] {
         file.new_attr::<f64>()
             .create(name)
@@ -527,6 +529,12 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
         }
     };
     let notes = optional("notes")?;
+    // Files written before the control was stored have none: NaN.
+    let control_heldout_r2 = if r.file.attr("control_heldout_r2").is_ok() {
+        r.scalar("control_heldout_r2", F64)?
+    } else {
+        f64::NAN
+    };
     let provenance = Provenance {
         qpik_version: optional("qpik_version")?,
         input_name: optional("input_name")?,
@@ -557,6 +565,7 @@ pub fn read_extraction(path: &Path) -> Result<Extraction> {
         settings_toml: r.string("settings")?,
         excluded,
         notes,
+        control_heldout_r2,
         provenance,
     })
 }

@@ -43,6 +43,7 @@ pub(crate) fn sample(t: usize, e: usize, s: usize, n: usize, h: usize, w: usize)
         settings_toml: "kernel_size = 5\nsymmetry = \"auto\"\n".into(),
         excluded: Array2::from_shape_fn((h, w), |(i, j)| u8::from((i + 2 * j) % 7 == 0)),
         notes: "2 constant scan lines (aborted scan?)".into(),
+        control_heldout_r2: 0.125,
         provenance: crate::data::provenance::Provenance {
             qpik_version: "0.0.9-test".into(),
             input_name: "map é.sxm".into(),
@@ -85,6 +86,10 @@ fn assert_same(a: &Extraction, b: &Extraction) {
     assert_eq!(a.mirror_axis_deg, b.mirror_axis_deg);
     assert_eq!(a.excluded, b.excluded);
     assert_eq!(a.notes, b.notes);
+    assert_eq!(
+        a.control_heldout_r2.to_bits(),
+        b.control_heldout_r2.to_bits()
+    );
     assert!(
         a.pixel_size_m == b.pixel_size_m || (a.pixel_size_m.is_nan() && b.pixel_size_m.is_nan())
     );
@@ -268,6 +273,8 @@ with h5py.File(path, "r") as f:
     r2 = np.asarray(a["heldout_r2_per_energy"])
     assert r2.dtype == np.float64 and r2.shape == (E,) and np.allclose(r2, want["heldout_r2"])
     assert np.isclose(a["heldout_r2"], np.mean(r2)), (a["heldout_r2"], r2)
+    c2 = a["control_heldout_r2"]
+    assert c2.dtype == np.float64 and c2 == want["control_heldout_r2"], c2
     fit = np.asarray(a["fit_r2"])
     assert fit.dtype == np.float64 and fit.shape == (E,) and np.allclose(fit, want["fit_r2"])
     shapes = {
@@ -306,6 +313,7 @@ print("ok")
         "symmetry": ex.symmetry,
         "heldout_r2": ex.heldout_r2,
         "fit_r2": ex.fit_r2,
+        "control_heldout_r2": ex.control_heldout_r2,
         "kernel_sum": kernel_sum,
         "types": ex.types,
         "positions": ex.positions,

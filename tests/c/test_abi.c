@@ -84,11 +84,11 @@ _Static_assert(offsetof(qpik_extract_info, mask_estimated) == 4, "mask_estimated
 _Static_assert(offsetof(qpik_extract_info, items) == 8, "items");
 _Static_assert(offsetof(qpik_extract_info, defects) == 16, "defects");
 
-/* 8 + 6*8 + 3*8 + 4 + 4 + 8 + 4 + 4 + 8 = 112 bytes, no padding. mirror_axis_deg was
- * appended after reserved, then method, explains_little and excluded_pixels: a caller built
- * against the 88- or 96-byte struct sets struct_size = 88 or 96 and gets the fields it
- * knows (qpik copies min(struct_size, its size)). */
-_Static_assert(sizeof(qpik_extraction_info) == 112, "qpik_extraction_info size");
+/* 8 + 6*8 + 3*8 + 4 + 4 + 8 + 4 + 4 + 8 + 8 = 120 bytes, no padding. mirror_axis_deg was
+ * appended after reserved, then method, explains_little and excluded_pixels, then
+ * control_heldout_r2: a caller built against the 88-, 96- or 112-byte struct sets
+ * struct_size to it and gets the fields it knows (qpik copies min(struct_size, its size)). */
+_Static_assert(sizeof(qpik_extraction_info) == 120, "qpik_extraction_info size");
 _Static_assert(offsetof(qpik_extraction_info, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(qpik_extraction_info, symmetry) == 4, "symmetry");
 _Static_assert(offsetof(qpik_extraction_info, types) == 8, "types");
@@ -106,6 +106,7 @@ _Static_assert(offsetof(qpik_extraction_info, mirror_axis_deg) == 88, "mirror_ax
 _Static_assert(offsetof(qpik_extraction_info, method) == 96, "method");
 _Static_assert(offsetof(qpik_extraction_info, explains_little) == 100, "explains_little");
 _Static_assert(offsetof(qpik_extraction_info, excluded_pixels) == 104, "excluded_pixels");
+_Static_assert(offsetof(qpik_extraction_info, control_heldout_r2) == 112, "control_heldout_r2");
 
 TEST(versions) {
     char want[64];

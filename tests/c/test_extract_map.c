@@ -651,11 +651,19 @@ TEST(accessors_check_their_arguments) {
               (old.mirror_axis_deg >= 0.0 && old.mirror_axis_deg < 180.0));
         CHECK(old.method == 0xABABABABu && old.explains_little == 0xABABABABu);
         CHECK(old.excluded_pixels == (int64_t)0xABABABABABABABABULL);
+        /* The 112-byte struct of headers before control_heldout_r2: not that field. */
+        memset(&old, 0xAB, sizeof old);
+        old.struct_size = 112;
+        CHECK_OK(qpik_extraction_get_info(ex, &old));
+        CHECK_EQ_INT(old.excluded_pixels, 0);
+        CHECK(memcmp(&old.control_heldout_r2, "\xAB\xAB\xAB\xAB\xAB\xAB\xAB\xAB", 8) == 0);
         old.struct_size = sizeof old;
         CHECK_OK(qpik_extraction_get_info(ex, &old));
         CHECK_EQ_INT(old.method, QPIK_METHOD_FORWARD);
         CHECK_EQ_INT(old.explains_little, 0);
         CHECK_EQ_INT(old.excluded_pixels, 0);
+        /* No control is scored for a forward extraction. */
+        CHECK(isnan(old.control_heldout_r2));
     }
     CHECK_STATUS(QPIK_ERR_NULL, "out", qpik_extraction_kernels(ex, NULL));
     ka = qpik_array_2d(k, QPIK_F32, S, S + 1, QPIK_ROW_MAJOR);
@@ -704,6 +712,9 @@ TEST(blind_results_say_what_was_left_out) {
     CHECK_EQ_INT(info.method, QPIK_METHOD_BLIND);
     CHECK_MSG(info.excluded_pixels >= (int64_t)aborted * n, "%lld pixels left out",
               (long long)info.excluded_pixels);
+    /* The structureless control is scored beside the kernel, and the kernel beats it. */
+    CHECK_MSG(isfinite(info.control_heldout_r2) && info.control_heldout_r2 < info.heldout_r2,
+              "control %g, kernel %g", info.control_heldout_r2, info.heldout_r2);
     ea = qpik_array_2d(got, QPIK_U8, n, n, QPIK_ROW_MAJOR);
     REQUIRE_OK(qpik_extraction_excluded(ex, &ea));
     for (r = 0; r < n; r++) {

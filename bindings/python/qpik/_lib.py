@@ -126,6 +126,7 @@ class qpik_extraction_info(ctypes.Structure):
         ("method", ctypes.c_uint32),
         ("explains_little", ctypes.c_uint32),
         ("excluded_pixels", ctypes.c_int64),
+        ("control_heldout_r2", ctypes.c_double),
     ]
 
 

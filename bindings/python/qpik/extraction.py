@@ -49,6 +49,11 @@ class Extraction:
             something no kernel explains (aborted or constant scan lines, saturated
             plateaus, glitch rows, spikes, clusters, step edges); all False for "forward".
         excluded_pixels: the number of True pixels in ``excluded``.
+        control_heldout_r2: a blind result's structureless control: the held-out R^2
+            that bright and dark Gaussian blobs, as many as the kernels found, reach when
+            trained and scored the same way as ``heldout_r2_mean`` (for a stack, both on
+            the energies' first principal component). No higher a ``heldout_r2_mean``
+            means the kernel shows nothing beyond a bump. NaN for "forward".
         explains_little: True when the kernel explains under 10 % of the held-out
             variance (``heldout_r2_mean`` below 0.1, or NaN): it probably means nothing;
             a warning (:class:`ExplainsLittleWarning`) was issued.
@@ -76,6 +81,7 @@ class Extraction:
     excluded: np.ndarray | None = None
     excluded_pixels: int = 0
     explains_little: bool = False
+    control_heldout_r2: float = float("nan")
     symmetry_name: str = ""
     qpik_version: str = ""
 
@@ -288,6 +294,7 @@ def extract_map(
             excluded=_read(handle, lib.qpik_extraction_excluded, (h, w), np.uint8).astype(bool),
             excluded_pixels=int(info.excluded_pixels),
             explains_little=bool(info.explains_little),
+            control_heldout_r2=float(info.control_heldout_r2),
         )
     finally:
         lib.qpik_extraction_free(handle)

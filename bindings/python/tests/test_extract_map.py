@@ -202,8 +202,11 @@ def test_blind_results_say_what_was_left_out(scene, result):
     assert ex.excluded_pixels == ex.excluded.sum() >= 4 * scene["n"]
     assert "constant scan lines" in ex.notes
     assert "pixels left out" in repr(ex)
+    # The structureless control is scored beside a blind kernel, and the kernel beats it.
+    assert np.isfinite(ex.control_heldout_r2) and ex.control_heldout_r2 < ex.heldout_r2_mean
     assert result.method == "forward" and result.excluded_pixels == 0
     assert not result.excluded.any() and not result.explains_little
+    assert np.isnan(result.control_heldout_r2)
 
 
 def test_a_kernel_of_noise_warns_that_it_explains_little(scene):

@@ -313,6 +313,11 @@ case_blind_report(void)
           && strstr((const char *)s, "constant scan lines"));
     CHECK(gwy_container_gis_string_by_name(meta, "qpik held-out R^2", &s)
           && fabs(g_ascii_strtod((const char *)s, NULL) - info.heldout_r2) < 1e-4);
+    /* A blind result carries its structureless control. */
+    CHECK_MSG(isfinite(info.control_heldout_r2)
+                  && gwy_container_gis_string_by_name(meta, "qpik control R^2 (blobs)", &s)
+                  && fabs(g_ascii_strtod((const char *)s, NULL) - info.control_heldout_r2) < 1e-4,
+              "control %g not in the metadata", info.control_heldout_r2);
     /* Provenance: the library's version, the fit R^2, the point group and counts as chosen. */
     CHECK(gwy_container_gis_string_by_name(meta, "qpik version", &s)
           && strcmp((const char *)s, qpik_version()) == 0);

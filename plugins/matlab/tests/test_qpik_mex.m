@@ -145,9 +145,12 @@ function test_blind_report(bmap, map, mask, H, W, common)
         sprintf('blind: aborted lines left out (%d pixels)', info.excluded_pixels));
   check(ischar(info.notes) && ~isempty(strfind(info.notes, 'constant scan lines')), ...
         ['blind: notes ' info.notes]);
+  check(isfinite(info.control_heldout_r2) && info.control_heldout_r2 < info.heldout_r2, ...
+        sprintf('blind: control %g below the kernel %g', info.control_heldout_r2, info.heldout_r2));
   [~, info] = qpik_extract(map, 'Defects', mask, common{:});
   check(strcmp(info.method, 'forward') && info.excluded_pixels == 0 && ...
-        ~any(info.excluded(:)) && ~info.explains_little, 'forward: nothing left out');
+        ~any(info.excluded(:)) && ~info.explains_little && isnan(info.control_heldout_r2), ...
+        'forward: nothing left out, no control');
   rand('state', 3);
   lastwarn('');
   [~, info] = qpik_extract(rand(H, W), 'Defects', mask, common{:});

@@ -162,6 +162,9 @@ struct Report<'a> {
     excluded_pixels: usize,
     /// What was chosen automatically and why, and what was left out.
     notes: &'a str,
+    /// A blind result's structureless control (Gaussian blobs scored as `heldout_r2`);
+    /// null when none was scored.
+    control_heldout_r2: Option<f64>,
     seconds: f64,
     /// The qpik version that made the result.
     qpik_version: &'a str,
@@ -308,6 +311,10 @@ pub(super) fn extract_forward(a: &ExtractArgs) -> Result<()> {
         value_unit: &ex.value_unit,
         excluded_pixels: ex.excluded_pixels(),
         notes: &ex.notes,
+        control_heldout_r2: ex
+            .control_heldout_r2
+            .is_finite()
+            .then_some(ex.control_heldout_r2),
         seconds: t0.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -357,8 +364,12 @@ fn summarise(r: &Report, ex: &Extraction) {
         println!("{} (left out: {} px)", r.notes, r.excluded_pixels);
     }
     let mean = ex.heldout_r2_mean();
+    let control = r
+        .control_heldout_r2
+        .map(|c| format!(", structureless blobs {c:.3}"))
+        .unwrap_or_default();
     println!(
-        "held-out R^2 {mean:.3} (fit {:.3}); result {}; pictures {}; {:.2} s",
+        "held-out R^2 {mean:.3} (fit {:.3}{control}); result {}; pictures {}; {:.2} s",
         ex.fit_r2.iter().sum::<f64>() / ex.fit_r2.len().max(1) as f64,
         r.output,
         r.pictures.join(", "),
@@ -368,6 +379,11 @@ fn summarise(r: &Report, ex: &Extraction) {
         eprintln!(
             "warning: the kernel explains little of the map (held-out R^2 {mean:.3} < {TRUSTED_HELDOUT_R2}): \
              the defect positions may be wrong or the map's scatterers may be elsewhere"
+        );
+    } else if let Some(c) = r.control_heldout_r2.filter(|c| mean <= *c) {
+        eprintln!(
+            "warning: the kernel does no better than structureless blobs on as many defects \
+             (held-out R^2 {mean:.3} against {c:.3}): it shows nothing beyond a bump"
         );
     }
 }

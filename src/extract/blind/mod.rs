@@ -619,6 +619,7 @@ fn report_split(
         )));
     }
     ex.heldout_r2 = score.r2;
+    ex.control_heldout_r2 = score.blob_r2;
     let pooled = if ex.heldout_r2.len() > 1 {
         format!(" per energy, {r2:.3} of the energies' first principal component",)
     } else {

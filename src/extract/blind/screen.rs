@@ -202,7 +202,7 @@ pub fn off_line(
         }
         // A glitch segment's own pixels scatter about its offset, some below the threshold:
         // along the row from each marked pixel, the segment goes on while a pixel within
-        // GLITCH_GAP px is off the lines by LOW_SIGMA deviations (hysteresis).
+        // `GLITCH_GAP` px is off the lines by `OFF_LINE_LOW_SIGMA` deviations (hysteresis).
         for r in 2..h - 2 {
             let row = r * w..(r + 1) * w;
             if !marked[row.clone()].iter().any(|m| *m) {

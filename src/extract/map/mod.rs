@@ -94,6 +94,13 @@ pub struct Extraction {
     pub excluded: Array2<u8>,
     /// What was chosen automatically and why, and what was left out (one line each).
     pub notes: String,
+    /// The structureless control's held-out R^2 beside `heldout_r2` (a blind result's):
+    /// bright and dark Gaussian blobs, as many as the kernels found, trained and scored the
+    /// same way ([`crate::extract::blind::split`]; for a stack, on the energies' first
+    /// principal component, as the notes' pooled score). A kernel that does no better shows
+    /// no structure beyond a bump. NaN where no control was scored (forward extractions, files
+    /// written before it was stored).
+    pub control_heldout_r2: f64,
     /// The qpik version that made it, and the input file's name and checksum (empty when
     /// the input was no file); the CLI sets the file's.
     pub provenance: Provenance,
@@ -133,6 +140,7 @@ impl Extraction {
             settings_toml: String::new(),
             excluded: Array2::zeros((1, 1)),
             notes: String::new(),
+            control_heldout_r2: f64::NAN,
             provenance: Provenance::default(),
         }
     }

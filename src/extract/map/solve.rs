@@ -621,6 +621,7 @@ fn assemble(
         settings_toml,
         excluded: Array2::zeros((h, w)),
         notes: String::new(),
+        control_heldout_r2: f64::NAN,
         provenance: Default::default(),
     })
 }
