@@ -36,7 +36,8 @@
 //     search left the pixel out: aborted lines, saturation, glitches, spikes, clusters,
 //     step edges). The kernel's wave note holds heldout_r2, pixel_size_m, symmetry,
 //     method (forward or blind), excluded_pixels, notes (what was chosen and why, what
-//     was left out), warning (when the kernel explains under 10 % of the held-out
+//     was left out), control_heldout_r2 (a blind result's structureless control: Gaussian
+//     blobs on as many defects, scored the same way; NaN otherwise), warning (when the kernel explains under 10 % of the held-out
 //     variance), qpik_version, kernel_size, types, symmetry_name and defects as chosen,
 //     input_name and input_sha256 (the map file qpik read), and the command run.
 // - Igor 9 and later read the whole result (.h5) with the built-in HDF5 operations;
@@ -494,6 +495,8 @@ static Function/S LoadResultH5(String path, WAVE map)
 	String method = LoadStringAttribute(fileID, "method")
 	String notes = LoadStringAttribute(fileID, "notes")
 	Variable heldout = LoadNumberAttribute(fileID, "heldout_r2")
+	// A blind result's structureless control (NaN for forward results and older files).
+	Variable control = LoadNumberAttribute(fileID, "control_heldout_r2")
 	Variable pixel = LoadNumberAttribute(fileID, "pixel_size_m")
 	Variable symmetry = LoadNumberAttribute(fileID, "symmetry")
 	// Provenance and the settings as chosen (empty or NaN in files of older qpik versions).
@@ -560,6 +563,7 @@ static Function/S LoadResultH5(String path, WAVE map)
 	CopyScales/P map, excluded
 	Note/K kernel, "heldout_r2=" + num2str(heldout) + ";pixel_size_m=" + num2str(pixel) + ";symmetry=" + num2str(symmetry) + ";"
 	Note/NOCR kernel, "method=" + method + ";excluded_pixels=" + num2str(sum(excluded)) + ";notes=" + notes + ";"
+	Note/NOCR kernel, "control_heldout_r2=" + num2str(control) + ";"
 	Note/NOCR kernel, "qpik_version=" + version + ";kernel_size=" + num2str(chosenSize) + ";types=" + num2str(chosenTypes) + ";symmetry_name=" + symmetryName + ";defects=" + num2str(defectCount) + ";input_name=" + inputName + ";input_sha256=" + inputSha + ";"
 	if (heldout < 0.1 || numtype(heldout) != 0)
 		Note/NOCR kernel, "warning=the kernel explains under 10 % of the held-out variance;"

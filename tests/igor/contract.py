@@ -339,6 +339,7 @@ def main():
         names |= set(re.findall(r'/A="([a-z_0-9]+)"', SOURCE))
         names |= set(re.findall(r'LoadStringAttribute\(fileID, "([a-z_0-9]+)"\)', SOURCE))
         check({"excluded", "method", "notes"} <= names, "the .ipf reads excluded, method, notes")
+        check("control_heldout_r2" in names, "the .ipf reads the structureless control")
         check({"qpik_version", "kernel_size", "types", "symmetry_name", "defects",
                "input_name", "input_sha256"} <= names,
               "the .ipf reads the provenance and the settings as chosen")
