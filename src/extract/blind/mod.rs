@@ -190,7 +190,7 @@ pub fn extract_blind(
             .collect();
         screen::constant_rows(&layers, &mut seen, h, w, &mut notes);
         let mut valid = seen.clone();
-        screen::off_line(&layers, &mut seen, &mut valid, h, w, &mut notes);
+        screen::off_line(&layers, &mut seen, &mut valid, h, w, &mut notes, progress)?;
         screen::saturated(&layers, &mut valid, h, w, &mut notes);
         valid
     };

@@ -12,6 +12,8 @@
 //! | clump (a cluster the kernels could not explain) | at least [`CLUMP_PIXELS`] connected residuals beyond [`CLUMP_SIGMA`] robust deviations holding no defect found or three and more (a defect's own core, fitted a little off, holds one, a dimer two), grown by [`CLUMP_MARGIN`] px; defects found there go |
 
 use super::common::robust_sigma;
+use crate::Result;
+use crate::progress::{Progress, check_cancelled};
 
 /// A pixel off both neighbouring scan lines by this many robust deviations of the second
 /// difference across the lines ...
@@ -127,7 +129,7 @@ pub fn constant_rows(
 /// (`layers[e]` is `H x W`): spikes and glitch segments, which belong to one scan line, while
 /// everything the tip images (a defect's core included) is blurred across the lines. The
 /// count goes to `notes`. The first and last rows, and pixels whose neighbours were not
-/// measured, are not judged.
+/// measured, are not judged. Cancellation is polled once per layer.
 pub fn off_line(
     layers: &[Vec<f64>],
     seen: &mut [f64],
@@ -135,13 +137,15 @@ pub fn off_line(
     h: usize,
     w: usize,
     notes: &mut Screened,
-) {
+    progress: &dyn Progress,
+) -> Result<()> {
     if h < 5 || w < 5 {
-        return;
+        return Ok(());
     }
     let mut marked = vec![false; h * w];
     let measured = |seen: &[f64], i: usize| seen[i] > 0.0;
     for y in layers {
+        check_cancelled(progress)?;
         // Second difference across the scan lines, where it can be taken.
         let mut e = vec![0.0; h * w];
         let mut usable = vec![0.0; h * w];
@@ -262,6 +266,7 @@ pub fn off_line(
             notes.off_line += 1;
         }
     }
+    Ok(())
 }
 
 /// Set to 0 the weights of saturated plateaus of the layers; the count goes to `notes`. A
@@ -406,6 +411,7 @@ pub fn residual(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::NoProgress;
 
     #[test]
     fn trailing_zero_lines_and_plateaus_are_left_out() {
@@ -487,7 +493,7 @@ mod tests {
             }
             let (mut seen, mut valid) = (vec![1.0; h * w], vec![1.0; h * w]);
             let mut notes = Screened::default();
-            off_line(&[y], &mut seen, &mut valid, h, w, &mut notes);
+            off_line(&[y], &mut seen, &mut valid, h, w, &mut notes, &NoProgress).unwrap();
             let out = |r: usize, c: usize| seen[r * w + c] == 0.0 && valid[r * w + c] == 0.0;
             assert!(out(10, 50) && out(54, 8), "fwhm {fwhm}: a spike stayed");
             assert!(
@@ -516,7 +522,7 @@ mod tests {
         let y = cores(h, w, 2.5, &[]);
         let (mut seen, mut valid) = (vec![1.0; h * w], vec![1.0; h * w]);
         let mut notes = Screened::default();
-        off_line(&[y], &mut seen, &mut valid, h, w, &mut notes);
+        off_line(&[y], &mut seen, &mut valid, h, w, &mut notes, &NoProgress).unwrap();
         assert_eq!(notes.off_line, 0);
     }
 }
