@@ -73,32 +73,27 @@ pub fn line_of(group: &[Candidate], min_length: f64) -> Option<Line> {
         let Some(line) = principal_line(&kept) else {
             break;
         };
-        let across = |c: &Candidate| {
-            let (r, k) = (c.row as f64 - line.point[0], c.col as f64 - line.point[1]);
-            (r * line.direction[1] - k * line.direction[0]).abs()
-        };
+        let across = |c: &Candidate| line.across(c.row as f64, c.col as f64).abs();
         kept = group.to_vec();
         kept.sort_by(|a, b| across(a).total_cmp(&across(b)));
         kept.truncate(group.len() - off);
     }
     let line = principal_line(&kept)?;
-    (straight(&kept, &line) && length(&kept, &line) >= min_length && unbroken(&kept, &line))
+    // `span` is the kept members' reach along the line, first to last.
+    (straight(&kept, &line) && line.span[1] - line.span[0] >= min_length && unbroken(&kept, &line))
         .then_some(line)
 }
 
-/// Whether no gap between successive members along `line` exceeds [`MAX_GAP`] of their
-/// span: a step's extrema run all along it, while the look-alike rings of two or three
+/// Whether no gap between successive members along `line` (fitted to them) exceeds
+/// [`MAX_GAP`] of their span: a step's extrema run all along it, while the look-alike rings of two or three
 /// objects that happen to lie in a row come in bunches.
 fn unbroken(group: &[Candidate], line: &Line) -> bool {
     let mut along: Vec<f64> = group
         .iter()
-        .map(|c| {
-            (c.row as f64 - line.point[0]) * line.direction[0]
-                + (c.col as f64 - line.point[1]) * line.direction[1]
-        })
+        .map(|c| line.along(c.row as f64, c.col as f64))
         .collect();
     along.sort_by(f64::total_cmp);
-    let span = along.last().copied().unwrap_or(0.0) - along.first().copied().unwrap_or(0.0);
+    let span = line.span[1] - line.span[0];
     along.windows(2).all(|p| p[1] - p[0] <= MAX_GAP * span)
 }
 
@@ -114,41 +109,18 @@ pub fn strip(
     clearance: f64,
     out: &mut [bool],
 ) {
-    let at = |r: f64, k: f64| {
-        let (r, k) = (r - line.point[0], k - line.point[1]);
-        (
-            r * line.direction[0] + k * line.direction[1],
-            (r * line.direction[1] - k * line.direction[0]).abs(),
-        )
-    };
     let spread = group
         .iter()
-        .map(|c| at(c.row as f64, c.col as f64).1)
+        .map(|c| line.across(c.row as f64, c.col as f64).abs())
         .fold(0.0f64, f64::max);
-    let [lo, hi] = line.span;
-    if lo > hi {
-        return;
-    }
     let half = spread.min(LINE_WIDTH) + clearance;
-    let (lo, hi) = (lo - clearance, hi + clearance);
+    let (lo, hi) = (line.span[0] - clearance, line.span[1] + clearance);
     for (i, o) in out.iter_mut().enumerate().take(h * w) {
-        let (along, across) = at((i / w) as f64, (i % w) as f64);
-        if across <= half && (lo..=hi).contains(&along) {
+        let (r, c) = ((i / w) as f64, (i % w) as f64);
+        if line.across(r, c).abs() <= half && (lo..=hi).contains(&line.along(r, c)) {
             *o = true;
         }
     }
-}
-
-/// How far the candidates reach along `line`, first to last, in pixels.
-fn length(group: &[Candidate], line: &Line) -> f64 {
-    let along = group.iter().map(|c| {
-        (c.row as f64 - line.point[0]) * line.direction[0]
-            + (c.col as f64 - line.point[1]) * line.direction[1]
-    });
-    let (lo, hi) = along.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-        (a.min(x), b.max(x))
-    });
-    hi - lo
 }
 
 /// Whether the candidates' spread across `line` (through their mean) is under
@@ -157,9 +129,9 @@ fn straight(group: &[Candidate], line: &Line) -> bool {
     let n = group.len() as f64;
     let (mut along, mut across) = (0.0, 0.0);
     for c in group {
-        let (r, k) = (c.row as f64 - line.point[0], c.col as f64 - line.point[1]);
-        along += (r * line.direction[0] + k * line.direction[1]).powi(2) / n;
-        across += (r * line.direction[1] - k * line.direction[0]).powi(2) / n;
+        let (r, k) = (c.row as f64, c.col as f64);
+        along += line.along(r, k).powi(2) / n;
+        across += line.across(r, k).powi(2) / n;
     }
     let (along, across) = (along.sqrt(), across.sqrt());
     across < LINE_WIDTH && across * 3.0 < along

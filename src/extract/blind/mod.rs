@@ -550,14 +550,14 @@ pub fn extract_blind(
         )?;
         ex = rings;
         let ratio = radii.iter().flatten().map(|r| r.1).fold(0.0, f64::max);
-        report_split(&mut ex, score, ratio, known.len(), &mut chosen)?;
+        report_split(&mut ex, score, Some(ratio), known.len(), &mut chosen)?;
     } else {
         if cored {
             // The engine's kernel has no dominant core after all: the full fit is the result.
             ex = finish(fit_map, &found, settings, progress)?;
         }
         let score = split::split_score(fit_map, &ex, None, known.len(), settings, progress)?;
-        report_split(&mut ex, score, 0.0, known.len(), &mut chosen)?;
+        report_split(&mut ex, score, None, known.len(), &mut chosen)?;
     }
     ex.excluded = Array2::from_shape_fn((h, w), |(r, c)| u8::from(excluded[r * w + c]));
     let kinds = ex.type_count();
@@ -578,17 +578,19 @@ pub fn extract_blind(
 /// The result's held-out R^2 replaced by the split score ([`split`]: kernels fitted to one
 /// half, their defects found afresh on the other), the whole map's and the structureless
 /// control's in the notes. A split score below [`MIN_HELDOUT_R2`], or not finite, is "no
-/// defects found"; so is a fit of the `rings` around left-out cores that explains under
-/// [`crate::extract::map::TRUSTED_HELDOUT_R2`] and no more than blobs on the same defects:
-/// bumps with nothing around them (clusters), not defects that scatter.
+/// defects found"; so is a fit of the rings around left-out cores (`core_ratio`: the
+/// largest core-to-rings ratio of the types, `None` when no cores were left out) that
+/// explains under [`crate::extract::map::TRUSTED_HELDOUT_R2`] and no more than blobs on the
+/// same defects: bumps with nothing around them (clusters), not defects that scatter. The
+/// structureless control's score is kept in `control_heldout_r2`.
 fn report_split(
     ex: &mut Extraction,
     score: split::SplitScore,
-    core_ratio: f64,
+    core_ratio: Option<f64>,
     known: usize,
     chosen: &mut Vec<String>,
 ) -> Result<()> {
-    let rings = core_ratio > 0.0;
+    let rings = core_ratio.is_some();
     let whole = ex.heldout_r2_mean();
     let r2 = score.pooled_r2;
     let found = ex.positions.len();
@@ -613,7 +615,9 @@ fn report_split(
             score.blob_r2
         )));
     }
-    if known == 0 && found < FEW_DEFECTS && core_ratio > FEW_CORE_RATIO {
+    if let Some(core_ratio) =
+        core_ratio.filter(|&r| known == 0 && found < FEW_DEFECTS && r > FEW_CORE_RATIO)
+    {
         return Err(Error::invalid(format!(
             "no defects found: only {found} bumps whose centre stands {core_ratio:.0} times above the faint pattern around them (more than {FEW_CORE_RATIO:.0}): a few clusters, not a repeated point defect (give their positions, with a mask or a list, to extract the kernel of so few)"
         )));

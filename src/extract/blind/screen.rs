@@ -215,14 +215,9 @@ pub fn off_line(
             let loud = |c: usize| {
                 usable[r * w + c] > 0.0 && e[r * w + c].abs() > OFF_LINE_LOW_SIGMA * sigma
             };
-            for dir in [1isize, -1] {
+            for forward in [true, false] {
                 let mut run: Option<usize> = None;
-                let cols: Vec<usize> = if dir > 0 {
-                    (0..w).collect()
-                } else {
-                    (0..w).rev().collect()
-                };
-                for c in cols {
+                for c in (0..w).map(|k| if forward { k } else { w - 1 - k }) {
                     let i = r * w + c;
                     if marked[i] {
                         run = Some(0);

@@ -25,6 +25,18 @@ pub struct Line {
     pub span: [f64; 2],
 }
 
+impl Line {
+    /// Position of pixel `(r, c)` along the line, from `point`, in pixels.
+    pub fn along(&self, r: f64, c: f64) -> f64 {
+        (r - self.point[0]) * self.direction[0] + (c - self.point[1]) * self.direction[1]
+    }
+
+    /// Signed distance of pixel `(r, c)` from the line, in pixels.
+    pub fn across(&self, r: f64, c: f64) -> f64 {
+        (r - self.point[0]) * self.direction[1] - (c - self.point[1]) * self.direction[0]
+    }
+}
+
 /// Half width of the cut drawn along each extended line, in pixels.
 const CUT_HALF_WIDTH: f64 = 0.75;
 /// Residuals beyond this many robust standard deviations leave the plane fit.
@@ -49,12 +61,7 @@ pub fn label(seen: &[f64], band: &[bool], lines: &[Line], h: usize, w: usize) ->
     let cut: Vec<bool> = (0..h * w)
         .map(|i| {
             let (r, c) = ((i / w) as f64, (i % w) as f64);
-            band[i]
-                || lines.iter().any(|l| {
-                    // Distance from the line: the cross product with its direction.
-                    let (dr, dc) = (r - l.point[0], c - l.point[1]);
-                    (dr * l.direction[1] - dc * l.direction[0]).abs() <= CUT_HALF_WIDTH
-                })
+            band[i] || lines.iter().any(|l| l.across(r, c).abs() <= CUT_HALF_WIDTH)
         })
         .collect();
     let mut labels = vec![none; h * w];
@@ -162,12 +169,8 @@ pub fn without_profiles(y: &[f64], usable: &[f64], lines: &[Line], h: usize, w: 
     let bins = (2.0 * PROFILE_REACH / PROFILE_BIN).ceil() as usize;
     for line in lines {
         let place = |i: usize| {
-            let (r, c) = (
-                (i / w) as f64 - line.point[0],
-                (i % w) as f64 - line.point[1],
-            );
-            let along = r * line.direction[0] + c * line.direction[1];
-            let across = c * line.direction[0] - r * line.direction[1];
+            let (r, c) = ((i / w) as f64, (i % w) as f64);
+            let (along, across) = (line.along(r, c), line.across(r, c));
             let inside = (line.span[0] - PROFILE_END..=line.span[1] + PROFILE_END).contains(&along)
                 && across.abs() < PROFILE_REACH;
             inside.then_some(across)
