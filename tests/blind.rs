@@ -37,6 +37,34 @@ fn nearest(found: &[[f32; 2]], t: &[f32; 2], tol: f32) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// blind_accuracy's 256 x 256 map of catalog kernel `name` (30-80 defects, the kernel's
+/// catalog index as the seed).
+fn accuracy_scene(name: &str, s: usize, art: &Artefacts) -> qpik::synthesis::scene::Scene {
+    let index = qpik::physics::catalog::catalog()
+        .iter()
+        .position(|k| k.name == name)
+        .expect("in the catalog");
+    let defects = DefectConfig {
+        count_min: 30,
+        count_max: 80,
+        ..DefectConfig::default()
+    };
+    catalog_scene(name, 256, 32, s, &defects, art, index as u64).expect("scene")
+}
+
+/// True defects with a found one within 1 px, and found ones with no true one within 1 px.
+fn hits_and_false(truth: &[[f32; 2]], found: &[[f32; 2]]) -> (usize, usize) {
+    let hits = truth
+        .iter()
+        .filter(|p| nearest(found, p, 1.0).is_some())
+        .count();
+    let false_pos = found
+        .iter()
+        .filter(|f| nearest(truth, f, 1.0).is_none())
+        .count();
+    (hits, false_pos)
+}
+
 fn kernel_of(ex: &qpik::extract::map::Extraction, t: usize) -> Vec<f32> {
     ex.kernels
         .slice(ndarray::s![t, 0, .., ..])
@@ -66,15 +94,7 @@ fn blind_finds_the_kernel_and_the_defects_of_a_realistic_map() {
     let d = MaxDot::new(s, s).of(&kernel_of(&ex, 0), &truth);
     assert!(d > 0.99, "maxdot {d}");
     let t = &sc.observation.positions;
-    let hits = t
-        .iter()
-        .filter(|p| nearest(&ex.positions, p, 1.0).is_some())
-        .count();
-    let false_pos = ex
-        .positions
-        .iter()
-        .filter(|f| nearest(t, f, 1.0).is_none())
-        .count();
+    let (hits, false_pos) = hits_and_false(t, &ex.positions);
     assert!(
         hits * 100 >= 95 * t.len() && false_pos * 100 <= 5 * ex.positions.len(),
         "{hits} of {} defects found within 1 px, {false_pos} of {} found are false",
@@ -298,25 +318,7 @@ fn a_stack_is_searched_with_the_evidence_of_every_energy() {
 fn a_lattice_periodic_kernel_hidden_from_the_first_search_is_found_by_the_second() {
     let s = 49;
     let name = "graphene-m300meV";
-    let index = qpik::physics::catalog::catalog()
-        .iter()
-        .position(|k| k.name == name)
-        .expect("in the catalog");
-    let defects = DefectConfig {
-        count_min: 30,
-        count_max: 80,
-        ..DefectConfig::default()
-    };
-    let sc = catalog_scene(
-        name,
-        256,
-        32,
-        s,
-        &defects,
-        &Artefacts::realistic(),
-        index as u64,
-    )
-    .unwrap();
+    let sc = accuracy_scene(name, s, &Artefacts::realistic());
     let map = MapData::from_image(sc.observation.image.clone());
     let settings = MapSettings {
         kernel_size: Some(s),
@@ -326,7 +328,47 @@ fn a_lattice_periodic_kernel_hidden_from_the_first_search_is_found_by_the_second
     let ex = extract_blind(&map, &[], &settings, &NoProgress).unwrap();
     let truth: Vec<f32> = sc.kernel.iter().copied().collect();
     let d = MaxDot::new(s, s).of(&kernel_of(&ex, 0), &truth);
-    assert!(ex.notes.contains("searched again"), "{}", ex.notes);
+    // The search on the map as it is finds them with the second threshold; the whitened
+    // search (the kernel repeats under a lattice translation) finds them too, and the
+    // held-out score chooses.
+    assert!(
+        ex.notes.contains("searched again") || ex.notes.contains("whitened kept"),
+        "{}",
+        ex.notes
+    );
     assert!(d > 0.97, "maxdot {d}, {} defects", ex.positions.len());
     assert!(ex.positions.len() >= 25, "{} defects", ex.positions.len());
+}
+
+/// A kernel that nearly repeats under a lattice translation (graphene above the Dirac point,
+/// where intervalley scattering draws the sqrt(3) x sqrt(3) pattern over the whole kernel):
+/// the plain matched filter peaks one site off the impurity as readily as on it, the search's
+/// kernel smears over neighbouring sites and the defects are lost (+300 meV was refused, +500
+/// meV found 9 % of its defects). The search on the whitened map, which the held-out score
+/// keeps, puts them on their impurities; what it misses lies in a dense clump (on +300 meV,
+/// seven of the nine missed) or is a pair 0.5 px apart.
+#[test]
+fn lattice_periodic_kernels_are_placed_on_their_impurity_not_the_next_site() {
+    let s = 49;
+    for name in ["graphene-300meV", "graphene-500meV"] {
+        let art = Artefacts {
+            drift_px: 0.0,
+            ..Artefacts::realistic()
+        };
+        let sc = accuracy_scene(name, s, &art);
+        let map = MapData::from_image(sc.observation.image.clone());
+        let ex = extract_blind(&map, &[], &settings(s), &NoProgress).expect(name);
+        assert!(ex.notes.contains("whitened"), "{name}: {}", ex.notes);
+        let truth: Vec<f32> = sc.kernel.iter().copied().collect();
+        let d = MaxDot::new(s, s).of(&kernel_of(&ex, 0), &truth);
+        let t = &sc.observation.positions;
+        let (hits, false_pos) = hits_and_false(t, &ex.positions);
+        assert!(d > 0.98, "{name}: maxdot {d}");
+        assert!(
+            hits * 100 >= 70 * t.len() && false_pos * 100 <= 50 * ex.positions.len(),
+            "{name}: {hits} of {} defects found within 1 px, {false_pos} of {} found are false",
+            t.len(),
+            ex.positions.len()
+        );
+    }
 }

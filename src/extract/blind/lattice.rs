@@ -42,7 +42,7 @@ pub struct Lattice {
 }
 
 /// In-place 2D DFT of an `h x w` complex image (`inverse`: the unnormalised inverse).
-fn fft2(data: &mut [C64], h: usize, w: usize, inverse: bool) {
+pub(super) fn fft2(data: &mut [C64], h: usize, w: usize, inverse: bool) {
     let mut planner = FftPlanner::<f64>::new();
     let (rows, cols) = if inverse {
         (planner.plan_fft_inverse(w), planner.plan_fft_inverse(h))

@@ -8,6 +8,11 @@
 //! held-out score, refines the positions and reports the standard error: a blind result is a
 //! forward result on positions the map itself gave.
 //!
+//! A kernel that nearly repeats under a lattice translation (graphene above the Dirac point)
+//! is searched twice, on the map as it is and on the whitened map ([`whiten`]), where its
+//! sharp features rather than its broad envelope place each defect; the held-out score
+//! chooses.
+//!
 //! # Ambiguities, resolved
 //! - **Shift.** Each kernel is centred on its impurity: the centre of its inversion symmetry
 //!   when it has one (found up to S/4 from the window's centre), otherwise the strongest
@@ -24,10 +29,12 @@ pub mod correlate;
 pub mod footprint;
 pub mod lattice;
 pub mod lines;
+pub mod principal;
 pub mod screen;
 pub mod search;
 pub mod split;
 pub mod terraces;
+pub mod whiten;
 
 use crate::data::map_data::MapData;
 use crate::extract::map::background::Basis;
@@ -57,68 +64,6 @@ const FEW_CORE_RATIO: f64 = 500.0;
 const FIRST_KERNEL: usize = 41;
 /// Largest kernel the search for the common defect uses (the engine then fits the full size).
 const SEARCH_KERNEL: usize = 41;
-
-/// The search's map for a stack: the layers' first principal component, `sum_e w_e (Y_e -
-/// mean_e)` with `w` the top eigenvector of the layers' covariance (power iteration). When
-/// defects keep their relative strength across energies, it is the map of one kernel,
-/// `sum_e w_e K_e`, with the evidence of every energy and the least noise; a single map is
-/// itself. Missing pixels are 0.
-fn principal_map(map: &MapData, valid: &[f64]) -> Vec<f64> {
-    principal_weights(map, valid).0
-}
-
-/// [`principal_map`] and its weights `w_e` (`[1]` for a single map).
-pub(super) fn principal_weights(map: &MapData, valid: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let (e, h, w) = map.data.dim();
-    let layers: Vec<Vec<f64>> = map
-        .data
-        .outer_iter()
-        .map(|l| {
-            let v: Vec<f64> = l
-                .iter()
-                .zip(valid)
-                .map(|(x, m)| if *m > 0.0 { *x as f64 } else { 0.0 })
-                .collect();
-            let n = valid.iter().sum::<f64>().max(1.0);
-            let mean = v.iter().sum::<f64>() / n;
-            v.iter()
-                .zip(valid)
-                .map(|(x, m)| if *m > 0.0 { x - mean } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    if e == 1 {
-        let y = layers
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| vec![0.0; h * w]);
-        return (y, vec![1.0]);
-    }
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    let cov: Vec<f64> = (0..e * e)
-        .map(|i| dot(&layers[i / e], &layers[i % e]))
-        .collect();
-    // Start from the loudest layer; the covariance is positive semi-definite.
-    let mut v: Vec<f64> = (0..e).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
-    if let Some(l) = (0..e).max_by(|&a, &b| cov[a * e + a].total_cmp(&cov[b * e + b])) {
-        v = (0..e).map(|i| if i == l { 1.0 } else { 0.0 }).collect();
-    }
-    for _ in 0..100 {
-        let next: Vec<f64> = (0..e).map(|i| dot(&cov[i * e..(i + 1) * e], &v)).collect();
-        let norm = dot(&next, &next).sqrt();
-        if norm == 0.0 || !norm.is_finite() {
-            break;
-        }
-        v = next.iter().map(|x| x / norm).collect();
-    }
-    let mut out = vec![0.0; h * w];
-    for (layer, wt) in layers.iter().zip(&v) {
-        for (o, x) in out.iter_mut().zip(layer) {
-            *o += wt * x;
-        }
-    }
-    (out, v)
-}
 
 /// Bytes the search holds at once for a `[e, h, w]` map, a kernel of `s` and `types` kernel
 /// types (saturating): the principal map and its working copies (blur, residuals, masks, one
@@ -161,11 +106,72 @@ fn check_budget(map: &MapData, known: bool, settings: &MapSettings) -> Result<()
 /// types while each pays for its kernel and defects). Pixels that no kernel explains
 /// ([`screen`]) are left out and reported in the result's `excluded`. Progress and cancel as
 /// [`crate::extract::map::extract_map`].
+///
+/// When the common defect's start kernel nearly repeats under a small translation (a
+/// lattice-periodic kernel, [`whiten::translation_repeat`] above [`whiten::REPEAT_LIMIT`]),
+/// the search runs twice, on the map as it is and whitened ([`whiten`]), and the result
+/// whose kernels explain more of the held-out half is kept (a search that finds nothing
+/// loses); the notes say which.
 pub fn extract_blind(
     map: &MapData,
     known: &[[f64; 2]],
     settings: &MapSettings,
     progress: &dyn Progress,
+) -> Result<Extraction> {
+    let mut repeat = None;
+    let plain = blind_pass(map, known, settings, progress, false, &mut repeat);
+    let Some(repeat) = repeat.filter(|r| *r > whiten::REPEAT_LIMIT) else {
+        return plain;
+    };
+    if matches!(plain, Err(Error::Cancelled | Error::OverBudget(_))) {
+        return plain;
+    }
+    let whitened = blind_pass(map, known, settings, progress, true, &mut None);
+    if matches!(whitened, Err(Error::Cancelled | Error::OverBudget(_))) {
+        return whitened;
+    }
+    let why = format!(
+        "the kernel repeats under a small translation ({repeat:.2}): searched on the map as it is and whitened"
+    );
+    match (plain, whitened) {
+        (Ok(p), Ok(wh)) => {
+            let (rp, rw) = (p.heldout_r2_mean(), wh.heldout_r2_mean());
+            let (mut ex, kept, other) = if rw > rp {
+                (wh, "whitened", rp)
+            } else {
+                (p, "as it is", rw)
+            };
+            ex.notes = format!(
+                "{why}, the search on the map {kept} kept (held-out R^2 {:.3} against {other:.3}); {}",
+                ex.heldout_r2_mean(),
+                ex.notes
+            );
+            Ok(ex)
+        }
+        (Ok(mut ex), Err(_)) => {
+            ex.notes = format!("{why}; the whitened search found nothing; {}", ex.notes);
+            Ok(ex)
+        }
+        (Err(_), Ok(mut ex)) => {
+            ex.notes = format!(
+                "{why}; the search on the map as it is found nothing, the whitened one kept; {}",
+                ex.notes
+            );
+            Ok(ex)
+        }
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// One blind extraction; `whitened`: the search looks at the whitened map. `repeat` is set
+/// to the start kernel's [`whiten::translation_repeat`] when the common defect was found.
+fn blind_pass(
+    map: &MapData,
+    known: &[[f64; 2]],
+    settings: &MapSettings,
+    progress: &dyn Progress,
+    whitened_search: bool,
+    repeat_found: &mut Option<f64>,
 ) -> Result<Extraction> {
     settings.validate()?;
     crate::units::check_map_pixel_size_m(map.pixel_size_m)?;
@@ -200,7 +206,7 @@ pub fn extract_blind(
             "the map has {valid_count} usable pixels after leaving out constant scan lines and saturated pixels: nothing to search"
         )));
     }
-    let y = principal_map(map, &seen);
+    let y = principal::principal_map(map, &seen);
     let (lo, hi) = y
         .iter()
         .zip(&valid)
@@ -279,23 +285,10 @@ pub fn extract_blind(
     let valid_count = valid.iter().filter(|v| **v > 0.0).count();
     let basis = Basis::new(settings.background, h, w);
     let blind_types = settings.types.most();
-    let mut search = Search {
-        y: &y,
-        valid: &valid,
-        height: h,
-        width: w,
-        basis: &basis,
-        known,
-        detection_sigma: settings.detection_sigma,
-        cg_iterations: settings.cg_iterations,
-        max_defects: valid_count / 16,
-        start: None,
-        filter_noise_each_round: !lattice_found,
-        progress,
-    };
-    check_cancelled(progress)?;
-    let mut retried = false;
-    let found = match &found_common {
+    // With the common defect found: the kernel size (unless given), the size searched and the
+    // start kernel, from the whitened map when asked.
+    let mut whitened = None;
+    let sized = match &found_common {
         Some(c) => {
             let s = match settings.kernel_size {
                 Some(s) => s,
@@ -313,21 +306,49 @@ pub fn extract_blind(
                     s
                 }
             };
+            check_cancelled(progress)?;
             // Detection needs the core and the first rings, not the far tail: the search runs
             // at a smaller size, the engine at the full one.
-            check_cancelled(progress)?;
             let searched = s.min(SEARCH_KERNEL);
-            let start = common::start_kernel(&y, &valid, h, w, &c.members, searched);
-            search.start = Some(&start);
-            let mut f = search.run(searched, blind_types, progress)?;
+            let mut start = common::start_kernel(&y, &valid, h, w, &c.members, searched);
+            *repeat_found = Some(whiten::translation_repeat(&start, searched));
+            if whitened_search {
+                let yw = whiten::whiten(&y, &valid, h, w);
+                start = common::start_kernel(&yw, &valid, h, w, &c.members, searched);
+                whitened = Some(yw);
+            }
+            Some((s, searched, start))
+        }
+        None => None,
+    };
+    check_cancelled(progress)?;
+    let mut search = Search {
+        y: whitened.as_deref().unwrap_or(&y),
+        valid: &valid,
+        height: h,
+        width: w,
+        basis: &basis,
+        known,
+        detection_sigma: settings.detection_sigma,
+        cg_iterations: settings.cg_iterations,
+        max_defects: valid_count / 16,
+        start: None,
+        filter_noise_each_round: !lattice_found,
+        progress,
+    };
+    let mut retried = false;
+    let found = match &sized {
+        Some((s, searched, start)) => {
+            search.start = Some(start);
+            let mut f = search.run(*searched, blind_types, progress)?;
             if too_few(&f, known.len()) && search.filter_noise_each_round {
                 search.filter_noise_each_round = false;
-                f = search.run(searched, blind_types, progress)?;
+                f = search.run(*searched, blind_types, progress)?;
                 chosen.push(RETRIED.into());
                 retried = true;
             }
             f.map(|f| Found {
-                kernel_size: s,
+                kernel_size: *s,
                 ..f
             })
         }

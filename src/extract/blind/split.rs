@@ -150,7 +150,7 @@ pub fn split_score(
     // Defects are found on the layers' first principal component, as the search found them
     // (a stack's single layers may be too noisy), with the kernels and residuals combined
     // the same way.
-    let (found_on, w_e) = super::principal_weights(map, &valid);
+    let (found_on, w_e) = super::principal::principal_weights(map, &valid);
     let noise = combine(
         &(0..e).map(|li| residual_of(ex, li)).collect::<Vec<_>>(),
         &w_e,
@@ -167,7 +167,7 @@ pub fn split_score(
     let by_cores = cores.map(|(m, fit, _)| {
         let (_, v) = layers_of(m);
         let halves = halves_of(&blocks, &v, settings.seed);
-        let (y, w_e) = super::principal_weights(m, &v);
+        let (y, w_e) = super::principal::principal_weights(m, &v);
         let per_layer =
             |f: &dyn Fn(usize) -> Vec<f64>| combine(&(0..e).map(f).collect::<Vec<_>>(), &w_e);
         (
