@@ -101,7 +101,7 @@ pub fn whiten(y: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
 /// Bi2Te3) the same either way, kagome, the square lattice and Bi2212's d-wave below; the
 /// real-scan preset's adatoms (a core 20-100 times their rings; 24 maps) at most 0.05, where
 /// whitening breaks the search (cores and clusters decide).
-pub const REPEAT_LIMIT: f64 = 0.2;
+pub(super) const REPEAT_LIMIT: f64 = 0.2;
 
 /// Width (px) of the Gaussian whose blur of the kernel is taken out before
 /// [`translation_repeat`].
