@@ -126,7 +126,21 @@ pub fn extract_blind(
     if matches!(plain, Err(Error::Cancelled | Error::OverBudget(_))) {
         return plain;
     }
-    let whitened = blind_pass(map, known, settings, progress, true, &mut None);
+    // The search on the map as it is chose the number of types: whitening, which only
+    // places the defects better, keeps it (on the whitened map a further type pays for
+    // itself more readily: a one-type Bi2212 map came out as 3 types).
+    let same_types = match (&plain, settings.types) {
+        (Ok(p), TypeCount::Auto) => MapSettings {
+            types: TypeCount::Fixed(
+                p.type_count()
+                    .saturating_sub(usize::from(!known.is_empty()))
+                    .max(1),
+            ),
+            ..settings.clone()
+        },
+        _ => settings.clone(),
+    };
+    let whitened = blind_pass(map, known, &same_types, progress, true, &mut None);
     if matches!(whitened, Err(Error::Cancelled | Error::OverBudget(_))) {
         return whitened;
     }
