@@ -115,6 +115,85 @@ fn simulate_kernel_by_name_and_by_spec_file() {
     );
 }
 
+/// `-o NAME.npy` writes NumPy files, not an HDF5 file under a `.npy` name (which NumPy reads
+/// as pickled data): a kernel as `[H, W]`; an observation as the map `[H, W]`, its positions
+/// `[N, 2]` and its kernel; a map of several types, which `.npy` cannot type, is refused
+/// before any file is written.
+#[test]
+fn npy_outputs_are_numpy_files() {
+    let d = tempdir("npy-out");
+    ok(&qpik(
+        &[
+            "simulate",
+            "kernel",
+            "shockley-cu111-0meV",
+            "--size",
+            "48",
+            "-o",
+            "k.npy",
+        ],
+        &d,
+    ));
+    let k = qpik::data::npy::read_f32_nd(&d.join("k.npy")).unwrap();
+    assert_eq!(k.shape(), &[48, 48]);
+    let h5 = tempdir("npy-out-h5");
+    ok(&qpik(
+        &[
+            "simulate",
+            "kernel",
+            "shockley-cu111-0meV",
+            "--size",
+            "48",
+            "-o",
+            "k.h5",
+        ],
+        &h5,
+    ));
+    let same = read_dataset(&h5.join("k.h5")).unwrap().kernels.kernels;
+    assert!(same.iter().zip(k.iter()).all(|(a, b)| a == b));
+    ok(&qpik(
+        &[
+            "simulate",
+            "observation",
+            "--kernel",
+            "shockley-cu111-0meV",
+            "--size",
+            "64",
+            "--min-defects",
+            "5",
+            "--max-defects",
+            "5",
+            "-o",
+            "o.npy",
+        ],
+        &d,
+    ));
+    let map = qpik::data::npy::read_f32_nd(&d.join("o.npy")).unwrap();
+    assert_eq!(map.shape(), &[64, 64]);
+    let positions = qpik::data::npy::read_f32_nd(&d.join("o-positions.npy")).unwrap();
+    assert_eq!(positions.shape()[1], 2);
+    assert!(positions.shape()[0] >= 5, "{:?}", positions.shape());
+    let kernel = qpik::data::npy::read_f32_nd(&d.join("o-kernels.npy")).unwrap();
+    assert_eq!(kernel.shape(), &[64, 64]);
+    let out = qpik(
+        &[
+            "simulate",
+            "observation",
+            "--types",
+            "2",
+            "--size",
+            "64",
+            "-o",
+            "t.npy",
+        ],
+        &d,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("t.npy") && err.contains("types"), "{err}");
+    assert!(!d.join("t.npy").exists() && !d.join("t.png").exists());
+}
+
 #[test]
 fn small_dataset_is_reproducible_and_shows() {
     let d = tempdir("dataset");

@@ -97,6 +97,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let planned: Vec<&std::path::Path> = planned.iter().map(PathBuf::as_path).collect();
             let inputs: Vec<&std::path::Path> = spec.iter().map(PathBuf::as_path).collect();
             let mut outputs = Outputs::plan(&inputs, &planned)?;
+            if (types > 1 || kernel.len() > 1) && simulate_stack::is_npy(&out) {
+                return Err(Error::invalid(format!(
+                    "{}: a map of several defect types is written as a qpik dataset (.h5), which keeps each defect's type; .npy files cannot",
+                    out.display()
+                )));
+            }
             if spec.is_some() || energies.is_some() {
                 if types != 1 || kernel.len() > 1 {
                     return Err(Error::invalid(
@@ -142,7 +148,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     &artefacts(preset),
                     seed,
                 )?;
-                write_dataset(&outputs.stage(&out)?, &made.dataset)?;
+                simulate_stack::write_observation_files(&made.dataset, &out, &mut outputs)?;
                 made.picture(&outputs.stage(&png)?)?;
                 outputs.commit()?;
                 made

@@ -6,6 +6,7 @@ use crate::cli::progress::Bars;
 use crate::cli::{DatasetArgs, RenderArgs};
 use crate::data::Dataset;
 use crate::data::hdf5_io::write_dataset;
+use crate::data::npy::write_npy_f32;
 use crate::physics::SimContext;
 use crate::physics::catalog::catalog;
 use crate::picture::{Colormap, Panel, Scale, write_panels};
@@ -88,10 +89,14 @@ pub(super) fn simulate_kernel(
         1,
         4,
     )?;
-    write_dataset(
-        &outputs.stage(out)?,
-        &kernel_only_dataset(&spec, image, spec.to_toml()),
-    )?;
+    if super::simulate_stack::is_npy(out) {
+        write_npy_f32(&outputs.stage(out)?, image.view().into_dyn(), false)?;
+    } else {
+        write_dataset(
+            &outputs.stage(out)?,
+            &kernel_only_dataset(&spec, image, spec.to_toml()),
+        )?;
+    }
     outputs.commit()?;
     println!(
         "kernel '{}' ({}-fold) at {:.3} eV, {}x{} px of {:.2} Angstrom, in {:.1} ms: {} and {}",

@@ -157,7 +157,44 @@ pub(super) fn stack_files(out: &Path) -> Vec<PathBuf> {
     ]
 }
 
-fn is_npy(path: &Path) -> bool {
+/// Writes an observation's dataset `ds` to `out`: a qpik dataset (`.h5`), or `.npy` files
+/// ([`stack_files`]): the observation(s) at `out` (`[H, W]` for one map, `[E, H, W]` for a
+/// stack), the defect positions `[N, 2]` (row, col) at `STEM-positions.npy` and the kernels
+/// (`[H, W]` or `[E, H, W]`) at `STEM-kernels.npy`. Returns the files written.
+pub(super) fn write_observation_files(
+    ds: &Dataset,
+    out: &Path,
+    outputs: &mut Outputs,
+) -> Result<Vec<PathBuf>> {
+    let files = stack_files(out);
+    if !is_npy(out) {
+        write_dataset(&outputs.stage(out)?, ds)?;
+        return Ok(files);
+    }
+    let o = &ds.observations;
+    let positions = o.positions.index_axis(Axis(0), 0);
+    let [_, positions_path, kernels_path] = &files[..] else {
+        return Err(Error::invalid("an .npy observation is three files"));
+    };
+    // One map is written as [H, W], a stack as [E, H, W].
+    let one = |a: &ndarray::Array3<f32>| -> ndarray::ArrayD<f32> {
+        if a.dim().0 == 1 {
+            a.index_axis(Axis(0), 0).to_owned().into_dyn()
+        } else {
+            a.clone().into_dyn()
+        }
+    };
+    write_npy_f32(&outputs.stage(out)?, one(&o.observations).view(), false)?;
+    write_npy_f32(&outputs.stage(positions_path)?, positions.into_dyn(), false)?;
+    write_npy_f32(
+        &outputs.stage(kernels_path)?,
+        one(&ds.kernels.kernels).view(),
+        false,
+    )?;
+    Ok(files)
+}
+
+pub(super) fn is_npy(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
@@ -256,28 +293,7 @@ impl ObservationStack {
     /// `out`, the defect positions `[N, 2]` (row, col) at `STEM-positions.npy` and the kernels
     /// `[E, H, W]` at `STEM-kernels.npy`. Returns the files written.
     pub(super) fn write(&self, out: &Path, outputs: &mut Outputs) -> Result<Vec<PathBuf>> {
-        let files = stack_files(out);
-        if !is_npy(out) {
-            write_dataset(&outputs.stage(out)?, &self.dataset)?;
-            return Ok(files);
-        }
-        let o = &self.dataset.observations;
-        let positions = o.positions.index_axis(Axis(0), 0);
-        let [_, positions_path, kernels_path] = &files[..] else {
-            return Err(Error::invalid("an .npy stack is three files"));
-        };
-        write_npy_f32(
-            &outputs.stage(out)?,
-            o.observations.view().into_dyn(),
-            false,
-        )?;
-        write_npy_f32(&outputs.stage(positions_path)?, positions.into_dyn(), false)?;
-        write_npy_f32(
-            &outputs.stage(kernels_path)?,
-            self.dataset.kernels.kernels.view().into_dyn(),
-            false,
-        )?;
-        Ok(files)
+        write_observation_files(&self.dataset, out, outputs)
     }
 
     pub(super) fn picture(&self, path: &Path) -> Result<()> {
