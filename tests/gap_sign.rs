@@ -486,3 +486,26 @@ fn kernels_extracted_from_a_map_stack_give_the_verdict() {
         assert_eq!(r.verdict, want, "{}", r.reason);
     }
 }
+
+/// The specs `tests/c/test_fit.c` analyses a real gap sign with (an iron s+- truth at gap 20
+/// meV, and a sign-preserving model off it), kept equal to this file's `spec`
+/// (`QPIK_WRITE_FIXTURES=1` writes them).
+#[test]
+fn the_c_tests_gap_sign_specs_are_this_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let files = [
+        ("gap-sign-truth-spm.toml", spec(true, 0.02, 0.004, 0.3, true)),
+        (
+            "gap-sign-model-spp.toml",
+            spec(true, 0.021, 0.0048, 0.24, false),
+        ),
+    ];
+    for (name, s) in files {
+        let path = dir.join(name);
+        if std::env::var_os("QPIK_WRITE_FIXTURES").is_some() {
+            std::fs::write(&path, s.to_toml()).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, s.to_toml(), "{name} differs from spec(): rewrite it");
+    }
+}
