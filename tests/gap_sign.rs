@@ -494,7 +494,10 @@ fn kernels_extracted_from_a_map_stack_give_the_verdict() {
 fn the_c_tests_gap_sign_specs_are_this_files() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let files = [
-        ("gap-sign-truth-spm.toml", spec(true, 0.02, 0.004, 0.3, true)),
+        (
+            "gap-sign-truth-spm.toml",
+            spec(true, 0.02, 0.004, 0.3, true),
+        ),
         (
             "gap-sign-model-spp.toml",
             spec(true, 0.021, 0.0048, 0.24, false),
