@@ -41,9 +41,15 @@ pub struct Lattice {
     pub component: Vec<f64>,
 }
 
-/// In-place 2D DFT of an `h x w` complex image (`inverse`: the unnormalised inverse).
-pub(super) fn fft2(data: &mut [C64], h: usize, w: usize, inverse: bool) {
-    let mut planner = FftPlanner::<f64>::new();
+/// In-place 2D DFT of an `h x w` complex image (`inverse`: the unnormalised inverse), with
+/// the plans of `planner` (cached there for the next transform of the same size).
+pub(super) fn fft2(
+    planner: &mut FftPlanner<f64>,
+    data: &mut [C64],
+    h: usize,
+    w: usize,
+    inverse: bool,
+) {
     let (rows, cols) = if inverse {
         (planner.plan_fft_inverse(w), planner.plan_fft_inverse(h))
     } else {
@@ -81,7 +87,8 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
         .zip(valid)
         .map(|(x, v)| C64::new(if *v > 0.0 { x - mean } else { 0.0 }, 0.0))
         .collect();
-    fft2(&mut spectrum, h, w, false);
+    let mut planner = FftPlanner::new();
+    fft2(&mut planner, &mut spectrum, h, w, false);
     let power: Vec<f64> = spectrum.iter().map(|z| z.norm_sqr()).collect();
     // Signed frequency of index k of n, in cycles per pixel.
     let freq = |k: usize, n: usize| {
@@ -168,7 +175,7 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
         .zip(&waves)
         .map(|(a, b)| C64::new(a - b, 0.0))
         .collect();
-    fft2(&mut spectrum, h, w, false);
+    fft2(&mut planner, &mut spectrum, h, w, false);
     let mut keep = vec![false; h * w];
     for &i in &peaks {
         let (r, c) = ((i / w) as isize, (i % w) as isize);
@@ -184,7 +191,7 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
             *z = C64::new(0.0, 0.0);
         }
     }
-    fft2(&mut spectrum, h, w, true);
+    fft2(&mut planner, &mut spectrum, h, w, true);
     let scale = 1.0 / (h * w) as f64;
     let component = spectrum
         .iter()

@@ -16,6 +16,7 @@
 use super::common::gaussian_blur;
 use super::lattice::fft2;
 use num_complex::Complex64 as C64;
+use rustfft::FftPlanner;
 
 /// Width (standard deviation, in frequency bins) of the power spectrum's smoothing.
 const SMOOTH_BINS: f64 = 3.0;
@@ -68,7 +69,8 @@ pub fn whiten(y: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
         .collect();
     let rms_in = (x.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
     let mut spectrum: Vec<C64> = x.iter().map(|v| C64::new(*v, 0.0)).collect();
-    fft2(&mut spectrum, h, w, false);
+    let mut planner = FftPlanner::new();
+    fft2(&mut planner, &mut spectrum, h, w, false);
     let power: Vec<f64> = spectrum.iter().map(|z| z.norm_sqr()).collect();
     let smooth = blur_periodic(&power, h, w, SMOOTH_BINS);
     let mut sorted = smooth.clone();
@@ -79,7 +81,7 @@ pub fn whiten(y: &[f64], valid: &[f64], h: usize, w: usize) -> Vec<f64> {
         *z /= p.max(floor).sqrt();
     }
     spectrum[0] = C64::new(0.0, 0.0);
-    fft2(&mut spectrum, h, w, true);
+    fft2(&mut planner, &mut spectrum, h, w, true);
     let mut out: Vec<f64> = spectrum
         .iter()
         .zip(valid)
