@@ -345,8 +345,8 @@ fn a_lattice_periodic_kernel_hidden_from_the_first_search_is_found_by_the_second
 /// the plain matched filter peaks one site off the impurity as readily as on it, the search's
 /// kernel smears over neighbouring sites and the defects are lost (+300 meV was refused, +500
 /// meV found 9 % of its defects). The search on the whitened map, which the held-out score
-/// keeps, puts them on their impurities; what it misses lies in a dense clump (on +300 meV,
-/// seven of the nine missed) or is a pair 0.5 px apart.
+/// keeps, puts them on their impurities. On +300 meV it misses 9 of 33: five in a dense
+/// clump of overlapping defects, a pair 1.1 px apart, and two more.
 #[test]
 fn lattice_periodic_kernels_are_placed_on_their_impurity_not_the_next_site() {
     let s = 49;

@@ -68,11 +68,11 @@ pub(super) fn fft2(
     }
 }
 
-/// The lattice of `y` (`h x w`, weights `valid`), or `None` when the spectrum has no Bragg
-/// peak.
-pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Lattice> {
-    let n: f64 = valid.iter().filter(|v| **v > 0.0).count() as f64;
-    if n == 0.0 || h < NEIGHBOURHOOD || w < NEIGHBOURHOOD {
+/// `y` less its mean over the valid pixels (`valid > 0`), 0 elsewhere; `None` when no pixel
+/// is valid.
+pub(super) fn centred(y: &[f64], valid: &[f64]) -> Option<Vec<f64>> {
+    let n = valid.iter().filter(|v| **v > 0.0).count();
+    if n == 0 {
         return None;
     }
     let mean = y
@@ -81,12 +81,23 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
         .filter(|(_, v)| **v > 0.0)
         .map(|(x, _)| x)
         .sum::<f64>()
-        / n;
-    let mut spectrum: Vec<C64> = y
-        .iter()
-        .zip(valid)
-        .map(|(x, v)| C64::new(if *v > 0.0 { x - mean } else { 0.0 }, 0.0))
-        .collect();
+        / n as f64;
+    Some(
+        y.iter()
+            .zip(valid)
+            .map(|(v, m)| if *m > 0.0 { v - mean } else { 0.0 })
+            .collect(),
+    )
+}
+
+/// The lattice of `y` (`h x w`, weights `valid`), or `None` when the spectrum has no Bragg
+/// peak.
+pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Lattice> {
+    if h < NEIGHBOURHOOD || w < NEIGHBOURHOOD {
+        return None;
+    }
+    let x = centred(y, valid)?;
+    let mut spectrum: Vec<C64> = x.iter().map(|v| C64::new(*v, 0.0)).collect();
     let mut planner = FftPlanner::new();
     fft2(&mut planner, &mut spectrum, h, w, false);
     let power: Vec<f64> = spectrum.iter().map(|z| z.norm_sqr()).collect();
@@ -149,11 +160,6 @@ pub fn find_lattice(y: &[f64], valid: &[f64], h: usize, w: usize) -> Option<Latt
     // Each +q/-q pair once: its exact (off-grid) frequency, and the plane wave fitted there
     // taken out of the map; the peaks' pixels of what is left (a lattice that drift or
     // distortion broadens) follow.
-    let x: Vec<f64> = y
-        .iter()
-        .zip(valid)
-        .map(|(v, m)| if *m > 0.0 { v - mean } else { 0.0 })
-        .collect();
     let mut waves = vec![0.0; h * w];
     let mut done: Vec<[f64; 2]> = Vec::new();
     for &i in &peaks {
