@@ -55,7 +55,10 @@ unsafe extern "C" fn cancel_at(
 
 /// A map and its positions (empty for a blind search).
 struct Case {
+    /// The files' stem for the CLI.
     name: &'static str,
+    /// The report's label.
+    label: &'static str,
     side: usize,
     map: Vec<f32>,
     positions: Vec<f32>,
@@ -196,6 +199,7 @@ fn main() {
     let (map, positions) = scene(1024, 2000);
     let forward = Case {
         name: "forward",
+        label: "forward 1024^2, 2,000 positions",
         side: 1024,
         map,
         positions,
@@ -203,6 +207,7 @@ fn main() {
     let (map, _) = scene(512, 300);
     let blind = Case {
         name: "blind",
+        label: "blind 512^2, 300 defects",
         side: 512,
         map,
         positions: Vec::new(),
@@ -211,8 +216,8 @@ fn main() {
     // The CLI reads the maps and positions from files.
     let dir = tempfile::tempdir().expect("a temporary folder");
     for case in &cases {
-        let map = ndarray::Array2::from_shape_vec((case.side, case.side), case.map.clone())
-            .expect("square");
+        let map =
+            ndarray::ArrayView2::from_shape((case.side, case.side), &case.map[..]).expect("square");
         qpik::data::npy::write_npy_f32(
             &dir.path().join(format!("{}.npy", case.name)),
             map.view().into_dyn(),
@@ -220,11 +225,9 @@ fn main() {
         )
         .expect("map written");
         if !case.positions.is_empty() {
-            let p = ndarray::Array2::from_shape_vec(
-                (case.positions.len() / 2, 2),
-                case.positions.clone(),
-            )
-            .expect("pairs");
+            let p =
+                ndarray::ArrayView2::from_shape((case.positions.len() / 2, 2), &case.positions[..])
+                    .expect("pairs");
             qpik::data::npy::write_npy_f32(
                 &dir.path().join(format!("{}-positions.npy", case.name)),
                 p.view().into_dyn(),
@@ -233,23 +236,16 @@ fn main() {
             .expect("positions written");
         }
     }
-    let label = |c: &Case| {
-        if c.positions.is_empty() {
-            "blind 512^2, 300 defects".to_string()
-        } else {
-            "forward 1024^2, 2,000 positions".to_string()
-        }
-    };
     for case in cases.iter_mut() {
-        let l = label(case);
+        let l = case.label;
         let v = moments.iter().filter_map(|&m| rust_api(case, m)).collect();
-        report("Rust API", &l, v, reps);
+        report("Rust API", l, v, reps);
         let v = moments.iter().filter_map(|&m| c_abi(case, m)).collect();
-        report("C ABI", &l, v, reps);
+        report("C ABI", l, v, reps);
         let v = moments
             .iter()
             .filter_map(|&m| cli(case, dir.path(), m))
             .collect();
-        report("CLI", &l, v, reps);
+        report("CLI", l, v, reps);
     }
 }

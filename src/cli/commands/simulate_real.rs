@@ -60,10 +60,7 @@ pub(super) fn real_scan_observation(
     let t = Instant::now();
     let scan = real_scan(&config, seed)?;
     let seconds = t.elapsed().as_secs_f64();
-    let is_npy = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    if is_npy {
+    if super::simulate_stack::is_npy(out) {
         crate::data::npy::write_npy_f32(out, scan.map.view().into_dyn(), false)?;
     } else {
         write_real_scans(

@@ -177,21 +177,24 @@ pub(super) fn write_observation_files(
         return Err(Error::invalid("an .npy observation is three files"));
     };
     // One map is written as [H, W], a stack as [E, H, W].
-    let one = |a: &ndarray::Array3<f32>| -> ndarray::ArrayD<f32> {
-        if a.dim().0 == 1 {
-            a.index_axis(Axis(0), 0).to_owned().into_dyn()
-        } else {
-            a.clone().into_dyn()
-        }
-    };
-    write_npy_f32(&outputs.stage(out)?, one(&o.observations).view(), false)?;
+    // One map is written as [H, W], a stack as [E, H, W].
+    write_npy_f32(&outputs.stage(out)?, squeezed(&o.observations), false)?;
     write_npy_f32(&outputs.stage(positions_path)?, positions.into_dyn(), false)?;
     write_npy_f32(
         &outputs.stage(kernels_path)?,
-        one(&ds.kernels.kernels).view(),
+        squeezed(&ds.kernels.kernels),
         false,
     )?;
     Ok(files)
+}
+
+/// `a` without its first axis when that has length 1 (one map), else `a`.
+fn squeezed(a: &ndarray::Array3<f32>) -> ndarray::ArrayViewD<'_, f32> {
+    if a.dim().0 == 1 {
+        a.index_axis(Axis(0), 0).into_dyn()
+    } else {
+        a.view().into_dyn()
+    }
 }
 
 pub(super) fn is_npy(path: &Path) -> bool {
